@@ -1,0 +1,1 @@
+"""SigV4 verification: who is calling (see authenticate.py), and the body they signed."""

@@ -1,0 +1,121 @@
+"""S3's flexible checksums (x-amz-checksum-*), computed incrementally over a body.
+
+CRC32C comes from google-crc32c (Google's C library, hardware-accelerated, with a pure
+Python fallback); CRC64NVME needs awscrt, which botocore also needs for it, so it is
+offered only when awscrt is installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from typing import Protocol
+
+import google_crc32c
+
+
+class Checksum(Protocol):
+    def update(self, data: bytes) -> None: ...
+
+    def b64digest(self) -> str: ...
+
+
+class _Crc32:
+    __slots__ = ("_crc",)
+
+    def __init__(self) -> None:
+        self._crc = 0
+
+    def update(self, data: bytes) -> None:
+        self._crc = zlib.crc32(data, self._crc)
+
+    def b64digest(self) -> str:
+        return base64.b64encode(self._crc.to_bytes(4, "big")).decode("ascii")
+
+
+class _Crc32c:
+    __slots__ = ("_sum",)
+
+    def __init__(self) -> None:
+        self._sum = google_crc32c.Checksum()
+
+    def update(self, data: bytes) -> None:
+        self._sum.update(data)
+
+    def b64digest(self) -> str:
+        return base64.b64encode(self._sum.digest()).decode("ascii")
+
+
+class _Hash:
+    __slots__ = ("_h",)
+
+    def __init__(self, name: str) -> None:
+        self._h = hashlib.new(name)
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def b64digest(self) -> str:
+        return base64.b64encode(self._h.digest()).decode("ascii")
+
+
+class _Crc64Nvme:
+    __slots__ = ("_crc", "_fn")
+
+    def __init__(self) -> None:
+        from awscrt import checksums  # type: ignore[import-not-found]
+
+        self._fn = checksums.crc64nvme
+        self._crc = 0
+
+    def update(self, data: bytes) -> None:
+        self._crc = self._fn(data, self._crc)
+
+    def b64digest(self) -> str:
+        return base64.b64encode(self._crc.to_bytes(8, "big")).decode("ascii")
+
+
+def _has_awscrt() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("awscrt") is not None
+
+
+_FACTORIES = {
+    "crc32": _Crc32,
+    "crc32c": _Crc32c,
+    "sha1": lambda: _Hash("sha1"),
+    "sha256": lambda: _Hash("sha256"),
+}
+if _has_awscrt():
+    _FACTORIES["crc64nvme"] = _Crc64Nvme
+
+# Digest sizes, to reject a malformed value before reading a byte of the body.
+_SIZES = {"crc32": 4, "crc32c": 4, "sha1": 20, "sha256": 32, "crc64nvme": 8}
+
+PREFIX = "x-amz-checksum-"
+
+
+def algorithm_of(header_name: str) -> str | None:
+    """'x-amz-checksum-crc32c' -> 'crc32c' when Skyhold can compute it."""
+    if not header_name.startswith(PREFIX):
+        return None
+    name = header_name[len(PREFIX) :]
+    return name if name in _FACTORIES else None
+
+
+def new(algorithm: str) -> Checksum:
+    return _FACTORIES[algorithm]()
+
+
+def well_formed(algorithm: str, value: str) -> bool:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        return False
+    return len(raw) == _SIZES[algorithm]
+
+
+def supported() -> frozenset[str]:
+    return frozenset(_FACTORIES)

@@ -1,0 +1,149 @@
+"""The pipeline's authorization step: every Access an operation needs is decided
+by the policy engine with every policy that applies to the caller.
+
+Identity policies come from IAM's records (user + groups, or role + session);
+resource policies come with the Access (the service read them). A denial becomes
+the service's AccessDenied error with the engine's explanation in AWS's wording.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold import principal as p
+from skyhold.authz import Access, AuthzFn
+from skyhold.errors import AwsError
+from skyhold.policy import Caller, Decision, PolicySet, RequestContext, evaluate
+from skyhold.services.iam import managed, records
+from skyhold.store.base import Store
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+# The IAM action prefix of each service we serve (botocore name → prefix).
+ACTION_PREFIX = {"s3control": "s3"}
+
+# What each service calls its access-denied error (code, HTTP status).
+_DENIED_CODE = {
+    "iam": ("AccessDenied", 403),
+    "sts": ("AccessDenied", 403),
+    "s3": ("AccessDenied", 403),
+    "s3control": ("AccessDenied", 403),
+    "ec2": ("UnauthorizedOperation", 403),
+}
+_DEFAULT_DENIED = ("AccessDeniedException", 400)
+
+# The root user's implicit power in its own account, expressed as a policy so the
+# engine still applies explicit denies (resource policies, SCPs) and the
+# cross-account rules to it exactly as to everyone else.
+_ROOT_POWER = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+
+
+class Authorizer:
+    def __init__(self, store: Store, authz: dict[str, dict[str, AuthzFn]]) -> None:
+        self.store = store
+        self.authz = authz
+
+    def accesses(self, call: Call, params: dict[str, Any]) -> list[Access]:
+        fn = self.authz.get(call.service, {}).get(call.operation)
+        if fn is not None:
+            return fn(call, params)
+        prefix = ACTION_PREFIX.get(call.service, call.service)
+        return [Access(f"{prefix}:{call.operation}", "*")]
+
+    def check(self, call: Call, params: dict[str, Any]) -> None:
+        accesses = self.accesses(call, params)
+        if not accesses:
+            return  # e.g. sts:GetCallerIdentity needs no permission
+        caller = Caller.from_principal(call.principal)
+        identity, boundary = self.identity_policies(call.principal)
+        session = call.principal.session.get("policies") or ()
+        base = self.base_context(call)
+        for access in accesses:
+            decision = evaluate(
+                RequestContext(
+                    caller,
+                    access.action,
+                    access.resource,
+                    resource_account=access.resource_account or call.principal.account or None,
+                    context={**base, **access.context},
+                    resource_policy_required=access.resource_policy_required,
+                ),
+                PolicySet.build(identity=identity, resource=access.resource_policy, boundary=boundary, session=session),
+            )
+            if not decision.allowed:
+                raise self.denied(call, decision)
+
+    def denied(self, call: Call, decision: Decision) -> AwsError:
+        code, status = _DENIED_CODE.get(call.service, _DEFAULT_DENIED)
+        message = decision.denial_message(quote_resource=call.service in ("s3", "s3control"))
+        if call.principal.is_anonymous:
+            message = "Access Denied"  # AWS tells anonymous callers nothing more
+        return AwsError(code, message, status=status)
+
+    @staticmethod
+    def base_context(call: Call) -> dict[str, Any]:
+        now = clock.now()
+        req = call.request
+        ctx: dict[str, Any] = {
+            "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(now.timestamp())),
+            "aws:SourceIp": req.source_ip,
+            "aws:SecureTransport": "true" if req.scheme == "https" else "false",
+            "aws:RequestedRegion": call.region,
+        }
+        if ua := req.headers.get("user-agent"):
+            ctx["aws:UserAgent"] = ua
+        if referer := req.headers.get("referer"):
+            ctx["aws:Referer"] = referer
+        session = call.principal.session
+        if call.principal.type in (p.ASSUMED_ROLE, p.FEDERATED_USER) or session.get("mfa") is not None:
+            ctx["aws:MultiFactorAuthPresent"] = "true" if session.get("mfa") else "false"
+            if session.get("mfa_time"):
+                ctx["aws:MultiFactorAuthAge"] = str(int(now.timestamp() - session["mfa_time"]))
+        if issued := session.get("issued_at"):
+            ctx["aws:TokenIssueTime"] = issued
+        if source_identity := session.get("source_identity"):
+            ctx["aws:SourceIdentity"] = source_identity
+        return ctx
+
+    def identity_policies(self, who: p.Principal) -> tuple[list[tuple[str, str]], str | None]:
+        """(labelled identity policies, permissions boundary) of a principal."""
+        if who.type == p.ROOT:
+            return [("root user", _ROOT_POWER)], None
+        if who.type == p.IAM_USER:
+            rec = self.store.get(records.USER, records.user_key(who.account, who.name))
+            if rec is None:
+                return [], None
+            user = rec.value
+            found = self._owned_policies(who.account, user, "user")
+            for group_name in user.get("Groups", []):
+                g = self.store.get(records.GROUP, records.name_key(who.account, group_name))
+                if g is not None:
+                    found += self._owned_policies(who.account, g.value, "group")
+            return found, self._boundary(who.account, user)
+        if who.type == p.ASSUMED_ROLE and who.session.get("role_name"):
+            rec = self.store.get(records.ROLE, records.name_key(who.account, who.session["role_name"]))
+            if rec is None:
+                return [], None
+            return self._owned_policies(who.account, rec.value, "role"), self._boundary(who.account, rec.value)
+        return [], None
+
+    def _owned_policies(self, account: str, owner: dict[str, Any], kind: str) -> list[tuple[str, str]]:
+        found = [(f"{kind} inline policy {name}", text) for name, text in owner.get("Policies", {}).items()]
+        for policy_arn in owner.get("AttachedPolicies", []):
+            hit = managed.find(self.store, account, policy_arn)
+            if hit is not None:
+                found.append((policy_arn, managed.default_document(hit[0])))
+        return found
+
+    def _boundary(self, account: str, owner: dict[str, Any]) -> str | None:
+        boundary = owner.get("PermissionsBoundary")
+        if not boundary:
+            return None
+        arn_ = boundary["PermissionsBoundaryArn"] if isinstance(boundary, dict) else boundary
+        hit = managed.find(self.store, account, arn_)
+        # A boundary whose policy is gone allows nothing, as on AWS.
+        return managed.default_document(hit[0]) if hit else json.dumps({"Version": "2012-10-17", "Statement": []})

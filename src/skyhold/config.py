@@ -1,0 +1,35 @@
+"""Settings shared by every `skyhold` command: flags first, then SKYHOLD_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+
+
+def data_dir(flag: str | None) -> Path:
+    if flag:
+        return Path(flag).expanduser()
+    env = os.environ.get("SKYHOLD_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("skyhold", appauthor=False))
+
+
+def host(flag: str | None) -> str:
+    return flag or os.environ.get("SKYHOLD_HOST") or DEFAULT_HOST
+
+
+def port(flag: int | None) -> int:
+    if flag is not None:
+        return flag
+    return int(os.environ.get("SKYHOLD_PORT") or DEFAULT_PORT)
+
+
+def endpoint_url(host_: str, port_: int) -> str:
+    shown = "localhost" if host_ in ("127.0.0.1", "0.0.0.0", "::", "::1") else host_
+    return f"http://{shown}:{port_}"

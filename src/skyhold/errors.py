@@ -1,0 +1,48 @@
+"""The one home for AWS-shaped errors.
+
+Every layer (wire, auth, policy, services) raises `AwsError`; the wire serializer
+turns it into the protocol's error shape (query `<ErrorResponse>`, json `__type`,
+rest-xml `<Error>`, ec2 `<Response><Errors>`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class AwsError(Exception):
+    code: str
+    message: str
+    status: int = 400
+    # Sender (client) fault unless the server is at fault; query protocols print it.
+    sender_fault: bool = True
+    # Extra members some errors carry (S3 adds e.g. <Key>, <BucketName>,
+    # <CanonicalRequest>; they are serialized as sibling elements/fields).
+    extra: dict[str, str] = field(default_factory=dict)
+    # Extra HTTP response headers (e.g. S3's x-amz-bucket-region).
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, f"{self.code}: {self.message}")
+
+    def __hash__(self) -> int:  # dataclass eq=True would make it unhashable
+        return id(self)
+
+
+def not_implemented(service: str, operation: str) -> AwsError:
+    """An operation that exists in AWS but Skyhold does not serve yet."""
+    return AwsError(
+        "NotImplemented",
+        f"Skyhold does not implement {service}:{operation} yet",
+        status=501,
+        sender_fault=False,
+    )
+
+
+def missing_parameter(name: str) -> AwsError:
+    return AwsError("MissingParameter", f"The request must contain the parameter {name}")
+
+
+def invalid_parameter_value(message: str) -> AwsError:
+    return AwsError("InvalidParameterValue", message)

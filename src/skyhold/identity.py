@@ -1,0 +1,40 @@
+"""Access key id → Credential (with the Principal it authenticates as).
+
+The authentication layer knows nothing about the store; it calls `lookup` with the
+access key id of a signed request. Long-term keys (AKIA…) belong to IAM users;
+temporary keys (ASIA…) are STS sessions (added by the STS service).
+"""
+
+from __future__ import annotations
+
+from skyhold import principal as p
+from skyhold.auth.credentials import Credential, CredentialLookup
+from skyhold.services.iam import records as iam
+from skyhold.store.base import Store
+
+
+def make_lookup(store: Store) -> CredentialLookup:
+    def lookup(access_key_id: str) -> Credential | None:
+        rec = store.get(iam.ACCESS_KEY, access_key_id)
+        if rec is None:
+            return None
+        key = rec.value
+        user = iam.get_user(store, key["Account"], key["UserName"])
+        if user is None:  # a key outliving its user is not a credential
+            return None
+        who = p.Principal(
+            type=p.IAM_USER,
+            account=key["Account"],
+            arn=user["Arn"],
+            user_id=user["UserId"],
+            name=user["UserName"],
+            access_key_id=access_key_id,
+        )
+        return Credential(
+            access_key_id=access_key_id,
+            secret_access_key=key["SecretAccessKey"],
+            active=key["Status"] == "Active",
+            principal=who,
+        )
+
+    return lookup

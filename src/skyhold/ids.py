@@ -1,0 +1,47 @@
+"""AWS-style identifiers: unique ids, access keys, request ids, account ids.
+
+IAM unique ids are a four-letter prefix naming the kind (AIDA user, AROA role,
+AGPA group, ANPA policy, AKIA access key, ASIA temporary key, AIPA instance
+profile) followed by 16 characters of base32 ([A-Z2-7]) — as AWS issues them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def unique_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_BASE32) for _ in range(16))
+
+
+def user_id() -> str:
+    return unique_id("AIDA")
+
+
+def role_id() -> str:
+    return unique_id("AROA")
+
+
+def access_key_id() -> str:
+    return unique_id("AKIA")
+
+
+def temporary_access_key_id() -> str:
+    return unique_id("ASIA")
+
+
+def secret_access_key() -> str:
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+
+
+def account_id() -> str:
+    # AWS account ids are 12 digits and never start with 0 in practice.
+    return str(secrets.randbelow(9 * 10**11) + 10**11)
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())

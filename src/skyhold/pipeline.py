@@ -1,0 +1,197 @@
+"""The walk of one request: route → parse → authenticate → (authorize) → handle →
+serialize → log.
+
+One linear pipeline. A service never parses HTTP, never checks a signature and never
+evaluates a policy itself; it declares handlers and does the work.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from botocore.model import OperationModel, ServiceModel
+
+from skyhold import ids, identity
+from skyhold.auth import sigv4
+from skyhold.auth.authenticate import authenticate
+from skyhold.authorize import Authorizer
+from skyhold.errors import AwsError, not_implemented
+from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
+from skyhold.regions import DEFAULT_REGION, REGIONS
+from skyhold.services.iam.access_keys import record_key_use
+from skyhold.services.registry import Handler, load_authz, load_handlers
+from skyhold.store.base import Store
+from skyhold.store.blobs import BlobStore
+from skyhold.wire import protocol
+from skyhold.wire.http import HttpRequest, HttpResponse
+from skyhold.wire.models import service_model
+from skyhold.wire.route import route_service
+
+log = logging.getLogger("skyhold.request")
+
+# Bodies of non-streaming operations are read whole; AWS's own request size limits
+# are far below this (IAM 10 KiB policies, KMS 4 KiB plaintexts, SSM 8 KiB values).
+MAX_BUFFERED_BODY = 32 * 1024 * 1024
+
+_S3_SERVICES = frozenset({"s3", "s3control"})
+_REST = frozenset({"rest-xml", "rest-json"})
+
+
+class Body(Protocol):
+    """The request body as the server receives it."""
+
+    async def read(self, limit: int) -> bytes: ...
+
+    def stream(self) -> AsyncIterator[bytes]: ...
+
+
+@dataclass
+class Call:
+    """What a handler knows about the call it serves."""
+
+    pipeline: Pipeline
+    request: HttpRequest
+    service: str
+    operation: str
+    region: str
+    principal: Principal
+    request_id: str
+    # Set by the pipeline for streaming-input operations: the verified body chunks.
+    body_stream: AsyncIterator[bytes] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store(self) -> Store:
+        return self.pipeline.store
+
+
+class Pipeline:
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.handlers: dict[str, dict[str, Handler]] = load_handlers()
+        self.lookup = identity.make_lookup(store)
+        self.authorizer = Authorizer(store, load_authz())
+        self._is_async: dict[Handler, bool] = {}
+
+    async def handle(self, req: HttpRequest, body: Body) -> HttpResponse:
+        started = time.perf_counter()
+        request_id = ids.request_id()
+        service = operation = "-"
+        who: Principal = ANONYMOUS_PRINCIPAL
+        model: ServiceModel | None = None
+        try:
+            scope_service = sigv4.scope_service(req)
+            service = route_service(req, scope_service)
+            model = service_model(service)
+            op = await self._find_operation(model, req, body)
+            operation = op.name
+            call = await self._authenticate(req, body, model, op, service, request_id)
+            who = call.principal
+            params = protocol.parse_request(op, req)
+            self.authorizer.check(call, params)
+            result = await self._dispatch(call, params)
+            response = protocol.serialize_response(op, result, request_id)
+        except AwsError as err:
+            response = self._error(model, err, request_id, req.method == "HEAD")
+        except Exception:  # a bug of ours: say so in AWS's shape, never hang up
+            log.exception("internal error in %s:%s", service, operation)
+            err = AwsError(
+                "InternalFailure",
+                "The request processing has failed because of an unknown error, exception or failure.",
+                status=500,
+                sender_fault=False,
+            )
+            response = self._error(model, err, request_id, req.method == "HEAD")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info("%s %s %s %d %.2fms", service, operation, who.arn, response.status, elapsed_ms)
+        return response
+
+    async def _find_operation(self, model: ServiceModel, req: HttpRequest, body: Body) -> OperationModel:
+        # REST operations are found from method + path alone, so an S3 upload can
+        # stream; query/json operations name themselves in the body.
+        if model.protocol in _REST:
+            req.body = None
+            op = protocol.find_operation(model, req)
+            if not protocol.has_streaming_input(op):
+                req.body = await body.read(MAX_BUFFERED_BODY)
+            return op
+        req.body = await body.read(MAX_BUFFERED_BODY)
+        return protocol.find_operation(model, req)
+
+    async def _authenticate(
+        self,
+        req: HttpRequest,
+        body: Body,
+        model: ServiceModel,
+        op: OperationModel,
+        service: str,
+        request_id: str,
+    ) -> Call:
+        is_s3 = service in _S3_SERVICES
+        signing_name = model.signing_name or model.endpoint_prefix
+        region = DEFAULT_REGION
+        if not is_s3 and _allows_anonymous(op) and sigv4.scope_service(req) is None:
+            result = None  # e.g. sts:AssumeRoleWithWebIdentity is unsigned by design
+        else:
+            result = authenticate(
+                req, self.lookup, service=signing_name, regions=REGIONS, s3=is_s3, protocol=model.protocol
+            )
+        who = ANONYMOUS_PRINCIPAL
+        stream = None
+        if result is not None:
+            if result.credential is not None:
+                who = result.credential.principal
+                if who.access_key_id and who.access_key_id.startswith("AKIA") and result.info is not None:
+                    record_key_use(self.store, who.access_key_id, signing_name, result.info.region)
+            if result.info is not None:
+                region = result.info.region
+            if req.body is None:
+                stream = _verified_stream(body, result.body_verifier)
+        elif req.body is None:
+            stream = body.stream()
+        return Call(self, req, service, op.name, region, who, request_id, body_stream=stream)
+
+    async def _dispatch(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+        handler = self.handlers.get(call.service, {}).get(call.operation)
+        if handler is None:
+            raise not_implemented(call.service, call.operation)
+        is_async = self._is_async.get(handler)
+        if is_async is None:
+            is_async = self._is_async[handler] = inspect.iscoroutinefunction(handler)
+        if is_async:
+            return await handler(call, params)  # type: ignore[misc]
+        return handler(call, params)  # type: ignore[return-value]
+
+    def _error(self, model: ServiceModel | None, err: AwsError, request_id: str, head: bool) -> HttpResponse:
+        # Before a service is known there is no protocol to answer in; the query
+        # protocol's <ErrorResponse> (STS's) is what AWS's global endpoints return.
+        return protocol.serialize_error(model or service_model("sts"), err, request_id, head=head)
+
+
+def _allows_anonymous(op: OperationModel) -> bool:
+    return op.auth_type == "none" or "smithy.api#noAuth" in (getattr(op, "auth", None) or ())
+
+
+async def _verified_stream(body: Body, verifier: Any) -> AsyncIterator[bytes]:
+    """Yield body bytes only after the signature layer has checked them."""
+    async for chunk in body.stream():
+        out = verifier.feed(chunk) if verifier is not None else chunk
+        if out:
+            yield out
+    if verifier is not None:
+        verifier.finish()
+
+
+def configure_request_log(stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False

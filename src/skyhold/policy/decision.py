@@ -1,0 +1,141 @@
+"""The outcome of an evaluation and how it is told: Decision, its reasons and AWS's
+AccessDenied message.
+
+The hot path records only tuples (policy type, label, statement index, sid, effect);
+text is rendered when someone asks. The full per-statement trace (`explain()`) is
+recomputed on demand by re-running the pure evaluation in tracing mode.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from skyhold.policy.evaluate import PolicySet
+    from skyhold.policy.request import RequestContext
+
+# Policy types, worded as AWS words them in AccessDenied messages.
+IDENTITY = "identity-based policy"
+RESOURCE = "resource-based policy"
+BOUNDARY = "permissions boundary"
+SESSION = "session policy"
+SCP = "service control policy"
+RCP = "resource control policy"
+ENDPOINT = "VPC endpoint policy"
+
+_ARTICLE = {IDENTITY: "an", RESOURCE: "a", BOUNDARY: "a", SESSION: "a", SCP: "a", RCP: "a", ENDPOINT: "a"}
+
+
+class DecisionKind(enum.Enum):
+    ALLOWED = "Allowed"
+    EXPLICITLY_DENIED = "ExplicitlyDenied"
+    IMPLICITLY_DENIED = "ImplicitlyDenied"
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRef:
+    """A statement that applied to the request (action, resource, principal, conditions)."""
+
+    policy_type: str
+    label: str
+    index: int
+    sid: str | None
+    effect: str
+
+    def describe(self) -> str:
+        sid = f" (Sid {self.sid})" if self.sid else ""
+        return f"{self.effect} statement {self.index}{sid} of {self.policy_type} {self.label}"
+
+
+@dataclass(slots=True)
+class Decision:
+    kind: DecisionKind
+    # The policy type that decided a denial (None when allowed).
+    denied_by: str | None
+    # Statements that applied, in evaluation order (allows and the deciding deny):
+    # (policy type, LabeledPolicy, CompiledStatement), rendered only when asked.
+    matched: list[tuple[str, Any, Any]]
+    request: RequestContext
+    policies: PolicySet
+    # How the allow was reached, e.g. "identity-based policy" or "resource-based policy".
+    allowed_by: str | None = None
+    _trace: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def allowed(self) -> bool:
+        return self.kind is DecisionKind.ALLOWED
+
+    @property
+    def statements(self) -> list[StatementRef]:
+        return [StatementRef(t, lp.label, st.index, st.sid, st.effect) for t, lp, st in self.matched]
+
+    @property
+    def reasons(self) -> list[str]:
+        out = [s.describe() + " applies" for s in self.statements]
+        if self.kind is DecisionKind.EXPLICITLY_DENIED:
+            out.append(f"explicitly denied by {_ARTICLE[self.denied_by or IDENTITY]} {self.denied_by}")
+        elif self.kind is DecisionKind.IMPLICITLY_DENIED:
+            out.append(f"no {self.denied_by} allows {self.request.action}")
+        else:
+            out.append(f"allowed by {self.allowed_by}")
+        return out
+
+    def denial_message(self, quote_resource: bool = True) -> str:
+        """AWS's AccessDenied text; some services quote the resource (S3), some don't."""
+        if self.allowed:
+            return ""
+        req = self.request
+        action = req.action
+        head = f"User: {req.caller.arn} is not authorized to perform: {action}"
+        if req.resource and req.resource != "*":
+            res = f'"{req.resource}"' if quote_resource else req.resource
+            head += f" on resource: {res}"
+        t = self.denied_by or IDENTITY
+        if self.kind is DecisionKind.EXPLICITLY_DENIED:
+            return f"{head} with an explicit deny in {_ARTICLE[t]} {t}"
+        return f"{head} because no {t} allows the {action} action"
+
+    def explain(self) -> dict[str, Any]:
+        """Decision, deciding policy type, message and the per-statement trace."""
+        if self._trace is None:
+            from skyhold.policy.evaluate import trace
+
+            self._trace = trace(self.request, self.policies)
+        out: dict[str, Any] = {"decision": self.kind.value}
+        if self.allowed:
+            out["allowed_by"] = self.allowed_by
+        else:
+            out["denied_by"] = self.denied_by
+            out["message"] = self.denial_message()
+        out["matched_statements"] = [
+            {"policy_type": s.policy_type, "policy": s.label, "statement": s.index, "sid": s.sid, "effect": s.effect}
+            for s in self.statements
+        ]
+        out["reasons"] = self.reasons + _why_not(self._trace["policies"], self.request.resource)
+        out["policies"] = self._trace["policies"]
+        return out
+
+
+def _why_not(policies: list[dict[str, Any]], resource: str) -> list[str]:
+    """One line per statement whose action matched but which did not apply, saying why."""
+    out = []
+    for p in policies:
+        for st in p["statements"]:
+            if not st["action_matched"] or st["applies"]:
+                continue
+            sid = f" (Sid {st['sid']})" if st["sid"] else ""
+            where = f"{st['effect']} statement {st['statement']}{sid} of {p['policy_type']} {p['policy']}"
+            if st["principal_matched"] is False:
+                why = "the principal does not match"
+            elif st["resource_matched"] is None:
+                why = "a policy variable in its resource element cannot be resolved"
+            elif not st["resource_matched"]:
+                why = f"resource {resource} does not match"
+            else:
+                c = next(c for c in st["conditions"] if not c["passed"])
+                got = "is missing" if c["missing"] else f"is {c['request_value']!r}"
+                why = f"condition {c['operator']} {c['key']} {c['policy_values']} failed: the request value {got}"
+            out.append(f"{where} does not apply: {why}")
+    return out

@@ -1,0 +1,145 @@
+"""The Principal / NotPrincipal element, compiled.
+
+A match has a *kind*, because how a resource-based policy's Allow combines with the
+caller's other policies depends on whom it names (IAM User Guide, "Policy evaluation
+logic" and "Cross-account policy evaluation logic"):
+- DIRECT: the IAM user, the role session (assumed-role ARN), a service, a federated
+  provider or canonical user named as such — in the same account this grants even when a
+  permissions boundary or session policy implicitly denies;
+- ROLE: the role ARN (matches all its sessions) — grants, but a boundary's or session
+  policy's implicit deny still limits it;
+- ANY: "*" — treated like ROLE;
+- ACCOUNT: an account id or `arn:aws:iam::ACCT:root` — delegates to the account's IAM
+  policies: the caller's identity-based policies must allow too.
+Wildcards other than a lone "*" are not valid in principals and never match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from skyhold import principal as P
+from skyhold.policy.request import ROLE, Caller
+
+NONE, ACCOUNT, ANY, ROLE_MATCH, DIRECT = 0, 1, 2, 3, 4
+KIND_NAMES = {NONE: "none", ACCOUNT: "account", ANY: "any", ROLE_MATCH: "role", DIRECT: "direct"}
+
+
+def _as_list(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return [x for x in v if isinstance(x, str)]
+    return [v] if isinstance(v, str) else []
+
+
+def _account_of(entry: str) -> str | None:
+    if len(entry) == 12 and entry.isdigit():
+        return entry
+    if entry.startswith("arn:") and entry.endswith(":root"):
+        parts = entry.split(":")
+        if len(parts) == 6 and parts[2] == "iam" and parts[5] == "root":
+            return parts[4]
+    return None
+
+
+def _role_key(entry: str) -> tuple[str, str] | None:
+    parts = entry.split(":", 5)
+    if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
+        return parts[4], parts[5].rsplit("/", 1)[-1]
+    return None
+
+
+@dataclass(slots=True)
+class PrincipalMatcher:
+    any: bool = False
+    accounts: frozenset[str] = frozenset()
+    arns: frozenset[str] = frozenset()  # user/session/federated-user ARNs and unique ids
+    roles: frozenset[tuple[str, str]] = frozenset()  # (account, role name)
+    services: frozenset[str] = frozenset()
+    federated: frozenset[str] = frozenset()
+    canonical: frozenset[str] = frozenset()
+    _cache: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def compile(cls, element: Any) -> PrincipalMatcher:
+        if element == "*":
+            return cls(any=True)
+        accounts: set[str] = set()
+        arns: set[str] = set()
+        roles: set[tuple[str, str]] = set()
+        any_ = False
+        el = element if isinstance(element, dict) else {}
+        for entry in _as_list(el.get("AWS")):
+            if entry == "*":
+                any_ = True
+            elif (acct := _account_of(entry)) is not None:
+                accounts.add(acct)
+            elif (rk := _role_key(entry)) is not None:
+                roles.add(rk)
+            else:
+                arns.add(entry)
+        return cls(
+            any=any_,
+            accounts=frozenset(accounts),
+            arns=frozenset(arns),
+            roles=frozenset(roles),
+            services=frozenset(s.lower() for s in _as_list(el.get("Service"))),
+            federated=frozenset(_as_list(el.get("Federated"))),
+            canonical=frozenset(_as_list(el.get("CanonicalUser"))),
+        )
+
+    def match(self, c: Caller) -> int:
+        """The strongest way this element names the caller (NONE if it does not)."""
+        if c.federated_provider or c.canonical_user:
+            return self._match(c)
+        key = c.arn + "\x00" + c.user_id
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._match(c)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+    def _match(self, c: Caller) -> int:
+        best = ANY if self.any else NONE
+        if c.type == P.AWS_SERVICE:
+            return DIRECT if c.arn.lower() in self.services else best
+        if c.type == P.ANONYMOUS:
+            return best
+        if c.federated_provider and c.federated_provider in self.federated:
+            return DIRECT
+        if c.canonical_user and c.canonical_user in self.canonical:
+            return DIRECT
+        if c.arn in self.arns or (c.user_id and c.user_id in self.arns):
+            return DIRECT
+        if c.type in (P.ASSUMED_ROLE, ROLE) and (c.account, c.name) in self.roles:
+            return ROLE_MATCH
+        if c.account in self.accounts:
+            return max(best, ACCOUNT)
+        return best
+
+    def excludes(self, c: Caller) -> bool:
+        """NotPrincipal: is the caller one of the listed (hence exempt) principals?
+
+        AWS evaluates the caller together with its account: to exempt a user or a role
+        session, both its own ARN and its account must be listed (User Guide, NotPrincipal).
+        A role ARN does not exempt its sessions.
+        """
+        if self.any:
+            return True
+        if c.type == P.AWS_SERVICE:
+            return c.arn.lower() in self.services
+        if c.type == P.ANONYMOUS:
+            return False
+        if c.federated_provider and c.federated_provider in self.federated:
+            return True
+        if c.account not in self.accounts:
+            return False
+        if c.type == P.ROOT:
+            return True
+        if c.type == ROLE:
+            return (c.account, c.name) in self.roles
+        return c.arn in self.arns or (bool(c.user_id) and c.user_id in self.arns)

@@ -1,0 +1,128 @@
+"""The ASGI application `skyhold up` serves: HTTP in, pipeline, HTTP out.
+
+A raw ASGI callable rather than a framework: the pipeline is the framework, and
+every microsecond here is paid on every request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from skyhold.errors import AwsError
+from skyhold.pipeline import Pipeline
+from skyhold.wire.http import HttpRequest
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+HEALTH_PATH = "/_skyhold/health"
+
+
+class AsgiBody:
+    """The request body, read from ASGI `receive` once: whole or as a stream."""
+
+    __slots__ = ("_receive", "_done")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._done = False
+
+    async def read(self, limit: int) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self.stream():
+            size += len(chunk)
+            if size > limit:
+                raise AwsError(
+                    "RequestEntityTooLarge",
+                    f"Request body is larger than the {limit} bytes this operation accepts",
+                    status=413,
+                )
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        while not self._done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._done = True
+                raise AwsError("IncompleteBody", "The request body terminated unexpectedly")
+            chunk = message.get("body", b"")
+            self._done = not message.get("more_body", False)
+            if chunk:
+                yield chunk
+
+
+class App:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.ready = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.ready = True
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.ready = False
+                self.pipeline.store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("utf-8", "surrogateescape")
+        if path == HEALTH_PATH and scope["method"] == "GET":
+            await _send_simple(send, 200 if self.ready else 503, {"status": "ready" if self.ready else "starting"})
+            return
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        client = scope.get("client")
+        req = HttpRequest(
+            method=scope["method"],
+            path=path,
+            query=scope["query_string"].decode("latin-1"),
+            headers=headers,
+            body=None,
+            source_ip=client[0] if client else "127.0.0.1",
+            scheme=scope.get("scheme", "http"),
+        )
+        response = await self.pipeline.handle(req, AsgiBody(receive))
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        body = response.body
+        if isinstance(body, bytes):
+            if not any(k.lower() == "content-length" for k, _ in response.headers):
+                raw_headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+            await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
+            return
+        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+        async for chunk in body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_simple(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

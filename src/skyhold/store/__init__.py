@@ -1,0 +1,19 @@
+"""Durable state: records (SQLite) and blobs (files), both in the data dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skyhold.store.base import ConflictError, Record, Store
+from skyhold.store.blobs import BlobStore
+from skyhold.store.sqlite import SqliteStore
+
+__all__ = ["BlobStore", "ConflictError", "Record", "SqliteStore", "Store", "open_store"]
+
+
+def open_store(data_dir: Path) -> tuple[Store, BlobStore]:
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    blobs = BlobStore(data_dir / "blobs")
+    blobs.sweep_orphans()
+    return SqliteStore(data_dir / "skyhold.db"), blobs

@@ -1,0 +1,47 @@
+"""The store's contract: typed records with versions, ordered scans, transactions.
+
+SQLite implements it today (`sqlite.py`); a PostgreSQL backend can implement the
+same few methods for a shared server.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    kind: str
+    key: str
+    version: int
+    value: dict[str, Any]
+
+
+class ConflictError(Exception):
+    """Optimistic concurrency failed: the record changed, exists, or is gone."""
+
+
+class Store(Protocol):
+    def get(self, kind: str, key: str) -> Record | None: ...
+
+    def put(self, kind: str, key: str, value: dict[str, Any], *, expect_version: int | None = None) -> Record:
+        """Upsert. expect_version None: unconditional; 0: must not exist; N: must be at N."""
+        ...
+
+    def delete(self, kind: str, key: str, *, expect_version: int | None = None) -> bool: ...
+
+    def scan(self, kind: str, prefix: str = "", *, start_after: str = "", limit: int | None = None) -> list[Record]:
+        """Records of a kind in byte-wise (UTF-8) key order."""
+        ...
+
+    def count(self, kind: str, prefix: str = "") -> int: ...
+
+    def append_events(self, kind: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Append many records in one transaction (group commit for audit events)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,176 @@
+"""SQLite (WAL) implementation of the store.
+
+Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync of
+the WAL) before `put` returns — an acknowledged write survives a process kill and
+an OS crash. Keys are compared as BLOBs (memcmp of UTF-8), which is S3's byte-wise
+listing order; prefix scans use a key range, never LIKE (whose `%`/`_` would be
+wildcards).
+
+One connection per thread: the event loop, worker threads and other processes (the
+`skyhold` CLI) may all use the same data dir at once; busy_timeout serializes writers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from skyhold.store.base import ConflictError, Record
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    kind    TEXT NOT NULL,
+    key     BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+"""
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+
+
+def _prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with prefix."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._conn().executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            self._local.depth = 0
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    # -- reads -------------------------------------------------------------------
+    def get(self, kind: str, key: str) -> Record | None:
+        row = self._conn().execute(
+            "SELECT version, value FROM records WHERE kind=? AND key=?", (kind, key.encode())
+        ).fetchone()
+        return Record(kind, key, row[0], _loads(row[1])) if row else None
+
+    def scan(self, kind: str, prefix: str = "", *, start_after: str = "", limit: int | None = None) -> list[Record]:
+        sql = "SELECT key, version, value FROM records WHERE kind=?"
+        args: list[Any] = [kind]
+        low = prefix.encode()
+        after = start_after.encode()
+        if after >= low and start_after:
+            sql += " AND key > ?"
+            args.append(after)
+        elif low:
+            sql += " AND key >= ?"
+            args.append(low)
+        end = _prefix_end(low) if low else None
+        if end is not None:
+            sql += " AND key < ?"
+            args.append(end)
+        sql += " ORDER BY key"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = self._conn().execute(sql, args).fetchall()
+        return [Record(kind, k.decode(), v, _loads(val)) for k, v, val in rows]
+
+    def count(self, kind: str, prefix: str = "") -> int:
+        low = prefix.encode()
+        end = _prefix_end(low) if low else None
+        sql, args = "SELECT count(*) FROM records WHERE kind=? AND key >= ?", [kind, low]
+        if end is not None:
+            sql += " AND key < ?"
+            args.append(end)
+        return self._conn().execute(sql, args).fetchone()[0]
+
+    # -- writes ------------------------------------------------------------------
+    def put(self, kind: str, key: str, value: dict[str, Any], *, expect_version: int | None = None) -> Record:
+        text = _dumps(value)
+        with self.transaction():
+            conn = self._conn()
+            row = conn.execute("SELECT version FROM records WHERE kind=? AND key=?", (kind, key.encode())).fetchone()
+            current = row[0] if row else 0
+            if expect_version is not None and current != expect_version:
+                raise ConflictError(f"{kind} {key!r}: version is {current}, expected {expect_version}")
+            version = current + 1
+            conn.execute(
+                "INSERT INTO records(kind, key, version, value) VALUES (?,?,?,?) "
+                "ON CONFLICT(kind, key) DO UPDATE SET version=excluded.version, value=excluded.value",
+                (kind, key.encode(), version, text),
+            )
+        return Record(kind, key, version, value)
+
+    def delete(self, kind: str, key: str, *, expect_version: int | None = None) -> bool:
+        with self.transaction():
+            conn = self._conn()
+            row = conn.execute("SELECT version FROM records WHERE kind=? AND key=?", (kind, key.encode())).fetchone()
+            if row is None:
+                if expect_version not in (None, 0):
+                    raise ConflictError(f"{kind} {key!r} is gone")
+                return False
+            if expect_version is not None and row[0] != expect_version:
+                raise ConflictError(f"{kind} {key!r}: version is {row[0]}, expected {expect_version}")
+            conn.execute("DELETE FROM records WHERE kind=? AND key=?", (kind, key.encode()))
+        return True
+
+    def append_events(self, kind: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+        with self.transaction():
+            self._conn().executemany(
+                "INSERT INTO records(kind, key, version, value) VALUES (?,?,1,?)",
+                [(kind, k.encode(), _dumps(v)) for k, v in items],
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Flat nesting: the outermost block commits or rolls back everything."""
+        conn = self._conn()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        # IMMEDIATE takes the write lock up front: read-then-write inside cannot
+        # be invalidated by another writer (no SQLITE_BUSY upgrade deadlocks).
+        conn.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._all.clear()
+        self._local = threading.local()

@@ -1,0 +1,1 @@
+"""HTTP ⇄ operation, driven by botocore's service models (all five protocols)."""

@@ -1,0 +1,205 @@
+"""The query and ec2 protocols: form-encoded requests, XML responses.
+
+Request keys are dotted paths (`Tags.member.1.Key`, ec2: `TagSpecification.1.Tag.1.Key`);
+they are folded into a tree once and the tree is read with the input shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel
+
+from skyhold.errors import AwsError
+from skyhold.wire import scalars, xmlcodec
+from skyhold.wire.http import HttpRequest, HttpResponse
+from skyhold.wire.problems import BadValue, Malformed, MissingMember, WireProblem, camel_path
+from skyhold.wire.shapes import Node, compile_shape
+
+_XML_TYPE = "text/xml"
+_FORM = "application/x-www-form-urlencoded"
+
+# The last form parsed: find_operation and parse_request read the same request.
+_last: tuple[bytes | None, str, list[tuple[str, str]]] = (None, "", [])
+
+
+def form_pairs(req: HttpRequest, ec2: bool) -> list[tuple[str, str]]:
+    """Parameters from the query string and a form-encoded body, in that order."""
+    global _last
+    body = req.body
+    last_body, last_query, last_pairs = _last
+    if body is last_body and req.query == last_query and body is not None:
+        return last_pairs
+    try:
+        pairs = scalars.parse_qs_strict(req.query)
+        if body and _FORM in req.headers.get("content-type", _FORM):
+            pairs += scalars.parse_qs_strict(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise malformed_query(ec2) from exc
+    _last = (body, req.query, pairs)
+    return pairs
+
+
+def malformed_query(ec2: bool) -> AwsError:
+    return AwsError("MalformedQueryString", "The query string contains a syntax error.", status=404)
+
+
+def action_of(req: HttpRequest, ec2: bool) -> str | None:
+    for k, v in form_pairs(req, ec2):
+        if k == "Action":
+            return v
+    return None
+
+
+def unknown_action(model: ServiceModel, action: str | None, ec2: bool) -> AwsError:
+    if not action:
+        return AwsError("MissingAction", "Missing Action")
+    if ec2:
+        return AwsError("InvalidAction", f"The action {action} is not valid for this web service.")
+    return AwsError("InvalidAction", f"Could not find operation {action} for version {model.api_version}")
+
+
+# ---- request -------------------------------------------------------------------------
+
+def parse(op: OperationModel, req: HttpRequest, ec2: bool) -> dict[str, Any]:
+    node = compile_shape(op.input_shape)
+    if node is None:
+        return {}
+    tree: dict[str, Any] = {}
+    for key, value in form_pairs(req, ec2):
+        if key in ("Action", "Version"):
+            continue
+        parts = key.split(".")
+        at = tree
+        for part in parts[:-1]:
+            nxt = at.get(part)
+            if not isinstance(nxt, dict):
+                nxt = at[part] = {}
+            at = nxt
+        if not isinstance(at.get(parts[-1]), dict):  # "Tags=" never hides Tags.member.N
+            at[parts[-1]] = value
+    try:
+        return _decode(node, tree, "", ec2)
+    except WireProblem as problem:
+        raise problem_error(problem, ec2) from None
+
+
+def _decode(node: Node, val: Any, path: str, ec2: bool) -> Any:
+    t = node.type
+    if t == "structure":
+        if not isinstance(val, dict):
+            raise BadValue(path, val, "structure")
+        out: dict[str, Any] = {}
+        for name, m in node.members.items():
+            if ec2:
+                key = m.ec2_name
+            elif m.flattened and m.type == "list":
+                key = m.xml_list_name  # flattened lists are keyed by their member's name
+            else:
+                key = m.wire_name
+            sub = val.get(key)
+            if sub is not None:
+                out[name] = _decode(m, sub, f"{path}.{name}" if path else name, ec2)
+        for name in node.required:
+            if name not in out:
+                m = node.members[name]
+                raise MissingMember(f"{path}.{name}" if path else name, m.ec2_name if ec2 else m.wire_name)
+        return out
+    if t == "list":
+        if val == "":
+            return []
+        if not isinstance(val, dict):
+            raise BadValue(path, val, "list")
+        items = val if (ec2 or node.flattened) else val.get(node.xml_list_name, {})
+        item = node.member
+        assert item is not None
+        return [_decode(item, v, f"{path}.{i}", ec2) for i, v in _indexed(items, path)]
+    if t == "map":
+        if val == "":
+            return {}
+        if not isinstance(val, dict):
+            raise BadValue(path, val, "map")
+        entries = val if node.flattened else val.get("entry", {})
+        assert node.key is not None and node.value is not None
+        out_map: dict[str, Any] = {}
+        for i, entry in _indexed(entries, path):
+            if not isinstance(entry, dict) or node.map_key_name not in entry:
+                raise BadValue(f"{path}.{i}", entry, "map entry")
+            k = _decode(node.key, entry[node.map_key_name], path, ec2)
+            v = entry.get(node.map_value_name)
+            if v is not None:
+                out_map[k] = _decode(node.value, v, f"{path}.{k}", ec2)
+        return out_map
+    if isinstance(val, dict):
+        raise BadValue(path, "", t)
+    return xmlcodec.decode_scalar(node, val, path)
+
+
+def _indexed(items: Any, path: str) -> list[tuple[int, Any]]:
+    if not isinstance(items, dict):
+        raise BadValue(path, items, "list")
+    try:
+        return sorted((int(k), v) for k, v in items.items())
+    except ValueError:
+        raise BadValue(path, next(iter(items)), "list index") from None
+
+
+def problem_error(problem: WireProblem, ec2: bool) -> AwsError:
+    if isinstance(problem, MissingMember):
+        if ec2:
+            return AwsError("MissingParameter", f"The request must contain the parameter {problem.wire_name}")
+        return AwsError("ValidationError", "1 validation error detected: Value null at "
+                        f"'{camel_path(problem.path)}' failed to satisfy constraint: Member must not be null")
+    if isinstance(problem, BadValue):
+        return AwsError("InvalidParameterValue",
+                        f"Value ({problem.value}) for parameter {problem.path} is invalid. "
+                        f"Expected: '{problem.expected}'.")
+    if isinstance(problem, Malformed):
+        return malformed_query(ec2)
+    return AwsError("InvalidParameterValue", str(problem))
+
+
+# ---- response ------------------------------------------------------------------------
+
+def _namespace(model: ServiceModel) -> str:
+    ns = model.metadata.get("xmlNamespace")
+    if ns:
+        return f' xmlns="{ns}"'
+    return f' xmlns="https://{model.endpoint_prefix}.amazonaws.com/doc/{model.api_version}/"'
+
+
+def serialize(op: OperationModel, result: dict[str, Any], request_id: str, ec2: bool) -> HttpResponse:
+    name = op.name
+    node = compile_shape(op.output_shape)
+    out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<{name}Response{_namespace(op.service_model)}>']
+    if ec2:
+        out.append(f"<requestId>{request_id}</requestId>")
+        if node is not None:
+            xmlcodec.encode_members(node, result, out)
+    else:
+        wrapper = op.output_shape.serialization.get("resultWrapper") if op.output_shape else None
+        if node is not None and wrapper:
+            out.append(f"<{wrapper}>")
+            xmlcodec.encode_members(node, result, out)
+            out.append(f"</{wrapper}>")
+        out.append(f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>")
+    out.append(f"</{name}Response>")
+    return HttpResponse(200, [("content-type", _XML_TYPE), ("x-amzn-requestid", request_id)],
+                        "".join(out).encode())
+
+
+def serialize_error(model: ServiceModel, err: AwsError, request_id: str, ec2: bool) -> HttpResponse:
+    esc = xmlcodec.escape
+    extra = "".join(f"<{k}>{esc(str(v))}</{k}>" for k, v in err.extra.items())
+    if ec2:
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{esc(err.code)}</Code>'
+                f"<Message>{esc(err.message)}</Message>{extra}</Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>")
+    else:
+        kind = "Sender" if err.sender_fault else "Receiver"
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse{_namespace(model)}><Error><Type>{kind}</Type>'
+                f"<Code>{esc(err.code)}</Code><Message>{esc(err.message)}</Message>{extra}</Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>")
+    headers = [("content-type", _XML_TYPE), ("x-amzn-requestid", request_id)]
+    headers += [(k.lower(), v) for k, v in err.headers.items()]
+    return HttpResponse(err.status, headers, body.encode())

@@ -1,0 +1,151 @@
+"""End-to-end fixtures: a real `skyhold up` on a free port, and real clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+    first_output: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.log_path = self.data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "skyhold"), "up", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"skyhold up exited: {self.log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/_skyhold/health", timeout=1) as r:
+                    if r.status == 200:
+                        self.first_output = self.log_path.read_text()
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"skyhold up did not become ready: {self.log_path.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=15)
+        finally:
+            self.proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path else ""
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(VENV_BIN / "skyhold"), *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=60,
+        )
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("skyhold") / "data", free_port())
+    srv.start()
+    yield srv
+    if srv.proc is not None:
+        srv.stop()
+
+
+@dataclass
+class AwsEnv:
+    """A profile written by `skyhold configure`, in private AWS config files."""
+
+    env: dict[str, str]
+    profile: str
+    endpoint: str
+
+    def aws(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(VENV_BIN / "aws"), "--profile", self.profile, *args],
+            capture_output=True,
+            text=True,
+            env={**self.env, **(extra_env or {})},
+            timeout=120,
+        )
+
+    def aws_json(self, *args: str) -> dict:
+        out = self.aws(*args, "--output", "json")
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    def session(self) -> boto3.Session:
+        # Point botocore at this profile's files explicitly, not via os.environ.
+        core = botocore.session.Session()
+        core.set_config_variable("config_file", self.env["AWS_CONFIG_FILE"])
+        core.set_config_variable("credentials_file", self.env["AWS_SHARED_CREDENTIALS_FILE"])
+        core.set_config_variable("profile", self.profile)
+        return boto3.Session(botocore_session=core)
+
+    def client(self, service: str, **kw: object) -> object:
+        return self.session().client(service, config=Config(retries={"max_attempts": 1}), **kw)
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """The process environment minus any AWS settings of the machine running tests."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            "HOME": str(home),
+            "AWS_CONFIG_FILE": str(home / "aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def admin(server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsEnv:
+    home = tmp_path_factory.mktemp("home")
+    env = clean_env(home)
+    out = server.cli("configure", "--endpoint", server.endpoint, env=env)
+    assert out.returncode == 0, out.stderr
+    return AwsEnv(env=env, profile="skyhold", endpoint=server.endpoint)
