@@ -18,6 +18,7 @@ from skyhold.errors import AwsError
 from skyhold.policy import Caller, Decision, PolicySet, RequestContext, evaluate
 from skyhold.services.iam import managed, records
 from skyhold.store.base import Store
+from skyhold.store.cache import GenerationCache
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -45,6 +46,7 @@ class Authorizer:
     def __init__(self, store: Store, authz: dict[str, dict[str, AuthzFn]]) -> None:
         self.store = store
         self.authz = authz
+        self._cache = GenerationCache(store)
 
     def accesses(self, call: Call, params: dict[str, Any]) -> list[Access]:
         fn = self.authz.get(call.service, {}).get(call.operation)
@@ -111,6 +113,10 @@ class Authorizer:
 
     def identity_policies(self, who: p.Principal) -> tuple[list[tuple[str, str]], str | None]:
         """(labelled identity policies, permissions boundary) of a principal."""
+        key = (who.type, who.account, who.name, who.session.get("role_name"))
+        return self._cache.get(("policies", key), lambda: self._load_identity_policies(who))
+
+    def _load_identity_policies(self, who: p.Principal) -> tuple[list[tuple[str, str]], str | None]:
         if who.type == p.ROOT:
             return [("root user", _ROOT_POWER)], None
         if who.type == p.IAM_USER:

@@ -11,10 +11,16 @@ from skyhold import principal as p
 from skyhold.auth.credentials import Credential, CredentialLookup
 from skyhold.services.iam import records as iam
 from skyhold.store.base import Store
+from skyhold.store.cache import GenerationCache
 
 
 def make_lookup(store: Store) -> CredentialLookup:
+    cache = GenerationCache(store)
+
     def lookup(access_key_id: str) -> Credential | None:
+        return cache.get(("credential", access_key_id), lambda: _load(access_key_id))
+
+    def _load(access_key_id: str) -> Credential | None:
         rec = store.get(iam.ACCESS_KEY, access_key_id)
         if rec is None:
             return None

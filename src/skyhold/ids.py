@@ -1,8 +1,9 @@
 """AWS-style identifiers: unique ids, access keys, request ids, account ids.
 
 IAM unique ids are a four-letter prefix naming the kind (AIDA user, AROA role,
-AGPA group, ANPA policy, AKIA access key, ASIA temporary key, AIPA instance
-profile) followed by 16 characters of base32 ([A-Z2-7]) — as AWS issues them.
+AGPA group, ANPA policy, AIPA instance profile) followed by 17 characters of
+base32 ([A-Z2-7]): 21 in all, as AWS issues them. Access key ids (AKIA long-term,
+ASIA temporary) are 20: the prefix and 16 characters.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
-def unique_id(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(_BASE32) for _ in range(16))
+def unique_id(prefix: str, length: int = 17) -> str:
+    return prefix + "".join(secrets.choice(_BASE32) for _ in range(length))
 
 
 def user_id() -> str:
@@ -27,11 +28,11 @@ def role_id() -> str:
 
 
 def access_key_id() -> str:
-    return unique_id("AKIA")
+    return unique_id("AKIA", 16)
 
 
 def temporary_access_key_id() -> str:
-    return unique_id("ASIA")
+    return unique_id("ASIA", 16)
 
 
 def secret_access_key() -> str:

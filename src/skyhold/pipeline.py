@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any, Protocol
 
 from botocore.model import OperationModel, ServiceModel
 
-from skyhold import ids, identity
+from skyhold import ids, identity, request_log
 from skyhold.auth import sigv4
 from skyhold.auth.authenticate import authenticate
 from skyhold.authorize import Authorizer
@@ -33,7 +32,6 @@ from skyhold.wire.http import HttpRequest, HttpResponse
 from skyhold.wire.models import service_model
 from skyhold.wire.route import route_service
 
-log = logging.getLogger("skyhold.request")
 
 # Bodies of non-streaming operations are read whole; AWS's own request size limits
 # are far below this (IAM 10 KiB policies, KMS 4 KiB plaintexts, SSM 8 KiB values).
@@ -101,7 +99,7 @@ class Pipeline:
         except AwsError as err:
             response = self._error(model, err, request_id, req.method == "HEAD")
         except Exception:  # a bug of ours: say so in AWS's shape, never hang up
-            log.exception("internal error in %s:%s", service, operation)
+            logging.getLogger("skyhold").exception("internal error in %s:%s", service, operation)
             err = AwsError(
                 "InternalFailure",
                 "The request processing has failed because of an unknown error, exception or failure.",
@@ -110,7 +108,7 @@ class Pipeline:
             )
             response = self._error(model, err, request_id, req.method == "HEAD")
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.info("%s %s %s %d %.2fms", service, operation, who.arn, response.status, elapsed_ms)
+        request_log.write(f"{service} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
         return response
 
     async def _find_operation(self, model: ServiceModel, req: HttpRequest, body: Body) -> OperationModel:
@@ -189,9 +187,3 @@ async def _verified_stream(body: Body, verifier: Any) -> AsyncIterator[bytes]:
         verifier.finish()
 
 
-def configure_request_log(stream: Any = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False

@@ -6,7 +6,8 @@ import signal
 from pathlib import Path
 
 from skyhold import accounts, config
-from skyhold.pipeline import Pipeline, configure_request_log
+from skyhold import request_log
+from skyhold.pipeline import Pipeline
 from skyhold.server import App
 from skyhold.store import open_store
 
@@ -20,7 +21,7 @@ def serve(host: str, port: int, data_dir: Path) -> int:
     endpoint = config.endpoint_url(host, port)
     if created is not None:
         _print_welcome(created, endpoint, data_dir)
-    configure_request_log()
+    request_log.configure()
     app = App(Pipeline(store, blobs))
     server_config = uvicorn.Config(
         app,

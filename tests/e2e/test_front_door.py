@@ -36,7 +36,7 @@ def test_get_caller_identity_with_the_aws_cli(admin: AwsEnv, server: Server) -> 
     account = ident["Account"]
     assert re.fullmatch(r"\d{12}", account)
     assert ident["Arn"] == f"arn:aws:iam::{account}:user/admin"
-    assert re.fullmatch(r"AIDA[A-Z2-7]{16}", ident["UserId"])
+    assert re.fullmatch(r"AIDA[A-Z2-7]{17}", ident["UserId"])
     # the same answer through boto3 with the same profile
     assert admin.client("sts").get_caller_identity()["Arn"] == ident["Arn"]
 

@@ -125,7 +125,12 @@ def test_login_profile_and_password_policy(admin: AwsEnv) -> None:
         profile = iam.create_login_profile(UserName=user, Password="Correct-Horse-9", PasswordResetRequired=True)
         assert profile["LoginProfile"]["UserName"] == user
         assert iam.get_login_profile(UserName=user)["LoginProfile"]["PasswordResetRequired"] is True
-        # The user changes its own password with its own access key.
+        # The user changes its own password with its own access key, allowed by the AWS managed
+        # policy made for that, and reads itself through an inline policy with a policy variable.
+        iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/IAMUserChangePassword")
+        iam.put_user_policy(UserName=user, PolicyName="self", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser",
+                                                    "Resource": "arn:aws:iam::*:user/${aws:username}"}]}))
         key = iam.create_access_key(UserName=user)["AccessKey"]
         own = admin.session().client("iam", aws_access_key_id=key["AccessKeyId"],
                                      aws_secret_access_key=key["SecretAccessKey"],

@@ -1,12 +1,17 @@
 """Which services and operations Skyhold serves, and the handler for each.
 
-A service package exposes `HANDLERS: dict[str, Handler]` keyed by the botocore
-operation name. Adding a service means adding its package here — nothing else.
+A service is a package `skyhold.services.<name>` (the botocore service name) that
+exports `HANDLERS: dict[str, Handler]` keyed by operation name and, optionally,
+`AUTHZ: dict[str, AuthzFn]` (see skyhold.authz). Adding a service means adding its
+package — nothing else; this module discovers it.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
+from functools import cache
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,14 +28,22 @@ SERVED = (
 )
 
 
-def load_authz() -> dict[str, dict[str, AuthzFn]]:
-    """Each service's authorization map (operation → the Access checks it needs)."""
-    from skyhold.services import iam, sts
-
-    return {"sts": sts.AUTHZ, "iam": iam.AUTHZ}
+@cache
+def _packages() -> dict[str, ModuleType]:
+    found = {}
+    for name in SERVED:
+        try:
+            found[name] = importlib.import_module(f"skyhold.services.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"skyhold.services.{name}":
+                raise  # a real import error inside an existing service
+    return found
 
 
 def load_handlers() -> dict[str, dict[str, Handler]]:
-    from skyhold.services import iam, sts
+    return {name: getattr(pkg, "HANDLERS", {}) for name, pkg in _packages().items()}
 
-    return {"sts": sts.HANDLERS, "iam": iam.HANDLERS}
+
+def load_authz() -> dict[str, dict[str, AuthzFn]]:
+    """Each service's authorization map (operation → the Access checks it needs)."""
+    return {name: getattr(pkg, "AUTHZ", {}) for name, pkg in _packages().items()}

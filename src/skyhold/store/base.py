@@ -44,4 +44,9 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    def generation(self) -> object:
+        """A value that changes whenever any write has been committed (by anyone):
+        read caches on the request path are valid while it stays the same."""
+        ...
+
     def close(self) -> None: ...

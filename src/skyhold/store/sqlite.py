@@ -50,6 +50,7 @@ class SqliteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writes = 0  # commits made through this object (any thread)
         self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
@@ -64,6 +65,11 @@ class SqliteStore:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever anything was committed, by this process or another:
+        our own commit counter plus SQLite's data_version (other connections)."""
+        return self._writes, self._conn().execute("PRAGMA data_version").fetchone()[0]
 
     # -- reads -------------------------------------------------------------------
     def get(self, kind: str, key: str) -> Record | None:
@@ -162,6 +168,7 @@ class SqliteStore:
             raise
         else:
             conn.execute("COMMIT")
+            self._writes += 1
         finally:
             self._local.depth = 0
 
