@@ -56,27 +56,34 @@ class Authorizer:
         return [Access(f"{prefix}:{call.operation}", "*")]
 
     def check(self, call: Call, params: dict[str, Any]) -> None:
-        accesses = self.accesses(call, params)
-        if not accesses:
-            return  # e.g. sts:GetCallerIdentity needs no permission
-        caller = Caller.from_principal(call.principal)
-        identity, boundary = self.identity_policies(call.principal)
-        session = call.principal.session.get("policies") or ()
-        base = self.base_context(call)
-        for access in accesses:
-            decision = evaluate(
-                RequestContext(
-                    caller,
-                    access.action,
-                    access.resource,
-                    resource_account=access.resource_account or call.principal.account or None,
-                    context={**base, **access.context},
-                    resource_policy_required=access.resource_policy_required,
-                ),
-                PolicySet.build(identity=identity, resource=access.resource_policy, boundary=boundary, session=session),
-            )
-            if not decision.allowed:
-                raise self.denied(call, decision)
+        for access in self.accesses(call, params):
+            self.check_access(call, access)
+
+    def check_access(self, call: Call, access: Access) -> None:
+        """Decide one Access for the caller; raise the service's AccessDenied."""
+        decision = self.decide(call, access)
+        if not decision.allowed:
+            raise self.denied(call, decision)
+
+    def decide(self, call: Call, access: Access) -> Decision:
+        who = call.principal
+        identity, boundary = self.identity_policies(who)
+        return evaluate(
+            RequestContext(
+                Caller.from_principal(who),
+                access.action,
+                access.resource,
+                resource_account=access.resource_account or who.account or None,
+                context={**self.base_context(call), **access.context},
+                resource_policy_required=access.resource_policy_required,
+            ),
+            PolicySet.build(
+                identity=identity,
+                resource=access.resource_policy,
+                boundary=boundary,
+                session=who.session.get("policies") or (),
+            ),
+        )
 
     def denied(self, call: Call, decision: Decision) -> AwsError:
         code, status = _DENIED_CODE.get(call.service, _DEFAULT_DENIED)
@@ -113,12 +120,19 @@ class Authorizer:
 
     def identity_policies(self, who: p.Principal) -> tuple[list[tuple[str, str]], str | None]:
         """(labelled identity policies, permissions boundary) of a principal."""
-        key = (who.type, who.account, who.name, who.session.get("role_name"))
+        key = (who.type, who.account, who.name, who.session.get("role_name"), who.session.get("source_user"))
         return self._cache.get(("policies", key), lambda: self._load_identity_policies(who))
 
     def _load_identity_policies(self, who: p.Principal) -> tuple[list[tuple[str, str]], str | None]:
         if who.type == p.ROOT:
             return [("root user", _ROOT_POWER)], None
+        if who.type == p.FEDERATED_USER:
+            # A federated user has the intersection of the issuing user's policies and
+            # the session policy (carried in the session, applied by `check`).
+            source = who.session.get("source_user")
+            if not source:
+                return [("root user", _ROOT_POWER)], None
+            who = p.Principal(type=p.IAM_USER, account=who.account, arn="", user_id="", name=source)
         if who.type == p.IAM_USER:
             rec = self.store.get(records.USER, records.user_key(who.account, who.name))
             if rec is None:

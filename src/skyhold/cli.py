@@ -33,8 +33,28 @@ def _parser() -> argparse.ArgumentParser:
     conf.add_argument("--profile", default="skyhold", help="profile name (default: skyhold)")
     conf.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566)")
     conf.add_argument("--account", help="account id or name (default: the first account)")
+    conf.add_argument("--static-keys", action="store_true",
+                      help="write the admin's long-lived access key instead of a credential_process")
     _data_dir_flag(conf)
     conf.set_defaults(func=_configure)
+
+    creds = commands.add_parser("credentials", help="print short-lived admin credentials (for credential_process)")
+    creds.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566)")
+    creds.add_argument("--account", help="account id or name (default: the first account)")
+    creds.add_argument("--duration", type=int, default=3600, help="seconds the credentials last (default 3600)")
+    _data_dir_flag(creds)
+    creds.set_defaults(func=_credentials)
+
+    clk = commands.add_parser("clock", help="show or move Skyhold's clock (as the administrator)")
+    clk_cmds = clk.add_subparsers(metavar="ACTION")
+    for name, helptext in (("show", "print Skyhold's time"), ("reset", "back to real time")):
+        sub = clk_cmds.add_parser(name, help=helptext)
+        sub.set_defaults(func=_clock, action=name, amount=None)
+        _admin_flags(sub)
+    adv = clk_cmds.add_parser("advance", help="move time forward, e.g. `skyhold clock advance 2h`")
+    adv.add_argument("amount", help="e.g. 90s, 15m, 2h, 1h30m, 100d")
+    adv.set_defaults(func=_clock, action="advance")
+    _admin_flags(adv)
 
     account = commands.add_parser("account", help="manage accounts")
     account_cmds = account.add_subparsers(metavar="ACTION")
@@ -50,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
 
     add_policy_parser(commands)
     return parser
+
+
+def _admin_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566)")
+    p.add_argument("--account", help="account id or name (default: the first account)")
+    _data_dir_flag(p)
 
 
 def _data_dir_flag(p: argparse.ArgumentParser) -> None:
@@ -69,8 +95,36 @@ def _up(args: Any) -> int:
 
 
 def _configure(args: Any) -> int:
-    from skyhold import accounts
+    import shlex
+
     from skyhold.configure import write_profile
+
+    found = _admin_key(args)
+    if isinstance(found, int):
+        return found
+    account, key = found
+    endpoint = _endpoint(args)
+    if args.static_keys:
+        paths = write_profile(args.profile, endpoint, static_keys=(key["AccessKeyId"], key["SecretAccessKey"]))
+    else:
+        command = [sys.executable, "-m", "skyhold.cli", "credentials", "--data-dir",
+                   str(config.data_dir(args.data_dir)), "--endpoint", endpoint, "--account", account["Id"]]
+        paths = write_profile(args.profile, endpoint, credential_process=shlex.join(command))
+    kind = "a long-lived access key" if args.static_keys else "short-lived credentials (credential_process)"
+    print(f"Wrote profile {args.profile!r}: account {account['Id']}, user admin, {kind}, endpoint {endpoint}")
+    for path in paths:
+        print(f"  {path}")
+    print(f"Try: aws --profile {args.profile} sts get-caller-identity")
+    return 0
+
+
+def _endpoint(args: Any) -> str:
+    return args.endpoint or config.endpoint_url(config.host(None), config.port(None))
+
+
+def _admin_key(args: Any) -> tuple[dict[str, Any], dict[str, Any]] | int:
+    """(account, the admin's active long-lived key) from the data dir, or an exit code."""
+    from skyhold import accounts
     from skyhold.services.iam import records as iam
 
     store, _ = _open(args)
@@ -80,16 +134,64 @@ def _configure(args: Any) -> int:
             print("skyhold: no such account (start `skyhold up` once to create the first)", file=sys.stderr)
             return 2
         keys = [k for k in iam.access_keys_of(store, account["Id"], accounts.ADMIN_USER) if k["Status"] == "Active"]
-        if not keys:
-            print(f"skyhold: account {account['Id']}'s admin has no active access key", file=sys.stderr)
-            return 2
     finally:
         store.close()
-    endpoint = args.endpoint or config.endpoint_url(config.host(None), config.port(None))
-    conf_path, cred_path = write_profile(args.profile, endpoint, keys[0]["AccessKeyId"], keys[0]["SecretAccessKey"])
-    print(f"Wrote profile {args.profile!r} (account {account['Id']}, user admin, endpoint {endpoint})")
-    print(f"  {conf_path}\n  {cred_path}")
-    print(f"Try: aws --profile {args.profile} sts get-caller-identity")
+    if not keys:
+        print(f"skyhold: account {account['Id']}'s admin has no active access key", file=sys.stderr)
+        return 2
+    return account, keys[0]
+
+
+def _credentials(args: Any) -> int:
+    """credential_process: GetSessionToken as admin, printed in the SDKs' format."""
+    import json
+
+    import botocore.session
+
+    found = _admin_key(args)
+    if isinstance(found, int):
+        return found
+    _, key = found
+    sts = botocore.session.get_session().create_client(
+        "sts", endpoint_url=_endpoint(args), region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+    )
+    creds = sts.get_session_token(DurationSeconds=args.duration)["Credentials"]
+    print(json.dumps({
+        "Version": 1,
+        "AccessKeyId": creds["AccessKeyId"],
+        "SecretAccessKey": creds["SecretAccessKey"],
+        "SessionToken": creds["SessionToken"],
+        "Expiration": creds["Expiration"].isoformat(),
+    }))
+    return 0
+
+
+def _clock(args: Any) -> int:
+    from skyhold.admin_client import call, parse_duration
+    from skyhold.errors import AwsError
+
+    found = _admin_key(args)
+    if isinstance(found, int):
+        return found
+    _, key = found
+    try:
+        if args.action == "show":
+            state = call(_endpoint(args), key["AccessKeyId"], key["SecretAccessKey"], "GET", "/_skyhold/clock")
+        else:
+            payload = {"reset": True} if args.action == "reset" else {"advance_seconds": parse_duration(args.amount)}
+            state = call(_endpoint(args), key["AccessKeyId"], key["SecretAccessKey"], "POST", "/_skyhold/clock",
+                         payload)
+    except ValueError as err:
+        print(f"skyhold: {err}", file=sys.stderr)
+        return 2
+    except AwsError as err:
+        print(f"skyhold: {err.code}: {err.message}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"skyhold: cannot reach Skyhold at {_endpoint(args)}: {err}", file=sys.stderr)
+        return 1
+    print(f"Skyhold's time: {state['now']} (real time + {state['offset_seconds']:.0f}s)")
     return 0
 
 

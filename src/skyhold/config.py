@@ -31,5 +31,7 @@ def port(flag: int | None) -> int:
 
 
 def endpoint_url(host_: str, port_: int) -> str:
-    shown = "localhost" if host_ in ("127.0.0.1", "0.0.0.0", "::", "::1") else host_
+    # 127.0.0.1, not "localhost": clients that try ::1 first would wait on a
+    # server bound to IPv4 loopback only.
+    shown = "127.0.0.1" if host_ in ("127.0.0.1", "localhost", "0.0.0.0") else f"[{host_}]" if ":" in host_ else host_
     return f"http://{shown}:{port_}"

@@ -24,30 +24,40 @@ def credentials_path() -> Path:
 def write_profile(
     profile: str,
     endpoint: str,
-    access_key_id: str,
-    secret_access_key: str,
+    *,
+    credential_process: str | None = None,
+    static_keys: tuple[str, str] | None = None,
     region: str = DEFAULT_REGION,
-) -> tuple[Path, Path]:
+) -> list[Path]:
+    """Write the profile. With `credential_process` no secret is written at all: the
+    SDK runs the command for short-lived credentials whenever it needs them."""
     section = "default" if profile == "default" else f"profile {profile}"
-    _update(
-        config_path(),
-        section,
-        {
-            "region": region,
-            "endpoint_url": endpoint,
-            "output": "json",
-            # Path-style S3 URLs: virtual-hosted names like bucket.localhost do not
-            # resolve everywhere.
-            "s3": "\naddressing_style = path",
-        },
-    )
-    _update(
-        credentials_path(),
-        profile,
-        {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key},
-        private=True,
-    )
-    return config_path(), credentials_path()
+    values = {
+        "region": region,
+        "endpoint_url": endpoint,
+        "output": "json",
+        # Path-style S3 URLs: virtual-hosted names like bucket.localhost do not
+        # resolve everywhere.
+        "s3": "\naddressing_style = path",
+    }
+    if credential_process:
+        values["credential_process"] = credential_process
+    _update(config_path(), section, values)
+    if static_keys:
+        key, secret = static_keys
+        _update(credentials_path(), profile, {"aws_access_key_id": key, "aws_secret_access_key": secret}, private=True)
+        return [config_path(), credentials_path()]
+    _remove(credentials_path(), profile)  # an old static key must not shadow the process
+    return [config_path()]
+
+
+def _remove(path: Path, section: str) -> None:
+    if not path.exists():
+        return
+    parser = configparser.RawConfigParser()
+    parser.read(path)
+    if parser.remove_section(section):
+        _write(path, parser, private=True)
 
 
 def _update(path: Path, section: str, values: dict[str, str], private: bool = False) -> None:
@@ -59,6 +69,10 @@ def _update(path: Path, section: str, values: dict[str, str], private: bool = Fa
     parser.add_section(section)
     for key, value in values.items():
         parser.set(section, key, value)
+    _write(path, parser, private)
+
+
+def _write(path: Path, parser: configparser.RawConfigParser, private: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".skyhold-tmp")
     with open(tmp, "w") as fh:

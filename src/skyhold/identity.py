@@ -10,6 +10,7 @@ from __future__ import annotations
 from skyhold import principal as p
 from skyhold.auth.credentials import Credential, CredentialLookup
 from skyhold.services.iam import records as iam
+from skyhold.services.sts import sessions
 from skyhold.store.base import Store
 from skyhold.store.cache import GenerationCache
 
@@ -21,6 +22,8 @@ def make_lookup(store: Store) -> CredentialLookup:
         return cache.get(("credential", access_key_id), lambda: _load(access_key_id))
 
     def _load(access_key_id: str) -> Credential | None:
+        if access_key_id.startswith("ASIA"):
+            return sessions.credential(store, access_key_id)
         rec = store.get(iam.ACCESS_KEY, access_key_id)
         if rec is None:
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from skyhold import accounts, config
+from skyhold import accounts, admin_api, config
 from skyhold import request_log
 from skyhold.pipeline import Pipeline
 from skyhold.server import App
@@ -18,6 +18,7 @@ def serve(host: str, port: int, data_dir: Path) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     store, blobs = open_store(data_dir)
     created = accounts.bootstrap(store)
+    admin_api.load_clock(store)
     endpoint = config.endpoint_url(host, port)
     if created is not None:
         _print_welcome(created, endpoint, data_dir)

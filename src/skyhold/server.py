@@ -19,6 +19,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 HEALTH_PATH = "/_skyhold/health"
+ADMIN_PREFIX = "/_skyhold/"
 
 
 class AsgiBody:
@@ -86,6 +87,9 @@ class App:
         if path == HEALTH_PATH and scope["method"] == "GET":
             await _send_simple(send, 200 if self.ready else 503, {"status": "ready" if self.ready else "starting"})
             return
+        if path.startswith(ADMIN_PREFIX):
+            await self._admin(scope, path, receive, send)
+            return
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:
             key = name.decode("latin-1").lower()
@@ -114,6 +118,25 @@ class App:
         async for chunk in body:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+    async def _admin(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
+        """Skyhold's own signed administrative API (see admin_api)."""
+        from skyhold import admin_api
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        client = scope.get("client")
+        req = HttpRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, None,
+                          client[0] if client else "127.0.0.1", scope.get("scheme", "http"))
+        try:
+            body = await AsgiBody(receive).read(64 * 1024)
+        except AwsError as err:
+            response = admin_api.error_response(err)
+        else:
+            response = await admin_api.handle(self.pipeline, req, body)
+        await send({"type": "http.response.start", "status": response.status,
+                    "headers": [(k.encode(), v.encode()) for k, v in response.headers]})
+        await send({"type": "http.response.body", "body": response.body})
 
 
 async def _send_simple(send: Send, status: int, payload: dict[str, Any]) -> None:

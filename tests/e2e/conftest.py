@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import botocore.credentials
 import botocore.session
 import pytest
 from botocore.config import Config
@@ -122,6 +123,12 @@ class AwsEnv:
         core.set_config_variable("credentials_file", self.env["AWS_SHARED_CREDENTIALS_FILE"])
         core.set_config_variable("profile", self.profile)
         return boto3.Session(botocore_session=core)
+
+    def credentials(self) -> "botocore.credentials.ReadOnlyCredentials":
+        """The profile's (short-lived) credentials, fetched once per test session."""
+        if not hasattr(self, "_frozen"):
+            self._frozen = self.session().get_credentials().get_frozen_credentials()
+        return self._frozen
 
     def client(self, service: str, **kw: object) -> object:
         return self.session().client(service, config=Config(retries={"max_attempts": 1}), **kw)

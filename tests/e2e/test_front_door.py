@@ -47,25 +47,26 @@ def test_request_is_logged_with_service_operation_principal_status(admin: AwsEnv
     assert re.search(r"sts GetCallerIdentity arn:aws:iam::\d{12}:user/admin 200 [\d.]+ms", line)
 
 
-def _sts(admin: AwsEnv, **creds: str) -> object:
+def _sts(admin: AwsEnv, **creds: str | None) -> object:
     return admin.session().client(
         "sts",
         aws_access_key_id=creds["key"],
         aws_secret_access_key=creds["secret"],
+        aws_session_token=creds.get("token"),
         endpoint_url=admin.endpoint,
         region_name="us-east-1",
     )
 
 
-def _admin_key(admin: AwsEnv) -> tuple[str, str]:
-    c = admin.session().get_credentials()
-    return c.access_key, c.secret_key
+def _admin_key(admin: AwsEnv) -> tuple[str, str, str | None]:
+    c = admin.credentials()
+    return c.access_key, c.secret_key, c.token
 
 
 def test_wrong_secret_is_signature_does_not_match(admin: AwsEnv) -> None:
-    key, secret = _admin_key(admin)
+    key, secret, token = _admin_key(admin)
     with pytest.raises(ClientError) as e:
-        _sts(admin, key=key, secret=secret[:-1] + ("A" if secret[-1] != "A" else "B")).get_caller_identity()
+        _sts(admin, key=key, token=token, secret=secret[:-1] + ("A" if secret[-1] != "A" else "B")).get_caller_identity()
     err = e.value.response
     assert err["Error"]["Code"] == "SignatureDoesNotMatch"
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 403
@@ -91,8 +92,8 @@ def test_unknown_key_with_the_cli(admin: AwsEnv) -> None:
 
 
 def test_skewed_clock_is_rejected(admin: AwsEnv) -> None:
-    key, secret = _admin_key(admin)
-    sts = _sts(admin, key=key, secret=secret)
+    key, secret, token = _admin_key(admin)
+    sts = _sts(admin, key=key, secret=secret, token=token)
     skewed = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=20)
     # botocore stamps X-Amz-Date from get_current_datetime(); move only the signer's clock.
     with mock.patch("botocore.auth.get_current_datetime", return_value=skewed.replace(tzinfo=None)):
@@ -116,12 +117,12 @@ def test_unsigned_sts_call_is_missing_authentication_token(server: Server) -> No
 
 
 def test_tampered_s3_body_is_content_sha256_mismatch(admin: AwsEnv) -> None:
-    key, secret = _admin_key(admin)
+    key, secret, token = _admin_key(admin)
     body = b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet></TagSet></Tagging>'
     url = f"{admin.endpoint}/some-bucket?tagging"
     req = botocore.awsrequest.AWSRequest(method="PUT", url=url, data=body)
     req.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
-    botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(key, secret), "s3", "us-east-1").add_auth(req)
+    botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(key, secret, token), "s3", "us-east-1").add_auth(req)
     prepared = req.prepare()
     tampered = body.replace(b"TagSet>", b"TagSeT>", 1)
     http = urllib.request.Request(url, data=tampered, method="PUT", headers=dict(prepared.headers))
@@ -133,10 +134,10 @@ def test_tampered_s3_body_is_content_sha256_mismatch(admin: AwsEnv) -> None:
 
 
 def test_unimplemented_operation_is_a_clear_aws_error(admin: AwsEnv) -> None:
-    out = admin.aws("sts", "get-session-token")
-    # until STS issues temporary credentials, the operation names itself
+    out = admin.aws("sts", "decode-authorization-message", "--encoded-message", "x")
+    # an operation Skyhold does not serve yet names itself
     assert out.returncode != 0
-    assert "NotImplemented" in out.stderr and "GetSessionToken" in out.stderr
+    assert "NotImplemented" in out.stderr and "DecodeAuthorizationMessage" in out.stderr
 
 
 def test_state_survives_restart(tmp_path) -> None:
@@ -174,7 +175,14 @@ def test_second_account_has_its_own_admin(server: Server, tmp_path) -> None:
 def test_configure_keeps_other_profiles(server: Server, tmp_path) -> None:
     env = clean_env(tmp_path)
     (tmp_path / "aws-config").write_text("[profile other]\nregion = eu-west-1\n")
-    assert server.cli("configure", "--endpoint", server.endpoint, env=env).returncode == 0
+    assert server.cli("configure", "--static-keys", "--endpoint", server.endpoint, env=env).returncode == 0
     text = (tmp_path / "aws-config").read_text()
     assert "[profile other]" in text and "[profile skyhold]" in text
     assert oct((tmp_path / "aws-credentials").stat().st_mode & 0o777) == "0o600"
+    assert "aws_secret_access_key" in (tmp_path / "aws-credentials").read_text()
+    # the default writes no secret: the profile runs `skyhold credentials` instead
+    assert server.cli("configure", "--endpoint", server.endpoint, env=env).returncode == 0
+    assert "aws_secret_access_key" not in (tmp_path / "aws-credentials").read_text()
+    assert "credential_process" in (tmp_path / "aws-config").read_text()
+    ident = AwsEnv(env=env, profile="skyhold", endpoint=server.endpoint).aws_json("sts", "get-caller-identity")
+    assert ident["Arn"].endswith(":user/admin")

@@ -34,10 +34,10 @@ def _send(server: Server, admin: AwsEnv, method: str, path: str, body: bytes, he
           service: str, sign: bool = True) -> tuple[int, bytes]:
     url = f"{server.endpoint}{path}"
     if sign:
-        c = admin.session().get_credentials()
+        c = admin.credentials()
         req = botocore.awsrequest.AWSRequest(method=method, url=url, data=body, headers=headers)
         signer = botocore.auth.S3SigV4Auth if service == "s3" else botocore.auth.SigV4Auth
-        signer(botocore.credentials.Credentials(c.access_key, c.secret_key), service, "us-east-1").add_auth(req)
+        signer(botocore.credentials.Credentials(c.access_key, c.secret_key, c.token), service, "us-east-1").add_auth(req)
         headers = dict(req.prepare().headers)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:

@@ -1,10 +1,35 @@
-"""STS operation handlers."""
+"""STS operation handlers: who am I, and temporary credentials."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import TYPE_CHECKING, Any
 
-from skyhold.pipeline import Call
+from skyhold import arn as arns
+from skyhold import clock
+from skyhold import principal as p
+from skyhold.errors import AwsError
+from skyhold.policy import validate_policy
+from skyhold.services.iam import managed
+from skyhold.services.iam import records as iam_records
+from skyhold.services.sts import sessions
+from skyhold.services.sts.roles import find_role
+from skyhold.services.sts.validation import (
+    check_duration,
+    check_pattern,
+    packed_policy_size,
+    session_tags,
+)
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+ROLE_CHAINING_LIMIT = 3600
+USER_SESSION_MAX = 129600  # 36 hours: GetSessionToken, GetFederationToken
+USER_SESSION_DEFAULT = 43200
+ROOT_SESSION_MAX = 3600
+_SESSION_NAME = r"[\w+=,.@-]*"
 
 
 def get_caller_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -13,7 +38,181 @@ def get_caller_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"UserId": who.user_id, "Account": who.account, "Arn": who.arn}
 
 
-HANDLERS = {"GetCallerIdentity": get_caller_identity}
+def assume_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    who = call.principal
+    session_name = params["RoleSessionName"]
+    check_pattern("roleSessionName", session_name, _SESSION_NAME, 2, 64)
+    role = find_role(call.store, params["RoleArn"])
+    if role is None:  # authorization already refused an unknown role; defensive
+        raise AwsError("AccessDenied", f"Not authorized to perform sts:AssumeRole on {params['RoleArn']}", 403)
+    chained = who.type == p.ASSUMED_ROLE
+    limit = ROLE_CHAINING_LIMIT if chained else role.get("MaxSessionDuration", 3600)
+    duration = params.get("DurationSeconds", 3600)
+    check_duration(duration, 900, 43200)
+    if duration > limit:
+        raise AwsError(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+            if chained
+            else "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        )
+    policies = _session_policies(call, params)
+    tags, transitive = _tags_for(who, role, params)
+    account = arns.parse(role["Arn"]).account
+    mfa = bool(call.extras.get("mfa")) or bool(who.session.get("mfa"))
+    source_identity = who.session.get("source_identity") or params.get("SourceIdentity")
+    credentials = sessions.issue(
+        call.store,
+        sessions.NewSession(
+            type=p.ASSUMED_ROLE,
+            account=account,
+            arn=arns.assumed_role(account, role["RoleName"], session_name),
+            user_id=f"{role['RoleId']}:{session_name}",
+            name=session_name,
+            duration=duration,
+            role_name=role["RoleName"],
+            role_arn=role["Arn"],
+            policies=policies,
+            tags=tags,
+            transitive_tag_keys=transitive,
+            mfa=mfa,
+            mfa_time=clock.now_epoch() if call.extras.get("mfa") else who.session.get("mfa_time"),
+            source_identity=source_identity,
+            chained=chained,
+        ),
+    )
+    result: dict[str, Any] = {
+        "Credentials": credentials,
+        "AssumedRoleUser": {
+            "AssumedRoleId": f"{role['RoleId']}:{session_name}",
+            "Arn": arns.assumed_role(account, role["RoleName"], session_name),
+        },
+    }
+    if policies or tags:
+        result["PackedPolicySize"] = packed_policy_size(policies, tags)
+    if source_identity:
+        result["SourceIdentity"] = source_identity
+    return result
 
-# "No permissions are required to perform this operation" (AWS STS API reference).
-AUTHZ = {"GetCallerIdentity": lambda call, params: []}
+
+def get_session_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    who = call.principal
+    if who.session.get("temporary"):
+        raise AwsError("AccessDenied", "Cannot call GetSessionToken with session credentials", 403)
+    is_root = who.type == p.ROOT
+    duration = params.get("DurationSeconds", ROOT_SESSION_MAX if is_root else USER_SESSION_DEFAULT)
+    check_duration(duration, 900, USER_SESSION_MAX)
+    duration = min(duration, ROOT_SESSION_MAX) if is_root else duration
+    mfa = bool(call.extras.get("mfa"))
+    credentials = sessions.issue(
+        call.store,
+        sessions.NewSession(
+            type=who.type,
+            account=who.account,
+            arn=who.arn,
+            user_id=who.user_id,
+            name=who.name,
+            duration=duration,
+            source_user=who.name,
+            mfa=mfa,
+            mfa_time=clock.now_epoch() if mfa else None,
+        ),
+    )
+    return {"Credentials": credentials}
+
+
+def get_federation_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    who = call.principal
+    if who.session.get("temporary"):
+        raise AwsError("AccessDenied", "Cannot call GetFederationToken with session credentials", 403)
+    name = params["Name"]
+    check_pattern("name", name, r"[\w+=,.@-]*", 2, 32)
+    is_root = who.type == p.ROOT
+    duration = params.get("DurationSeconds", ROOT_SESSION_MAX if is_root else USER_SESSION_DEFAULT)
+    check_duration(duration, 900, USER_SESSION_MAX)
+    duration = min(duration, ROOT_SESSION_MAX) if is_root else duration
+    policies = _session_policies(call, params)
+    tags = session_tags(params.get("Tags") or [])
+    federated_arn = f"arn:{arns.PARTITION}:sts::{who.account}:federated-user/{name}"
+    credentials = sessions.issue(
+        call.store,
+        sessions.NewSession(
+            type=p.FEDERATED_USER,
+            account=who.account,
+            arn=federated_arn,
+            user_id=f"{who.account}:{name}",
+            name=name,
+            duration=duration,
+            source_user=who.name if who.type == p.IAM_USER else "",
+            # A federation token with no session policy can do nothing (AWS documents
+            # that the intersection is then empty).
+            policies=policies or [json.dumps({"Version": "2012-10-17", "Statement": []})],
+            tags=tags,
+        ),
+    )
+    result: dict[str, Any] = {
+        "Credentials": credentials,
+        "FederatedUser": {"FederatedUserId": f"{who.account}:{name}", "Arn": federated_arn},
+    }
+    if policies or tags:
+        result["PackedPolicySize"] = packed_policy_size(policies, tags)
+    return result
+
+
+def get_access_key_info(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key_id = params["AccessKeyId"]
+    if not re.fullmatch(r"[\w]{16,128}", key_id):
+        raise AwsError("ValidationError", f"1 validation error detected: Value '{key_id}' at 'accessKeyId' "
+                       r"failed to satisfy constraint: Member must satisfy regular expression pattern: [\w]*")
+    session = sessions.find(call.store, key_id)
+    if session is not None:
+        return {"Account": session["Account"]}
+    rec = call.store.get(iam_records.ACCESS_KEY, key_id)
+    if rec is None:
+        # AWS decodes the account from the key id itself; a key Skyhold never issued
+        # belongs to no account it knows.
+        raise AwsError("InvalidParameterValue", f"The access key ID {key_id} does not belong to a known account.")
+    return {"Account": rec.value["Account"]}
+
+
+def _session_policies(call: Call, params: dict[str, Any]) -> list[str]:
+    policies: list[str] = []
+    if params.get("Policy"):
+        validate_policy(params["Policy"], "session")
+        policies.append(params["Policy"])
+    for ref in params.get("PolicyArns") or []:
+        found = managed.find(call.store, call.principal.account, ref["arn"])
+        if found is None:
+            raise AwsError("InvalidParameterValue", f"Policy {ref['arn']} does not exist or is not attachable.")
+        policies.append(managed.default_document(found[0]))
+    return policies
+
+
+def _tags_for(who: p.Principal, role: dict[str, Any], params: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """aws:PrincipalTag of the new session: role tags, then transitive tags of the
+    calling session, then this call's session tags (later ones win)."""
+    requested = session_tags(params.get("Tags") or [])
+    inherited_keys = list(who.session.get("transitive_tag_keys") or [])
+    inherited = {k: v for k, v in (who.session.get("tags") or {}).items() if k in inherited_keys}
+    clash = [k for k in requested if k.lower() in {i.lower() for i in inherited}]
+    if clash:
+        raise AwsError("InvalidParameterValue", "One or more session tags are already transitive tags of the "
+                       "role chain and cannot be overridden.")
+    tags = {t["Key"]: t["Value"] for t in role.get("Tags") or []}
+    tags.update(inherited)
+    tags.update(requested)
+    transitive = list(params.get("TransitiveTagKeys") or [])
+    unknown = [k for k in transitive if k not in requested]
+    if unknown:
+        raise AwsError("InvalidParameterValue", "The specified transitive tag key must be included in the "
+                       "requested tags.")
+    return tags, sorted(set(inherited_keys + transitive))
+
+
+HANDLERS = {
+    "GetCallerIdentity": get_caller_identity,
+    "AssumeRole": assume_role,
+    "GetSessionToken": get_session_token,
+    "GetFederationToken": get_federation_token,
+    "GetAccessKeyInfo": get_access_key_info,
+}

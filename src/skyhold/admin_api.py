@@ -1,0 +1,85 @@
+"""Skyhold's own administrative API, under /_skyhold/ (health aside).
+
+Every call is SigV4-signed (signing service `skyhold`) and authorized by the policy
+engine like any AWS call: the caller's identity policies must allow the
+`skyhold:*` action, which an account's `admin` (AdministratorAccess) has. There is
+no unauthenticated administrative endpoint.
+
+  GET  /_skyhold/clock                    → {"now": ..., "offset_seconds": ...}
+  POST /_skyhold/clock {"advance_seconds": N} | {"reset": true}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold.auth.authenticate import authenticate
+from skyhold.authz import Access
+from skyhold.errors import AwsError
+from skyhold.principal import Principal
+from skyhold.regions import REGIONS
+from skyhold.store.base import Store
+from skyhold.wire.http import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Pipeline
+
+SIGNING_SERVICE = "skyhold"
+META = "skyhold.meta"
+
+
+def load_clock(store: Store) -> None:
+    """Restore the persisted offset of Skyhold's clock (called at start-up)."""
+    rec = store.get(META, "clock")
+    clock.set_offset(rec.value["offset_seconds"] if rec else 0.0)
+
+
+async def handle(pipeline: Pipeline, req: HttpRequest, body: bytes) -> HttpResponse:
+    from skyhold.pipeline import Call  # the pipeline imports this module's callers
+
+    req.body = body
+    try:
+        result = authenticate(req, pipeline.lookup, service=SIGNING_SERVICE, regions=REGIONS, s3=False,
+                              protocol="json")
+        if result.credential is None:
+            raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
+        who: Principal = result.credential.principal
+        call = Call(pipeline, req, "skyhold", req.path, "us-east-1", who, "")
+        if req.path == "/_skyhold/clock":
+            return _json(200, _clock(pipeline, call, req))
+        raise AwsError("NotFound", f"No Skyhold endpoint {req.path}", 404)
+    except AwsError as err:
+        return error_response(err)
+
+
+def error_response(err: AwsError) -> HttpResponse:
+    return _json(err.status, {"__type": err.code, "message": err.message})
+
+
+def _clock(pipeline: Pipeline, call: Any, req: HttpRequest) -> dict[str, Any]:
+    if req.method == "GET":
+        pipeline.authorizer.check_access(call, Access("skyhold:GetClock", "*"))
+    elif req.method == "POST":
+        pipeline.authorizer.check_access(call, Access("skyhold:SetClock", "*"))
+        try:
+            ask = json.loads(req.body or b"{}")
+            if ask.get("reset"):
+                offset = 0.0
+            else:
+                step = float(ask["advance_seconds"])
+                if step < 0:
+                    raise ValueError
+                offset = clock.offset().total_seconds() + step
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise AwsError("ValidationException", 'Expected {"advance_seconds": N >= 0} or {"reset": true}') from None
+        pipeline.store.put(META, "clock", {"offset_seconds": offset})
+        clock.set_offset(offset)
+    else:
+        raise AwsError("MethodNotAllowed", "Use GET or POST", 405)
+    return {"now": clock.iso8601(clock.now()), "offset_seconds": clock.offset().total_seconds()}
+
+
+def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(status, [("content-type", "application/json")], json.dumps(payload).encode())

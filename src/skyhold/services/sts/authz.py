@@ -1,0 +1,103 @@
+"""What each STS call means to IAM.
+
+AssumeRole is decided with the role's trust policy as the resource policy, and that
+policy must allow even in the same account. MFA codes presented with a call are
+checked here, before the decision, because they feed aws:MultiFactorAuthPresent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from skyhold import arn as arns
+from skyhold import principal as p
+from skyhold.authz import Access
+from skyhold.errors import AwsError
+from skyhold.services.iam import verify_totp
+from skyhold.services.sts.roles import find_role
+from skyhold.services.sts.validation import tag_context
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+_BAD_MFA = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
+
+
+def _mfa_context(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    serial, code = params.get("SerialNumber"), params.get("TokenCode")
+    if not serial and not code:
+        return {}
+    if not serial or not code:
+        raise AwsError("ValidationError", "Both SerialNumber and TokenCode must be specified together.")
+    if not _owns_device(call.principal, serial) or not verify_totp(call.store, serial, code):
+        raise AwsError("AccessDenied", _BAD_MFA, 403)
+    call.extras["mfa"] = True
+    return {"aws:MultiFactorAuthPresent": "true", "aws:MultiFactorAuthAge": "0"}
+
+
+def _owns_device(who: p.Principal, serial: str) -> bool:
+    try:
+        parsed = arns.parse(serial)
+    except ValueError:
+        return False
+    return parsed.account == who.account
+
+
+def assume_role(call: Call, params: dict[str, Any]) -> list[Access]:
+    role_arn = params["RoleArn"]
+    role = find_role(call.store, role_arn)
+    try:
+        owner = arns.parse(role_arn).account
+    except ValueError:
+        raise AwsError("ValidationError", f"{role_arn} is invalid") from None
+    tags = params.get("Tags") or []
+    context: dict[str, Any] = {
+        "sts:RoleSessionName": params["RoleSessionName"],
+        **_mfa_context(call, params),
+        **tag_context(tags),
+    }
+    if params.get("ExternalId") is not None:
+        context["sts:ExternalId"] = params["ExternalId"]
+    if params.get("TransitiveTagKeys"):
+        context["sts:TransitiveTagKeys"] = params["TransitiveTagKeys"]
+    if params.get("SourceIdentity"):
+        context["sts:SourceIdentity"] = params["SourceIdentity"]
+    trust = role["AssumeRolePolicyDocument"] if role else None
+
+    def check(action: str) -> Access:
+        return Access(action, role_arn, context, resource_account=owner, resource_policy=trust,
+                      resource_policy_required=True)
+
+    accesses = [check("sts:AssumeRole")]
+    if tags:
+        accesses.append(check("sts:TagSession"))
+    if params.get("SourceIdentity"):
+        accesses.append(check("sts:SetSourceIdentity"))
+    return accesses
+
+
+def get_session_token(call: Call, params: dict[str, Any]) -> list[Access]:
+    _mfa_context(call, params)
+    # "No permissions are required for a user to get temporary credentials" with
+    # GetSessionToken (STS API reference); an explicit deny still applies.
+    return []
+
+
+def get_federation_token(call: Call, params: dict[str, Any]) -> list[Access]:
+    who = call.principal
+    resource = f"arn:{arns.PARTITION}:sts::{who.account}:federated-user/{params['Name']}"
+    tags = params.get("Tags") or []
+    accesses = [Access("sts:GetFederationToken", resource, tag_context(tags))]
+    if tags:
+        accesses.append(Access("sts:TagSession", resource, tag_context(tags)))
+    return accesses
+
+
+AUTHZ = {
+    # "No permissions are required to perform this operation" (STS API reference).
+    "GetCallerIdentity": lambda call, params: [],
+    "AssumeRole": assume_role,
+    "GetSessionToken": get_session_token,
+    "GetFederationToken": get_federation_token,
+    "GetAccessKeyInfo": lambda call, params: [Access("sts:GetAccessKeyInfo", "*")],
+}

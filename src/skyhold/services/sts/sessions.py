@@ -1,0 +1,126 @@
+"""Temporary credentials: STS sessions in the store, and the Principal each one is.
+
+Kind `sts.session`, key = the temporary access key id (ASIA…). A session records who
+it is (assumed role, federated user, or an IAM user/root via GetSessionToken), when
+it was issued and expires, and everything the policy engine needs about it: session
+policies, tags, MFA, source identity.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from skyhold import clock, ids
+from skyhold import principal as p
+from skyhold.auth.credentials import Credential
+from skyhold.store.base import Store
+
+SESSION = "sts.session"
+
+
+@dataclass
+class NewSession:
+    """What a handler asks for; `issue` fills the secrets and times."""
+
+    type: str  # principal type: AssumedRole, FederatedUser, IAMUser, Root
+    account: str
+    arn: str
+    user_id: str
+    name: str
+    duration: int
+    role_name: str = ""
+    role_arn: str = ""
+    source_user: str = ""  # the IAM user behind GetSessionToken/GetFederationToken
+    policies: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    transitive_tag_keys: list[str] = field(default_factory=list)
+    mfa: bool = False
+    mfa_time: float | None = None
+    source_identity: str | None = None
+    chained: bool = False
+
+
+def session_token() -> str:
+    # Opaque to clients; long like AWS's (which are ~350-1000 base64 characters).
+    return base64.b64encode(b"\x02skyhold" + secrets.token_bytes(240)).decode()
+
+
+def issue(store: Store, new: NewSession) -> dict[str, Any]:
+    """Store a session; returns botocore's `Credentials` shape."""
+    now = clock.now().replace(microsecond=0)
+    expires = now + timedelta(seconds=new.duration)
+    key_id, secret, token = ids.temporary_access_key_id(), ids.secret_access_key(), session_token()
+    record = {
+        "AccessKeyId": key_id,
+        "SecretAccessKey": secret,
+        "SessionToken": token,
+        "Expiration": clock.iso8601(expires),
+        "IssuedAt": clock.iso8601(now),
+        "Type": new.type,
+        "Account": new.account,
+        "Arn": new.arn,
+        "UserId": new.user_id,
+        "Name": new.name,
+        "RoleName": new.role_name,
+        "RoleArn": new.role_arn,
+        "SourceUser": new.source_user,
+        "Policies": new.policies,
+        "Tags": new.tags,
+        "TransitiveTagKeys": new.transitive_tag_keys,
+        "Mfa": new.mfa,
+        "MfaTime": new.mfa_time,
+        "SourceIdentity": new.source_identity,
+        "Chained": new.chained,
+    }
+    store.put(SESSION, key_id, record, expect_version=0)
+    return {"AccessKeyId": key_id, "SecretAccessKey": secret, "SessionToken": token, "Expiration": expires}
+
+
+def principal_of(rec: dict[str, Any]) -> p.Principal:
+    session = {
+        "role_name": rec["RoleName"],
+        "role_arn": rec["RoleArn"],
+        "source_user": rec["SourceUser"],
+        "policies": rec["Policies"],
+        "tags": rec["Tags"],
+        "transitive_tag_keys": rec["TransitiveTagKeys"],
+        "mfa": rec["Mfa"],
+        "mfa_time": rec["MfaTime"],
+        "issued_at": rec["IssuedAt"],
+        "expiration": rec["Expiration"],
+        "source_identity": rec["SourceIdentity"],
+        "temporary": True,
+    }
+    return p.Principal(
+        type=rec["Type"],
+        account=rec["Account"],
+        arn=rec["Arn"],
+        user_id=rec["UserId"],
+        name=rec["Name"],
+        access_key_id=rec["AccessKeyId"],
+        session=session,
+    )
+
+
+def credential(store: Store, access_key_id: str) -> Credential | None:
+    """The Credential of a temporary key, for the authentication layer."""
+    rec = store.get(SESSION, access_key_id)
+    if rec is None:
+        return None
+    value = rec.value
+    return Credential(
+        access_key_id=access_key_id,
+        secret_access_key=value["SecretAccessKey"],
+        session_token=value["SessionToken"],
+        expiration=datetime.fromisoformat(value["Expiration"].replace("Z", "+00:00")).astimezone(timezone.utc),
+        principal=principal_of(value),
+    )
+
+
+def find(store: Store, access_key_id: str) -> dict[str, Any] | None:
+    rec = store.get(SESSION, access_key_id)
+    return rec.value if rec else None

@@ -1,0 +1,77 @@
+"""STS input rules, with STS's own error texts."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from skyhold.errors import AwsError
+
+# AWS packs session policies and tags into the session token; the limit is on that
+# packed form. Skyhold approximates the packing as compact JSON against AWS's
+# documented plain-text limit for inline session policies (2,048 characters).
+PACKED_LIMIT = 2048
+MAX_SESSION_TAGS = 50
+
+
+def _camel(field: str) -> str:
+    return field[0].lower() + field[1:]
+
+
+def check_pattern(field: str, value: str, pattern: str, min_len: int, max_len: int) -> None:
+    problems = []
+    if len(value) < min_len:
+        problems.append(f"Value '{value}' at '{field}' failed to satisfy constraint: "
+                        f"Member must have length greater than or equal to {min_len}")
+    if len(value) > max_len:
+        problems.append(f"Value '{value}' at '{field}' failed to satisfy constraint: "
+                        f"Member must have length less than or equal to {max_len}")
+    if not re.fullmatch(pattern, value):
+        problems.append(f"Value '{value}' at '{field}' failed to satisfy constraint: "
+                        f"Member must satisfy regular expression pattern: {pattern}")
+    if problems:
+        n = len(problems)
+        raise AwsError("ValidationError", f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
+
+
+def check_duration(value: int, low: int, high: int) -> None:
+    if value < low:
+        raise AwsError("ValidationError", f"1 validation error detected: Value '{value}' at 'durationSeconds' "
+                       f"failed to satisfy constraint: Member must have value greater than or equal to {low}")
+    if value > high:
+        raise AwsError("ValidationError", f"1 validation error detected: Value '{value}' at 'durationSeconds' "
+                       f"failed to satisfy constraint: Member must have value less than or equal to {high}")
+
+
+def session_tags(tags: list[dict[str, str]]) -> dict[str, str]:
+    if len(tags) > MAX_SESSION_TAGS:
+        raise AwsError("ValidationError", f"1 validation error detected: Value at 'tags' failed to satisfy "
+                       f"constraint: Member must have length less than or equal to {MAX_SESSION_TAGS}")
+    seen: dict[str, str] = {}
+    for tag in tags:
+        if tag["Key"].lower() in (k.lower() for k in seen):
+            raise AwsError("InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are "
+                           "case insensitive.")
+        seen[tag["Key"]] = tag["Value"]
+    return seen
+
+
+def packed_policy_size(policies: list[str], tags: dict[str, str]) -> int:
+    """PackedPolicySize: percent of the packed limit used; above 100 is refused."""
+    packed = sum(len(json.dumps(json.loads(doc), separators=(",", ":"))) for doc in policies)
+    packed += sum(len(k) + len(v) for k, v in tags.items())
+    percent = (packed * 100 + PACKED_LIMIT - 1) // PACKED_LIMIT
+    if percent > 100:
+        raise AwsError(
+            "PackedPolicyTooLarge",
+            f"Packed policy consumes {percent}% of allotted space, please use smaller policy.",
+        )
+    return percent
+
+
+def tag_context(tags: list[dict[str, Any]]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
+    if tags:
+        ctx["aws:TagKeys"] = [t["Key"] for t in tags]
+    return ctx

@@ -1,0 +1,264 @@
+"""STS: roles and short-lived credentials, with real MFA, session policies, expiry."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from . import totp
+from .conftest import AwsEnv, Server, clean_env, free_port
+
+NO_RETRY = Config(retries={"max_attempts": 1})
+
+
+def client(endpoint: str, service: str, creds: dict) -> object:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds.get("SessionToken"),
+        config=NO_RETRY,
+    )
+
+
+def trust(principal: dict, condition: dict | None = None) -> str:
+    stmt = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    if condition:
+        stmt["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [stmt]})
+
+
+def allow(action: str | list, resource: str = "*") -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]})
+
+
+@pytest.fixture
+def learner(admin: AwsEnv) -> dict:
+    """A user with no permissions at all, a key, and an enabled virtual MFA device."""
+    iam = admin.client("iam")
+    name = f"learner-{uuid.uuid4().hex[:6]}"
+    user = iam.create_user(UserName=name)["User"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
+    seed = device["Base32StringSeed"].decode()
+    step = totp.current_step()
+    iam.enable_mfa_device(UserName=name, SerialNumber=device["SerialNumber"],
+                          AuthenticationCode1=totp.code(seed, step - 1), AuthenticationCode2=totp.code(seed, step))
+    return {"name": name, "arn": user["Arn"], "key": key, "serial": device["SerialNumber"], "seed": seed,
+            "account": user["Arn"].split(":")[4]}
+
+
+@pytest.fixture
+def mfa_role(admin: AwsEnv, learner: dict) -> str:
+    iam = admin.client("iam")
+    name = f"ops-{uuid.uuid4().hex[:6]}"
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(
+        {"AWS": learner["arn"]}, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}))["Role"]
+    iam.put_role_policy(RoleName=name, PolicyName="read-iam", PolicyDocument=allow(["iam:List*", "iam:Get*"]))
+    return role["Arn"]
+
+
+def test_mfa_protected_role(admin: AwsEnv, learner: dict, mfa_role: str) -> None:
+    sts = client(admin.endpoint, "sts", learner["key"])
+    # without a code: the trust policy's MFA condition fails
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=mfa_role, RoleSessionName="s1")
+    err = e.value.response["Error"]
+    assert err["Code"] == "AccessDenied"
+    assert f"is not authorized to perform: sts:AssumeRole on resource: {mfa_role}" in err["Message"]
+    # a wrong code is refused
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=mfa_role, RoleSessionName="s1", SerialNumber=learner["serial"], TokenCode="000000")
+    assert "MultiFactorAuthentication failed" in e.value.response["Error"]["Message"]
+    # a real code, computed like an authenticator app does
+    code = totp.code(learner["seed"], totp.current_step() + 1)
+    out = sts.assume_role(RoleArn=mfa_role, RoleSessionName="s1", SerialNumber=learner["serial"], TokenCode=code,
+                          DurationSeconds=900)
+    creds = out["Credentials"]
+    assert re.fullmatch(r"ASIA[A-Z2-7]{16}", creds["AccessKeyId"]) and creds["SessionToken"]
+    role_name = mfa_role.split("/")[-1]
+    expected = f"arn:aws:sts::{learner['account']}:assumed-role/{role_name}/s1"
+    assert out["AssumedRoleUser"]["Arn"] == expected
+    assert re.fullmatch(r"AROA[A-Z2-7]{17}:s1", out["AssumedRoleUser"]["AssumedRoleId"])
+    session = client(admin.endpoint, "sts", creds)
+    assert session.get_caller_identity()["Arn"] == expected
+    # the session can do what the role allows and nothing more
+    role_iam = client(admin.endpoint, "iam", creds)
+    role_iam.list_users()
+    with pytest.raises(ClientError) as e:
+        role_iam.create_user(UserName="x-" + uuid.uuid4().hex[:6])
+    assert e.value.response["Error"]["Message"].startswith(f"User: {expected} is not authorized to perform: iam:CreateUser")
+    # the same code cannot be replayed
+    with pytest.raises(ClientError):
+        sts.assume_role(RoleArn=mfa_role, RoleSessionName="s2", SerialNumber=learner["serial"], TokenCode=code)
+
+
+def test_session_policy_narrows_the_role(admin: AwsEnv, learner: dict) -> None:
+    iam = admin.client("iam")
+    name = f"wide-{uuid.uuid4().hex[:6]}"
+    role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust({"AWS": learner["arn"]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="iam-all", PolicyDocument=allow("iam:*"))
+    sts = client(admin.endpoint, "sts", learner["key"])
+    narrow = sts.assume_role(RoleArn=role_arn, RoleSessionName="narrow", Policy=allow("iam:ListUsers"))
+    assert 0 < narrow["PackedPolicySize"] <= 100
+    narrow_iam = client(admin.endpoint, "iam", narrow["Credentials"])
+    narrow_iam.list_users()
+    with pytest.raises(ClientError) as e:
+        narrow_iam.list_roles()
+    assert "because no session policy allows the iam:ListRoles action" in e.value.response["Error"]["Message"]
+    wide = sts.assume_role(RoleArn=role_arn, RoleSessionName="wide")
+    client(admin.endpoint, "iam", wide["Credentials"]).list_roles()
+
+
+def test_duration_rules(admin: AwsEnv, learner: dict) -> None:
+    iam = admin.client("iam")
+    name = f"dur-{uuid.uuid4().hex[:6]}"
+    role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust({"AWS": learner["arn"]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="chain", PolicyDocument=allow("sts:AssumeRole"))
+    iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust({"AWS": [learner["arn"], role_arn]}))
+    sts = client(admin.endpoint, "sts", learner["key"])
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="dd", DurationSeconds=7200)
+    assert e.value.response["Error"]["Message"] == "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+    iam.update_role(RoleName=name, MaxSessionDuration=7200)
+    first = sts.assume_role(RoleArn=role_arn, RoleSessionName="dd", DurationSeconds=7200)["Credentials"]
+    chained = client(admin.endpoint, "sts", first)
+    with pytest.raises(ClientError) as e:
+        chained.assume_role(RoleArn=role_arn, RoleSessionName="d2", DurationSeconds=7200)
+    assert "1 hour session limit for roles assumed by role chaining" in e.value.response["Error"]["Message"]
+    chained.assume_role(RoleArn=role_arn, RoleSessionName="d2", DurationSeconds=3600)
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="bad name!")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_cross_account_needs_both_sides(admin: AwsEnv, server: Server, learner: dict, tmp_path) -> None:
+    name = f"partner{uuid.uuid4().hex[:6]}"
+    assert server.cli("account", "create", name).returncode == 0
+    env = clean_env(tmp_path)
+    assert server.cli("configure", "--profile", name, "--account", name, "--endpoint", server.endpoint, env=env).returncode == 0
+    partner = AwsEnv(env=env, profile=name, endpoint=server.endpoint)
+    role_arn = partner.client("iam").create_role(
+        RoleName="auditor", AssumeRolePolicyDocument=trust({"AWS": f"arn:aws:iam::{learner['account']}:root"})
+    )["Role"]["Arn"]
+    partner.client("iam").put_role_policy(RoleName="auditor", PolicyName="r", PolicyDocument=allow("iam:List*"))
+    sts = client(admin.endpoint, "sts", learner["key"])
+    # the trust policy allows the learner's account, but the learner's own policies do not
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="xx")
+    assert "because no identity-based policy allows the sts:AssumeRole action" in e.value.response["Error"]["Message"]
+    admin.client("iam").put_user_policy(UserName=learner["name"], PolicyName="assume",
+                                        PolicyDocument=allow("sts:AssumeRole", role_arn))
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="xx")["Credentials"]
+    ident = client(admin.endpoint, "sts", creds).get_caller_identity()
+    assert ident["Account"] == role_arn.split(":")[4] != learner["account"]
+    # the other way round: identity allows, trust does not
+    partner.client("iam").update_assume_role_policy(
+        RoleName="auditor", PolicyDocument=trust({"AWS": "arn:aws:iam::111122223333:root"}))
+    with pytest.raises(ClientError):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="yy")
+
+
+def test_session_tags_reach_principal_tag_conditions(admin: AwsEnv, learner: dict) -> None:
+    iam = admin.client("iam")
+    name = f"tagged-{uuid.uuid4().hex[:6]}"
+    doc = json.loads(trust({"AWS": learner["arn"]}))
+    doc["Statement"][0]["Action"] = ["sts:AssumeRole", "sts:TagSession"]
+    role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(doc))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="by-team", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*",
+                                                "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}}]}))
+    sts = client(admin.endpoint, "sts", learner["key"])
+    blue = sts.assume_role(RoleArn=role_arn, RoleSessionName="bb", Tags=[{"Key": "team", "Value": "blue"}])
+    client(admin.endpoint, "iam", blue["Credentials"]).list_users()
+    red = sts.assume_role(RoleArn=role_arn, RoleSessionName="rr", Tags=[{"Key": "team", "Value": "red"}])
+    with pytest.raises(ClientError):
+        client(admin.endpoint, "iam", red["Credentials"]).list_users()
+
+
+def test_get_session_token_and_federation_token(admin: AwsEnv, learner: dict) -> None:
+    sts = client(admin.endpoint, "sts", learner["key"])
+    code = totp.code(learner["seed"], totp.current_step() + 1)
+    st = sts.get_session_token(SerialNumber=learner["serial"], TokenCode=code, DurationSeconds=900)["Credentials"]
+    assert client(admin.endpoint, "sts", st).get_caller_identity()["Arn"] == learner["arn"]
+    with pytest.raises(ClientError) as e:
+        client(admin.endpoint, "sts", st).get_session_token()
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    admin.client("iam").put_user_policy(UserName=learner["name"], PolicyName="fed",
+                                        PolicyDocument=allow(["sts:GetFederationToken", "iam:ListUsers", "iam:ListRoles"]))
+    fed = sts.get_federation_token(Name="alice", Policy=allow("iam:ListUsers"))
+    assert fed["FederatedUser"]["Arn"] == f"arn:aws:sts::{learner['account']}:federated-user/alice"
+    fed_iam = client(admin.endpoint, "iam", fed["Credentials"])
+    fed_iam.list_users()  # in both the user's policy and the session policy
+    with pytest.raises(ClientError):
+        fed_iam.list_roles()  # the user may, the session policy does not
+    info = admin.client("sts").get_access_key_info(AccessKeyId=learner["key"]["AccessKeyId"])
+    assert info["Account"] == learner["account"]
+
+
+def test_cli_profile_with_role_and_mfa(admin: AwsEnv, learner: dict, mfa_role: str, tmp_path) -> None:
+    env = clean_env(tmp_path)
+    (tmp_path / "aws-credentials").write_text(
+        f"[learner]\naws_access_key_id = {learner['key']['AccessKeyId']}\n"
+        f"aws_secret_access_key = {learner['key']['SecretAccessKey']}\n")
+    (tmp_path / "aws-config").write_text(
+        f"[profile learner]\nregion = us-east-1\nendpoint_url = {admin.endpoint}\n\n"
+        f"[profile ops]\nregion = us-east-1\nendpoint_url = {admin.endpoint}\nrole_arn = {mfa_role}\n"
+        f"source_profile = learner\nmfa_serial = {learner['serial']}\n")
+    code = totp.code(learner["seed"], totp.current_step() + 1)
+    out = subprocess.run(["aws", "--profile", "ops", "sts", "get-caller-identity", "--output", "json"],
+                         input=code + "\n", capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert ":assumed-role/" + mfa_role.split("/")[-1] + "/" in json.loads(out.stdout)["Arn"]
+
+
+def test_expired_credentials_after_clock_advance(tmp_path) -> None:
+    srv = Server(tmp_path / "data", free_port())
+    srv.start()
+    try:
+        env = clean_env(tmp_path)
+        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
+        admin = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+        creds = admin.client("sts").get_session_token(DurationSeconds=900)["Credentials"]
+        session = client(srv.endpoint, "sts", creds)
+        session.get_caller_identity()
+        out = srv.cli("clock", "advance", "16m", "--endpoint", srv.endpoint)
+        assert out.returncode == 0, out.stderr
+        assert "real time + 960s" in out.stdout
+        with pytest.raises(ClientError) as e:
+            session.get_caller_identity()
+        assert e.value.response["Error"]["Code"] == "ExpiredToken"
+        assert e.value.response["Error"]["Message"] == "The security token included in the request is expired"
+        # long-lived keys keep working, and the moved clock survives a restart
+        admin.client("sts").get_caller_identity()
+        assert srv.stop() == 0
+        srv.start()
+        assert "real time + 9" in srv.cli("clock", "show", "--endpoint", srv.endpoint).stdout
+        with pytest.raises(ClientError):
+            client(srv.endpoint, "sts", creds).get_caller_identity()
+    finally:
+        if srv.proc is not None:
+            srv.stop()
+
+
+def test_clock_needs_an_authorized_caller(server: Server, admin: AwsEnv, learner: dict) -> None:
+    from skyhold.admin_client import call
+    from skyhold.errors import AwsError
+
+    with pytest.raises(AwsError) as e:
+        call(server.endpoint, learner["key"]["AccessKeyId"], learner["key"]["SecretAccessKey"], "POST",
+             "/_skyhold/clock", {"advance_seconds": 60})
+    assert e.value.code == "AccessDeniedException"
+    assert "skyhold:SetClock" in e.value.message
+    with pytest.raises(AwsError) as e:
+        call(server.endpoint, learner["key"]["AccessKeyId"], "wrong" * 8, "GET", "/_skyhold/clock")
+    assert e.value.code == "SignatureDoesNotMatch"
