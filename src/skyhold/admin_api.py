@@ -7,6 +7,9 @@ no unauthenticated administrative endpoint.
 
   GET  /_skyhold/clock                    → {"now": ..., "offset_seconds": ...}
   POST /_skyhold/clock {"advance_seconds": N} | {"reset": true}
+
+Public, read-only documents (no signature): the local OIDC issuer's
+  GET  /_skyhold/oidc/.well-known/openid-configuration, GET /_skyhold/oidc/jwks.json
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
+from skyhold import clock, oidc
 from skyhold.auth.authenticate import authenticate
 from skyhold.authz import Access
 from skyhold.errors import AwsError
@@ -40,9 +43,12 @@ async def handle(pipeline: Pipeline, req: HttpRequest, body: bytes) -> HttpRespo
     from skyhold.pipeline import Call  # the pipeline imports this module's callers
 
     req.body = body
+    public = _public_document(pipeline, req)
+    if public is not None:
+        return _json(200, public)
     try:
         result = authenticate(req, pipeline.lookup, service=SIGNING_SERVICE, regions=REGIONS, s3=False,
-                              protocol="json")
+                              protocol="query")
         if result.credential is None:
             raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
         who: Principal = result.credential.principal
@@ -56,6 +62,18 @@ async def handle(pipeline: Pipeline, req: HttpRequest, body: bytes) -> HttpRespo
 
 def error_response(err: AwsError) -> HttpResponse:
     return _json(err.status, {"__type": err.code, "message": err.message})
+
+
+def _public_document(pipeline: Pipeline, req: HttpRequest) -> dict[str, Any] | None:
+    """The OIDC issuer's discovery document and JWKS: public by nature, read-only."""
+    if req.method != "GET":
+        return None
+    if req.path == "/_skyhold/oidc/.well-known/openid-configuration":
+        host = req.headers.get("host", "127.0.0.1:4566")
+        return oidc.discovery(f"{req.scheme}://{host}")
+    if req.path == "/_skyhold/oidc/jwks.json":
+        return oidc.jwks(pipeline.data_dir)
+    return None
 
 
 def _clock(pipeline: Pipeline, call: Any, req: HttpRequest) -> dict[str, Any]:

@@ -42,6 +42,14 @@ _DEFAULT_DENIED = ("AccessDeniedException", 400)
 _ROOT_POWER = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
+def _caller(who: p.Principal) -> Caller:
+    if who.type == p.WEB_IDENTITY_USER:
+        # Trust policies name web identities by their provider (`Federated`).
+        return Caller(who.arn, p.WEB_IDENTITY_USER, user_id=who.user_id,
+                      federated_provider=who.session.get("federated_provider", ""))
+    return Caller.from_principal(who)
+
+
 class Authorizer:
     def __init__(self, store: Store, authz: dict[str, dict[str, AuthzFn]]) -> None:
         self.store = store
@@ -70,7 +78,7 @@ class Authorizer:
         identity, boundary = self.identity_policies(who)
         return evaluate(
             RequestContext(
-                Caller.from_principal(who),
+                _caller(who),
                 access.action,
                 access.resource,
                 resource_account=access.resource_account or who.account or None,

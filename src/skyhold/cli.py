@@ -66,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_flag(listing)
     listing.set_defaults(func=_account_list)
 
+    oidc_cmd = commands.add_parser("oidc", help="Skyhold's local OpenID Connect issuer")
+    oidc_cmds = oidc_cmd.add_subparsers(metavar="ACTION")
+    tok = oidc_cmds.add_parser("token", help="print a signed web identity token (JWT)")
+    tok.add_argument("--sub", required=True, help="subject, e.g. system:serviceaccount:default:app")
+    tok.add_argument("--aud", default="sts.amazonaws.com", help="audience (default sts.amazonaws.com)")
+    tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
+    tok.add_argument("--claim", action="append", default=[], metavar="K=V", help="an extra claim")
+    _data_dir_flag(tok)
+    tok.set_defaults(func=_oidc_token)
+    issuer = oidc_cmds.add_parser("issuer", help="print the issuer URL to register with IAM")
+    _data_dir_flag(issuer)
+    issuer.set_defaults(func=_oidc_issuer)
+
     from skyhold.policy.cli import add_parser as add_policy_parser
 
     add_policy_parser(commands)
@@ -201,6 +214,33 @@ def _pick_account(store: Any, wanted: str | None) -> dict[str, Any] | None:
     if not wanted:
         return accounts.default_account(store)
     return accounts.get_account(store, wanted) or accounts.find_by_name(store, wanted)
+
+
+def _oidc_issuer(args: Any) -> int:
+    from skyhold.oidc import ISSUER
+
+    print(ISSUER)
+    return 0
+
+
+def _oidc_token(args: Any) -> int:
+    from skyhold import admin_api, clock, oidc
+
+    claims = {}
+    for item in args.claim:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"skyhold: --claim wants K=V, got {item!r}", file=sys.stderr)
+            return 2
+        claims[key] = value
+    data_dir = config.data_dir(args.data_dir)
+    store, _ = _open(args)
+    try:
+        admin_api.load_clock(store)  # tokens are dated by Skyhold's clock
+    finally:
+        store.close()
+    print(oidc.mint(data_dir, sub=args.sub, aud=args.aud, now=clock.now_epoch(), ttl=args.ttl, claims=claims))
+    return 0
 
 
 def _account_create(args: Any) -> int:

@@ -12,6 +12,9 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import cache
+from urllib.parse import parse_qs
+from pathlib import Path
 from typing import Any, Protocol
 
 from botocore.model import OperationModel, ServiceModel
@@ -24,7 +27,7 @@ from skyhold.errors import AwsError, not_implemented
 from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
 from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.iam.access_keys import record_key_use
-from skyhold.services.registry import Handler, load_authz, load_handlers
+from skyhold.services.registry import SERVED, Handler, load_authz, load_handlers
 from skyhold.store.base import Store
 from skyhold.store.blobs import BlobStore
 from skyhold.wire import protocol
@@ -70,9 +73,12 @@ class Call:
 
 
 class Pipeline:
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, store: Store, blobs: BlobStore, data_dir: Path | None = None) -> None:
         self.store = store
         self.blobs = blobs
+        # Where file-held secrets live (OIDC signing key, root key); defaults to
+        # the folder holding the blob store.
+        self.data_dir = data_dir or blobs.root.parent
         self.handlers: dict[str, dict[str, Handler]] = load_handlers()
         self.lookup = identity.make_lookup(store)
         self.authorizer = Authorizer(store, load_authz())
@@ -87,6 +93,8 @@ class Pipeline:
         try:
             scope_service = sigv4.scope_service(req)
             service = route_service(req, scope_service)
+            if scope_service is None and service == "s3" and _is_form_post(req):
+                service = await _unsigned_query_service(req, body) or service
             model = service_model(service)
             op = await self._find_operation(model, req, body)
             operation = op.name
@@ -120,7 +128,8 @@ class Pipeline:
             if not protocol.has_streaming_input(op):
                 req.body = await body.read(MAX_BUFFERED_BODY)
             return op
-        req.body = await body.read(MAX_BUFFERED_BODY)
+        if req.body is None:
+            req.body = await body.read(MAX_BUFFERED_BODY)
         return protocol.find_operation(model, req)
 
     async def _authenticate(
@@ -171,6 +180,34 @@ class Pipeline:
         # Before a service is known there is no protocol to answer in; the query
         # protocol's <ErrorResponse> (STS's) is what AWS's global endpoints return.
         return protocol.serialize_error(model or service_model("sts"), err, request_id, head=head)
+
+
+def _is_form_post(req: HttpRequest) -> bool:
+    return req.method == "POST" and req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+
+
+@cache
+def _unsigned_actions() -> dict[str, str]:
+    """Query-protocol actions callable without a signature (sts:AssumeRoleWithWebIdentity,
+    AssumeRoleWithSAML) → their service."""
+    found = {}
+    for name in SERVED:
+        model = service_model(name)
+        if model.protocol == "query":
+            for op_name in model.operation_names:
+                if _allows_anonymous(model.operation_model(op_name)):
+                    found[op_name] = name
+    return found
+
+
+async def _unsigned_query_service(req: HttpRequest, body: Body) -> str | None:
+    """An unsigned form POST names no service (one endpoint serves all); its Action
+    does, when it is one of the few operations AWS accepts unsigned."""
+    req.body = await body.read(MAX_BUFFERED_BODY)
+    for action in parse_qs(req.body.decode("utf-8", "replace")).get("Action", []):
+        if action in _unsigned_actions():
+            return _unsigned_actions()[action]
+    return None
 
 
 def _allows_anonymous(op: OperationModel) -> bool:

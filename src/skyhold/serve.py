@@ -23,7 +23,7 @@ def serve(host: str, port: int, data_dir: Path) -> int:
     if created is not None:
         _print_welcome(created, endpoint, data_dir)
     request_log.configure()
-    app = App(Pipeline(store, blobs))
+    app = App(Pipeline(store, blobs, data_dir))
     server_config = uvicorn.Config(
         app,
         host=host,

@@ -188,7 +188,9 @@ def evaluate(req: RequestContext, ps: PolicySet) -> Decision:
     """Decide one request against every policy that applies to it."""
     matched: list[Any] = []
     ctype = req.caller.type
-    iam_caller = ctype != P.AWS_SERVICE and ctype != P.ANONYMOUS
+    # Services, anonymous and web-identity callers have no identity policies: only
+    # resource policies (a role's trust policy) can grant them anything.
+    iam_caller = ctype != P.AWS_SERVICE and ctype != P.ANONYMOUS and ctype != P.WEB_IDENTITY_USER
 
     # Organizations guardrails.
     scp_ok = 1

@@ -14,6 +14,7 @@ from skyhold import principal as p
 from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.services.iam import verify_totp
+from skyhold.services.sts import web_identity
 from skyhold.services.sts.roles import find_role
 from skyhold.services.sts.validation import tag_context
 
@@ -97,6 +98,7 @@ AUTHZ = {
     # "No permissions are required to perform this operation" (STS API reference).
     "GetCallerIdentity": lambda call, params: [],
     "AssumeRole": assume_role,
+    "AssumeRoleWithWebIdentity": web_identity.authz,
     "GetSessionToken": get_session_token,
     "GetFederationToken": get_federation_token,
     "GetAccessKeyInfo": lambda call, params: [Access("sts:GetAccessKeyInfo", "*")],

@@ -95,6 +95,42 @@ def assume_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def assume_role_with_web_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """The token was verified and the trust policy decided in web_identity.authz."""
+    who = call.principal
+    session_name = params["RoleSessionName"]
+    check_pattern("roleSessionName", session_name, _SESSION_NAME, 2, 64)
+    role = find_role(call.store, params["RoleArn"])
+    if role is None:
+        raise AwsError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403)
+    duration = params.get("DurationSeconds", 3600)
+    check_duration(duration, 900, 43200)
+    if duration > role.get("MaxSessionDuration", 3600):
+        raise AwsError("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    policies = _session_policies(call, params, account=arns.parse(role["Arn"]).account)
+    account = arns.parse(role["Arn"]).account
+    assumed_arn = arns.assumed_role(account, role["RoleName"], session_name)
+    credentials = sessions.issue(
+        call.store,
+        sessions.NewSession(
+            type=p.ASSUMED_ROLE, account=account, arn=assumed_arn, user_id=f"{role['RoleId']}:{session_name}",
+            name=session_name, duration=duration, role_name=role["RoleName"], role_arn=role["Arn"],
+            policies=policies, tags={t["Key"]: t["Value"] for t in role.get("Tags") or []},
+        ),
+    )
+    claims = who.session["claims"]
+    result: dict[str, Any] = {
+        "Credentials": credentials,
+        "SubjectFromWebIdentityToken": claims["sub"],
+        "AssumedRoleUser": {"AssumedRoleId": f"{role['RoleId']}:{session_name}", "Arn": assumed_arn},
+        "Provider": who.session["issuer_host"],
+        "Audience": claims["aud"],
+    }
+    if policies:
+        result["PackedPolicySize"] = packed_policy_size(policies, {})
+    return result
+
+
 def get_session_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     who = call.principal
     if who.session.get("temporary"):
@@ -175,13 +211,13 @@ def get_access_key_info(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"Account": rec.value["Account"]}
 
 
-def _session_policies(call: Call, params: dict[str, Any]) -> list[str]:
+def _session_policies(call: Call, params: dict[str, Any], account: str | None = None) -> list[str]:
     policies: list[str] = []
     if params.get("Policy"):
         validate_policy(params["Policy"], "session")
         policies.append(params["Policy"])
     for ref in params.get("PolicyArns") or []:
-        found = managed.find(call.store, call.principal.account, ref["arn"])
+        found = managed.find(call.store, account or call.principal.account, ref["arn"])
         if found is None:
             raise AwsError("InvalidParameterValue", f"Policy {ref['arn']} does not exist or is not attachable.")
         policies.append(managed.default_document(found[0]))
@@ -212,6 +248,7 @@ def _tags_for(who: p.Principal, role: dict[str, Any], params: dict[str, Any]) ->
 HANDLERS = {
     "GetCallerIdentity": get_caller_identity,
     "AssumeRole": assume_role,
+    "AssumeRoleWithWebIdentity": assume_role_with_web_identity,
     "GetSessionToken": get_session_token,
     "GetFederationToken": get_federation_token,
     "GetAccessKeyInfo": get_access_key_info,

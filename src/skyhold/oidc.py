@@ -1,0 +1,105 @@
+"""Skyhold's local OpenID Connect issuer, for offline web identity federation.
+
+Kubernetes' "IAM roles for service accounts" flow, done offline: `skyhold oidc token`
+mints an RS256 JWT whose `iss` is ISSUER; a user registers the issuer with
+`aws iam create-open-id-connect-provider --url <ISSUER>`; STS's
+AssumeRoleWithWebIdentity checks the signature against this issuer's key. Skyhold
+serves the discovery document and JWKS under /_skyhold/oidc/. The signing key lives
+in the data dir (0600) and never leaves it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+# IAM accepts only https issuer URLs; this one is Skyhold's, whatever its port.
+ISSUER = "https://oidc.skyhold.local"
+ISSUER_HOST = ISSUER.removeprefix("https://")
+KEY_FILE = "oidc-signing-key.pem"
+
+
+def _key_path(data_dir: Path) -> Path:
+    return Path(data_dir) / KEY_FILE
+
+
+def signing_key(data_dir: Path) -> rsa.RSAPrivateKey:
+    path = _key_path(data_dir)
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        tmp = path.with_name(path.name + f".{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        try:
+            os.link(tmp, path)  # first writer wins if two processes race
+        except FileExistsError:
+            pass
+        os.unlink(tmp)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def key_id(key: rsa.RSAPrivateKey) -> str:
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+def mint(data_dir: Path, *, sub: str, aud: str, now: float, ttl: int = 3600, claims: dict[str, Any] | None = None) -> str:
+    key = signing_key(data_dir)
+    payload = {"iss": ISSUER, "sub": sub, "aud": aud, "iat": int(now), "nbf": int(now), "exp": int(now) + ttl,
+               **(claims or {})}
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": key_id(key)})
+
+
+def jwks(data_dir: Path) -> dict[str, Any]:
+    key = signing_key(data_dir)
+    numbers = key.public_key().public_numbers()
+
+    def b64(n: int) -> str:
+        return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+    return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": key_id(key), "n": b64(numbers.n),
+                      "e": b64(numbers.e)}]}
+
+
+def discovery(base_url: str) -> dict[str, Any]:
+    return {
+        "issuer": ISSUER,
+        "jwks_uri": f"{base_url}/_skyhold/oidc/jwks.json",
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat"],
+    }
+
+
+def unverified_issuer(token: str) -> str | None:
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+
+
+def verify(data_dir: Path, token: str, *, now: float) -> dict[str, Any]:
+    """Signature and time checks; audience is checked by the caller against the
+    provider's client ids. Raises jwt.PyJWTError subclasses."""
+    key = signing_key(data_dir).public_key()
+    claims = jwt.decode(token, key, algorithms=["RS256"], options={"verify_exp": False, "verify_nbf": False,
+                                                                   "verify_iat": False, "verify_aud": False})
+    if claims.get("iss") != ISSUER:
+        raise jwt.InvalidIssuerError("issuer")
+    if int(claims.get("exp", 0)) <= now:
+        raise jwt.ExpiredSignatureError(str(claims.get("exp")))
+    return claims

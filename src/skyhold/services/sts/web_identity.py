@@ -1,0 +1,87 @@
+"""AssumeRoleWithWebIdentity: a JWT from an OIDC provider registered in IAM, checked
+against the role's trust policy (principal `Federated: <provider ARN>`, conditions on
+`<issuer>:sub` / `<issuer>:aud`). The call is unsigned: the token is the credential.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import jwt
+
+from skyhold import arn as arns
+from skyhold import clock, oidc
+from skyhold import principal as p
+from skyhold.authz import Access
+from skyhold.errors import AwsError
+from skyhold.services.iam import records as iam_records
+from skyhold.services.sts.roles import find_role
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+
+def _invalid(message: str) -> AwsError:
+    return AwsError("InvalidIdentityToken", message, 400)
+
+
+def _provider_for(call: Call, account: str, issuer: str) -> dict[str, Any]:
+    host_path = issuer.removeprefix("https://").rstrip("/")
+    arn_ = iam_records.oidc_provider_arn(account, host_path)
+    rec = call.store.get(iam_records.OIDC_PROVIDER, arn_)
+    if rec is not None:
+        return rec.value
+    raise _invalid(f"No OpenIDConnect provider found in your account for {issuer}")
+
+
+def authz(call: Call, params: dict[str, Any]) -> list[Access]:
+    """Verify the token, make its subject the caller, and ask the trust policy."""
+    role_arn = params["RoleArn"]
+    try:
+        account = arns.parse(role_arn).account
+    except ValueError:
+        raise AwsError("ValidationError", f"{role_arn} is invalid") from None
+    token = params["WebIdentityToken"]
+    issuer = oidc.unverified_issuer(token)
+    if issuer is None:
+        raise _invalid("The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+    provider = _provider_for(call, account, issuer)
+    if issuer != oidc.ISSUER:
+        # Offline, the only issuer whose keys Skyhold can know is its own.
+        raise AwsError("IDPCommunicationError", f"Skyhold cannot reach the identity provider {issuer} (offline)", 400)
+    now = clock.now_epoch()
+    try:
+        claims = oidc.verify(call.pipeline.data_dir, token, now=now)
+    except jwt.ExpiredSignatureError as err:
+        raise AwsError("ExpiredTokenException", f"Token expired: current date/time {int(now)} must be before "
+                       f"the expiration date/time {err}", 400) from None
+    except jwt.PyJWTError:
+        raise _invalid("The web identity token's signature could not be verified.") from None
+    audiences = claims.get("aud")
+    audiences = [audiences] if isinstance(audiences, str) else list(audiences or [])
+    matching = [a for a in audiences if a in provider.get("ClientIDList", [])]
+    if not matching:
+        raise _invalid("Incorrect token audience")
+    provider_arn = provider["Arn"]
+    host = provider["Url"]
+    call.principal = p.Principal(
+        type=p.WEB_IDENTITY_USER,
+        account="",
+        arn=provider_arn,
+        user_id=claims["sub"],
+        name=claims["sub"],
+        session={"federated_provider": provider_arn, "claims": {"sub": claims["sub"], "aud": matching[0]},
+                 "issuer_host": host},
+    )
+    role = find_role(call.store, role_arn)
+    context = {
+        f"{host}:sub": claims["sub"],
+        f"{host}:aud": matching[0],
+        "aws:FederatedProvider": provider_arn,
+        "sts:RoleSessionName": params["RoleSessionName"],
+    }
+    return [Access("sts:AssumeRoleWithWebIdentity", role_arn, context, resource_account=account,
+                   resource_policy=role["AssumeRolePolicyDocument"] if role else None,
+                   resource_policy_required=True)]
+
+
