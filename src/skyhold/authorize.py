@@ -64,7 +64,9 @@ class Authorizer:
         return [Access(f"{prefix}:{call.operation}", "*")]
 
     def check(self, call: Call, params: dict[str, Any]) -> None:
-        for access in self.accesses(call, params):
+        accesses = self.accesses(call, params)
+        call.accesses = accesses  # the audit trail names the resources and their owners
+        for access in accesses:
             self.check_access(call, access)
 
     def check_access(self, call: Call, access: Access) -> None:
@@ -98,7 +100,12 @@ class Authorizer:
         message = decision.denial_message(quote_resource=call.service in ("s3", "s3control"))
         if call.principal.is_anonymous:
             message = "Access Denied"  # AWS tells anonymous callers nothing more
-        return AwsError(code, message, status=status)
+        explanation = decision.explain()
+        explanation["message"] = decision.denial_message(quote_resource=call.service in ("s3", "s3control"))
+        explanation["action"] = decision.request.action
+        explanation["resource"] = decision.request.resource
+        explanation["principal"] = call.principal.arn
+        return AwsError(code, message, status=status, explanation=explanation)
 
     @staticmethod
     def base_context(call: Call) -> dict[str, Any]:

@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_flag(issuer)
     issuer.set_defaults(func=_oidc_issuer)
 
+    exp = commands.add_parser("explain", help="why a call was denied (or allowed), from the audit trail")
+    exp.add_argument("request_id", nargs="?", help="the request id of the call")
+    exp.add_argument("--last-denied", metavar="PRINCIPAL", help="the newest denied call of a principal (ARN or name)")
+    exp.add_argument("--json", action="store_true", help="print the recorded event and decision trace as JSON")
+    _data_dir_flag(exp)
+    exp.set_defaults(func=_explain)
+
     from skyhold.policy.cli import add_parser as add_policy_parser
 
     add_policy_parser(commands)
@@ -240,6 +247,33 @@ def _oidc_token(args: Any) -> int:
     finally:
         store.close()
     print(oidc.mint(data_dir, sub=args.sub, aud=args.aud, now=clock.now_epoch(), ttl=args.ttl, claims=claims))
+    return 0
+
+
+def _explain(args: Any) -> int:
+    import json
+
+    from skyhold import explain
+
+    if bool(args.request_id) == bool(args.last_denied):
+        print("skyhold: give a request id or --last-denied PRINCIPAL", file=sys.stderr)
+        return 2
+    store, _ = _open(args)
+    try:
+        if args.request_id:
+            record = explain.find_by_request(store, args.request_id)
+        else:
+            record = explain.find_last_denied(store, args.last_denied)
+    finally:
+        store.close()
+    if record is None:
+        print("skyhold: no such call in the audit trail", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({**record, "suggestion": explain.suggestion(record["explain"]) if record.get("explain")
+                          else None}, indent=2))
+    else:
+        print(explain.render(record))
     return 0
 
 

@@ -8,6 +8,7 @@ rest-xml `<Error>`, ec2 `<Response><Errors>`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -22,6 +23,9 @@ class AwsError(Exception):
     extra: dict[str, str] = field(default_factory=dict)
     # Extra HTTP response headers (e.g. S3's x-amz-bucket-region).
     headers: dict[str, str] = field(default_factory=dict)
+    # For denials: the policy engine's decision trace (kept in the audit trail for
+    # `skyhold explain`; never sent to the caller).
+    explanation: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         Exception.__init__(self, f"{self.code}: {self.message}")

@@ -23,6 +23,8 @@ from skyhold import ids, identity, request_log
 from skyhold.auth import sigv4
 from skyhold.auth.authenticate import authenticate
 from skyhold.authorize import Authorizer
+from skyhold.authz import Access
+from skyhold.trail.audit import Audit
 from skyhold.errors import AwsError, not_implemented
 from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
 from skyhold.regions import DEFAULT_REGION, REGIONS
@@ -65,6 +67,8 @@ class Call:
     request_id: str
     # Set by the pipeline for streaming-input operations: the verified body chunks.
     body_stream: AsyncIterator[bytes] | None = None
+    # What authorization checked (the audit trail names these resources and owners).
+    accesses: list[Access] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,6 +86,7 @@ class Pipeline:
         self.handlers: dict[str, dict[str, Handler]] = load_handlers()
         self.lookup = identity.make_lookup(store)
         self.authorizer = Authorizer(store, load_authz())
+        self.audit = Audit(store)
         self._is_async: dict[Handler, bool] = {}
 
     async def handle(self, req: HttpRequest, body: Body) -> HttpResponse:
@@ -90,6 +95,10 @@ class Pipeline:
         service = operation = "-"
         who: Principal = ANONYMOUS_PRINCIPAL
         model: ServiceModel | None = None
+        call: Call | None = None
+        params: dict[str, Any] | None = None
+        result: dict[str, Any] | None = None
+        failure: AwsError | None = None
         try:
             scope_service = sigv4.scope_service(req)
             service = route_service(req, scope_service)
@@ -99,22 +108,26 @@ class Pipeline:
             op = await self._find_operation(model, req, body)
             operation = op.name
             call = await self._authenticate(req, body, model, op, service, request_id)
-            who = call.principal
             params = protocol.parse_request(op, req)
             self.authorizer.check(call, params)
             result = await self._dispatch(call, params)
             response = protocol.serialize_response(op, result, request_id)
         except AwsError as err:
+            failure = err
             response = self._error(model, err, request_id, req.method == "HEAD")
         except Exception:  # a bug of ours: say so in AWS's shape, never hang up
             logging.getLogger("skyhold").exception("internal error in %s:%s", service, operation)
-            err = AwsError(
+            failure = AwsError(
                 "InternalFailure",
                 "The request processing has failed because of an unknown error, exception or failure.",
                 status=500,
                 sender_fault=False,
             )
-            response = self._error(model, err, request_id, req.method == "HEAD")
+            response = self._error(model, failure, request_id, req.method == "HEAD")
+        if call is not None:
+            who = call.principal
+            # The response goes out only once its event is durable.
+            await self.audit.record(call, params, result, failure)
         elapsed_ms = (time.perf_counter() - started) * 1000
         request_log.write(f"{service} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
         return response

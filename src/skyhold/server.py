@@ -12,6 +12,7 @@ from typing import Any
 
 from skyhold.errors import AwsError
 from skyhold.pipeline import Pipeline
+from skyhold.services.registry import load_lifecycle
 from skyhold.wire.http import HttpRequest
 
 Scope = dict[str, Any]
@@ -73,10 +74,17 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                for pkg in load_lifecycle():
+                    if hasattr(pkg, "on_startup"):
+                        await pkg.on_startup(self.pipeline)
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
+                for pkg in load_lifecycle():
+                    if hasattr(pkg, "on_shutdown"):
+                        await pkg.on_shutdown(self.pipeline)
+                self.pipeline.audit.close()
                 self.pipeline.store.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

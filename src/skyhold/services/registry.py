@@ -47,3 +47,10 @@ def load_handlers() -> dict[str, dict[str, Handler]]:
 def load_authz() -> dict[str, dict[str, AuthzFn]]:
     """Each service's authorization map (operation → the Access checks it needs)."""
     return {name: getattr(pkg, "AUTHZ", {}) for name, pkg in _packages().items()}
+
+
+def load_lifecycle() -> list[ModuleType]:
+    """Service packages that run something alongside the server: they export
+    `async def on_startup(pipeline)` and/or `async def on_shutdown(pipeline)`
+    (e.g. EC2 starts each running instance's metadata service)."""
+    return [pkg for pkg in _packages().values() if hasattr(pkg, "on_startup") or hasattr(pkg, "on_shutdown")]

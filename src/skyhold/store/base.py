@@ -32,8 +32,18 @@ class Store(Protocol):
 
     def delete(self, kind: str, key: str, *, expect_version: int | None = None) -> bool: ...
 
-    def scan(self, kind: str, prefix: str = "", *, start_after: str = "", limit: int | None = None) -> list[Record]:
-        """Records of a kind in byte-wise (UTF-8) key order."""
+    def scan(
+        self,
+        kind: str,
+        prefix: str = "",
+        *,
+        start_after: str = "",
+        before: str = "",
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> list[Record]:
+        """Records of a kind in byte-wise (UTF-8) key order (descending with reverse),
+        keys strictly between `start_after` and `before` when given."""
         ...
 
     def count(self, kind: str, prefix: str = "") -> int: ...

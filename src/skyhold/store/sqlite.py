@@ -78,22 +78,35 @@ class SqliteStore:
         ).fetchone()
         return Record(kind, key, row[0], _loads(row[1])) if row else None
 
-    def scan(self, kind: str, prefix: str = "", *, start_after: str = "", limit: int | None = None) -> list[Record]:
+    def scan(
+        self,
+        kind: str,
+        prefix: str = "",
+        *,
+        start_after: str = "",
+        before: str = "",
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> list[Record]:
+        """Keys with `prefix`, ascending (or descending with reverse), strictly after
+        `start_after` and strictly before `before` when given."""
         sql = "SELECT key, version, value FROM records WHERE kind=?"
         args: list[Any] = [kind]
         low = prefix.encode()
         after = start_after.encode()
-        if after >= low and start_after:
+        if start_after and after >= low:
             sql += " AND key > ?"
             args.append(after)
         elif low:
             sql += " AND key >= ?"
             args.append(low)
         end = _prefix_end(low) if low else None
+        if before and (end is None or before.encode() < end):
+            end = before.encode()
         if end is not None:
             sql += " AND key < ?"
             args.append(end)
-        sql += " ORDER BY key"
+        sql += " ORDER BY key DESC" if reverse else " ORDER BY key"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)

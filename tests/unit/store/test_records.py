@@ -126,3 +126,14 @@ def test_state_survives_reopen(tmp_path: Path) -> None:
     assert s2.get("k", "a").value == {"deep": {"list": [1, "two", None]}}
     assert [r.value["e"] for r in s2.scan("ev")] == [1, 2]
     s2.close()
+
+
+def test_reverse_scan_with_before(store: SqliteStore) -> None:
+    for i in range(10):
+        store.put("ev", f"acct/{i:02d}", {})
+    store.put("ev", "other/00", {})
+    newest = store.scan("ev", "acct/", reverse=True, limit=3)
+    assert [r.key for r in newest] == ["acct/09", "acct/08", "acct/07"]
+    older = store.scan("ev", "acct/", before=newest[-1].key, reverse=True, limit=3)
+    assert [r.key for r in older] == ["acct/06", "acct/05", "acct/04"]
+    assert [r.key for r in store.scan("ev", "acct/", start_after="acct/02", before="acct/05")] == ["acct/03", "acct/04"]

@@ -1,0 +1,1 @@
+"""The audit trail: one CloudTrail event per call, appended durably (group commit)."""

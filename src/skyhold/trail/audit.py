@@ -1,0 +1,59 @@
+"""The pipeline's last step: turn a finished call into CloudTrail events and record them.
+
+An event goes to the caller's account and, for a cross-account call, to the account
+that owns the resource too (recipientAccountId differs), as CloudTrail does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from skyhold.errors import AwsError
+from skyhold.store.base import Store
+from skyhold.trail import events
+from skyhold.trail.recorder import EVENT, REQUEST, Recorder
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+
+class Audit:
+    def __init__(self, store: Store) -> None:
+        self.recorder = Recorder(store)
+
+    async def record(
+        self, call: Call, params: dict[str, Any] | None, result: dict[str, Any] | None, failure: AwsError | None
+    ) -> None:
+        who = call.principal
+        owners = [a.resource_account for a in call.accesses if a.resource_account]
+        accounts = list(dict.fromkeys([who.account, *owners] if who.account else owners))
+        if not accounts:
+            return  # an anonymous call on nothing anyone owns: no trail to write to
+        resources = [r for a in call.accesses if (r := events.resource_of(a.resource, a.resource_account or who.account))]
+        rows = []
+        keys = []
+        for account in accounts:
+            event = events.build(
+                who=who,
+                service=call.service,
+                operation=call.operation,
+                region=call.region,
+                source_ip=call.request.source_ip,
+                user_agent=call.request.headers.get("user-agent", ""),
+                request_id=call.request_id,
+                params=params,
+                result=result,
+                error_code=failure.code if failure else None,
+                error_message=failure.message if failure else None,
+                recipient_account=account,
+                resources=resources,
+            )
+            key = self.recorder.key(account)
+            keys.append(key)
+            explain = failure.explanation if failure is not None else None
+            rows.append((EVENT, key, {"event": event, "explain": explain}))
+        rows.append((REQUEST, call.request_id, {"events": keys}))
+        await self.recorder.record(rows)
+
+    def close(self) -> None:
+        self.recorder.close()

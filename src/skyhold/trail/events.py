@@ -1,0 +1,179 @@
+"""Build CloudTrail records (eventVersion 1.11) from what the pipeline knows of a call."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any
+
+from skyhold import arn as arns
+from skyhold import clock
+from skyhold import principal as p
+from skyhold.trail.redact import redact
+
+EVENT_VERSION = "1.11"
+
+_SOURCE = {"s3control": "s3"}
+
+# S3 object-level operations are data events; everything else is a management event.
+_S3_DATA = frozenset(
+    {
+        "GetObject", "PutObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject", "GetObjectAcl",
+        "PutObjectAcl", "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging", "CreateMultipartUpload",
+        "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts",
+        "GetObjectAttributes", "RestoreObject", "SelectObjectContent", "GetObjectRetention", "PutObjectRetention",
+        "GetObjectLegalHold", "PutObjectLegalHold", "ListObjects", "ListObjectsV2", "ListObjectVersions",
+        "ListMultipartUploads",
+    }
+)
+_READ_PREFIXES = ("Get", "List", "Describe", "Lookup", "Head", "Search", "BatchGet", "Simulate", "Decrypt",
+                  "Verify", "Validate", "Generate")
+_WRITE_EXCEPTIONS = frozenset({"GenerateCredentialReport", "GenerateDataKey", "GenerateDataKeyPair",
+                               "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPairWithoutPlaintext",
+                               "GenerateMac", "GenerateRandom", "GetSessionToken", "GetFederationToken"})
+
+
+def event_source(service: str) -> str:
+    return f"{_SOURCE.get(service, service)}.amazonaws.com"
+
+
+def is_read_only(operation: str) -> bool:
+    if operation in _WRITE_EXCEPTIONS:
+        return False
+    return operation.startswith(_READ_PREFIXES)
+
+
+def category(service: str, operation: str) -> str:
+    return "Data" if service == "s3" and operation in _S3_DATA else "Management"
+
+
+def user_identity(who: p.Principal) -> dict[str, Any]:
+    if who.is_anonymous:
+        return {"type": "AWSAccount", "principalId": "", "accountId": "anonymous"}
+    if who.type == p.WEB_IDENTITY_USER:
+        claims = who.session.get("claims", {})
+        host = who.session.get("issuer_host", "")
+        return {"type": "WebIdentityUser", "principalId": f"{host}:{claims.get('aud', '')}:{claims.get('sub', '')}",
+                "userName": claims.get("sub", ""), "identityProvider": host}
+    ident: dict[str, Any] = {"type": who.type, "principalId": who.user_id, "arn": who.arn, "accountId": who.account}
+    if who.access_key_id:
+        ident["accessKeyId"] = who.access_key_id
+    if who.type == p.IAM_USER:
+        ident["userName"] = who.name
+    session = who.session
+    if session.get("temporary"):
+        context: dict[str, Any] = {
+            "attributes": {"creationDate": session.get("issued_at", ""),
+                           "mfaAuthenticated": "true" if session.get("mfa") else "false"},
+        }
+        if who.type == p.ASSUMED_ROLE:
+            role_id = who.user_id.split(":", 1)[0]
+            context["sessionIssuer"] = {"type": "Role", "principalId": role_id, "arn": session.get("role_arn", ""),
+                                        "accountId": who.account, "userName": session.get("role_name", "")}
+            context["webIdFederationData"] = {}
+        elif who.type == p.FEDERATED_USER and session.get("source_user"):
+            issuer = arns.user(who.account, session["source_user"])
+            context["sessionIssuer"] = {"type": "IAMUser", "arn": issuer, "accountId": who.account,
+                                        "userName": session["source_user"]}
+        if session.get("source_identity"):
+            context["sourceIdentity"] = session["source_identity"]
+            ident["sourceIdentity"] = session["source_identity"]
+        ident["sessionContext"] = context
+    return ident
+
+
+def wire_json(data: Any) -> Any:
+    """Handler params/results → CloudTrail's JSON: lower-camel member names,
+    ISO timestamps; streams dropped."""
+    if isinstance(data, dict):
+        return {(k[:1].lower() + k[1:]): wire_json(v) for k, v in data.items() if _keep(v)}
+    if isinstance(data, list):
+        return [wire_json(v) for v in data]
+    if isinstance(data, datetime):
+        # CloudTrail writes member timestamps in Java's medium format: "Jan 13, 2023, 6:20:12 PM".
+        return data.strftime("%b %-d, %Y, %-I:%M:%S %p")
+    if isinstance(data, bytes):
+        return base64.b64encode(data).decode() if len(data) <= 1024 else None
+    return data
+
+
+def _keep(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, dict, list, datetime, bytes))
+
+
+def build(
+    *,
+    who: p.Principal,
+    service: str,
+    operation: str,
+    region: str,
+    source_ip: str,
+    user_agent: str,
+    request_id: str,
+    params: dict[str, Any] | None,
+    result: dict[str, Any] | None,
+    error_code: str | None,
+    error_message: str | None,
+    recipient_account: str,
+    resources: list[dict[str, str]],
+) -> dict[str, Any]:
+    read_only = is_read_only(operation)
+    event: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": user_identity(who),
+        "eventTime": clock.iso8601(clock.now()),
+        "eventSource": event_source(service),
+        "eventName": operation,
+        "awsRegion": region,
+        "sourceIPAddress": source_ip,
+        "userAgent": user_agent,
+    }
+    if error_code:
+        event["errorCode"] = error_code
+        event["errorMessage"] = error_message or ""
+    event["requestParameters"] = redact(wire_json(params)) if params else None
+    event["responseElements"] = redact(wire_json(result)) if result and not read_only and not error_code else None
+    event.update(
+        {
+            "requestID": request_id,
+            "eventID": str(uuid.uuid4()),
+            "readOnly": read_only,
+            "resources": resources or None,
+            "eventType": "AwsApiCall",
+            "managementEvent": category(service, operation) == "Management",
+            "recipientAccountId": recipient_account,
+            "eventCategory": category(service, operation),
+        }
+    )
+    if event["resources"] is None:
+        del event["resources"]
+    return event
+
+
+_RESOURCE_TYPES = {
+    ("iam", "user"): "AWS::IAM::User", ("iam", "role"): "AWS::IAM::Role", ("iam", "group"): "AWS::IAM::Group",
+    ("iam", "policy"): "AWS::IAM::Policy", ("iam", "instance-profile"): "AWS::IAM::InstanceProfile",
+    ("iam", "mfa"): "AWS::IAM::MFADevice", ("iam", "oidc-provider"): "AWS::IAM::OIDCProvider",
+    ("kms", "key"): "AWS::KMS::Key", ("kms", "alias"): "AWS::KMS::Alias",
+    ("secretsmanager", "secret"): "AWS::SecretsManager::Secret", ("ssm", "parameter"): "AWS::SSM::Parameter",
+    ("ec2", "instance"): "AWS::EC2::Instance", ("sts", "assumed-role"): "AWS::STS::AssumedRole",
+}
+
+
+def resource_of(resource_arn: str, account: str) -> dict[str, str] | None:
+    """CloudTrail's `resources` entry for an ARN the call touched."""
+    if resource_arn in ("*", ""):
+        return None
+    try:
+        parsed = arns.parse(resource_arn)
+    except ValueError:
+        return None
+    if parsed.service == "s3":
+        kind = "AWS::S3::Object" if "/" in parsed.resource else "AWS::S3::Bucket"
+        return {"accountId": account, "type": kind, "ARN": resource_arn}
+    head = parsed.resource.split("/", 1)[0].split(":", 1)[0]
+    kind = _RESOURCE_TYPES.get((parsed.service, head))
+    if kind is None:
+        return None
+    return {"accountId": parsed.account or account, "type": kind, "ARN": resource_arn}
