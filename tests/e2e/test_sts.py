@@ -262,3 +262,28 @@ def test_clock_needs_an_authorized_caller(server: Server, admin: AwsEnv, learner
     with pytest.raises(AwsError) as e:
         call(server.endpoint, learner["key"]["AccessKeyId"], "wrong" * 8, "GET", "/_skyhold/clock")
     assert e.value.code == "SignatureDoesNotMatch"
+
+
+def test_revoke_active_sessions(admin: AwsEnv, learner: dict) -> None:
+    """The console's "Revoke active sessions": an inline deny on aws:TokenIssueTime."""
+    import datetime as dt
+    import time
+
+    iam = admin.client("iam")
+    name = f"revoke-{uuid.uuid4().hex[:6]}"
+    role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust({"AWS": learner["arn"]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="list", PolicyDocument=allow("iam:ListUsers"))
+    sts = client(admin.endpoint, "sts", learner["key"])
+    old = client(admin.endpoint, "iam", sts.assume_role(RoleArn=role_arn, RoleSessionName="old")["Credentials"])
+    old.list_users()
+    time.sleep(1.1)
+    cutoff = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    iam.put_role_policy(RoleName=name, PolicyName="AWSRevokeOlderSessions", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
+                                                "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}))
+    with pytest.raises(ClientError) as e:
+        old.list_users()
+    assert "with an explicit deny in an identity-based policy" in e.value.response["Error"]["Message"]
+    time.sleep(1.1)
+    fresh = client(admin.endpoint, "iam", sts.assume_role(RoleArn=role_arn, RoleSessionName="new")["Credentials"])
+    fresh.list_users()
