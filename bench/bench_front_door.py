@@ -25,13 +25,11 @@ BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 
 
-def cold_start(data_dir: Path, key: str, secret: str) -> float:
+def cold_start(command: list[str], port: int, key: str, secret: str) -> float:
     """Seconds from exec to the first signed request answered 200."""
-    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
-    p = subprocess.Popen([str(BIN / "skyhold"), "up", "--port", str(port), "--data-dir", str(data_dir)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
             headers = signed("POST", url, BODY, HEADERS, key, secret, "sts")
@@ -48,23 +46,15 @@ def cold_start(data_dir: Path, key: str, secret: str) -> float:
         p.wait()
 
 
+def skyhold_cold_start(data_dir: Path, key: str, secret: str) -> float:
+    port = free_port()
+    command = [str(BIN / "skyhold"), "up", "--port", str(port), "--data-dir", str(data_dir)]
+    return cold_start(command, port, key, secret)
+
+
 def moto_cold_start() -> float:
     port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    t0 = time.perf_counter()
-    p = subprocess.Popen([str(BIN / "moto_server"), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            headers = signed("POST", url, BODY, HEADERS, "AKIAIOSFODNN7EXAMPLE", "x" * 40, "sts")
-            try:
-                with urllib.request.urlopen(urllib.request.Request(url, data=BODY, headers=headers), timeout=2) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - t0
-            except OSError:
-                time.sleep(0.005)
-    finally:
-        p.terminate()
-        p.wait()
+    return cold_start([str(BIN / "moto_server"), "-p", str(port)], port, "AKIAIOSFODNN7EXAMPLE", "x" * 40)
 
 
 def main() -> None:
@@ -93,7 +83,7 @@ def main() -> None:
     for name, r in results.items():
         assert r.non_2xx == 0, f"{name} answered {r.non_2xx} non-2xx responses"
 
-    colds = sorted(cold_start(data_dir, key, secret) for _ in range(5))
+    colds = sorted(skyhold_cold_start(data_dir, key, secret) for _ in range(5))
     moto_colds = sorted(moto_cold_start() for _ in range(3))
 
     print(f"\nsts:GetCallerIdentity, signed, {args.connections} connections, {args.seconds}s each")

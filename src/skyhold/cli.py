@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     _data_dir_flag(create)
     create.set_defaults(func=_account_create)
+    root_key = account_cmds.add_parser("root-key", help="create an access key for an account's root user")
+    root_key.add_argument("--account", help="account id or name (default: the first account)")
+    _data_dir_flag(root_key)
+    root_key.set_defaults(func=_account_root_key)
     listing = account_cmds.add_parser("list", help="list accounts")
     _data_dir_flag(listing)
     listing.set_defaults(func=_account_list)
@@ -291,6 +295,26 @@ def _account_create(args: Any) -> int:
         store.close()
     print(f"Created account {new.account_id} ({new.name!r}) with IAM user admin")
     print(f"Configure it: skyhold configure --profile {new.name} --account {new.account_id}")
+    return 0
+
+
+def _account_root_key(args: Any) -> int:
+    from skyhold.services.iam import records as iam
+
+    store, _ = _open(args)
+    try:
+        account = _pick_account(store, args.account)
+        if account is None:
+            print("skyhold: no such account", file=sys.stderr)
+            return 2
+        if len(iam.access_keys_of(store, account["Id"], iam.ROOT_USER)) >= 2:
+            print("skyhold: the root user already has 2 access keys (IAM's limit)", file=sys.stderr)
+            return 2
+        key = iam.create_access_key(store, account["Id"], iam.ROOT_USER)
+    finally:
+        store.close()
+    print(f"Root user access key for account {account['Id']} (best practice: have none; delete it after the lab)")
+    print(f"  access key id:     {key['AccessKeyId']}\n  secret access key: {key['SecretAccessKey']}")
     return 0
 
 

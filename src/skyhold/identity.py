@@ -7,6 +7,7 @@ temporary keys (ASIA…) are STS sessions (added by the STS service).
 
 from __future__ import annotations
 
+from skyhold import arn
 from skyhold import principal as p
 from skyhold.auth.credentials import Credential, CredentialLookup
 from skyhold.services.iam import records as iam
@@ -28,6 +29,11 @@ def make_lookup(store: Store) -> CredentialLookup:
         if rec is None:
             return None
         key = rec.value
+        if key["UserName"] == iam.ROOT_USER:
+            who = p.Principal(type=p.ROOT, account=key["Account"], arn=arn.root(key["Account"]),
+                              user_id=key["Account"], access_key_id=access_key_id)
+            return Credential(access_key_id=access_key_id, secret_access_key=key["SecretAccessKey"],
+                              active=key["Status"] == "Active", principal=who)
         user = iam.get_user(store, key["Account"], key["UserName"])
         if user is None:  # a key outliving its user is not a credential
             return None

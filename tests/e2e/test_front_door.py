@@ -186,3 +186,23 @@ def test_configure_keeps_other_profiles(server: Server, tmp_path) -> None:
     assert "credential_process" in (tmp_path / "aws-config").read_text()
     ident = AwsEnv(env=env, profile="skyhold", endpoint=server.endpoint).aws_json("sts", "get-caller-identity")
     assert ident["Arn"].endswith(":user/admin")
+
+
+def test_root_user_key_and_identity(server: Server, admin: AwsEnv) -> None:
+    out = server.cli("account", "root-key")
+    assert out.returncode == 0, out.stderr
+    key = re.search(r"access key id:\s+(\S+)", out.stdout).group(1)
+    secret = re.search(r"secret access key:\s+(\S+)", out.stdout).group(1)
+    ident = _sts(admin, key=key, secret=secret).get_caller_identity()
+    assert ident["Arn"] == f"arn:aws:iam::{ident['Account']}:root"
+    assert ident["UserId"] == ident["Account"]
+    # the root user may do anything in its account, and sees its own keys
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=admin.endpoint, region_name="us-east-1",
+                       aws_access_key_id=key, aws_secret_access_key=secret)
+    assert [k["AccessKeyId"] for k in iam.list_access_keys()["AccessKeyMetadata"]] == [key]
+    iam.update_access_key(AccessKeyId=key, Status="Inactive")
+    with pytest.raises(ClientError) as e:
+        _sts(admin, key=key, secret=secret).get_caller_identity()
+    assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"

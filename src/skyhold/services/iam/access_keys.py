@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from skyhold import principal as p
 from skyhold.services.iam import common, errors, records
 from skyhold.store.base import ConflictError, Store
 
@@ -27,10 +28,18 @@ def _not_found(key_id: str) -> Exception:
     return errors.no_such_entity(f"The Access Key with id {key_id} cannot be found")
 
 
+def _owner(call: Call, params: dict[str, Any]) -> str:
+    """Whose keys: UserName, the calling user, or — for the root user calling without
+    a UserName — the root user's own keys (AWS allows them; labs teach not to)."""
+    if params.get("UserName") is None and call.principal.type == p.ROOT:
+        return records.ROOT_USER
+    user, _ = common.require_user(call.store, common.account_of(call), common.caller_user_name(call, params))
+    return user["UserName"]
+
+
 def _require_key(call: Call, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
     account = common.account_of(call)
-    user_name = common.caller_user_name(call, params)
-    common.require_user(call.store, account, user_name)
+    user_name = _owner(call, params)
     key_id = params["AccessKeyId"]
     rec = call.store.get(records.ACCESS_KEY, key_id)
     if rec is None or rec.value["Account"] != account or rec.value["UserName"].lower() != user_name.lower():
@@ -40,17 +49,16 @@ def _require_key(call: Call, params: dict[str, Any]) -> tuple[dict[str, Any], in
 
 def create_access_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     store, account = call.store, common.account_of(call)
-    user, _ = common.require_user(store, account, common.caller_user_name(call, params))
-    if len(records.access_keys_of(store, account, user["UserName"])) >= KEYS_PER_USER:
+    owner = _owner(call, params)
+    if len(records.access_keys_of(store, account, owner)) >= KEYS_PER_USER:
         raise errors.quota("AccessKeysPerUser", KEYS_PER_USER)
-    key = records.create_access_key(store, account, user["UserName"])
+    key = records.create_access_key(store, account, owner)
     return {"AccessKey": {**_metadata(key), "SecretAccessKey": key["SecretAccessKey"]}}
 
 
 def list_access_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     store, account = call.store, common.account_of(call)
-    user, _ = common.require_user(store, account, common.caller_user_name(call, params))
-    keys = sorted(records.access_keys_of(store, account, user["UserName"]),
+    keys = sorted(records.access_keys_of(store, account, _owner(call, params)),
                   key=lambda k: (k["CreateDate"], k["AccessKeyId"]))
     page, more = common.paginate(keys, params, key=lambda k: f"{k['CreateDate']}{k['AccessKeyId']}")
     return {"AccessKeyMetadata": [_metadata(k) for k in page], **more}
