@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from botocore.model import OperationModel, ServiceModel
 
-from skyhold import ids, identity, request_log
+from skyhold import clock, ids, identity, request_log
 from skyhold.auth import sigv4
 from skyhold.auth.authenticate import authenticate
 from skyhold.authorize import Authorizer
@@ -88,6 +88,9 @@ class Pipeline:
         self.authorizer = Authorizer(store, load_authz())
         self.audit = Audit(store)
         self._is_async: dict[Handler, bool] = {}
+        # access key → (clock minute, signing name, region) of its last recorded use:
+        # IAM keeps last-used to the minute, so an unchanged use is not re-recorded.
+        self._key_use: dict[str, tuple[int, str, str]] = {}
 
     async def handle(self, req: HttpRequest, body: Body) -> HttpResponse:
         started = time.perf_counter()
@@ -107,7 +110,7 @@ class Pipeline:
             model = service_model(service)
             op = await self._find_operation(model, req, body)
             operation = op.name
-            call = await self._authenticate(req, body, model, op, service, request_id)
+            call = await self._authenticate(req, body, model, op, service, request_id, scope_service is not None)
             params = protocol.parse_request(op, req)
             self.authorizer.check(call, params)
             result = await self._dispatch(call, params)
@@ -153,11 +156,13 @@ class Pipeline:
         op: OperationModel,
         service: str,
         request_id: str,
+        scoped: bool,
     ) -> Call:
+        """`scoped`: the request names a credential scope (header or presigned query)."""
         is_s3 = service in _S3_SERVICES
         signing_name = model.signing_name or model.endpoint_prefix
         region = DEFAULT_REGION
-        if not is_s3 and _allows_anonymous(op) and sigv4.scope_service(req) is None:
+        if not is_s3 and not scoped and _allows_anonymous(op):
             result = None  # e.g. sts:AssumeRoleWithWebIdentity is unsigned by design
         else:
             result = authenticate(
@@ -169,7 +174,7 @@ class Pipeline:
             if result.credential is not None:
                 who = result.credential.principal
                 if who.access_key_id and who.access_key_id.startswith("AKIA") and result.info is not None:
-                    record_key_use(self.store, who.access_key_id, signing_name, result.info.region)
+                    self._note_key_use(who.access_key_id, signing_name, result.info.region)
             if result.info is not None:
                 region = result.info.region
             if req.body is None:
@@ -177,6 +182,14 @@ class Pipeline:
         elif req.body is None:
             stream = body.stream()
         return Call(self, req, service, op.name, region, who, request_id, body_stream=stream)
+
+    def _note_key_use(self, access_key_id: str, service: str, region: str) -> None:
+        use = (int(clock.now_epoch() // 60), service, region)
+        if self._key_use.get(access_key_id) != use:
+            if len(self._key_use) >= 10_000:
+                self._key_use.clear()
+            self._key_use[access_key_id] = use
+            record_key_use(self.store, access_key_id, service, region)
 
     async def _dispatch(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.handlers.get(call.service, {}).get(call.operation)
@@ -223,6 +236,7 @@ async def _unsigned_query_service(req: HttpRequest, body: Body) -> str | None:
     return None
 
 
+@cache
 def _allows_anonymous(op: OperationModel) -> bool:
     return op.auth_type == "none" or "smithy.api#noAuth" in (getattr(op, "auth", None) or ())
 

@@ -6,10 +6,12 @@ every microsecond here is paid on every request.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from skyhold import request_log
 from skyhold.errors import AwsError
 from skyhold.pipeline import Pipeline
 from skyhold.services.registry import load_lifecycle
@@ -26,29 +28,37 @@ ADMIN_PREFIX = "/_skyhold/"
 class AsgiBody:
     """The request body, read from ASGI `receive` once: whole or as a stream."""
 
-    __slots__ = ("_receive", "_done")
+    __slots__ = ("_receive", "_done", "_pending")
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self._done = False
+        # A message `read` took from `receive` but did not finish (a multi-part body).
+        self._pending: dict[str, Any] | None = None
 
     async def read(self, limit: int) -> bytes:
+        if not self._done:  # the usual case: the whole body in the first message
+            message = await self._receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                self._done = True
+                body: bytes = message.get("body", b"")
+                if len(body) > limit:
+                    raise _too_large(limit)
+                return body
+            self._pending = message
         parts: list[bytes] = []
         size = 0
         async for chunk in self.stream():
             size += len(chunk)
             if size > limit:
-                raise AwsError(
-                    "RequestEntityTooLarge",
-                    f"Request body is larger than the {limit} bytes this operation accepts",
-                    status=413,
-                )
+                raise _too_large(limit)
             parts.append(chunk)
         return b"".join(parts)
 
     async def stream(self) -> AsyncIterator[bytes]:
         while not self._done:
-            message = await self._receive()
+            message = self._pending or await self._receive()
+            self._pending = None
             if message["type"] == "http.disconnect":
                 self._done = True
                 raise AwsError("IncompleteBody", "The request body terminated unexpectedly")
@@ -56,6 +66,14 @@ class AsgiBody:
             self._done = not message.get("more_body", False)
             if chunk:
                 yield chunk
+
+
+def _too_large(limit: int) -> AwsError:
+    return AwsError(
+        "RequestEntityTooLarge",
+        f"Request body is larger than the {limit} bytes this operation accepts",
+        status=413,
+    )
 
 
 class App:
@@ -77,6 +95,10 @@ class App:
                 for pkg in load_lifecycle():
                     if hasattr(pkg, "on_startup"):
                         await pkg.on_startup(self.pipeline)
+                # Everything loaded so far lives as long as the process; frozen, the
+                # cyclic GC stops walking it on each full collection (models do the
+                # same as they load: see wire.models).
+                gc.freeze()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -84,6 +106,7 @@ class App:
                 for pkg in load_lifecycle():
                     if hasattr(pkg, "on_shutdown"):
                         await pkg.on_shutdown(self.pipeline)
+                request_log.flush()
                 self.pipeline.audit.close()
                 self.pipeline.store.close()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -98,11 +121,12 @@ class App:
         if path.startswith(ADMIN_PREFIX):
             await self._admin(scope, path, receive, send)
             return
-        headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            key = name.decode("latin-1").lower()
-            text = value.decode("latin-1")
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        raw = scope["headers"]
+        # ASGI servers send names lower-cased (the spec requires it); a repeated
+        # header (rare) makes the dict shorter than the list: only then join values.
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+        if len(headers) != len(raw):
+            headers = _joined_headers(raw)
         client = scope.get("client")
         req = HttpRequest(
             method=scope["method"],
@@ -117,8 +141,8 @@ class App:
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         body = response.body
         if isinstance(body, bytes):
-            if not any(k.lower() == "content-length" for k, _ in response.headers):
-                raw_headers.append((b"content-length", str(len(body)).encode()))
+            if not _has_content_length(response.headers):
+                raw_headers.append((b"content-length", b"%d" % len(body)))
             await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
             await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
             return
@@ -145,6 +169,23 @@ class App:
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(k.encode(), v.encode()) for k, v in response.headers]})
         await send({"type": "http.response.body", "body": response.body})
+
+
+def _has_content_length(headers: list[tuple[str, str]]) -> bool:
+    for name, _ in headers:
+        if name == "content-length" or name.lower() == "content-length":
+            return True
+    return False
+
+
+def _joined_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Names lower-cased, repeated headers joined with "," as HTTP allows."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
 
 
 async def _send_simple(send: Send, status: int, payload: dict[str, Any]) -> None:

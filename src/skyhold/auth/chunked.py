@@ -19,7 +19,13 @@ import hmac
 
 from skyhold.auth import errors
 from skyhold.auth.payload import PayloadVerifier
-from skyhold.auth.sigv4 import EMPTY_SHA256, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER
+from skyhold.auth.sigv4 import (
+    EMPTY_SHA256,
+    STREAMING_SIGNED,
+    STREAMING_SIGNED_TRAILER,
+    STREAMING_UNSIGNED_TRAILER,
+    hmac_sha256,
+)
 
 _MAX_LINE = 4096  # a chunk header or trailer line is short; more is garbage or abuse
 _HEADER, _DATA, _DATA_END, _FINAL_END, _TRAILER, _DONE = range(6)
@@ -194,7 +200,7 @@ class ChunkedDecoder:
     def _check_chunk_signature(self, data: bytes) -> None:
         digest = hashlib.sha256(data).hexdigest() if data else EMPTY_SHA256
         to_sign = f"AWS4-HMAC-SHA256-PAYLOAD{self._prefix}{self._previous}\n{EMPTY_SHA256}\n{digest}"
-        expected = hmac.digest(self._key, to_sign.encode("utf-8"), "sha256").hex()
+        expected = hmac_sha256(self._key, to_sign.encode("utf-8")).hex()
         if not hmac.compare_digest(expected, self._chunk_sig):
             raise errors.chunk_signature_mismatch(self._akid, self._chunk_sig, to_sign)
         self._previous = expected
@@ -203,7 +209,7 @@ class ChunkedDecoder:
         canonical = "".join(f"{name}:{value}\n" for name, value in sorted(self._trailers.items()))
         digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         to_sign = f"AWS4-HMAC-SHA256-TRAILER{self._prefix}{self._previous}\n{digest}"
-        expected = hmac.digest(self._key, to_sign.encode("utf-8"), "sha256").hex()
+        expected = hmac_sha256(self._key, to_sign.encode("utf-8")).hex()
         provided = self._trailer_sig or ""
         if not hmac.compare_digest(expected, provided):
             raise errors.chunk_signature_mismatch(self._akid, provided, to_sign)

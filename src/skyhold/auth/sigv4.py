@@ -41,7 +41,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9\-._~/]*\Z")
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 
 
-@dataclass
+@dataclass(slots=True)
 class SigV4Info:
     """What a request's signature claims (not yet verified)."""
 
@@ -64,7 +64,12 @@ class SigV4Info:
 
     @property
     def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/{self.terminal}"
+        return _scope(self.date, self.region, self.service, self.terminal)
+
+
+@lru_cache(maxsize=1024)
+def _scope(date: str, region: str, service: str, terminal: str) -> str:
+    return f"{date}/{region}/{service}/{terminal}"
 
 
 # --- signing math -------------------------------------------------------------------
@@ -75,14 +80,20 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request").
 
     Cached: it is the same for every request of a key on a day, and it is four HMACs."""
-    k = hmac.digest(("AWS4" + secret).encode("utf-8"), date.encode("utf-8"), "sha256")
-    k = hmac.digest(k, region.encode("utf-8"), "sha256")
-    k = hmac.digest(k, service.encode("utf-8"), "sha256")
-    return hmac.digest(k, TERMINATOR.encode("utf-8"), "sha256")
+    k = hmac_sha256(("AWS4" + secret).encode("utf-8"), date.encode("utf-8"))
+    k = hmac_sha256(k, region.encode("utf-8"))
+    k = hmac_sha256(k, service.encode("utf-8"))
+    return hmac_sha256(k, TERMINATOR.encode("utf-8"))
+
+
+def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    # Not the one-shot hmac.digest: it releases the GIL on every call, and with the
+    # trail's writer thread running, winning the GIL back costs far more than the HMAC.
+    return hmac.new(key, message, "sha256").digest()
 
 
 def sign(key: bytes, string_to_sign: str) -> str:
-    return hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()
+    return hmac_sha256(key, string_to_sign.encode("utf-8")).hex()
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
@@ -94,7 +105,7 @@ def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
 
 
 def canonical_uri(path: str, *, s3: bool) -> str:
-    if not path:
+    if not path or path == "/":
         return "/"
     if s3:
         if _PLAIN.match(path):
@@ -154,7 +165,11 @@ def canonical_query(pairs: list[tuple[str, str]], *, exclude: str | None = None)
 
 def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
     # Trimall: outer whitespace removed, inner runs (folded lines too) become one space.
-    return "".join(f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed)
+    lines = []
+    for name in signed:
+        value = headers.get(name, "")
+        lines.append(f"{name}:{' '.join(value.split())}\n")
+    return "".join(lines)
 
 
 def canonical_request(
@@ -206,8 +221,11 @@ def scope_service(req: HttpRequest) -> str | None:
     return parts[3] if len(parts) == 5 else None
 
 
+@lru_cache(maxsize=256)
 def parse_amz_date(text: str) -> datetime | None:
-    """`YYYYMMDDTHHMMSSZ`, parsed by hand: strptime costs more than the whole HMAC."""
+    """`YYYYMMDDTHHMMSSZ`, parsed by hand: strptime costs more than the whole HMAC.
+
+    Cached: every request signed in the same second carries the same text."""
     if len(text) != 16 or text[8] != "T" or text[15] != "Z":
         return None
     digits = text[:8] + text[9:15]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from functools import cache
 
 from botocore.loaders import Loader, create_loader
@@ -21,4 +22,9 @@ def service_model(name: str) -> ServiceModel:
         data = _loader().load_service_model(name, "service-2")
     except Exception as exc:  # botocore raises UnknownServiceError / DataNotFoundError
         raise AwsError("UnrecognizedClientException", f"Unknown service: {name}") from exc
-    return ServiceModel(data, service_name=name)
+    model = ServiceModel(data, service_name=name)
+    # A model is hundreds of thousands of objects kept for the life of the process:
+    # frozen, the cyclic GC no longer walks them on every full collection (which
+    # took ~50 ms every few thousand requests with all models loaded).
+    gc.freeze()
+    return model

@@ -6,6 +6,7 @@ they are folded into a tree once and the tree is read with the input shape.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
@@ -61,8 +62,13 @@ def unknown_action(model: ServiceModel, action: str | None, ec2: bool) -> AwsErr
 
 # ---- request -------------------------------------------------------------------------
 
+@cache
+def _input_node(op: OperationModel) -> Node | None:
+    return compile_shape(op.input_shape)
+
+
 def parse(op: OperationModel, req: HttpRequest, ec2: bool) -> dict[str, Any]:
-    node = compile_shape(op.input_shape)
+    node = _input_node(op)
     if node is None:
         return {}
     tree: dict[str, Any] = {}
@@ -168,24 +174,47 @@ def _namespace(model: ServiceModel) -> str:
     return f' xmlns="https://{model.endpoint_prefix}.amazonaws.com/doc/{model.api_version}/"'
 
 
-def serialize(op: OperationModel, result: dict[str, Any], request_id: str, ec2: bool) -> HttpResponse:
-    name = op.name
-    node = compile_shape(op.output_shape)
-    out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<{name}Response{_namespace(op.service_model)}>']
-    if ec2:
-        out.append(f"<requestId>{request_id}</requestId>")
-        if node is not None:
-            xmlcodec.encode_members(node, result, out)
-    else:
+class _ResponseFrame:
+    """An operation's response document around its members, worked out once:
+    `head` + request id + `middle` + members + `tail` (ec2), or
+    `head` + members + `middle` + request id + `tail` (query)."""
+
+    __slots__ = ("head", "middle", "tail", "node")
+
+    def __init__(self, op: OperationModel, ec2: bool) -> None:
+        name = op.name
+        self.node = compile_shape(op.output_shape)
+        self.head = f'<?xml version="1.0" encoding="UTF-8"?>\n<{name}Response{_namespace(op.service_model)}>'
+        if ec2:
+            self.head += "<requestId>"
+            self.middle = "</requestId>"
+            self.tail = f"</{name}Response>"
+            return
         wrapper = op.output_shape.serialization.get("resultWrapper") if op.output_shape else None
-        if node is not None and wrapper:
-            out.append(f"<{wrapper}>")
-            xmlcodec.encode_members(node, result, out)
-            out.append(f"</{wrapper}>")
-        out.append(f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>")
-    out.append(f"</{name}Response>")
-    return HttpResponse(200, [("content-type", _XML_TYPE), ("x-amzn-requestid", request_id)],
-                        "".join(out).encode())
+        if self.node is None or not wrapper:
+            self.node = None  # query responses carry members only inside the result wrapper
+            self.middle = "<ResponseMetadata><RequestId>"
+        else:
+            self.head += f"<{wrapper}>"
+            self.middle = f"</{wrapper}><ResponseMetadata><RequestId>"
+        self.tail = f"</RequestId></ResponseMetadata></{name}Response>"
+
+
+@cache
+def _frame(op: OperationModel, ec2: bool) -> _ResponseFrame:
+    return _ResponseFrame(op, ec2)
+
+
+def serialize(op: OperationModel, result: dict[str, Any], request_id: str, ec2: bool) -> HttpResponse:
+    frame = _frame(op, ec2)
+    members: list[str] = []
+    if frame.node is not None:
+        xmlcodec.encode_members(frame.node, result, members)
+    if ec2:
+        text = f"{frame.head}{request_id}{frame.middle}{''.join(members)}{frame.tail}"
+    else:
+        text = f"{frame.head}{''.join(members)}{frame.middle}{request_id}{frame.tail}"
+    return HttpResponse(200, [("content-type", _XML_TYPE), ("x-amzn-requestid", request_id)], text.encode())
 
 
 def serialize_error(model: ServiceModel, err: AwsError, request_id: str, ec2: bool) -> HttpResponse:

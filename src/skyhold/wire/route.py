@@ -4,11 +4,18 @@ In order of trust: the SigV4 credential scope (the client said so and signed it)
 the X-Amz-Target header (json protocol), the Host header (endpoint prefix, S3
 virtual hosts), and finally S3 — an anonymous browser GET of /bucket/key names
 nothing else. All tables are derived from the models, not written by hand.
+
+The tables are filled lazily, one answer at a time, loading models only until the
+answer is found: parsing every served model up front (ec2's alone is 60 ms) would
+triple Skyhold's start-up time, and a request only ever needs one or two of them.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from functools import lru_cache
+
+from botocore.model import ServiceModel
 
 from skyhold.errors import AwsError
 from skyhold.services.registry import SERVED
@@ -18,23 +25,29 @@ from skyhold.wire.models import service_model
 _S3CONTROL_PATH = "/v20180820/"
 
 
-class _Tables:
-    def __init__(self) -> None:
-        self.by_signing: dict[str, str] = {}
-        self.by_target: dict[str, str] = {}
-        self.by_prefix: dict[str, str] = {}
-        for name in SERVED:
-            model = service_model(name)
-            meta = model.metadata
-            self.by_signing.setdefault(model.signing_name or model.endpoint_prefix, name)
-            if "targetPrefix" in meta:
-                self.by_target[meta["targetPrefix"]] = name
-            self.by_prefix[model.endpoint_prefix] = name
+def _first_served(key: Callable[[ServiceModel], str | None], wanted: str, *, last: bool = False) -> str | None:
+    """The first (or last) served service whose model's `key` is `wanted`."""
+    for name in reversed(SERVED) if last else SERVED:
+        if key(service_model(name)) == wanted:
+            return name
+    return None
 
 
-@cache
-def _tables() -> _Tables:
-    return _Tables()
+# Bounded: the keys come from requests.
+@lru_cache(maxsize=256)
+def _by_signing(signing_name: str) -> str | None:
+    # The first served service with that signing name (s3control shares "s3").
+    return _first_served(lambda m: m.signing_name or m.endpoint_prefix, signing_name)
+
+
+@lru_cache(maxsize=256)
+def _by_target(target_prefix: str) -> str | None:
+    return _first_served(lambda m: m.metadata.get("targetPrefix"), target_prefix, last=True)
+
+
+@lru_cache(maxsize=256)
+def _by_prefix(endpoint_prefix: str) -> str | None:
+    return _first_served(lambda m: m.endpoint_prefix, endpoint_prefix, last=True)
 
 
 def _unknown(what: str) -> AwsError:
@@ -53,19 +66,18 @@ def _is_s3control(req: HttpRequest, host: str) -> bool:
 
 
 def route_service(req: HttpRequest, scope_service: str | None) -> str:
-    tables = _tables()
     host = _host(req)
     if scope_service:
         if scope_service == "s3":
             return "s3control" if _is_s3control(req, host) else "s3"
-        name = tables.by_signing.get(scope_service)
+        name = _by_signing(scope_service)
         if name is None:
             raise _unknown(f"the service '{scope_service}'")
         return name
     target = req.headers.get("x-amz-target")
     if target:
         prefix = target.rpartition(".")[0]
-        name = tables.by_target.get(prefix)
+        name = _by_target(prefix)
         if name is not None:
             return name
     if s3_bucket_from_host(host) is not None:
@@ -73,7 +85,7 @@ def route_service(req: HttpRequest, scope_service: str | None) -> str:
     labels = host.split(".")
     for n in (2, 1):  # "api.ecr.<region>..." before "sts.amazonaws.com"
         if len(labels) > n:
-            name = tables.by_prefix.get(".".join(labels[:n]))
+            name = _by_prefix(".".join(labels[:n]))
             if name is not None:
                 return "s3control" if name == "s3" and _is_s3control(req, host) else name
     if ".s3-control." in f".{host}" or req.path.startswith(_S3CONTROL_PATH):

@@ -22,7 +22,7 @@ class Node:
         "ts_format", "xml_attribute", "xml_attr_key", "xml_namespace", "jsonvalue",
         "document", "streaming", "event_stream", "members", "required", "member",
         "key", "value", "payload", "json_keys", "xml_keys", "xml_attrs", "xml_list_name",
-        "map_key_name", "map_value_name",
+        "map_key_name", "map_value_name", "xml_plan",
     )
 
     type: str
@@ -59,6 +59,8 @@ class Node:
     # Maps: the element/field names of each entry's key and value.
     map_key_name: str
     map_value_name: str
+    # xmlcodec's precomputed member order and tags, built on first use.
+    xml_plan: Any
 
 
 # Keyed by what makes a reference distinct: the service (botocore's resolver), the
@@ -115,6 +117,7 @@ def compile_shape(shape: Shape | None, member_name: str | None = None) -> Node |
     node.xml_list_name = ""
     node.map_key_name = "key"
     node.map_value_name = "value"
+    node.xml_plan = None
     if node.type == "structure":
         node.required = tuple(meta.get("required", ()))
         for name, mshape in shape.members.items():
@@ -158,4 +161,5 @@ def body_view(node: Node) -> Node:
     view.json_keys = {k: v for k, v in node.json_keys.items() if v[0] in view.members}
     view.xml_keys = {k: v for k, v in node.xml_keys.items() if v[0] in view.members}
     view.xml_attrs = tuple(a for a in node.xml_attrs if a[0] in view.members)
+    view.xml_plan = None  # the full structure's plan names members the view drops
     return view

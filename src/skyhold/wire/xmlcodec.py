@@ -115,12 +115,23 @@ def decode_scalar(node: Node, text: str, path: str) -> Any:
 
 # ---- writing ----------------------------------------------------------------------
 
-_ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_ESC_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
-
-
+# `in` + `replace` per character: most values need no escaping, and a substring
+# test is a memchr, where str.translate looks every character up in a dict.
 def escape(text: str) -> str:
-    return text.translate(_ESC)
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    return text
+
+
+def escape_attr(text: str) -> str:
+    text = escape(text)
+    return text.replace('"', "&quot;") if '"' in text else text
 
 
 def ns_attr(node: Node) -> str:
@@ -141,7 +152,7 @@ def encode(node: Node, value: Any, name: str, out: list[str], s3_time: bool = Fa
         for mname, m in node.xml_attrs:
             v = value.get(mname)
             if v is not None:
-                out.append(f' {m.wire_name}="{str(v).translate(_ESC_ATTR)}"')
+                out.append(f' {m.wire_name}="{escape_attr(str(v))}"')
         out.append(">")
         encode_members(node, value, out, s3_time)
         out.append(f"</{name}>")
@@ -173,15 +184,42 @@ def encode(node: Node, value: Any, name: str, out: list[str], s3_time: bool = Fa
 
 def encode_members(node: Node, value: dict[str, Any], out: list[str], s3_time: bool = False,
                    only: tuple[str, ...] | None = None) -> None:
-    for mname in only if only is not None else node.members:
+    if only is not None:
+        for mname in only:
+            v = value.get(mname)
+            if v is None:
+                continue
+            m = node.members[mname]
+            if not m.xml_attribute:
+                encode(m, v, _element_name(m), out, s3_time)
+        return
+    plan = node.xml_plan
+    if plan is None:
+        plan = node.xml_plan = _plan(node)
+    for mname, m, name, open_tag, close_tag in plan:
         v = value.get(mname)
         if v is None:
             continue
-        m = node.members[mname]
+        if open_tag and type(v) is str:  # the common case, inlined
+            out.append(f"{open_tag}{escape(v)}{close_tag}")
+        else:
+            encode(m, v, name, out, s3_time)
+
+
+def _element_name(m: Node) -> str:
+    return m.xml_list_name if (m.flattened and m.type == "list") else m.wire_name
+
+
+def _plan(node: Node) -> tuple[tuple[str, Node, str, str, str], ...]:
+    """The element members of a structure, in order, with string members' tags built."""
+    plan = []
+    for mname, m in node.members.items():
         if m.xml_attribute:
             continue
-        name = m.xml_list_name if (m.flattened and m.type == "list") else m.wire_name
-        encode(m, v, name, out, s3_time)
+        name = _element_name(m)
+        tags = (f"<{name}>", f"</{name}>") if m.type == "string" else ("", "")
+        plan.append((mname, m, name, *tags))
+    return tuple(plan)
 
 
 def scalar_text(node: Node, value: Any, s3_time: bool = False) -> str:
