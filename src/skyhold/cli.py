@@ -262,7 +262,9 @@ def _explain(args: Any) -> int:
     if bool(args.request_id) == bool(args.last_denied):
         print("skyhold: give a request id or --last-denied PRINCIPAL", file=sys.stderr)
         return 2
-    store, _ = _open(args)
+    from skyhold.store import open_trail_store
+
+    store = open_trail_store(config.data_dir(args.data_dir))
     try:
         if args.request_id:
             record = explain.find_by_request(store, args.request_id)

@@ -31,6 +31,7 @@ from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.iam.access_keys import record_key_use
 from skyhold.services.registry import SERVED, Handler, load_authz, load_handlers
 from skyhold.store.base import Store
+from skyhold.store import open_trail_store
 from skyhold.store.blobs import BlobStore
 from skyhold.wire import protocol
 from skyhold.wire.http import HttpRequest, HttpResponse
@@ -86,7 +87,8 @@ class Pipeline:
         self.handlers: dict[str, dict[str, Handler]] = load_handlers()
         self.lookup = identity.make_lookup(store)
         self.authorizer = Authorizer(store, load_authz())
-        self.audit = Audit(store)
+        self.trail_store = open_trail_store(self.data_dir)
+        self.audit = Audit(self.trail_store)
         self._is_async: dict[Handler, bool] = {}
         # access key → (clock minute, signing name, region) of its last recorded use:
         # IAM keeps last-used to the minute, so an unchanged use is not re-recorded.

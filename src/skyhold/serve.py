@@ -35,6 +35,8 @@ def serve(host: str, port: int, data_dir: Path) -> int:
         log_level="warning",
         timeout_graceful_shutdown=10,
         server_header=False,
+        # Never trust X-Forwarded-For: any local client could forge aws:SourceIp.
+        proxy_headers=False,
         date_header=True,
     )
     print(f"Skyhold is serving on {endpoint} (data: {data_dir})", flush=True)

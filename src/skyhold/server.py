@@ -108,6 +108,7 @@ class App:
                         await pkg.on_shutdown(self.pipeline)
                 request_log.flush()
                 self.pipeline.audit.close()
+                self.pipeline.trail_store.close()
                 self.pipeline.store.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

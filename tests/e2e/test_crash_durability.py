@@ -11,7 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from skyhold.store import open_store
+from skyhold.store import open_store, open_trail_store
 from skyhold.trail.recorder import REQUEST
 
 from .conftest import AwsEnv, Server, clean_env, free_port
@@ -57,14 +57,16 @@ def test_sigkill_loses_no_acknowledged_write_or_event(tmp_path) -> None:
     assert len(acked_users) > 10
 
     store, _ = open_store(tmp_path / "data")
+    trail = open_trail_store(tmp_path / "data")
     try:
         users = {r.value["UserName"] for r in store.scan("iam.user")}
         missing = [u for u in acked_users if u not in users]
         assert not missing, f"acknowledged users lost: {missing[:5]}"
-        lost_events = [r for r in acked_requests if store.get(REQUEST, r) is None]
+        lost_events = [r for r in acked_requests if trail.get(REQUEST, r) is None]
         assert not lost_events, f"events of answered calls lost: {lost_events[:5]}"
     finally:
         store.close()
+        trail.close()
     # and the server comes back up on the same data
     srv.start()
     srv.stop()

@@ -8,7 +8,7 @@ from skyhold.store.base import ConflictError, Record, Store
 from skyhold.store.blobs import BlobStore
 from skyhold.store.sqlite import SqliteStore
 
-__all__ = ["BlobStore", "ConflictError", "Record", "SqliteStore", "Store", "open_store"]
+__all__ = ["BlobStore", "ConflictError", "Record", "SqliteStore", "Store", "open_store", "open_trail_store"]
 
 
 def open_store(data_dir: Path) -> tuple[Store, BlobStore]:
@@ -17,3 +17,11 @@ def open_store(data_dir: Path) -> tuple[Store, BlobStore]:
     blobs = BlobStore(data_dir / "blobs")
     blobs.sweep_orphans()
     return SqliteStore(data_dir / "skyhold.db"), blobs
+
+
+def open_trail_store(data_dir: Path) -> SqliteStore:
+    """The audit trail's own database: its constant appends must not invalidate the
+    request path's read caches (keyed on the main store's generation) nor contend
+    for the main database's write lock."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    return SqliteStore(Path(data_dir) / "trail.db")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,8 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 """
+
+DATA_VERSION_POLL = 0.2  # seconds
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
@@ -62,14 +65,24 @@ class SqliteStore:
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
             self._local.depth = 0
+            self._local.polled_at = float("-inf")
+            self._local.data_version = 0
             with self._lock:
                 self._all.append(conn)
         return conn
 
     def generation(self) -> tuple[int, int]:
-        """Changes whenever anything was committed, by this process or another:
-        our own commit counter plus SQLite's data_version (other connections)."""
-        return self._writes, self._conn().execute("PRAGMA data_version").fetchone()[0]
+        """Changes whenever anything was committed: at once for commits made through
+        this object (any thread), within DATA_VERSION_POLL seconds for commits by
+        other processes (the `skyhold` CLI), seen through SQLite's data_version.
+        Polling bounds the cost: the PRAGMA releases the GIL on every call."""
+        local = self._local
+        self._conn()
+        now = time.monotonic()
+        if now - local.polled_at >= DATA_VERSION_POLL:
+            local.data_version = local.conn.execute("PRAGMA data_version").fetchone()[0]
+            local.polled_at = now
+        return self._writes, local.data_version
 
     # -- reads -------------------------------------------------------------------
     def get(self, kind: str, key: str) -> Record | None:

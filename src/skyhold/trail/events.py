@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import uuid
 from datetime import datetime
 from typing import Any
 
 from skyhold import arn as arns
-from skyhold import clock
+from skyhold import clock, ids
 from skyhold import principal as p
 from skyhold.trail.redact import redact
 
@@ -137,7 +136,7 @@ def build(
     event.update(
         {
             "requestID": request_id,
-            "eventID": str(uuid.uuid4()),
+            "eventID": ids.request_id(),
             "readOnly": read_only,
             "resources": resources or None,
             "eventType": "AwsApiCall",

@@ -6,7 +6,7 @@ everything queued since its last commit and writes it in one transaction (one
 fsync), so the cost per event falls as load rises, and the event loop never blocks
 on the disk.
 
-Store layout: kind `cloudtrail.event`, key "<account>/<time-ordered id>" (newest
+The trail has its own database (store.open_trail_store). Layout: kind `cloudtrail.event`, key "<account>/<time-ordered id>" (newest
 last; LookupEvents scans an account's prefix backwards), value {"event": record,
 "explain": decision trace or None}. Kind `cloudtrail.request`, key request id →
 the event keys, for `skyhold explain`.
@@ -60,11 +60,14 @@ class Recorder:
                     return
                 batch, self._queue = self._queue, []
             error: BaseException | None = None
+            by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+            for rows, _ in batch:
+                for kind, key, value in rows:
+                    by_kind.setdefault(kind, []).append((key, value))
             try:
                 with self._store.transaction():
-                    for rows, _ in batch:
-                        for kind, key, value in rows:
-                            self._store.put(kind, key, value)
+                    for kind, items in by_kind.items():
+                        self._store.append_events(kind, items)
             except BaseException as exc:  # the waiting calls learn of it
                 error = exc
             loop = self._loop

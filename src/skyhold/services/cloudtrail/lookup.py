@@ -100,7 +100,7 @@ def lookup_events(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
     last_key = ""
     while len(found) < limit:
-        rows = call.store.scan(EVENT, f"{account}/", before=before, limit=_PAGE, reverse=True)
+        rows = call.pipeline.trail_store.scan(EVENT, f"{account}/", before=before, limit=_PAGE, reverse=True)
         if not rows:
             last_key = ""
             break
