@@ -58,7 +58,11 @@ def test_context_keys_are_documented_and_filled(iam, store):
         assert all(any(p.fullmatch(k) for p in patterns) for k in access.context), op
     [user] = AUTHZ["GetUser"](FakeCall(store, ROOT, "GetUser"), {"UserName": "u"})
     assert user.resource == f"arn:aws:iam::{ACCOUNT}:user/u"
-    assert AUTHZ["ListUsers"](FakeCall(store, ROOT, "ListUsers"), {})[0].resource == "*"
+    # list calls are authorized against the listed path, as IAM's denials name it
+    assert AUTHZ["ListUsers"](FakeCall(store, ROOT, "ListUsers"), {})[0].resource == f"arn:aws:iam::{ACCOUNT}:user/"
+    assert AUTHZ["ListRoles"](FakeCall(store, ROOT, "ListRoles"), {"PathPrefix": "/ops/"})[0].resource == (
+        f"arn:aws:iam::{ACCOUNT}:role/ops/")
+    assert AUTHZ["ListAccountAliases"](FakeCall(store, ROOT, "ListAccountAliases"), {})[0].resource == "*"
 
 
 def test_add_role_to_instance_profile_needs_pass_role(store):

@@ -129,11 +129,19 @@ def _context(operation: str, params: dict[str, Any], record: dict[str, Any] | No
     return ctx
 
 
+# List calls that IAM authorizes against the listed path, as its denials show:
+# "... iam:ListUsers on resource: arn:aws:iam::111122223333:user/".
+_LISTED_PATH = {"ListUsers": "user", "ListRoles": "role", "ListGroups": "group",
+                "ListInstanceProfiles": "instance-profile"}
+
+
 def _authz_for(operation: str) -> AuthzFn:
     def authz(call: Call, params: dict[str, Any]) -> list[Access]:
         resource_type, keys = documented(operation)
         resolver = _RESOLVERS.get(resource_type or "")
         resource, record = resolver(call, params) if resolver else ("*", None)
+        if operation in _LISTED_PATH:
+            resource = arns.iam(call.principal.account, _LISTED_PATH[operation] + (params.get("PathPrefix") or "/"))
         checks = [Access(f"iam:{operation}", resource, _context(operation, params, record, keys))]
         if operation == "AddRoleToInstanceProfile":
             # IAM also requires iam:PassRole on the role placed in the profile.
