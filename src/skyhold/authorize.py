@@ -16,7 +16,7 @@ from skyhold import principal as p
 from skyhold.authz import Access, AuthzFn
 from skyhold.errors import AwsError
 from skyhold.policy import Caller, Decision, PolicySet, RequestContext, evaluate
-from skyhold.services.iam import managed, records
+from skyhold.services.iam import effective, records
 from skyhold.store.base import Store
 from skyhold.store.cache import GenerationCache
 
@@ -152,33 +152,12 @@ class Authorizer:
             rec = self.store.get(records.USER, records.user_key(who.account, who.name))
             if rec is None:
                 return [], None
-            user = rec.value
-            found = self._owned_policies(who.account, user, "user")
-            for group_name in user.get("Groups", []):
-                g = self.store.get(records.GROUP, records.name_key(who.account, group_name))
-                if g is not None:
-                    found += self._owned_policies(who.account, g.value, "group")
-            return found, self._boundary(who.account, user)
+            found = effective.of_user(self.store, who.account, rec.value)
+            return [(s.label, s.document) for s in found], effective.boundary(self.store, who.account, rec.value)
         if who.type == p.ASSUMED_ROLE and who.session.get("role_name"):
             rec = self.store.get(records.ROLE, records.name_key(who.account, who.session["role_name"]))
             if rec is None:
                 return [], None
-            return self._owned_policies(who.account, rec.value, "role"), self._boundary(who.account, rec.value)
+            found = effective.owned(self.store, who.account, rec.value, "role")
+            return [(s.label, s.document) for s in found], effective.boundary(self.store, who.account, rec.value)
         return [], None
-
-    def _owned_policies(self, account: str, owner: dict[str, Any], kind: str) -> list[tuple[str, str]]:
-        found = [(f"{kind} inline policy {name}", text) for name, text in owner.get("Policies", {}).items()]
-        for policy_arn in owner.get("AttachedPolicies", []):
-            hit = managed.find(self.store, account, policy_arn)
-            if hit is not None:
-                found.append((policy_arn, managed.default_document(hit[0])))
-        return found
-
-    def _boundary(self, account: str, owner: dict[str, Any]) -> str | None:
-        boundary = owner.get("PermissionsBoundary")
-        if not boundary:
-            return None
-        arn_ = boundary["PermissionsBoundaryArn"] if isinstance(boundary, dict) else boundary
-        hit = managed.find(self.store, account, arn_)
-        # A boundary whose policy is gone allows nothing, as on AWS.
-        return managed.default_document(hit[0]) if hit else json.dumps({"Version": "2012-10-17", "Statement": []})

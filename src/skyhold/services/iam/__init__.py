@@ -29,6 +29,7 @@ from skyhold.services.iam import (
     other_credentials,
     roles,
     service_linked,
+    simulate,
     users,
     validate,
 )
@@ -55,10 +56,10 @@ def _validated(operation: str, handler: Callable[..., dict[str, Any]]) -> Callab
 
 _ALL: dict[str, Callable[..., dict[str, Any]]] = {}
 for _module in (users, groups, roles, managed, inline, access_keys, login, mfa, instance_profiles, oidc,
-                account, credential_report, other_credentials, service_linked):
+                account, credential_report, other_credentials, service_linked, simulate):
     _ALL.update(_module.HANDLERS)
 
 HANDLERS = {op: _validated(op, fn) for op, fn in _ALL.items()}
-AUTHZ = _build_authz(sorted(_ALL))
+AUTHZ = {**_build_authz(sorted(_ALL)), **simulate.AUTHZ}
 
 __all__ = ["AUTHZ", "HANDLERS", "check_login", "pass_role", "record_key_use", "record_role_use", "verify_totp"]
