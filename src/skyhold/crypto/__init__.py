@@ -1,0 +1,1 @@
+"""Encryption at rest: the data dir's root key and sealing with it."""

@@ -1,0 +1,308 @@
+"""KMS operations on symmetric keys: lifecycle, aliases, key policies, cryptography."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold.errors import AwsError
+from skyhold.policy import validate_policy
+from skyhold.services.kms import ciphertext
+from skyhold.services.kms import records as r
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+MAX_PLAINTEXT = 4096
+_DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
+
+
+def metadata(key: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "AWSAccountId": key["AWSAccountId"],
+        "KeyId": key["KeyId"],
+        "Arn": key["Arn"],
+        "CreationDate": r.parse_time(key["CreationDate"]),
+        "Enabled": key["KeyState"] == "Enabled",
+        "Description": key["Description"],
+        "KeyUsage": key["KeyUsage"],
+        "KeyState": key["KeyState"],
+        "Origin": key["Origin"],
+        "KeyManager": key["KeyManager"],
+        "KeySpec": key["KeySpec"],
+        "CustomerMasterKeySpec": key["KeySpec"],
+        "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+        "MultiRegion": False,
+    }
+    if key.get("DeletionDate"):
+        out["DeletionDate"] = r.parse_time(key["DeletionDate"])
+    return out
+
+
+def usable(key: dict[str, Any]) -> None:
+    """Cryptographic operations need an enabled key, as KMS enforces."""
+    if key["KeyState"] == "Disabled":
+        raise AwsError("DisabledException", f"{key['Arn']} is disabled.", 400)
+    if key["KeyState"] == "PendingDeletion":
+        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+
+
+def create_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if spec != "SYMMETRIC_DEFAULT" or params.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
+        raise AwsError("UnsupportedOperationException",
+                       f"Skyhold does not support KeySpec {spec} with KeyUsage {params.get('KeyUsage')} yet", 400)
+    policy = params.get("Policy") or r.default_policy(call.principal.account)
+    if params.get("Policy"):
+        _check_policy(call, policy, params.get("BypassPolicyLockoutSafetyCheck", False))
+    key = r.new_key(call, description=params.get("Description", ""), policy=policy, tags=params.get("Tags") or [])
+    return {"KeyMetadata": metadata(key)}
+
+
+def describe_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    return {"KeyMetadata": metadata(key)}
+
+
+def list_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    account = call.principal.account
+    keys = [rec.value for rec in call.store.scan(r.KEY) if rec.value["AWSAccountId"] == account
+            and rec.value["Region"] == call.region]
+    keys.sort(key=lambda k: k["KeyId"])
+    limit = params.get("Limit", 1000)
+    start = 0
+    if params.get("Marker"):
+        start = next((i for i, k in enumerate(keys) if k["KeyId"] > params["Marker"]), len(keys))
+    page = keys[start:start + limit]
+    out: dict[str, Any] = {"Keys": [{"KeyId": k["KeyId"], "KeyArn": k["Arn"]} for k in page],
+                           "Truncated": start + limit < len(keys)}
+    if out["Truncated"]:
+        out["NextMarker"] = page[-1]["KeyId"]
+    return out
+
+
+def _plaintext(params: dict[str, Any]) -> bytes:
+    data = params["Plaintext"]
+    if not 1 <= len(data) <= MAX_PLAINTEXT:
+        raise AwsError("ValidationException", "1 validation error detected: Value at 'plaintext' failed to "
+                       f"satisfy constraint: Member must have length less than or equal to {MAX_PLAINTEXT}", 400)
+    return data
+
+
+def _encrypt_with(call: Call, key: dict[str, Any], plaintext: bytes, context: dict[str, str] | None) -> bytes:
+    usable(key)
+    version = len(key["Material"]) - 1
+    return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context)
+
+
+def encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    blob = _encrypt_with(call, key, _plaintext(params), params.get("EncryptionContext"))
+    return {"CiphertextBlob": blob, "KeyId": key["Arn"], "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+def _decrypt(call: Call, blob: bytes, context: dict[str, str] | None, key_ref: str | None) -> tuple[dict, bytes]:
+    key_id, version = ciphertext.key_of(blob)
+    key, _ = r.find(call, key_ref or key_id)
+    if key["KeyId"] != key_id:
+        raise AwsError("IncorrectKeyException", "The key ID in the request does not identify a CMK that can "
+                       "perform this operation.", 400)
+    usable(key)
+    if version >= len(key["Material"]):
+        raise ciphertext.invalid()
+    return key, ciphertext.decrypt(key_id, r.material(call, key, version), blob, context)
+
+
+def decrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, plaintext = _decrypt(call, params["CiphertextBlob"], params.get("EncryptionContext"), params.get("KeyId"))
+    return {"KeyId": key["Arn"], "Plaintext": plaintext, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+def re_encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    source, plaintext = _decrypt(call, params["CiphertextBlob"], params.get("SourceEncryptionContext"),
+                                 params.get("SourceKeyId"))
+    target, _ = r.find(call, params["DestinationKeyId"])
+    blob = _encrypt_with(call, target, plaintext, params.get("DestinationEncryptionContext"))
+    return {"CiphertextBlob": blob, "SourceKeyId": source["Arn"], "KeyId": target["Arn"],
+            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+def _data_key_size(params: dict[str, Any]) -> int:
+    if params.get("KeySpec") and params.get("NumberOfBytes"):
+        raise AwsError("ValidationException", "Please specify either number of bytes or key spec.", 400)
+    if params.get("KeySpec"):
+        return _DATA_KEY_BYTES[params["KeySpec"]]
+    if params.get("NumberOfBytes"):
+        return params["NumberOfBytes"]
+    raise AwsError("ValidationException", "Please specify either number of bytes or key spec.", 400)
+
+
+def generate_data_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    plaintext = secrets.token_bytes(_data_key_size(params))
+    blob = _encrypt_with(call, key, plaintext, params.get("EncryptionContext"))
+    return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key["Arn"]}
+
+
+def generate_data_key_without_plaintext(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    out = generate_data_key(call, params)
+    del out["Plaintext"]
+    return out
+
+
+def generate_random(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    n = params.get("NumberOfBytes")
+    if n is None or not 1 <= n <= 1024:
+        raise AwsError("ValidationException", "1 validation error detected: Value at 'numberOfBytes' failed to "
+                       "satisfy constraint: Member must have value less than or equal to 1024", 400)
+    return {"Plaintext": secrets.token_bytes(n)}
+
+
+def _set_state(call: Call, params: dict[str, Any], state: str) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    if key["KeyState"] == "PendingDeletion":
+        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+    key["KeyState"] = state
+    r.save(call, key, version)
+    return {}
+
+
+def enable_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    return _set_state(call, params, "Enabled")
+
+
+def disable_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    return _set_state(call, params, "Disabled")
+
+
+def schedule_key_deletion(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    days = params.get("PendingWindowInDays", 30)
+    if not 7 <= days <= 30:
+        raise AwsError("ValidationException", "1 validation error detected: Value at 'pendingWindowInDays' failed "
+                       "to satisfy constraint: Member must have value between 7 and 30", 400)
+    key, version = r.find(call, params["KeyId"])
+    if key["KeyState"] == "PendingDeletion":
+        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+    key["KeyState"], key["DeletionDate"] = "PendingDeletion", r.deletion_date(days)
+    r.save(call, key, version)
+    return {"KeyId": key["Arn"], "DeletionDate": r.parse_time(key["DeletionDate"]), "KeyState": "PendingDeletion",
+            "PendingWindowInDays": days}
+
+
+def cancel_key_deletion(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    if key["KeyState"] != "PendingDeletion":
+        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is not pending deletion.", 400)
+    key["KeyState"] = "Disabled"  # as KMS does: a rescued key comes back disabled
+    key.pop("DeletionDate", None)
+    r.save(call, key, version)
+    return {"KeyId": key["Arn"]}
+
+
+def rotate_key_on_demand(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    usable(key)
+    key["Material"].append(r._seal(call, key["KeyId"], len(key["Material"]), secrets.token_bytes(32)))
+    key.setdefault("Rotations", []).append({"RotationDate": clock.iso8601(clock.now()), "RotationType": "ON_DEMAND"})
+    r.save(call, key, version)
+    return {"KeyId": key["KeyId"]}
+
+
+def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    return {"Rotations": [{"KeyId": key["KeyId"], "RotationDate": r.parse_time(x["RotationDate"]),
+                           "RotationType": x["RotationType"]} for x in key.get("Rotations", [])], "Truncated": False}
+
+
+def create_alias(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["AliasName"]
+    if not name.startswith("alias/") or name.startswith("alias/aws/"):
+        raise AwsError("NotAuthorizedException" if name.startswith("alias/aws/") else "ValidationException",
+                       f"Alias must start with the prefix \"alias/\". Please see the KMS documentation "
+                       f"for details.", 400)
+    key, _ = r.find(call, params["TargetKeyId"])
+    store_key = f"{call.principal.account}/{call.region}/{name}"
+    if call.store.get(r.ALIAS, store_key):
+        raise AwsError("AlreadyExistsException",
+                       f"An alias with the name {r.alias_arn(call.region, call.principal.account, name)} already exists",
+                       400)
+    call.store.put(r.ALIAS, store_key, {"AliasName": name, "TargetKeyId": key["KeyId"],
+                                        "AliasArn": r.alias_arn(call.region, call.principal.account, name),
+                                        "CreationDate": clock.iso8601(clock.now())}, expect_version=0)
+    return {}
+
+
+def delete_alias(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    store_key = f"{call.principal.account}/{call.region}/{params['AliasName']}"
+    if not call.store.delete(r.ALIAS, store_key):
+        raise AwsError("NotFoundException", f"Alias {r.alias_arn(call.region, call.principal.account, params['AliasName'])}"
+                       " is not found.", 400)
+    return {}
+
+
+def list_aliases(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    rows = [rec.value for rec in call.store.scan(r.ALIAS, f"{call.principal.account}/{call.region}/")]
+    if params.get("KeyId"):
+        key, _ = r.find(call, params["KeyId"])
+        rows = [a for a in rows if a["TargetKeyId"] == key["KeyId"]]
+    return {"Aliases": [{"AliasName": a["AliasName"], "AliasArn": a["AliasArn"], "TargetKeyId": a["TargetKeyId"],
+                         "CreationDate": r.parse_time(a["CreationDate"])} for a in rows], "Truncated": False}
+
+
+def get_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    return {"Policy": key["Policy"], "PolicyName": "default"}
+
+
+def list_key_policies(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    r.find(call, params["KeyId"])
+    return {"PolicyNames": ["default"], "Truncated": False}
+
+
+def _check_policy(call: Call, policy: str, bypass: bool) -> None:
+    validate_policy(policy, "resource")
+    if bypass:
+        return
+    # The lockout safety check: the caller must still be able to PutKeyPolicy after
+    # the change, or nobody could ever fix the key again.
+    from skyhold.authz import Access
+
+    probe = Access("kms:PutKeyPolicy", "*", resource_account=call.principal.account, resource_policy=policy,
+                   resource_policy_required=True)
+    if not call.pipeline.authorizer.decide(call, probe).allowed:
+        raise AwsError("MalformedPolicyDocumentException",
+                       "The new key policy will not allow you to update the key policy in the future.", 400)
+
+
+def put_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    _check_policy(call, params["Policy"], params.get("BypassPolicyLockoutSafetyCheck", False))
+    key["Policy"] = params["Policy"]
+    r.save(call, key, version)
+    return {}
+
+
+HANDLERS = {
+    "CreateKey": create_key,
+    "DescribeKey": describe_key,
+    "ListKeys": list_keys,
+    "Encrypt": encrypt,
+    "Decrypt": decrypt,
+    "ReEncrypt": re_encrypt,
+    "GenerateDataKey": generate_data_key,
+    "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+    "GenerateRandom": generate_random,
+    "EnableKey": enable_key,
+    "DisableKey": disable_key,
+    "ScheduleKeyDeletion": schedule_key_deletion,
+    "CancelKeyDeletion": cancel_key_deletion,
+    "RotateKeyOnDemand": rotate_key_on_demand,
+    "ListKeyRotations": list_key_rotations,
+    "CreateAlias": create_alias,
+    "DeleteAlias": delete_alias,
+    "ListAliases": list_aliases,
+    "GetKeyPolicy": get_key_policy,
+    "PutKeyPolicy": put_key_policy,
+    "ListKeyPolicies": list_key_policies,
+}

@@ -1,0 +1,146 @@
+"""KMS keys and aliases in the store, and how a KeyId parameter names a key.
+
+Kinds: `kms.key` keyed by key id (a UUID, unique across accounts) and `kms.alias`
+keyed "<account>/<region>/<alias name>". Key material is stored only sealed with
+the data dir's root key (skyhold.crypto.root), bound to the key id and version.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold.crypto import root
+from skyhold.errors import AwsError
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+KEY = "kms.key"
+ALIAS = "kms.alias"
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def key_arn(region: str, account: str, key_id: str) -> str:
+    return f"arn:aws:kms:{region}:{account}:key/{key_id}"
+
+
+def alias_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:kms:{region}:{account}:{name}"
+
+
+def default_policy(account: str) -> str:
+    """The default key policy (AWS KMS developer guide): the account's root principal
+    may do everything, which is what lets IAM policies grant use of the key."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }],
+    }, indent=2)
+
+
+def new_key(call: Call, *, description: str, policy: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+    key_id = str(uuid.uuid4())
+    account, region = call.principal.account, call.region
+    material = secrets.token_bytes(32)
+    record = {
+        "KeyId": key_id,
+        "Arn": key_arn(region, account, key_id),
+        "AWSAccountId": account,
+        "Region": region,
+        "CreationDate": clock.iso8601(clock.now()),
+        "Description": description,
+        "KeyUsage": "ENCRYPT_DECRYPT",
+        "KeySpec": "SYMMETRIC_DEFAULT",
+        "KeyState": "Enabled",
+        "Origin": "AWS_KMS",
+        "KeyManager": "CUSTOMER",
+        "Policy": policy,
+        "Tags": tags,
+        "Material": [_seal(call, key_id, 0, material)],
+    }
+    call.store.put(KEY, key_id, record, expect_version=0)
+    return record
+
+
+def _seal(call: Call, key_id: str, version: int, material: bytes) -> str:
+    aad = f"kms-key-material/{key_id}/{version}".encode()
+    return base64.b64encode(root.seal(call.pipeline.data_dir, material, aad)).decode()
+
+
+def material(call: Call, key: dict[str, Any], version: int) -> bytes:
+    aad = f"kms-key-material/{key['KeyId']}/{version}".encode()
+    return root.unseal(call.pipeline.data_dir, base64.b64decode(key["Material"][version]), aad)
+
+
+def save(call: Call, key: dict[str, Any], version: int) -> None:
+    call.store.put(KEY, key["KeyId"], key, expect_version=version)
+
+
+def not_found(what: str) -> AwsError:
+    return AwsError("NotFoundException", f"{what} is not found.", 400)
+
+
+def find(call: Call, key_ref: str) -> tuple[dict[str, Any], int]:
+    """(key, store version) for a key id, key ARN, alias name or alias ARN."""
+    account, region = call.principal.account, call.region
+    key_id = key_ref
+    if key_ref.startswith("arn:"):
+        parts = key_ref.split(":", 5)
+        if len(parts) != 6:
+            raise AwsError("NotFoundException", f"Invalid arn {key_ref}", 400)
+        region, account, resource = parts[3], parts[4], parts[5]
+        if resource.startswith("alias/"):
+            key_id = _alias_target(call, account, region, resource)
+        else:
+            key_id = resource.removeprefix("key/")
+    elif key_ref.startswith("alias/"):
+        key_id = _alias_target(call, account, region, key_ref)
+    if not _UUID.fullmatch(key_id):
+        raise AwsError("NotFoundException", f"Invalid keyId '{key_ref}'", 400)
+    rec = call.store.get(KEY, key_id)
+    if rec is None or rec.value["AWSAccountId"] != account:
+        raise AwsError("NotFoundException", f"Key '{key_arn(region, account, key_id)}' does not exist", 400)
+    key = _expire_deletion(call, rec.value, rec.version)
+    if key is None:
+        raise AwsError("NotFoundException", f"Key '{key_arn(region, account, key_id)}' does not exist", 400)
+    return key, rec.version
+
+
+def _alias_target(call: Call, account: str, region: str, name: str) -> str:
+    rec = call.store.get(ALIAS, f"{account}/{region}/{name}")
+    if rec is None:
+        raise AwsError("NotFoundException", f"Alias {alias_arn(region, account, name)} is not found.", 400)
+    return rec.value["TargetKeyId"]
+
+
+def _expire_deletion(call: Call, key: dict[str, Any], version: int) -> dict[str, Any] | None:
+    """A key whose deletion date has passed on Skyhold's clock is gone."""
+    if key["KeyState"] == "PendingDeletion" and clock.now() >= parse_time(key["DeletionDate"]):
+        call.store.delete(KEY, key["KeyId"])
+        for alias in call.store.scan(ALIAS, f"{key['AWSAccountId']}/{key['Region']}/"):
+            if alias.value["TargetKeyId"] == key["KeyId"]:
+                call.store.delete(ALIAS, alias.key)
+        return None
+    return key
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def deletion_date(days: int) -> str:
+    return clock.iso8601(clock.now() + timedelta(days=days))

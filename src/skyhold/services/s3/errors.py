@@ -1,0 +1,154 @@
+"""S3's errors, in S3's words (code, message, HTTP status and the extra elements S3
+adds to its <Error> document)."""
+
+from __future__ import annotations
+
+from skyhold.errors import AwsError
+
+
+def no_such_bucket(bucket: str) -> AwsError:
+    return AwsError("NoSuchBucket", "The specified bucket does not exist", 404, extra={"BucketName": bucket})
+
+
+def no_such_key(key: str) -> AwsError:
+    return AwsError("NoSuchKey", "The specified key does not exist.", 404, extra={"Key": key})
+
+
+def no_such_version(key: str, version_id: str) -> AwsError:
+    return AwsError("NoSuchVersion", "The specified version does not exist.", 404,
+                    extra={"Key": key, "VersionId": version_id})
+
+
+def invalid_version_id(version_id: str) -> AwsError:
+    return AwsError("InvalidArgument", "Invalid version id specified", 400,
+                    extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
+
+
+def delete_marker(method: str, version_id: str) -> AwsError:
+    # A GET of a delete marker by version id: the marker exists but is not an object.
+    return AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405,
+                    extra={"Method": method, "ResourceType": "DeleteMarker"},
+                    headers={"x-amz-delete-marker": "true", "x-amz-version-id": version_id})
+
+
+def bucket_already_exists(bucket: str) -> AwsError:
+    return AwsError(
+        "BucketAlreadyExists",
+        "The requested bucket name is not available. The bucket namespace is shared by all users of the "
+        "system. Please select a different name and try again.",
+        409, extra={"BucketName": bucket})
+
+
+def bucket_already_owned(bucket: str) -> AwsError:
+    return AwsError("BucketAlreadyOwnedByYou",
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                    409, extra={"BucketName": bucket})
+
+
+def bucket_not_empty(bucket: str) -> AwsError:
+    return AwsError("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
+                    extra={"BucketName": bucket})
+
+
+def invalid_bucket_name(bucket: str) -> AwsError:
+    return AwsError("InvalidBucketName", "The specified bucket is not valid.", 400, extra={"BucketName": bucket})
+
+
+def illegal_location(constraint: str | None) -> AwsError:
+    what = constraint or "unspecified"
+    return AwsError("IllegalLocationConstraintException",
+                    f"The {what} location constraint is incompatible for the region specific endpoint "
+                    "this request was sent to.", 400)
+
+
+def invalid_location(constraint: str) -> AwsError:
+    return AwsError("InvalidLocationConstraint", "The specified location-constraint is not valid", 400,
+                    extra={"LocationConstraint": constraint})
+
+
+def no_such_bucket_policy(bucket: str) -> AwsError:
+    return AwsError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, extra={"BucketName": bucket})
+
+
+def malformed_policy(message: str) -> AwsError:
+    return AwsError("MalformedPolicy", message, 400)
+
+
+def no_such_public_access_block(bucket: str | None = None) -> AwsError:
+    extra = {"BucketName": bucket} if bucket else {}
+    return AwsError("NoSuchPublicAccessBlockConfiguration",
+                    "The public access block configuration was not found", 404, extra=extra)
+
+
+def acl_not_supported() -> AwsError:
+    return AwsError("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
+
+
+def precondition_failed(condition: str) -> AwsError:
+    return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412,
+                    extra={"Condition": condition})
+
+
+def not_modified(etag: str) -> AwsError:
+    return AwsError("NotModified", "Not Modified", 304, headers={"ETag": etag})
+
+
+def invalid_range(requested: str, size: int) -> AwsError:
+    return AwsError("InvalidRange", "The requested range is not satisfiable", 416,
+                    extra={"RangeRequested": requested, "ActualObjectSize": str(size)},
+                    headers={"Content-Range": f"bytes */{size}"})
+
+
+def entity_too_small(size: int) -> AwsError:
+    return AwsError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", 400,
+                    extra={"ProposedSize": str(size), "MinSizeAllowed": str(5 * 1024 * 1024)})
+
+
+def no_such_upload(upload_id: str) -> AwsError:
+    return AwsError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the "
+                    "upload may have been aborted or completed.", 404, extra={"UploadId": upload_id})
+
+
+def invalid_part(part_number: int, etag: str) -> AwsError:
+    return AwsError("InvalidPart", "One or more of the specified parts could not be found.  The part may not "
+                    "have been uploaded, or the specified entity tag may not match the part's entity tag.",
+                    400, extra={"PartNumber": str(part_number), "ETag": etag})
+
+
+def invalid_part_order() -> AwsError:
+    return AwsError("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be "
+                    "specified in order by part number.", 400)
+
+
+def no_such_tag_set() -> AwsError:
+    return AwsError("NoSuchTagSet", "The TagSet does not exist", 404)
+
+
+def invalid_argument(message: str, name: str | None = None, value: str | None = None) -> AwsError:
+    extra = {"ArgumentName": name, "ArgumentValue": value or ""} if name else {}
+    return AwsError("InvalidArgument", message, 400, extra=extra)
+
+
+def invalid_request(message: str) -> AwsError:
+    return AwsError("InvalidRequest", message, 400)
+
+
+def invalid_tag(message: str) -> AwsError:
+    return AwsError("InvalidTag", message, 400)
+
+
+def no_such_cors() -> AwsError:
+    return AwsError("NoSuchCORSConfiguration", "The CORS configuration does not exist", 404)
+
+
+def no_such_lifecycle() -> AwsError:
+    return AwsError("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", 404)
+
+
+def invalid_encryption_method() -> AwsError:
+    return AwsError("InvalidArgument", "The encryption method specified is not supported", 400,
+                    extra={"ArgumentName": "x-amz-server-side-encryption", "ArgumentValue": "null"})
+
+
+def access_denied(message: str = "Access Denied") -> AwsError:
+    return AwsError("AccessDenied", message, 403)

@@ -1,0 +1,138 @@
+"""What S3 stores, and where.
+
+  s3.bucket   <bucket>                       the bucket and its configuration
+  s3.object   <bucket>/<key>                 the current version of each key (what
+                                             GET and ListObjects see): a prefix scan
+                                             of "<bucket>/<prefix>" is ListObjects
+  s3.version  <bucket>/<key>\\0<sort>         every version, delete markers included;
+                                             kept once versioning was ever enabled.
+                                             <sort> falls with time, so a key's
+                                             versions scan newest first
+  s3.upload   <bucket>/<key>\\0<upload id>    multipart uploads in progress
+  s3.part     <upload id>/<part number:05>   their parts
+
+Bodies are blobs named by random ids (never by keys); an object lists its body as
+segments (one for a PUT, one per part for a multipart upload), each with its own
+wrapped data key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from skyhold import clock
+from skyhold.services.s3 import errors
+from skyhold.store.base import Record, Store
+from skyhold.store.cache import GenerationCache
+
+BUCKET = "s3.bucket"
+OBJECT = "s3.object"
+VERSION = "s3.version"
+UPLOAD = "s3.upload"
+PART = "s3.part"
+
+NULL_VERSION = "null"
+_SEP = "\x00"
+_SORT_LEN = 16
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._"
+_tick = itertools.count()
+
+
+def object_key(bucket: str, key: str) -> str:
+    return f"{bucket}/{key}"
+
+
+def versions_prefix(bucket: str, key: str) -> str:
+    return f"{bucket}/{key}{_SEP}"
+
+
+def version_key(bucket: str, key: str, sort: str) -> str:
+    return f"{bucket}/{key}{_SEP}{sort}"
+
+
+def split_version_key(bucket: str, store_key: str) -> tuple[str, str]:
+    key, _, sort = store_key[len(bucket) + 1:].rpartition(_SEP)
+    return key, sort
+
+
+def new_sort() -> str:
+    """Falls with every call (newest versions sort first); unique within the process
+    even when the clock does not move."""
+    n = (1 << 64) - 1 - (time.time_ns() // 1000 * 1024 + next(_tick) % 1024)
+    return f"{n:016x}"
+
+
+def new_version_id(sort: str) -> str:
+    # The id carries its sort key so a GET by version id is one point read.
+    return sort + "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+def sort_of(version_id: str) -> str | None:
+    if len(version_id) != _SORT_LEN + 16:
+        return None
+    sort = version_id[:_SORT_LEN]
+    return sort if all(c in "0123456789abcdef" for c in sort) else None
+
+
+def upload_key(bucket: str, key: str, upload_id: str) -> str:
+    return f"{bucket}/{key}{_SEP}{upload_id}"
+
+
+def part_key(upload_id: str, number: int) -> str:
+    return f"{upload_id}/{number:05d}"
+
+
+def now_text() -> str:
+    return clock.now().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def bucket_arn(bucket: str) -> str:
+    return f"arn:aws:s3:::{bucket}"
+
+
+def object_arn(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+# --- buckets: read on every request, so memoized until the store changes -----------
+
+_caches: dict[int, GenerationCache] = {}
+
+
+def _cache(store: Store) -> GenerationCache:
+    cache = _caches.get(id(store))
+    if cache is None:
+        cache = _caches[id(store)] = GenerationCache(store)
+    return cache
+
+
+def find_bucket(store: Store, name: str) -> Record | None:
+    return _cache(store).get(("bucket", name), lambda: store.get(BUCKET, name))
+
+
+def get_bucket(store: Store, name: str) -> Record:
+    rec = find_bucket(store, name)
+    if rec is None:
+        raise errors.no_such_bucket(name)
+    return rec
+
+
+def update_bucket(store: Store, name: str, **changes: Any) -> None:
+    """Change bucket settings (a value of None removes the setting)."""
+    with store.transaction():
+        rec = get_bucket(store, name)
+        value = dict(rec.value)
+        for k, v in changes.items():
+            if v is None:
+                value.pop(k, None)
+            else:
+                value[k] = v
+        store.put(BUCKET, name, value, expect_version=rec.version)

@@ -1,0 +1,115 @@
+"""KMS: real encryption bound to its context, key policies that must allow, key states."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .conftest import AwsEnv
+
+
+def _user_client(admin: AwsEnv, policy: dict) -> object:
+    iam = admin.client("iam")
+    name = f"kms-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return boto3.client("kms", endpoint_url=admin.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def test_encrypt_decrypt_with_the_cli_and_context(admin: AwsEnv, tmp_path) -> None:
+    key_id = admin.aws_json("kms", "create-key", "--description", "lab")["KeyMetadata"]["KeyId"]
+    (tmp_path / "secret.txt").write_bytes(b"db-password-123")
+    out = admin.aws_json("kms", "encrypt", "--key-id", key_id, "--plaintext", f"fileb://{tmp_path / 'secret.txt'}",
+                         "--encryption-context", "app=billing")
+    blob = base64.b64decode(out["CiphertextBlob"])
+    assert b"db-password-123" not in blob
+    (tmp_path / "blob").write_bytes(blob)
+    back = admin.aws_json("kms", "decrypt", "--ciphertext-blob", f"fileb://{tmp_path / 'blob'}",
+                          "--encryption-context", "app=billing")
+    assert base64.b64decode(back["Plaintext"]) == b"db-password-123"
+    assert back["KeyId"].endswith(key_id)
+    wrong = admin.aws("kms", "decrypt", "--ciphertext-blob", f"fileb://{tmp_path / 'blob'}",
+                      "--encryption-context", "app=payroll")
+    assert wrong.returncode != 0 and "InvalidCiphertextException" in wrong.stderr
+
+
+def test_key_policy_must_allow_even_with_kms_star(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    account = admin.client("sts").get_caller_identity()["Account"]
+    user = _user_client(admin, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]})
+    open_key = kms.create_key()["KeyMetadata"]["KeyId"]  # default policy: IAM policies work
+    user.encrypt(KeyId=open_key, Plaintext=b"x")
+    admin_arn = f"arn:aws:iam::{account}:user/admin"
+    closed_key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "kms:*", "Resource": "*"}]}))["KeyMetadata"]
+    with pytest.raises(ClientError) as e:
+        user.encrypt(KeyId=closed_key["KeyId"], Plaintext=b"x")
+    err = e.value.response["Error"]
+    assert err["Code"] == "AccessDeniedException"
+    assert "because no resource-based policy allows the kms:Encrypt action" in err["Message"]
+
+
+def test_lockout_safety_check(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    nobody = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]})
+    with pytest.raises(ClientError) as e:
+        kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=nobody)
+    assert e.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"
+    assert json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])["Id"] == "key-default-1"
+
+
+def test_disabled_key_refuses_and_rotation_keeps_old_ciphertexts(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=f"alias/lab-{uuid.uuid4().hex[:6]}", TargetKeyId=key_id)
+    old = kms.encrypt(KeyId=key_id, Plaintext=b"before rotation")["CiphertextBlob"]
+    kms.rotate_key_on_demand(KeyId=key_id)
+    new = kms.encrypt(KeyId=key_id, Plaintext=b"after rotation")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"before rotation"
+    assert kms.decrypt(CiphertextBlob=new)["Plaintext"] == b"after rotation"
+    kms.disable_key(KeyId=key_id)
+    with pytest.raises(ClientError) as e:
+        kms.decrypt(CiphertextBlob=old)
+    assert e.value.response["Error"]["Code"] == "DisabledException"
+    kms.enable_key(KeyId=key_id)
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=key_id, Plaintext=b"x")
+    assert e.value.response["Error"]["Code"] == "KMSInvalidStateException"
+    kms.cancel_key_deletion(KeyId=key_id)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+def test_data_keys_and_aliases(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    alias = f"alias/app-{uuid.uuid4().hex[:6]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    dk = kms.generate_data_key(KeyId=alias, KeySpec="AES_256", EncryptionContext={"bucket": "b"})
+    assert len(dk["Plaintext"]) == 32
+    assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext={"bucket": "b"})["Plaintext"] == dk["Plaintext"]
+    assert any(a["AliasName"] == alias for a in kms.list_aliases(KeyId=key_id)["Aliases"])
+    with pytest.raises(ClientError) as e:
+        kms.describe_key(KeyId="alias/does-not-exist")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_no_key_material_in_the_store(admin: AwsEnv, server) -> None:
+    kms = admin.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    dk = kms.generate_data_key(KeyId=key_id, NumberOfBytes=32)
+    data = b"".join(p.read_bytes() for p in server.data_dir.glob("*.db*"))
+    assert dk["Plaintext"] not in data
+    assert base64.b64encode(dk["Plaintext"]) not in data
