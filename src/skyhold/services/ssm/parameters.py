@@ -1,0 +1,289 @@
+"""Parameters with versions and labels. A SecureString's value is stored only as a
+KMS ciphertext (encryption context {"PARAMETER_ARN": arn}, as SSM uses), and reading
+it back decrypted needs kms:Decrypt on its key via SSM.
+
+Kinds: `ssm.parameter` key "<account>/<region>/<name>" (current version and
+metadata); `ssm.parameter-version` key "<account>/<region>/<name>#<version>".
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold.authz import Access
+from skyhold.errors import AwsError
+from skyhold.services.kms import on_behalf
+from skyhold.services.kms.records import parse_time
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+PARAM = "ssm.parameter"
+VERSION = "ssm.parameter-version"
+_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
+MAX_VERSIONS = 100
+_NAME = re.compile(r"^[a-zA-Z0-9_.\-/]+$")
+
+
+def _key(call: Call, name: str) -> str:
+    return f"{call.principal.account}/{call.region}/{name}"
+
+
+def arn_of(call: Call, name: str) -> str:
+    return f"arn:aws:ssm:{call.region}:{call.principal.account}:parameter/{name.lstrip('/')}"
+
+
+def _split_selector(ref: str) -> tuple[str, str | None]:
+    name, sep, selector = ref.partition(":")
+    return name, selector if sep else None
+
+
+def _not_found(name: str) -> AwsError:
+    return AwsError("ParameterNotFound", "", 400)
+
+
+def _load(call: Call, ref: str) -> dict[str, Any]:
+    """The version a name, name:version or name:label refers to."""
+    name, selector = _split_selector(ref)
+    rec = call.store.get(PARAM, _key(call, name))
+    if rec is None:
+        raise _not_found(name)
+    if selector is None:
+        version = rec.value["Version"]
+    elif selector.isdigit():
+        version = int(selector)
+    else:
+        version = next((int(v) for v, labels in rec.value.get("Labels", {}).items() if selector in labels), None)
+        if version is None:
+            raise AwsError("ParameterVersionNotFound", f"Systems Manager could not find version {selector} of {name}.")
+    ver = call.store.get(VERSION, f"{_key(call, name)}#{version:08d}")
+    if ver is None:
+        raise AwsError("ParameterVersionNotFound", f"Systems Manager could not find version {version} of {name}.")
+    return {**ver.value, "Labels": rec.value.get("Labels", {}).get(str(version), []), "Selector": selector}
+
+
+def _value(call: Call, p: dict[str, Any], decrypt: bool) -> str:
+    if p["Type"] != "SecureString":
+        return p["Value"]
+    if not decrypt:
+        return p["Ciphertext"]  # SSM shows SecureStrings as their ciphertext without decryption
+    plaintext, _ = on_behalf.decrypt(call, base64.b64decode(p["Ciphertext"]), {"PARAMETER_ARN": p["ARN"]}, "ssm")
+    return plaintext.decode()
+
+
+def _view(call: Call, p: dict[str, Any], decrypt: bool) -> dict[str, Any]:
+    out = {
+        "Name": p["Name"], "Type": p["Type"], "Value": _value(call, p, decrypt), "Version": p["Version"],
+        "LastModifiedDate": parse_time(p["LastModifiedDate"]), "ARN": p["ARN"], "DataType": p["DataType"],
+    }
+    if p.get("Selector"):
+        out["Selector"] = ":" + p["Selector"]
+    return out
+
+
+def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name, value = params["Name"], params["Value"]
+    kind = params.get("Type")
+    if not _NAME.match(name) or (name.startswith("/") and "//" in name):
+        raise AwsError("ValidationException", f"Parameter name: can't be prefixed with \"aws\" or \"ssm\" "
+                       f"(case-insensitive) and must contain only a-zA-Z0-9_.-/", 400)
+    tier = params.get("Tier") or "Standard"
+    if len(value.encode()) > _LIMITS.get(tier, 4096):
+        raise AwsError("ValidationException", f"Standard tier parameters support a maximum parameter value of "
+                       f"4096 characters. To create a larger parameter value, upgrade the parameter to use the "
+                       f"advanced-parameter tier.", 400)
+    if params.get("AllowedPattern") and not re.fullmatch(params["AllowedPattern"], value):
+        raise AwsError("ParameterPatternMismatchException",
+                       f"Parameter value, cannot be validated against allowedPattern: {params['AllowedPattern']}")
+    key = _key(call, name)
+    rec = call.store.get(PARAM, key)
+    if rec is not None and not params.get("Overwrite"):
+        raise AwsError("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the "
+                       "overwrite option in the request to true.")
+    if rec is None and kind is None:
+        raise AwsError("ValidationException", "A parameter type is required when you create a parameter.", 400)
+    if rec is not None and params.get("Tags"):
+        raise AwsError("ValidationException", "Invalid request: tags and overwrite can't be used together. To create "
+                       "a parameter with tags, please remove overwrite flag. To update tags for an existing "
+                       "parameter, please use AddTagsToResource or RemoveTagsFromResource.", 400)
+    current = rec.value if rec else {}
+    kind = kind or current["Type"]
+    version = current.get("Version", 0) + 1
+    arn = arn_of(call, name)
+    record: dict[str, Any] = {
+        "Name": name, "Type": kind, "Version": version, "ARN": arn, "DataType": params.get("DataType") or "text",
+        "LastModifiedDate": clock.iso8601(clock.now()), "LastModifiedUser": call.principal.arn,
+        "Description": params.get("Description", current.get("Description", "")), "Tier": tier,
+        "AllowedPattern": params.get("AllowedPattern", current.get("AllowedPattern")),
+    }
+    if kind == "SecureString":
+        key_ref = params.get("KeyId") or current.get("KeyId") or on_behalf.managed_key(call, "ssm")
+        blob, key_arn = on_behalf.encrypt(call, key_ref, value.encode(), {"PARAMETER_ARN": arn}, "ssm")
+        record.update(Ciphertext=base64.b64encode(blob).decode(), KeyId=params.get("KeyId") or key_arn)
+    else:
+        record["Value"] = value
+    with call.store.transaction():
+        call.store.put(VERSION, f"{key}#{version:08d}", record, expect_version=0)
+        if version > MAX_VERSIONS:
+            call.store.delete(VERSION, f"{key}#{version - MAX_VERSIONS:08d}")
+        call.store.put(PARAM, key, {**record, "Labels": current.get("Labels", {}),
+                                    "Tags": params.get("Tags") or current.get("Tags", [])},
+                       expect_version=rec.version if rec else 0)
+    return {"Version": version, "Tier": tier}
+
+
+def get_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    return {"Parameter": _view(call, _load(call, params["Name"]), params.get("WithDecryption", False))}
+
+
+def get_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    found, invalid = [], []
+    for ref in params["Names"]:
+        try:
+            found.append(_view(call, _load(call, ref), params.get("WithDecryption", False)))
+        except AwsError as err:
+            if err.code not in ("ParameterNotFound", "ParameterVersionNotFound"):
+                raise
+            invalid.append(ref)
+    return {"Parameters": found, "InvalidParameters": invalid}
+
+
+def get_parameters_by_path(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    path = params["Path"]
+    if not path.startswith("/"):
+        raise AwsError("ValidationException", "The parameter doesn't meet the parameter name requirements. The "
+                       "parameter name must begin with a forward slash \"/\".", 400)
+    prefix = path if path.endswith("/") else path + "/"
+    limit = params.get("MaxResults", 10)
+    start_after = base64.urlsafe_b64decode(params["NextToken"]).decode() if params.get("NextToken") else ""
+    found, last = [], ""
+    for rec in call.store.scan(PARAM, _key(call, prefix), start_after=start_after):
+        rest = rec.value["Name"][len(prefix):]
+        if not params.get("Recursive") and "/" in rest:
+            continue
+        found.append(_view(call, {**rec.value, "Selector": None}, params.get("WithDecryption", False)))
+        last = rec.key
+        if len(found) == limit:
+            break
+    out: dict[str, Any] = {"Parameters": found}
+    if len(found) == limit and last:
+        out["NextToken"] = base64.urlsafe_b64encode(last.encode()).decode()
+    return out
+
+
+def get_parameter_history(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Name"]
+    rec = call.store.get(PARAM, _key(call, name))
+    if rec is None:
+        raise _not_found(name)
+    labels = rec.value.get("Labels", {})
+    history = []
+    for ver in call.store.scan(VERSION, f"{_key(call, name)}#"):
+        p = ver.value
+        history.append({**{k: v for k, v in _view(call, p, params.get("WithDecryption", False)).items()
+                           if k not in ("ARN", "Selector")},
+                        "LastModifiedUser": p["LastModifiedUser"], "Labels": labels.get(str(p["Version"]), []),
+                        "Tier": p["Tier"], "Description": p.get("Description", "")})
+    return {"Parameters": history}
+
+
+def delete_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _delete(call, params["Name"])
+    return {}
+
+
+def _delete(call: Call, name: str) -> None:
+    key = _key(call, name)
+    with call.store.transaction():
+        if not call.store.delete(PARAM, key):
+            raise _not_found(name)
+        for ver in call.store.scan(VERSION, f"{key}#"):
+            call.store.delete(VERSION, ver.key)
+
+
+def delete_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    deleted, invalid = [], []
+    for name in params["Names"]:
+        try:
+            _delete(call, name)
+            deleted.append(name)
+        except AwsError:
+            invalid.append(name)
+    return {"DeletedParameters": deleted, "InvalidParameters": invalid}
+
+
+def label_parameter_version(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Name"]
+    rec = call.store.get(PARAM, _key(call, name))
+    if rec is None:
+        raise _not_found(name)
+    version = params.get("ParameterVersion") or rec.value["Version"]
+    labels = rec.value.get("Labels", {})
+    invalid = [label for label in params["Labels"] if label[:1].isdigit() or label.lower().startswith(("aws", "ssm"))]
+    for label in params["Labels"]:
+        if label in invalid:
+            continue
+        for held in labels.values():  # a label names one version at a time
+            if label in held:
+                held.remove(label)
+        labels.setdefault(str(version), []).append(label)
+    call.store.put(PARAM, rec.key, {**rec.value, "Labels": labels}, expect_version=rec.version)
+    return {"InvalidLabels": invalid, "ParameterVersion": version}
+
+
+def describe_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    out = []
+    for rec in call.store.scan(PARAM, f"{call.principal.account}/{call.region}/"):
+        p = rec.value
+        item = {"Name": p["Name"], "Type": p["Type"], "Version": p["Version"], "ARN": p["ARN"],
+                "LastModifiedDate": parse_time(p["LastModifiedDate"]), "LastModifiedUser": p["LastModifiedUser"],
+                "Tier": p["Tier"], "DataType": p["DataType"], "Policies": []}
+        if p.get("KeyId"):
+            item["KeyId"] = p["KeyId"]
+        if p.get("Description"):
+            item["Description"] = p["Description"]
+        out.append(item)
+    return {"Parameters": out}
+
+
+HANDLERS = {
+    "PutParameter": put_parameter,
+    "GetParameter": get_parameter,
+    "GetParameters": get_parameters,
+    "GetParametersByPath": get_parameters_by_path,
+    "GetParameterHistory": get_parameter_history,
+    "DeleteParameter": delete_parameter,
+    "DeleteParameters": delete_parameters,
+    "LabelParameterVersion": label_parameter_version,
+    "DescribeParameters": describe_parameters,
+}
+
+
+def _on_name(action: str, param: str = "Name") -> Any:
+    def authz(call: Call, params: dict[str, Any]) -> list[Access]:
+        name, _ = _split_selector(params[param])
+        return [Access(action, arn_of(call, name))]
+
+    return authz
+
+
+def _on_names(action: str) -> Any:
+    def authz(call: Call, params: dict[str, Any]) -> list[Access]:
+        return [Access(action, arn_of(call, _split_selector(n)[0])) for n in params["Names"]]
+
+    return authz
+
+
+AUTHZ = {
+    "PutParameter": _on_name("ssm:PutParameter"),
+    "GetParameter": _on_name("ssm:GetParameter"),
+    "GetParameters": _on_names("ssm:GetParameters"),
+    "GetParametersByPath": _on_name("ssm:GetParametersByPath", "Path"),
+    "GetParameterHistory": _on_name("ssm:GetParameterHistory"),
+    "DeleteParameter": _on_name("ssm:DeleteParameter"),
+    "DeleteParameters": _on_names("ssm:DeleteParameters"),
+    "LabelParameterVersion": _on_name("ssm:LabelParameterVersion"),
+}
