@@ -82,10 +82,13 @@ def _authorize(call: Call, action: str, key: dict[str, Any], service: str, conte
         resource_policy_required=True))
 
 
-def encrypt(call: Call, key_ref: str, plaintext: bytes, context: dict[str, str], service: str) -> tuple[bytes, str]:
-    """(ciphertext blob, key ARN); needs kms:Encrypt via the service."""
+def encrypt(
+    call: Call, key_ref: str, plaintext: bytes, context: dict[str, str], service: str, action: str = "kms:Encrypt"
+) -> tuple[bytes, str]:
+    """(ciphertext blob, key ARN); needs `action` (kms:Encrypt, or kms:GenerateDataKey
+    for services that envelope-encrypt) via the service."""
     key, _ = r.find(call, key_ref)
-    _authorize(call, "kms:Encrypt", key, service, context)
+    _authorize(call, action, key, service, context)
     usable(key)
     version = len(key["Material"]) - 1
     return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context), key["Arn"]

@@ -1,0 +1,470 @@
+"""Secrets, their versions and staging labels (AWSCURRENT, AWSPREVIOUS, AWSPENDING).
+
+Every secret value is stored only as a KMS ciphertext under the secret's key (the AWS
+managed aws/secretsmanager key by default), with the encryption context
+{"SecretARN": arn, "SecretVersionId": id} as Secrets Manager uses; reading it needs
+kms:Decrypt via secretsmanager.<region>.amazonaws.com, writing kms:GenerateDataKey.
+
+Kind `secretsmanager.secret`, key "<account>/<region>/<name>".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets as random
+import string
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold.authz import Access
+from skyhold.errors import AwsError
+from skyhold.policy import validate_policy
+from skyhold.services.kms import on_behalf
+from skyhold.services.kms.records import parse_time
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+SECRET = "secretsmanager.secret"
+SERVICE = "secretsmanager"
+CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
+
+
+def _not_found() -> AwsError:
+    return AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+
+
+def _deleted() -> AwsError:
+    return AwsError("InvalidRequestException",
+                    "You can't perform this operation on the secret because it was marked for deletion.")
+
+
+def _arn(call: Call, name: str) -> str:
+    suffix = "".join(random.choice(string.ascii_letters + string.digits) for _ in range(6))
+    return f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{name}-{suffix}"
+
+
+def _find(call: Call, secret_id: str, *, allow_deleted: bool = False) -> tuple[dict[str, Any], int]:
+    """By name, full ARN, or ARN without its random suffix."""
+    prefix = f"{call.principal.account}/{call.region}/"
+    name = secret_id
+    if secret_id.startswith("arn:"):
+        name = secret_id.split(":secret:", 1)[-1]
+    rec = call.store.get(SECRET, prefix + name)
+    if rec is None and secret_id.startswith("arn:"):
+        rec = next((r for r in call.store.scan(SECRET, prefix) if r.value["ARN"] == secret_id), None)
+    if rec is None:
+        raise _not_found()
+    secret = rec.value
+    if secret.get("DeletedDate") and clock.now() >= parse_time(secret["PurgeDate"]):
+        call.store.delete(SECRET, rec.key)  # the recovery window has passed on Skyhold's clock
+        raise _not_found()
+    if secret.get("DeletedDate") and not allow_deleted:
+        raise _deleted()
+    return secret, rec.version
+
+
+def _save(call: Call, secret: dict[str, Any], version: int) -> None:
+    call.store.put(SECRET, f"{call.principal.account}/{call.region}/{secret['Name']}", secret, expect_version=version)
+
+
+def _seal(call: Call, secret: dict[str, Any], version_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("SecretString") is not None and params.get("SecretBinary") is not None:
+        raise AwsError("InvalidParameterException", "You can't specify both a binary secret value and a string "
+                       "secret value in the same secret.")
+    if params.get("SecretString") is not None:
+        kind, raw = "String", params["SecretString"].encode()
+    elif params.get("SecretBinary") is not None:
+        kind, raw = "Binary", params["SecretBinary"]
+    else:
+        raise AwsError("InvalidRequestException", "You must provide either SecretString or SecretBinary.")
+    if len(raw) > 65536:
+        raise AwsError("InvalidParameterException", "Secret value exceeds the maximum size of 65536 bytes.")
+    key = secret.get("KmsKeyId") or on_behalf.managed_key(call, SERVICE)
+    context = {"SecretARN": secret["ARN"], "SecretVersionId": version_id}
+    blob, _ = on_behalf.encrypt(call, key, raw, context, SERVICE, action="kms:GenerateDataKey")
+    return {"Kind": kind, "Ciphertext": base64.b64encode(blob).decode(), "CreatedDate": clock.iso8601(clock.now()),
+            "Stages": []}
+
+
+def _add_version(secret: dict[str, Any], version_id: str, sealed: dict[str, Any], stages: list[str]) -> None:
+    """Put the new version in place: each of its labels leaves whichever version held
+    it, and when it becomes AWSCURRENT the old current one becomes AWSPREVIOUS."""
+    versions = secret["Versions"]
+    old_current = next((vid for vid, v in versions.items() if CURRENT in v["Stages"]), None)
+    moving = set(stages) | ({PREVIOUS} if CURRENT in stages else set())
+    for v in versions.values():
+        v["Stages"] = [s for s in v["Stages"] if s not in moving]
+    if CURRENT in stages and old_current is not None:
+        versions[old_current]["Stages"].append(PREVIOUS)
+    sealed["Stages"] = list(stages)
+    versions[version_id] = sealed
+    # Versions with no label are deprecated; Secrets Manager keeps about 100.
+    unlabeled = [vid for vid, v in versions.items() if not v["Stages"]]
+    for vid in unlabeled[: max(0, len(versions) - 100)]:
+        del versions[vid]
+
+
+def create_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Name"]
+    key = f"{call.principal.account}/{call.region}/{name}"
+    if (existing := call.store.get(SECRET, key)) is not None:
+        if existing.value.get("DeletedDate"):
+            raise AwsError("InvalidRequestException", "You can't create this secret because a secret with this name "
+                           "is already scheduled for deletion.")
+        raise AwsError("ResourceExistsException", f"The operation failed because the secret {name} already exists.")
+    now = clock.iso8601(clock.now())
+    secret: dict[str, Any] = {
+        "Name": name, "ARN": _arn(call, name), "Description": params.get("Description", ""),
+        "KmsKeyId": params.get("KmsKeyId"), "CreatedDate": now, "LastChangedDate": now, "Tags": params.get("Tags") or [],
+        "Versions": {},
+    }
+    version_id = params.get("ClientRequestToken") or str(uuid.uuid4())
+    result: dict[str, Any] = {"ARN": secret["ARN"], "Name": name}
+    if params.get("SecretString") is not None or params.get("SecretBinary") is not None:
+        _add_version(secret, version_id, _seal(call, secret, version_id, params), [CURRENT])
+        result["VersionId"] = version_id
+    call.store.put(SECRET, key, secret, expect_version=0)
+    return result
+
+
+def _pick_version(secret: dict[str, Any], params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    wanted_id, stage = params.get("VersionId"), params.get("VersionStage")
+    for vid, v in secret["Versions"].items():
+        if (wanted_id and vid == wanted_id and (not stage or stage in v["Stages"])) or (
+                not wanted_id and (stage or CURRENT) in v["Stages"]):
+            return vid, v
+    raise AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for "
+                   + (f"VersionId: {wanted_id}" if wanted_id else f"staging label: {stage or CURRENT}"))
+
+
+def _value(call: Call, secret: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    vid, v = _pick_version(secret, params)
+    context = {"SecretARN": secret["ARN"], "SecretVersionId": vid}
+    plaintext, _ = on_behalf.decrypt(call, base64.b64decode(v["Ciphertext"]), context, SERVICE)
+    out: dict[str, Any] = {"ARN": secret["ARN"], "Name": secret["Name"], "VersionId": vid,
+                           "VersionStages": v["Stages"], "CreatedDate": parse_time(v["CreatedDate"])}
+    if v["Kind"] == "String":
+        out["SecretString"] = plaintext.decode()
+    else:
+        out["SecretBinary"] = plaintext
+    return out
+
+
+def get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    out = _value(call, secret, params)
+    secret["LastAccessedDate"] = clock.iso8601(clock.now().replace(hour=0, minute=0, second=0))
+    _save(call, secret, version)
+    return out
+
+
+def batch_get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    values, errors = [], []
+    for secret_id in params.get("SecretIdList") or []:
+        try:
+            call.pipeline.authorizer.check_access(call, _secret_access(call, "secretsmanager:GetSecretValue",
+                                                                       secret_id))
+            secret, _ = _find(call, secret_id)
+            values.append(_value(call, secret, {}))
+        except AwsError as err:
+            errors.append({"SecretId": secret_id, "ErrorCode": err.code, "Message": err.message})
+    return {"SecretValues": values, "Errors": errors}
+
+
+def put_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    version_id = params.get("ClientRequestToken") or str(uuid.uuid4())
+    if version_id in secret["Versions"]:
+        raise AwsError("ResourceExistsException", f"You can't modify an existing version, you can only create a "
+                       f"new version.")
+    stages = params.get("VersionStages") or [CURRENT]
+    _add_version(secret, version_id, _seal(call, secret, version_id, params), stages)
+    secret["LastChangedDate"] = clock.iso8601(clock.now())
+    _save(call, secret, version)
+    return {"ARN": secret["ARN"], "Name": secret["Name"], "VersionId": version_id, "VersionStages": stages}
+
+
+def update_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    if "Description" in params:
+        secret["Description"] = params["Description"]
+    if "KmsKeyId" in params:
+        secret["KmsKeyId"] = params["KmsKeyId"]
+    out: dict[str, Any] = {"ARN": secret["ARN"], "Name": secret["Name"]}
+    if params.get("SecretString") is not None or params.get("SecretBinary") is not None:
+        version_id = params.get("ClientRequestToken") or str(uuid.uuid4())
+        _add_version(secret, version_id, _seal(call, secret, version_id, params), [CURRENT])
+        out["VersionId"] = version_id
+    secret["LastChangedDate"] = clock.iso8601(clock.now())
+    _save(call, secret, version)
+    return out
+
+
+def update_secret_version_stage(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    stage, move_to, remove_from = params["VersionStage"], params.get("MoveToVersionId"), params.get("RemoveFromVersionId")
+    versions = secret["Versions"]
+    holder = next((vid for vid, v in versions.items() if stage in v["Stages"]), None)
+    if holder and holder != remove_from and move_to:
+        raise AwsError("InvalidParameterException", f"The staging label {stage} is currently attached to version "
+                       f"{holder}, so you must explicitly reference that version in RemoveFromVersionId.")
+    if move_to and move_to not in versions:
+        raise _not_found()
+    if remove_from and remove_from in versions:
+        versions[remove_from]["Stages"] = [s for s in versions[remove_from]["Stages"] if s != stage]
+        if stage == CURRENT:
+            versions[remove_from]["Stages"].append(PREVIOUS)
+            for vid, v in versions.items():
+                if vid != remove_from:
+                    v["Stages"] = [s for s in v["Stages"] if s != PREVIOUS]
+    if move_to:
+        versions[move_to]["Stages"] = [s for s in versions[move_to]["Stages"] if s != PREVIOUS or stage != CURRENT]
+        versions[move_to]["Stages"].append(stage)
+    _save(call, secret, version)
+    return {"ARN": secret["ARN"], "Name": secret["Name"]}
+
+
+def describe_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, _ = _find(call, params["SecretId"], allow_deleted=True)
+    return _describe(secret)
+
+
+def _describe(secret: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ARN": secret["ARN"], "Name": secret["Name"], "Description": secret["Description"],
+        "CreatedDate": parse_time(secret["CreatedDate"]), "LastChangedDate": parse_time(secret["LastChangedDate"]),
+        "Tags": secret["Tags"], "RotationEnabled": False,
+        "VersionIdsToStages": {vid: v["Stages"] for vid, v in secret["Versions"].items()},
+    }
+    if secret.get("KmsKeyId"):
+        out["KmsKeyId"] = secret["KmsKeyId"]
+    if secret.get("LastAccessedDate"):
+        out["LastAccessedDate"] = parse_time(secret["LastAccessedDate"])
+    if secret.get("DeletedDate"):
+        out["DeletedDate"] = parse_time(secret["DeletedDate"])
+    return out
+
+
+def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    filters = params.get("Filters") or []
+    out = []
+    for rec in call.store.scan(SECRET, f"{call.principal.account}/{call.region}/"):
+        secret = rec.value
+        if secret.get("DeletedDate") and not params.get("IncludePlannedDeletion"):
+            continue
+        if all(_filter(secret, f) for f in filters):
+            view = _describe(secret)
+            view.pop("VersionIdsToStages")
+            view["SecretVersionsToStages"] = {vid: v["Stages"] for vid, v in secret["Versions"].items()}
+            out.append(view)
+    limit = params.get("MaxResults", 100)
+    start = int(params["NextToken"]) if params.get("NextToken", "").isdigit() else 0
+    page = out[start:start + limit]
+    result: dict[str, Any] = {"SecretList": page}
+    if start + limit < len(out):
+        result["NextToken"] = str(start + limit)
+    return result
+
+
+def _filter(secret: dict[str, Any], f: dict[str, Any]) -> bool:
+    values = f.get("Values") or []
+    key = f["Key"]
+    negate = [v[1:] for v in values if v.startswith("!")]
+    plain = [v for v in values if not v.startswith("!")]
+    fields = {
+        "name": [secret["Name"]], "description": [secret["Description"]],
+        "tag-key": [t["Key"] for t in secret["Tags"]], "tag-value": [t["Value"] for t in secret["Tags"]],
+        "all": [secret["Name"], secret["Description"], *(t["Key"] for t in secret["Tags"]),
+                *(t["Value"] for t in secret["Tags"])],
+    }.get(key, [])
+    hit = any(field.startswith(v) for v in plain for field in fields) if plain else True
+    return hit and not any(field.startswith(v) for v in negate for field in fields)
+
+
+def delete_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"], allow_deleted=True)
+    force = params.get("ForceDeleteWithoutRecovery", False)
+    window = params.get("RecoveryWindowInDays")
+    if force and window is not None:
+        raise AwsError("InvalidParameterException", "You can't use ForceDeleteWithoutRecovery in conjunction with "
+                       "RecoveryWindowInDays.")
+    if window is not None and not 7 <= window <= 30:
+        raise AwsError("InvalidParameterException", "The RecoveryWindowInDays value must be between 7 and 30 days "
+                       "(inclusive).")
+    now = clock.now()
+    if force:
+        call.store.delete(SECRET, f"{call.principal.account}/{call.region}/{secret['Name']}")
+        return {"ARN": secret["ARN"], "Name": secret["Name"], "DeletionDate": now}
+    if not secret.get("DeletedDate"):
+        secret["DeletedDate"] = clock.iso8601(now)
+        secret["PurgeDate"] = clock.iso8601(now + timedelta(days=window or 30))
+        _save(call, secret, version)
+    return {"ARN": secret["ARN"], "Name": secret["Name"], "DeletionDate": parse_time(secret["PurgeDate"])}
+
+
+def restore_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"], allow_deleted=True)
+    secret.pop("DeletedDate", None)
+    secret.pop("PurgeDate", None)
+    _save(call, secret, version)
+    return {"ARN": secret["ARN"], "Name": secret["Name"]}
+
+
+def get_random_password(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    length = params.get("PasswordLength", 32)
+    if not 1 <= length <= 4096:
+        raise AwsError("InvalidParameterException", "Password length must be between 1 and 4096.")
+    classes = []
+    if not params.get("ExcludeLowercase"):
+        classes.append(string.ascii_lowercase)
+    if not params.get("ExcludeUppercase"):
+        classes.append(string.ascii_uppercase)
+    if not params.get("ExcludeNumbers"):
+        classes.append(string.digits)
+    if not params.get("ExcludePunctuation"):
+        classes.append("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+    if params.get("IncludeSpace"):
+        classes.append(" ")
+    excluded = set(params.get("ExcludeCharacters") or "")
+    classes = [c for c in ("".join(ch for ch in cls if ch not in excluded) for cls in classes) if c]
+    if not classes:
+        raise AwsError("InvalidParameterException", "The password cannot be generated with the given constraints.")
+    alphabet = "".join(classes)
+    while True:
+        password = "".join(random.choice(alphabet) for _ in range(length))
+        # RequireEachIncludedType (default true): one of each class when it fits
+        if not params.get("RequireEachIncludedType", True) or length < len(classes) or all(
+                any(ch in cls for ch in password) for cls in classes):
+            return {"RandomPassword": password}
+
+
+def put_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    text = params["ResourcePolicy"]
+    validate_policy(text, "resource")
+    if params.get("BlockPublicPolicy") and _is_public(text):
+        raise AwsError("PublicPolicyException", "This resource policy contains a statement that grants public "
+                       "access, and BlockPublicPolicy is set to true.")
+    secret["ResourcePolicy"] = text
+    _save(call, secret, version)
+    return {"ARN": secret["ARN"], "Name": secret["Name"]}
+
+
+def _is_public(text: str) -> bool:
+    doc = json.loads(text)
+    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    for st in statements:
+        principal = st.get("Principal")
+        wildcard = principal == "*" or (isinstance(principal, dict) and "*" in (
+            principal.get("AWS") if isinstance(principal.get("AWS"), list) else [principal.get("AWS")]))
+        if st.get("Effect") == "Allow" and wildcard and not st.get("Condition"):
+            return True
+    return False
+
+
+def get_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, _ = _find(call, params["SecretId"])
+    out = {"ARN": secret["ARN"], "Name": secret["Name"]}
+    if secret.get("ResourcePolicy"):
+        out["ResourcePolicy"] = secret["ResourcePolicy"]
+    return out
+
+
+def delete_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    secret.pop("ResourcePolicy", None)
+    _save(call, secret, version)
+    return {"ARN": secret["ARN"], "Name": secret["Name"]}
+
+
+def list_secret_version_ids(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, _ = _find(call, params["SecretId"])
+    return {"ARN": secret["ARN"], "Name": secret["Name"], "Versions": [
+        {"VersionId": vid, "VersionStages": v["Stages"], "CreatedDate": parse_time(v["CreatedDate"])}
+        for vid, v in secret["Versions"].items()]}
+
+
+def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    tags = {t["Key"]: t["Value"] for t in secret["Tags"]}
+    tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
+    secret["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    _save(call, secret, version)
+    return {}
+
+
+def untag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    secret["Tags"] = [t for t in secret["Tags"] if t["Key"] not in params["TagKeys"]]
+    _save(call, secret, version)
+    return {}
+
+
+HANDLERS = {
+    "CreateSecret": create_secret,
+    "GetSecretValue": get_secret_value,
+    "BatchGetSecretValue": batch_get_secret_value,
+    "PutSecretValue": put_secret_value,
+    "UpdateSecret": update_secret,
+    "UpdateSecretVersionStage": update_secret_version_stage,
+    "DescribeSecret": describe_secret,
+    "ListSecrets": list_secrets,
+    "ListSecretVersionIds": list_secret_version_ids,
+    "DeleteSecret": delete_secret,
+    "RestoreSecret": restore_secret,
+    "GetRandomPassword": get_random_password,
+    "PutResourcePolicy": put_resource_policy,
+    "GetResourcePolicy": get_resource_policy,
+    "DeleteResourcePolicy": delete_resource_policy,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+}
+
+
+def _secret_access(call: Call, action: str, secret_id: str, context: dict[str, Any] | None = None) -> Access:
+    try:
+        secret, _ = _find(call, secret_id, allow_deleted=True)
+    except AwsError:
+        # Unknown secrets are decided on their would-be ARN: a denied caller learns nothing.
+        return Access(action, f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{secret_id}",
+                      context or {})
+    ctx = {f"secretsmanager:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]}
+    ctx.update({f"aws:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]})
+    ctx.update(context or {})
+    return Access(action, secret["ARN"], ctx, resource_policy=secret.get("ResourcePolicy"))
+
+
+def _on_secret(action: str) -> Any:
+    def authz(call: Call, params: dict[str, Any]) -> list[Access]:
+        ctx = {}
+        if params.get("VersionStage"):
+            ctx["secretsmanager:VersionStage"] = params["VersionStage"]
+        if params.get("VersionId"):
+            ctx["secretsmanager:VersionId"] = params["VersionId"]
+        return [_secret_access(call, action, params["SecretId"], ctx)]
+
+    return authz
+
+
+def _create(call: Call, params: dict[str, Any]) -> list[Access]:
+    tags = params.get("Tags") or []
+    ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
+    if tags:
+        ctx["aws:TagKeys"] = [t["Key"] for t in tags]
+    if params.get("KmsKeyId"):
+        ctx["secretsmanager:KmsKeyId"] = params["KmsKeyId"]
+    name = params["Name"]
+    return [Access("secretsmanager:CreateSecret",
+                   f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{name}", ctx)]
+
+
+AUTHZ = {
+    **{op: _on_secret(f"secretsmanager:{op}") for op in HANDLERS
+       if op not in ("CreateSecret", "ListSecrets", "GetRandomPassword", "BatchGetSecretValue")},
+    "CreateSecret": _create,
+    "BatchGetSecretValue": lambda call, params: [Access("secretsmanager:BatchGetSecretValue", "*")],
+}

@@ -1,0 +1,109 @@
+"""Secrets Manager: the course's "never hardcode a database password" lab."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .conftest import AwsEnv, Server, clean_env
+
+# The course's script, unchanged but for where it finds its credentials.
+COURSE_SCRIPT = '''
+import boto3
+client = boto3.client("secretsmanager", region_name="us-east-1")
+response = client.get_secret_value(SecretId="prod-db-password")
+print(response["SecretString"])
+'''
+
+
+def _user_env(admin: AwsEnv, tmp_path, policy: dict) -> dict:
+    iam = admin.client("iam")
+    name = f"app-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    env = clean_env(tmp_path)
+    env.update({"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+                "AWS_ENDPOINT_URL": admin.endpoint})
+    return {"env": env, "name": name}
+
+
+def _run(env: dict) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", COURSE_SCRIPT], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_course_script_needs_secret_and_key_permissions(admin: AwsEnv, server: Server, tmp_path) -> None:
+    kms = admin.client("kms")
+    key = kms.create_key(Description="db secrets")["KeyMetadata"]
+    sm = admin.client("secretsmanager")
+    try:
+        sm.delete_secret(SecretId="prod-db-password", ForceDeleteWithoutRecovery=True)
+    except ClientError:
+        pass
+    sm.create_secret(Name="prod-db-password", SecretString="s3cr3t-db-pass!", KmsKeyId=key["Arn"])
+    stored = b"".join(p.read_bytes() for p in server.data_dir.glob("*.db*"))
+    assert b"s3cr3t-db-pass!" not in stored
+
+    read_only = _user_env(admin, tmp_path, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+    out = _run(read_only["env"])
+    assert out.returncode != 0 and "AccessDenied" in out.stderr and "kms:Decrypt" in out.stderr
+    admin.client("iam").put_user_policy(UserName=read_only["name"], PolicyName="kms", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"]}]}))
+    out = _run(read_only["env"])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "s3cr3t-db-pass!"
+
+
+def test_versions_and_staging_labels(admin: AwsEnv) -> None:
+    sm = admin.client("secretsmanager")
+    name = f"app/{uuid.uuid4().hex[:6]}"
+    first = sm.create_secret(Name=name, SecretString="v1")
+    second = sm.put_secret_value(SecretId=name, SecretString="v2")
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v2"
+    assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "v1"
+    stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    assert stages == {first["VersionId"]: ["AWSPREVIOUS"], second["VersionId"]: ["AWSCURRENT"]}
+    pending = sm.put_secret_value(SecretId=name, SecretString="v3", VersionStages=["AWSPENDING"])
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v2"
+    sm.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=pending["VersionId"],
+                                   RemoveFromVersionId=second["VersionId"])
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v3"
+    assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "v2"
+
+
+def test_delete_restore_and_errors(admin: AwsEnv) -> None:
+    sm = admin.client("secretsmanager")
+    name = f"tmp/{uuid.uuid4().hex[:6]}"
+    sm.create_secret(Name=name, SecretString="x")
+    with pytest.raises(ClientError) as e:
+        sm.create_secret(Name=name, SecretString="x")
+    assert e.value.response["Error"]["Code"] == "ResourceExistsException"
+    sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    with pytest.raises(ClientError) as e:
+        sm.get_secret_value(SecretId=name)
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+    sm.restore_secret(SecretId=name)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "x"
+    with pytest.raises(ClientError) as e:
+        sm.get_secret_value(SecretId="does/not/exist")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    password = sm.get_random_password(PasswordLength=20, ExcludePunctuation=True)["RandomPassword"]
+    assert len(password) == 20 and password.isalnum()
+
+
+def test_resource_policy_grants_and_blocks_public(admin: AwsEnv) -> None:
+    sm = admin.client("secretsmanager")
+    name = f"shared/{uuid.uuid4().hex[:6]}"
+    sm.create_secret(Name=name, SecretString="x")
+    public = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+    with pytest.raises(ClientError) as e:
+        sm.put_resource_policy(SecretId=name, ResourcePolicy=public, BlockPublicPolicy=True)
+    assert e.value.response["Error"]["Code"] == "PublicPolicyException"
+    assert "ResourcePolicy" not in sm.get_resource_policy(SecretId=name)
