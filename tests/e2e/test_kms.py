@@ -113,3 +113,63 @@ def test_no_key_material_in_the_store(admin: AwsEnv, server) -> None:
     data = b"".join(p.read_bytes() for p in server.data_dir.glob("*.db*"))
     assert dk["Plaintext"] not in data
     assert base64.b64encode(dk["Plaintext"]) not in data
+
+
+def test_asymmetric_keys_work_outside_skyhold(admin: AwsEnv) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    kms = admin.client("kms")
+    signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    assert signer["SigningAlgorithms"] == ["ECDSA_SHA_256"]
+    sig = kms.sign(KeyId=signer["KeyId"], Message=b"release v1.0", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    public = serialization.load_der_public_key(kms.get_public_key(KeyId=signer["KeyId"])["PublicKey"])
+    public.verify(sig, b"release v1.0", ec.ECDSA(hashes.SHA256()))  # raises if invalid
+    assert kms.verify(KeyId=signer["KeyId"], Message=b"release v1.0", Signature=sig,
+                      SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"] is True
+    with pytest.raises(ClientError) as e:
+        kms.verify(KeyId=signer["KeyId"], Message=b"release v1.1", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")
+    assert e.value.response["Error"]["Code"] == "KMSInvalidSignatureException"
+
+    rsa_key = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    rsa_public = serialization.load_der_public_key(kms.get_public_key(KeyId=rsa_key["KeyId"])["PublicKey"])
+    outside = rsa_public.encrypt(b"sealed outside", padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
+                                                                 algorithm=hashes.SHA256(), label=None))
+    inside = kms.decrypt(KeyId=rsa_key["KeyId"], CiphertextBlob=outside, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    assert inside["Plaintext"] == b"sealed outside"
+
+    rsa_signer = kms.create_key(KeySpec="RSA_3072", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    sig = kms.sign(KeyId=rsa_signer["KeyId"], Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    pub = serialization.load_der_public_key(kms.get_public_key(KeyId=rsa_signer["KeyId"])["PublicKey"])
+    pub.verify(sig, b"m", padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+
+    mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    mac = kms.generate_mac(KeyId=mac_key["KeyId"], Message=b"token", MacAlgorithm="HMAC_SHA_256")["Mac"]
+    assert kms.verify_mac(KeyId=mac_key["KeyId"], Message=b"token", Mac=mac, MacAlgorithm="HMAC_SHA_256")["MacValid"]
+    with pytest.raises(ClientError) as e:
+        kms.verify_mac(KeyId=mac_key["KeyId"], Message=b"tokeN", Mac=mac, MacAlgorithm="HMAC_SHA_256")
+    assert e.value.response["Error"]["Code"] == "KMSInvalidMacException"
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=signer["KeyId"], Plaintext=b"x")
+    assert e.value.response["Error"]["Code"] == "InvalidKeyUsageException"
+
+
+def test_automatic_rotation_follows_skyhold_clock(tmp_path) -> None:
+    from .conftest import Server, clean_env, free_port
+
+    srv = Server(tmp_path / "data", free_port())
+    srv.start()
+    try:
+        env = clean_env(tmp_path)
+        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
+        kms = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint).client("kms")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
+        old = kms.encrypt(KeyId=key_id, Plaintext=b"year one")["CiphertextBlob"]
+        assert kms.list_key_rotations(KeyId=key_id)["Rotations"] == []
+        assert srv.cli("clock", "advance", "91d", "--endpoint", srv.endpoint).returncode == 0
+        rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+        assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"]
+        assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"year one"
+    finally:
+        srv.stop()

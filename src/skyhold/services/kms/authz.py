@@ -20,6 +20,9 @@ _KEY_PARAM = {
     "GenerateDataKeyWithoutPlaintext": "KeyId", "EnableKey": "KeyId", "DisableKey": "KeyId",
     "ScheduleKeyDeletion": "KeyId", "CancelKeyDeletion": "KeyId", "RotateKeyOnDemand": "KeyId",
     "ListKeyRotations": "KeyId", "GetKeyPolicy": "KeyId", "PutKeyPolicy": "KeyId", "ListKeyPolicies": "KeyId",
+    "GetPublicKey": "KeyId", "Sign": "KeyId", "Verify": "KeyId", "GenerateMac": "KeyId", "VerifyMac": "KeyId",
+    "TagResource": "KeyId", "UntagResource": "KeyId", "ListResourceTags": "KeyId", "UpdateKeyDescription": "KeyId",
+    "EnableKeyRotation": "KeyId", "DisableKeyRotation": "KeyId", "GetKeyRotationStatus": "KeyId",
 }
 
 
@@ -46,8 +49,11 @@ def _key_op(operation: str) -> Any:
 
 
 def _decrypt(call: Call, params: dict[str, Any]) -> list[Access]:
-    key_id, _ = ciphertext.key_of(params["CiphertextBlob"])
-    key, _ = r.find(call, params.get("KeyId") or key_id)
+    if params.get("EncryptionAlgorithm", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT" and params.get("KeyId"):
+        key_ref = params["KeyId"]  # RSA ciphertexts carry no header naming their key
+    else:
+        key_ref = params.get("KeyId") or ciphertext.key_of(params["CiphertextBlob"])[0]
+    key, _ = r.find(call, key_ref)
     return [_on_key(call, "kms:Decrypt", key, _encryption_context(params))]
 
 

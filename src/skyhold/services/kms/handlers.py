@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
 from skyhold.errors import AwsError
 from skyhold.policy import validate_policy
-from skyhold.services.kms import ciphertext
+from skyhold.services.kms import asymmetric, ciphertext, keyspecs
 from skyhold.services.kms import records as r
 
 if TYPE_CHECKING:
@@ -19,6 +21,7 @@ _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 
 
 def metadata(key: dict[str, Any]) -> dict[str, Any]:
+    spec = keyspecs.SPECS[key["KeySpec"]]
     out = {
         "AWSAccountId": key["AWSAccountId"],
         "KeyId": key["KeyId"],
@@ -32,9 +35,14 @@ def metadata(key: dict[str, Any]) -> dict[str, Any]:
         "KeyManager": key["KeyManager"],
         "KeySpec": key["KeySpec"],
         "CustomerMasterKeySpec": key["KeySpec"],
-        "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
         "MultiRegion": False,
     }
+    if key["KeyUsage"] == "ENCRYPT_DECRYPT":
+        out["EncryptionAlgorithms"] = list(spec.encryption)
+    elif key["KeyUsage"] == "SIGN_VERIFY":
+        out["SigningAlgorithms"] = list(spec.signing)
+    else:
+        out["MacAlgorithms"] = list(spec.mac)
     if key.get("DeletionDate"):
         out["DeletionDate"] = r.parse_time(key["DeletionDate"])
     return out
@@ -49,14 +57,13 @@ def usable(key: dict[str, Any]) -> None:
 
 
 def create_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
-    if spec != "SYMMETRIC_DEFAULT" or params.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
-        raise AwsError("UnsupportedOperationException",
-                       f"Skyhold does not support KeySpec {spec} with KeyUsage {params.get('KeyUsage')} yet", 400)
+    spec, usage = keyspecs.spec_for(params.get("KeySpec") or params.get("CustomerMasterKeySpec")
+                                    or "SYMMETRIC_DEFAULT", params.get("KeyUsage"))
     policy = params.get("Policy") or r.default_policy(call.principal.account)
     if params.get("Policy"):
         _check_policy(call, policy, params.get("BypassPolicyLockoutSafetyCheck", False))
-    key = r.new_key(call, description=params.get("Description", ""), policy=policy, tags=params.get("Tags") or [])
+    key = r.new_key(call, description=params.get("Description", ""), policy=policy, tags=params.get("Tags") or [],
+                    spec=spec.name, usage=usage)
     return {"KeyMetadata": metadata(key)}
 
 
@@ -96,10 +103,23 @@ def _encrypt_with(call: Call, key: dict[str, Any], plaintext: bytes, context: di
     return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context)
 
 
+def _require_usage(key: dict[str, Any], usage: str, operation: str) -> None:
+    if key["KeyUsage"] != usage:
+        raise AwsError("InvalidKeyUsageException", f"{key['Arn']} key usage is {key['KeyUsage']} which is not valid "
+                       f"for {operation}.", 400)
+
+
 def encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
-    blob = _encrypt_with(call, key, _plaintext(params), params.get("EncryptionContext"))
-    return {"CiphertextBlob": blob, "KeyId": key["Arn"], "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    _require_usage(key, "ENCRYPT_DECRYPT", "Encrypt")
+    algorithm = params.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
+    asymmetric.check_algorithm(key, algorithm, "encryption")
+    if key["KeySpec"] != "SYMMETRIC_DEFAULT":
+        usable(key)
+        blob = asymmetric.rsa_encrypt(r.material(call, key, 0), _plaintext(params), algorithm)
+    else:
+        blob = _encrypt_with(call, key, _plaintext(params), params.get("EncryptionContext"))
+    return {"CiphertextBlob": blob, "KeyId": key["Arn"], "EncryptionAlgorithm": algorithm}
 
 
 def _decrypt(call: Call, blob: bytes, context: dict[str, str] | None, key_ref: str | None) -> tuple[dict, bytes]:
@@ -115,8 +135,109 @@ def _decrypt(call: Call, blob: bytes, context: dict[str, str] | None, key_ref: s
 
 
 def decrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    algorithm = params.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
+    if algorithm != "SYMMETRIC_DEFAULT":
+        # An RSA ciphertext is raw RSA output: only the KeyId names its key.
+        if not params.get("KeyId"):
+            raise AwsError("ValidationException", "KeyId is required for asymmetric decryption.", 400)
+        key, _ = r.find(call, params["KeyId"])
+        _require_usage(key, "ENCRYPT_DECRYPT", "Decrypt")
+        asymmetric.check_algorithm(key, algorithm, "encryption")
+        usable(key)
+        plaintext = asymmetric.rsa_decrypt(r.material(call, key, 0), params["CiphertextBlob"], algorithm)
+        return {"KeyId": key["Arn"], "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
     key, plaintext = _decrypt(call, params["CiphertextBlob"], params.get("EncryptionContext"), params.get("KeyId"))
-    return {"KeyId": key["Arn"], "Plaintext": plaintext, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    return {"KeyId": key["Arn"], "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
+
+
+def get_public_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    if key["KeySpec"] == "SYMMETRIC_DEFAULT" or key["KeySpec"].startswith("HMAC"):
+        raise AwsError("UnsupportedOperationException", f"{key['Arn']} key usage is {key['KeyUsage']} which is "
+                       "not valid for GetPublicKey.", 400)
+    usable(key)
+    out = {"KeyId": key["Arn"], "PublicKey": keyspecs.public_der(r.material(call, key, 0)),
+           "KeySpec": key["KeySpec"], "CustomerMasterKeySpec": key["KeySpec"], "KeyUsage": key["KeyUsage"]}
+    spec = keyspecs.SPECS[key["KeySpec"]]
+    if key["KeyUsage"] == "ENCRYPT_DECRYPT":
+        out["EncryptionAlgorithms"] = list(spec.encryption)
+    else:
+        out["SigningAlgorithms"] = list(spec.signing)
+    return out
+
+
+def _message(params: dict[str, Any]) -> bytes:
+    message = params["Message"]
+    if not 1 <= len(message) <= MAX_PLAINTEXT:
+        raise AwsError("ValidationException", "1 validation error detected: Value at 'message' failed to satisfy "
+                       f"constraint: Member must have length less than or equal to {MAX_PLAINTEXT}", 400)
+    return message
+
+
+def sign(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    _require_usage(key, "SIGN_VERIFY", "Sign")
+    asymmetric.check_algorithm(key, params["SigningAlgorithm"], "signing")
+    usable(key)
+    signature = asymmetric.sign(r.material(call, key, 0), _message(params), params.get("MessageType", "RAW"),
+                                params["SigningAlgorithm"])
+    return {"KeyId": key["Arn"], "Signature": signature, "SigningAlgorithm": params["SigningAlgorithm"]}
+
+
+def verify(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    _require_usage(key, "SIGN_VERIFY", "Verify")
+    asymmetric.check_algorithm(key, params["SigningAlgorithm"], "signing")
+    usable(key)
+    if not asymmetric.verify(r.material(call, key, 0), _message(params), params.get("MessageType", "RAW"),
+                             params["SigningAlgorithm"], params["Signature"]):
+        raise AwsError("KMSInvalidSignatureException", "", 400)
+    return {"KeyId": key["Arn"], "SignatureValid": True, "SigningAlgorithm": params["SigningAlgorithm"]}
+
+
+def generate_mac(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    _require_usage(key, "GENERATE_VERIFY_MAC", "GenerateMac")
+    asymmetric.check_algorithm(key, params["MacAlgorithm"], "mac")
+    usable(key)
+    return {"Mac": asymmetric.mac(r.material(call, key, 0), _message(params), params["MacAlgorithm"]),
+            "MacAlgorithm": params["MacAlgorithm"], "KeyId": key["Arn"]}
+
+
+def verify_mac(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    expected = generate_mac(call, params)["Mac"]
+    if not hmac.compare_digest(expected, params["Mac"]):
+        raise AwsError("KMSInvalidMacException", "", 400)
+    key, _ = r.find(call, params["KeyId"])
+    return {"KeyId": key["Arn"], "MacValid": True, "MacAlgorithm": params["MacAlgorithm"]}
+
+
+def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    tags = {t["TagKey"]: t["TagValue"] for t in key.get("Tags", [])}
+    tags.update({t["TagKey"]: t["TagValue"] for t in params["Tags"]})
+    key["Tags"] = [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
+    r.save(call, key, version)
+    return {}
+
+
+def untag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    key["Tags"] = [t for t in key.get("Tags", []) if t["TagKey"] not in params["TagKeys"]]
+    r.save(call, key, version)
+    return {}
+
+
+def list_resource_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    return {"Tags": key.get("Tags", []), "Truncated": False}
+
+
+def update_key_description(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    key["Description"] = params["Description"]
+    r.save(call, key, version)
+    return {}
 
 
 def re_encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -200,13 +321,50 @@ def cancel_key_deletion(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"KeyId": key["Arn"]}
 
 
+def _symmetric_only(key: dict[str, Any]) -> None:
+    if key["KeySpec"] != "SYMMETRIC_DEFAULT":
+        raise AwsError("UnsupportedOperationException", f"{key['Arn']} key spec {key['KeySpec']} does not support "
+                       "key rotation.", 400)
+
+
 def rotate_key_on_demand(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
+    _symmetric_only(key)
     usable(key)
-    key["Material"].append(r._seal(call, key["KeyId"], len(key["Material"]), secrets.token_bytes(32)))
-    key.setdefault("Rotations", []).append({"RotationDate": clock.iso8601(clock.now()), "RotationType": "ON_DEMAND"})
+    r.rotate(call, key, "ON_DEMAND")
     r.save(call, key, version)
     return {"KeyId": key["KeyId"]}
+
+
+def enable_key_rotation(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    _symmetric_only(key)
+    usable(key)
+    days = params.get("RotationPeriodInDays", 365)
+    if not 90 <= days <= 2560:
+        raise AwsError("ValidationException", "1 validation error detected: Value at 'rotationPeriodInDays' failed "
+                       "to satisfy constraint: Member must have value between 90 and 2560", 400)
+    key["RotationPeriodInDays"] = days
+    key["NextRotationDate"] = clock.iso8601(clock.now() + timedelta(days=days))
+    r.save(call, key, version)
+    return {}
+
+
+def disable_key_rotation(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    _symmetric_only(key)
+    key.pop("NextRotationDate", None)
+    r.save(call, key, version)
+    return {}
+
+
+def get_key_rotation_status(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    out: dict[str, Any] = {"KeyRotationEnabled": bool(key.get("NextRotationDate")), "KeyId": key["Arn"]}
+    if key.get("NextRotationDate"):
+        out["RotationPeriodInDays"] = key["RotationPeriodInDays"]
+        out["NextRotationDate"] = r.parse_time(key["NextRotationDate"])
+    return out
 
 
 def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -298,6 +456,9 @@ HANDLERS = {
     "ScheduleKeyDeletion": schedule_key_deletion,
     "CancelKeyDeletion": cancel_key_deletion,
     "RotateKeyOnDemand": rotate_key_on_demand,
+    "EnableKeyRotation": enable_key_rotation,
+    "DisableKeyRotation": disable_key_rotation,
+    "GetKeyRotationStatus": get_key_rotation_status,
     "ListKeyRotations": list_key_rotations,
     "CreateAlias": create_alias,
     "DeleteAlias": delete_alias,
@@ -305,4 +466,13 @@ HANDLERS = {
     "GetKeyPolicy": get_key_policy,
     "PutKeyPolicy": put_key_policy,
     "ListKeyPolicies": list_key_policies,
+    "GetPublicKey": get_public_key,
+    "Sign": sign,
+    "Verify": verify,
+    "GenerateMac": generate_mac,
+    "VerifyMac": verify_mac,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListResourceTags": list_resource_tags,
+    "UpdateKeyDescription": update_key_description,
 }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import secrets
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock
 from skyhold.crypto import root
 from skyhold.errors import AwsError
+from skyhold.services.kms import keyspecs
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -52,10 +52,18 @@ def default_policy(account: str) -> str:
     }, indent=2)
 
 
-def new_key(call: Call, *, description: str, policy: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+def new_key(
+    call: Call,
+    *,
+    description: str,
+    policy: str,
+    tags: list[dict[str, str]],
+    spec: str = "SYMMETRIC_DEFAULT",
+    usage: str = "ENCRYPT_DECRYPT",
+) -> dict[str, Any]:
     key_id = str(uuid.uuid4())
     account, region = call.principal.account, call.region
-    material = secrets.token_bytes(32)
+    material = keyspecs.new_material(keyspecs.SPECS[spec])
     record = {
         "KeyId": key_id,
         "Arn": key_arn(region, account, key_id),
@@ -63,8 +71,8 @@ def new_key(call: Call, *, description: str, policy: str, tags: list[dict[str, s
         "Region": region,
         "CreationDate": clock.iso8601(clock.now()),
         "Description": description,
-        "KeyUsage": "ENCRYPT_DECRYPT",
-        "KeySpec": "SYMMETRIC_DEFAULT",
+        "KeyUsage": usage,
+        "KeySpec": spec,
         "KeyState": "Enabled",
         "Origin": "AWS_KMS",
         "KeyManager": "CUSTOMER",
@@ -117,7 +125,28 @@ def find(call: Call, key_ref: str) -> tuple[dict[str, Any], int]:
     key = _expire_deletion(call, rec.value, rec.version)
     if key is None:
         raise AwsError("NotFoundException", f"Key '{key_arn(region, account, key_id)}' does not exist", 400)
-    return key, rec.version
+    version = _rotate_if_due(call, key, rec.version)
+    return key, version
+
+
+def rotate(call: Call, key: dict[str, Any], kind: str) -> None:
+    """A new version of the key material; older versions stay to decrypt old data."""
+    material = keyspecs.new_material(keyspecs.SPECS[key["KeySpec"]])
+    key["Material"].append(_seal(call, key["KeyId"], len(key["Material"]), material))
+    key.setdefault("Rotations", []).append({"RotationDate": clock.iso8601(clock.now()), "RotationType": kind})
+
+
+def _rotate_if_due(call: Call, key: dict[str, Any], version: int) -> int:
+    """Automatic rotation happens when Skyhold's clock passes the next rotation date
+    (so `skyhold clock advance 365d` rotates a key, as a year would)."""
+    due = key.get("NextRotationDate")
+    if not due or key["KeyState"] != "Enabled":
+        return version
+    while clock.now() >= parse_time(key["NextRotationDate"]):
+        rotate(call, key, "AUTOMATIC")
+        key["NextRotationDate"] = clock.iso8601(parse_time(key["NextRotationDate"])
+                                                + timedelta(days=key["RotationPeriodInDays"]))
+    return call.store.put(KEY, key["KeyId"], key, expect_version=version).version
 
 
 def _alias_target(call: Call, account: str, region: str, name: str) -> str:
