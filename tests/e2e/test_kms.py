@@ -173,3 +173,31 @@ def test_automatic_rotation_follows_skyhold_clock(tmp_path) -> None:
         assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"year one"
     finally:
         srv.stop()
+
+
+def test_grants_allow_without_policy_and_respect_constraints(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    account = admin.client("sts").get_caller_identity()["Account"]
+    admin_arn = f"arn:aws:iam::{account}:user/admin"
+    key_id = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "kms:*", "Resource": "*"}]}))["KeyMetadata"]["KeyId"]
+    iam = admin.client("iam")
+    name = f"grantee-{uuid.uuid4().hex[:6]}"
+    user_arn = iam.create_user(UserName=name)["User"]["Arn"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    user = boto3.client("kms", endpoint_url=admin.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                        config=Config(retries={"max_attempts": 1}))
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"for the app", EncryptionContext={"app": "billing"})["CiphertextBlob"]
+    with pytest.raises(ClientError):
+        user.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "billing"})
+    grant = kms.create_grant(KeyId=key_id, GranteePrincipal=user_arn, Operations=["Decrypt"],
+                             Constraints={"EncryptionContextSubset": {"app": "billing"}})
+    assert user.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "billing"})["Plaintext"] == b"for the app"
+    other = kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext={"app": "payroll"})["CiphertextBlob"]
+    with pytest.raises(ClientError):
+        user.decrypt(CiphertextBlob=other, EncryptionContext={"app": "payroll"})
+    assert [g["GrantId"] for g in kms.list_grants(KeyId=key_id)["Grants"]] == [grant["GrantId"]]
+    kms.revoke_grant(KeyId=key_id, GrantId=grant["GrantId"])
+    with pytest.raises(ClientError):
+        user.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "billing"})

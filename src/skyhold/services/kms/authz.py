@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from skyhold.authz import Access
-from skyhold.services.kms import ciphertext
+from skyhold.services.kms import ciphertext, grants
 from skyhold.services.kms import records as r
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ _KEY_PARAM = {
     "ScheduleKeyDeletion": "KeyId", "CancelKeyDeletion": "KeyId", "RotateKeyOnDemand": "KeyId",
     "ListKeyRotations": "KeyId", "GetKeyPolicy": "KeyId", "PutKeyPolicy": "KeyId", "ListKeyPolicies": "KeyId",
     "GetPublicKey": "KeyId", "Sign": "KeyId", "Verify": "KeyId", "GenerateMac": "KeyId", "VerifyMac": "KeyId",
+    "CreateGrant": "KeyId", "ListGrants": "KeyId", "RevokeGrant": "KeyId",
     "TagResource": "KeyId", "UntagResource": "KeyId", "ListResourceTags": "KeyId", "UpdateKeyDescription": "KeyId",
     "EnableKeyRotation": "KeyId", "DisableKeyRotation": "KeyId", "GetKeyRotationStatus": "KeyId",
 }
@@ -28,8 +29,8 @@ _KEY_PARAM = {
 
 def _on_key(call: Call, action: str, key: dict[str, Any], context: dict[str, Any] | None = None) -> Access:
     ctx = {"kms:CallerAccount": call.principal.account, **(context or {})}
-    return Access(action, key["Arn"], ctx, resource_account=key["AWSAccountId"], resource_policy=key["Policy"],
-                  resource_policy_required=True)
+    return Access(action, key["Arn"], ctx, resource_account=key["AWSAccountId"],
+                  resource_policy=grants.effective_policy(key), resource_policy_required=True)
 
 
 def _encryption_context(params: dict[str, Any], name: str = "EncryptionContext") -> dict[str, Any]:
@@ -77,9 +78,29 @@ def _alias(action: str, key_param: str | None) -> Any:
     return authz
 
 
+def _grant_context(params: dict[str, Any]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"kms:GrantIsForAWSResource": "false"}
+    if params.get("Operations"):
+        ctx["kms:GrantOperations"] = params["Operations"]
+    if params.get("GranteePrincipal"):
+        ctx["kms:GranteePrincipal"] = params["GranteePrincipal"]
+    if params.get("RetiringPrincipal"):
+        ctx["kms:RetiringPrincipal"] = params["RetiringPrincipal"]
+    return ctx
+
+
+def _create_grant(call: Call, params: dict[str, Any]) -> list[Access]:
+    key, _ = r.find(call, params["KeyId"])
+    return [_on_key(call, "kms:CreateGrant", key, _grant_context(params))]
+
+
 AUTHZ = {
     **{op: _key_op(op) for op in _KEY_PARAM},
     "Decrypt": _decrypt,
+    "CreateGrant": _create_grant,
+    # Retiring is decided by the grant itself (retiring principal or grantee).
+    "RetireGrant": lambda call, params: [],
+    "ListRetirableGrants": lambda call, params: [Access("kms:ListRetirableGrants", "*")],
     "ReEncrypt": _re_encrypt,
     "CreateAlias": _alias("kms:CreateAlias", "TargetKeyId"),
     "DeleteAlias": _alias("kms:DeleteAlias", None),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
 from skyhold.authz import Access
-from skyhold.services.kms import ciphertext
+from skyhold.services.kms import ciphertext, grants
 from skyhold.services.kms import records as r
 from skyhold.services.kms.handlers import usable
 
@@ -78,7 +78,7 @@ def _authorize(call: Call, action: str, key: dict[str, Any], service: str, conte
     for k, v in (context or {}).items():
         ctx[f"kms:EncryptionContext:{k}"] = v
     call.pipeline.authorizer.check_access(call, Access(
-        action, key["Arn"], ctx, resource_account=key["AWSAccountId"], resource_policy=key["Policy"],
+        action, key["Arn"], ctx, resource_account=key["AWSAccountId"], resource_policy=grants.effective_policy(key),
         resource_policy_required=True))
 
 

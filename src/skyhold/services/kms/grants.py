@@ -1,0 +1,164 @@
+"""Grants: delegated permission to use a key, without editing its policy.
+
+A grant lets its grantee perform its operations on the key, optionally only with a
+given encryption context. Skyhold folds each live grant into the key's resource
+policy as one Allow statement (principal = grantee, actions = the grant's
+operations, conditions = its constraints), so the policy engine decides grants with
+everything else — an explicit Deny still wins, as in KMS.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold.errors import AwsError
+from skyhold.services.kms import records as r
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+GRANT_OPERATIONS = frozenset({
+    "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+    "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey", "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac", "DeriveSharedSecret",
+})
+
+
+def effective_policy(key: dict[str, Any]) -> str:
+    """The key policy plus one statement per grant."""
+    grants = key.get("Grants") or []
+    if not grants:
+        return key["Policy"]
+    doc = json.loads(key["Policy"])
+    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    for grant in grants:
+        statement: dict[str, Any] = {
+            "Sid": f"grant:{grant['GrantId']}",
+            "Effect": "Allow",
+            "Principal": {"AWS": grant["GranteePrincipal"]},
+            "Action": [f"kms:{op}" for op in grant["Operations"]],
+            "Resource": "*",
+        }
+        constraints = grant.get("Constraints") or {}
+        condition: dict[str, Any] = {}
+        if constraints.get("EncryptionContextSubset"):
+            condition["StringEquals"] = {f"kms:EncryptionContext:{k}": v
+                                         for k, v in constraints["EncryptionContextSubset"].items()}
+        if constraints.get("EncryptionContextEquals"):
+            equals = constraints["EncryptionContextEquals"]
+            condition["StringEquals"] = {f"kms:EncryptionContext:{k}": v for k, v in equals.items()}
+            condition["ForAllValues:StringEquals"] = {"kms:EncryptionContextKeys": list(equals)}
+        if condition:
+            statement["Condition"] = condition
+        statements.append(statement)
+    doc["Statement"] = statements
+    return json.dumps(doc)
+
+
+def create_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    operations = params["Operations"]
+    unknown = [op for op in operations if op not in GRANT_OPERATIONS]
+    if unknown:
+        raise AwsError("ValidationException", f"Invalid grant operation: {unknown[0]}", 400)
+    name = params.get("Name")
+    grants = key.setdefault("Grants", [])
+    for grant in grants:  # CreateGrant is idempotent for the same name and contents
+        if name and grant.get("Name") == name and grant["GranteePrincipal"] == params["GranteePrincipal"] \
+                and grant["Operations"] == operations:
+            return {"GrantId": grant["GrantId"], "GrantToken": grant["GrantToken"]}
+    grant = {
+        "GrantId": uuid.uuid4().hex + uuid.uuid4().hex,
+        "GrantToken": secrets.token_urlsafe(96),
+        "KeyId": key["Arn"],
+        "Name": name or "",
+        "GranteePrincipal": params["GranteePrincipal"],
+        "RetiringPrincipal": params.get("RetiringPrincipal"),
+        "IssuingAccount": f"arn:aws:iam::{call.principal.account}:root",
+        "Operations": operations,
+        "Constraints": params.get("Constraints") or {},
+        "CreationDate": clock.iso8601(clock.now()),
+    }
+    grants.append(grant)
+    r.save(call, key, version)
+    return {"GrantId": grant["GrantId"], "GrantToken": grant["GrantToken"]}
+
+
+def _view(grant: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in grant.items() if k not in ("GrantToken", "CreationDate") and v not in (None, "", {})}
+    out["CreationDate"] = r.parse_time(grant["CreationDate"])
+    return out
+
+
+def list_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, _ = r.find(call, params["KeyId"])
+    grants = [g for g in key.get("Grants") or []
+              if (not params.get("GrantId") or g["GrantId"] == params["GrantId"])
+              and (not params.get("GranteePrincipal") or g["GranteePrincipal"] == params["GranteePrincipal"])]
+    return {"Grants": [_view(g) for g in grants], "Truncated": False}
+
+
+def list_retirable_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    found = []
+    for rec in call.store.scan(r.KEY):
+        found += [_view(g) for g in rec.value.get("Grants") or []
+                  if g.get("RetiringPrincipal") == params["RetiringPrincipal"]]
+    return {"Grants": found, "Truncated": False}
+
+
+def _remove(call: Call, key: dict[str, Any], version: int, grant_id: str) -> None:
+    before = len(key.get("Grants") or [])
+    key["Grants"] = [g for g in key.get("Grants") or [] if g["GrantId"] != grant_id]
+    if len(key["Grants"]) == before:
+        raise AwsError("NotFoundException", f"Grant ID {grant_id} not found", 400)
+    r.save(call, key, version)
+
+
+def revoke_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, version = r.find(call, params["KeyId"])
+    _remove(call, key, version, params["GrantId"])
+    return {}
+
+
+def retire_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """By token, or by key and grant id; only the retiring principal or the grantee
+    (with RetireGrant among its operations) may retire."""
+    key, version, grant = find_for_retire(call, params)
+    who = call.principal
+    allowed = {grant.get("RetiringPrincipal"), grant["GranteePrincipal"] if "RetireGrant" in grant["Operations"]
+               else None}
+    role_arn = who.session.get("role_arn")
+    if not ({who.arn, role_arn, f"arn:aws:iam::{who.account}:root"} & allowed):
+        raise AwsError("AccessDeniedException", f"User: {who.arn} is not authorized to perform: kms:RetireGrant on "
+                       f"resource: {key['Arn']}", 400)
+    _remove(call, key, version, grant["GrantId"])
+    return {}
+
+
+def find_for_retire(call: Call, params: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    if params.get("GrantToken"):
+        for rec in call.store.scan(r.KEY):
+            for grant in rec.value.get("Grants") or []:
+                if grant["GrantToken"] == params["GrantToken"]:
+                    return rec.value, rec.version, grant
+        raise AwsError("InvalidGrantTokenException", "Invalid grant token", 400)
+    if not params.get("KeyId") or not params.get("GrantId"):
+        raise AwsError("ValidationException", "Either GrantToken or both KeyId and GrantId are required.", 400)
+    key, version = r.find(call, params["KeyId"])
+    grant = next((g for g in key.get("Grants") or [] if g["GrantId"] == params["GrantId"]), None)
+    if grant is None:
+        raise AwsError("NotFoundException", f"Grant ID {params['GrantId']} not found", 400)
+    return key, version, grant
+
+
+HANDLERS = {
+    "CreateGrant": create_grant,
+    "ListGrants": list_grants,
+    "ListRetirableGrants": list_retirable_grants,
+    "RevokeGrant": revoke_grant,
+    "RetireGrant": retire_grant,
+}
