@@ -90,6 +90,16 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_flag(exp)
     exp.set_defaults(func=_explain)
 
+    rot = commands.add_parser("rotation", help="local programs that rotate Secrets Manager secrets")
+    rot_cmds = rot.add_subparsers(metavar="ACTION")
+    reg = rot_cmds.add_parser("register", help="register a rotation function: --role-arn ROLE NAME -- CMD...")
+    reg.add_argument("name")
+    reg.add_argument("--role-arn", required=True, help="the execution role (must trust lambda.amazonaws.com)")
+    reg.add_argument("--account", help="account id or name (default: the first account)")
+    reg.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD... run once per rotation step")
+    _data_dir_flag(reg)
+    reg.set_defaults(func=_rotation_register)
+
     from skyhold.policy.cli import add_parser as add_policy_parser
 
     add_policy_parser(commands)
@@ -280,6 +290,26 @@ def _explain(args: Any) -> int:
                           else None}, indent=2))
     else:
         print(explain.render(record))
+    return 0
+
+
+def _rotation_register(args: Any) -> int:
+    from skyhold.services.secretsmanager.rotation import register
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        print("skyhold: give the command after --", file=sys.stderr)
+        return 2
+    store, _ = _open(args)
+    try:
+        account = _pick_account(store, args.account)
+        if account is None:
+            print("skyhold: no such account", file=sys.stderr)
+            return 2
+        arn = register(store, account["Id"], args.name, args.role_arn, command)
+    finally:
+        store.close()
+    print(arn)
     return 0
 
 

@@ -90,6 +90,11 @@ class Pipeline:
         self.trail_store = open_trail_store(self.data_dir)
         self.audit = Audit(self.trail_store)
         self._is_async: dict[Handler, bool] = {}
+        # Where clients reach this server (set by `skyhold up`): background jobs that
+        # run local programs against Skyhold (secret rotation) point them here.
+        self.endpoint = ""
+        # Long-lived helpers services keep beside the pipeline (e.g. the secret rotator).
+        self.extensions: dict[str, Any] = {}
         # access key → (clock minute, signing name, region) of its last recorded use:
         # IAM keeps last-used to the minute, so an unchanged use is not re-recorded.
         self._key_use: dict[str, tuple[int, str, str]] = {}

@@ -23,7 +23,9 @@ def serve(host: str, port: int, data_dir: Path) -> int:
     if created is not None:
         _print_welcome(created, endpoint, data_dir)
     request_log.configure()
-    app = App(Pipeline(store, blobs, data_dir))
+    pipeline = Pipeline(store, blobs, data_dir)
+    pipeline.endpoint = endpoint
+    app = App(pipeline)
     server_config = uvicorn.Config(
         app,
         host=host,

@@ -107,3 +107,80 @@ def test_resource_policy_grants_and_blocks_public(admin: AwsEnv) -> None:
         sm.put_resource_policy(SecretId=name, ResourcePolicy=public, BlockPublicPolicy=True)
     assert e.value.response["Error"]["Code"] == "PublicPolicyException"
     assert "ResourcePolicy" not in sm.get_resource_policy(SecretId=name)
+
+
+ROTATION_FUNCTION = r'''
+import json, os, sys, boto3
+event = json.loads(sys.stdin.read())
+sm = boto3.client("secretsmanager")
+arn, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
+db = os.environ["FAKE_DB"]
+if step == "createSecret":
+    password = sm.get_random_password(PasswordLength=24, ExcludePunctuation=True)["RandomPassword"]
+    sm.put_secret_value(SecretId=arn, ClientRequestToken=token, SecretString=password, VersionStages=["AWSPENDING"])
+elif step == "setSecret":
+    pending = sm.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
+    open(db, "w").write(pending)
+elif step == "testSecret":
+    pending = sm.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
+    assert open(db).read() == pending
+elif step == "finishSecret":
+    current = [v for v, s in sm.describe_secret(SecretId=arn)["VersionIdsToStages"].items() if "AWSCURRENT" in s][0]
+    sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                   RemoveFromVersionId=current)
+'''
+
+
+def test_rotation_runs_the_four_steps_and_follows_the_clock(tmp_path) -> None:
+    import os
+    import time
+
+    from .conftest import VENV_BIN, free_port
+
+    srv = Server(tmp_path / "data", free_port())
+    fake_db = tmp_path / "db-password"
+    srv.env = {"FAKE_DB": str(fake_db)}
+    srv.start()
+    try:
+        env = clean_env(tmp_path)
+        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
+        admin = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+        iam = admin.client("iam")
+        role = iam.create_role(RoleName="rotator", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}))["Role"]
+        iam.put_role_policy(RoleName="rotator", PolicyName="rotate", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}))
+        script = tmp_path / "rotate.py"
+        script.write_text(ROTATION_FUNCTION)
+        reg = subprocess.run([str(VENV_BIN / "skyhold"), "rotation", "register", "--data-dir", str(srv.data_dir),
+                              "--role-arn", role["Arn"], "db-rotator", "--", sys.executable, str(script)],
+                             capture_output=True, text=True, env={**os.environ, **env})
+        assert reg.returncode == 0, reg.stderr
+        function_arn = reg.stdout.strip()
+        sm = admin.client("secretsmanager")
+        sm.create_secret(Name="prod-db-password", SecretString="initial")
+        sm.rotate_secret(SecretId="prod-db-password", RotationLambdaARN=function_arn,
+                         RotationRules={"AutomaticallyAfterDays": 30})
+
+        def current() -> str:
+            return sm.get_secret_value(SecretId="prod-db-password")["SecretString"]
+
+        def wait_for_change(old: str) -> str:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if current() != old:
+                    return current()
+                time.sleep(0.3)
+            raise AssertionError("rotation did not complete")
+
+        first = wait_for_change("initial")
+        assert fake_db.read_text() == first  # setSecret ran with the pending value
+        assert sm.get_secret_value(SecretId="prod-db-password", VersionStage="AWSPREVIOUS")["SecretString"] == "initial"
+        described = sm.describe_secret(SecretId="prod-db-password")
+        assert described["RotationEnabled"] and described["RotationRules"]["AutomaticallyAfterDays"] == 30
+        assert srv.cli("clock", "advance", "31d", "--endpoint", srv.endpoint).returncode == 0
+        second = wait_for_change(first)
+        assert fake_db.read_text() == second
+    finally:
+        srv.stop()

@@ -24,6 +24,7 @@ from skyhold.errors import AwsError
 from skyhold.policy import validate_policy
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
+from skyhold.services.secretsmanager import rotation
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -237,7 +238,7 @@ def _describe(secret: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ARN": secret["ARN"], "Name": secret["Name"], "Description": secret["Description"],
         "CreatedDate": parse_time(secret["CreatedDate"]), "LastChangedDate": parse_time(secret["LastChangedDate"]),
-        "Tags": secret["Tags"], "RotationEnabled": False,
+        "Tags": secret["Tags"], **rotation.rotation_fields(secret),
         "VersionIdsToStages": {vid: v["Stages"] for vid, v in secret["Versions"].items()},
     }
     if secret.get("KmsKeyId"):
@@ -342,6 +343,40 @@ def get_random_password(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             return {"RandomPassword": password}
 
 
+def _rotator(call: Call) -> rotation.Rotator:
+    rotator = call.pipeline.extensions.get("secretsmanager.rotator")
+    if rotator is None:
+        rotator = call.pipeline.extensions["secretsmanager.rotator"] = rotation.Rotator(call.pipeline)
+    return rotator
+
+
+def rotate_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    if params.get("RotationLambdaARN"):
+        rotation.check_function(call, params["RotationLambdaARN"])
+        secret["RotationLambdaARN"] = params["RotationLambdaARN"]
+    if not secret.get("RotationLambdaARN"):
+        raise AwsError("InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
+    if params.get("RotationRules"):
+        rotation.schedule(secret, params["RotationRules"])
+    _save(call, secret, version)
+    token = params.get("ClientRequestToken") or str(uuid.uuid4())
+    key = f"{call.principal.account}/{call.region}/{secret['Name']}"
+    if params.get("RotateImmediately", True):
+        _rotator(call).start_now(key, token, rotation.endpoint_of(call))
+    else:
+        _rotator(call).endpoint = rotation.endpoint_of(call)
+    return {"ARN": secret["ARN"], "Name": secret["Name"], "VersionId": token}
+
+
+def cancel_rotate_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    secret, version = _find(call, params["SecretId"])
+    for key in ("RotationLambdaARN", "RotationRules", "NextRotationDate"):
+        secret.pop(key, None)
+    _save(call, secret, version)
+    return {"ARN": secret["ARN"], "Name": secret["Name"]}
+
+
 def put_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, version = _find(call, params["SecretId"])
     text = params["ResourcePolicy"]
@@ -417,6 +452,8 @@ HANDLERS = {
     "DeleteSecret": delete_secret,
     "RestoreSecret": restore_secret,
     "GetRandomPassword": get_random_password,
+    "RotateSecret": rotate_secret,
+    "CancelRotateSecret": cancel_rotate_secret,
     "PutResourcePolicy": put_resource_policy,
     "GetResourcePolicy": get_resource_policy,
     "DeleteResourcePolicy": delete_resource_policy,
@@ -467,4 +504,6 @@ AUTHZ = {
        if op not in ("CreateSecret", "ListSecrets", "GetRandomPassword", "BatchGetSecretValue")},
     "CreateSecret": _create,
     "BatchGetSecretValue": lambda call, params: [Access("secretsmanager:BatchGetSecretValue", "*")],
+    "RotateSecret": lambda call, params: (_on_secret("secretsmanager:RotateSecret")(call, params)
+                                          + rotation.rotate_authz(call, params)),
 }

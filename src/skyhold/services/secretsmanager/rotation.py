@@ -1,0 +1,203 @@
+"""Secret rotation with AWS's four-step contract, run by a local program.
+
+Skyhold has no Lambda, so a rotation "function" is a local command registered with
+`skyhold rotation register --role-arn ROLE NAME -- CMD...` (kind
+`secretsmanager.function`, key "<account>/<name>", ARN
+arn:aws:lambda:<region>:<account>:function:<name>). Like a Lambda it runs as its
+execution role — temporary credentials of a session of that role, which must trust
+lambda.amazonaws.com — and is invoked once per step (createSecret, setSecret,
+testSecret, finishSecret) with the event {"SecretId", "ClientRequestToken", "Step"}
+as JSON on standard input and in SKYHOLD_ROTATION_EVENT. A step fails when the
+command exits non-zero; the rotation then stops, as AWS's does.
+
+Scheduled rotation follows Skyhold's clock: a background task looks for secrets
+whose NextRotationDate has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from skyhold import arn as arns
+from skyhold import clock
+from skyhold import principal as p
+from skyhold.authz import Access
+from skyhold.errors import AwsError
+from skyhold.policy import Caller, PolicySet, RequestContext, evaluate
+from skyhold.services.kms.records import parse_time
+from skyhold.services.sts import sessions
+from skyhold.services.sts.roles import find_role
+from skyhold.store.base import Store
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call, Pipeline
+
+FUNCTION = "secretsmanager.function"
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+CHECK_EVERY = 2.0  # seconds between looks for due rotations
+log = logging.getLogger("skyhold.rotation")
+
+
+def function_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:lambda:{region}:{account}:function:{name}"
+
+
+def register(store: Store, account: str, name: str, role_arn: str, command: list[str]) -> str:
+    store.put(FUNCTION, f"{account}/{name}", {"Name": name, "Account": account, "RoleArn": role_arn,
+                                               "Command": command})
+    return function_arn("us-east-1", account, name)
+
+
+def _function(store: Store, function: str) -> dict[str, Any] | None:
+    try:
+        parsed = arns.parse(function)
+        account, name = parsed.account, parsed.resource.rsplit(":", 1)[-1]
+    except ValueError:
+        return None
+    rec = store.get(FUNCTION, f"{account}/{name}")
+    return rec.value if rec else None
+
+
+def check_function(call: Call, function: str) -> dict[str, Any]:
+    fn = _function(call.store, function)
+    if fn is None:
+        raise AwsError("InvalidRequestException", f"Secrets Manager cannot invoke the specified Lambda function. "
+                       f"Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.")
+    return fn
+
+
+def _credentials(store: Store, fn: dict[str, Any], region: str) -> dict[str, Any]:
+    """A session of the function's execution role, as Lambda would give it."""
+    role = find_role(store, fn["RoleArn"])
+    if role is None:
+        raise RuntimeError(f"execution role {fn['RoleArn']} does not exist")
+    account = arns.parse(role["Arn"]).account
+    decision = evaluate(
+        RequestContext(Caller.from_arn("lambda.amazonaws.com"), "sts:AssumeRole", role["Arn"],
+                       resource_account=account, resource_policy_required=True),
+        PolicySet.build(resource=role["AssumeRolePolicyDocument"]),
+    )
+    if not decision.allowed:
+        raise RuntimeError(f"role {role['Arn']} does not trust lambda.amazonaws.com")
+    return sessions.issue(store, sessions.NewSession(
+        type=p.ASSUMED_ROLE, account=account, arn=arns.assumed_role(account, role["RoleName"], fn["Name"]),
+        user_id=f"{role['RoleId']}:{fn['Name']}", name=fn["Name"], duration=900, role_name=role["RoleName"],
+        role_arn=role["Arn"], tags={t["Key"]: t["Value"] for t in role.get("Tags") or []},
+    ))
+
+
+def run_steps(store: Store, endpoint: str, secret_arn: str, token: str, fn: dict[str, Any], region: str) -> bool:
+    """Invoke the four steps in order; False at the first failing step."""
+    creds = _credentials(store, fn, region)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region, "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+    for step in STEPS:
+        event = json.dumps({"SecretId": secret_arn, "ClientRequestToken": token, "Step": step})
+        env["SKYHOLD_ROTATION_EVENT"] = event
+        result = subprocess.run(fn["Command"], input=event, text=True, capture_output=True, env=env, timeout=300)
+        if result.returncode != 0:
+            log.warning("rotation of %s failed at %s: %s", secret_arn, step, result.stderr.strip()[-500:])
+            return False
+    return True
+
+
+def rotation_fields(secret: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"RotationEnabled": bool(secret.get("RotationLambdaARN"))}
+    if secret.get("RotationLambdaARN"):
+        out["RotationLambdaARN"] = secret["RotationLambdaARN"]
+        out["RotationRules"] = secret["RotationRules"]
+        if secret.get("NextRotationDate"):
+            out["NextRotationDate"] = parse_time(secret["NextRotationDate"])
+    if secret.get("LastRotatedDate"):
+        out["LastRotatedDate"] = parse_time(secret["LastRotatedDate"])
+    return out
+
+
+def schedule(secret: dict[str, Any], rules: dict[str, Any]) -> None:
+    days = rules.get("AutomaticallyAfterDays")
+    if days is None:
+        raise AwsError("InvalidParameterException", "Skyhold supports RotationRules.AutomaticallyAfterDays "
+                       "(ScheduleExpression is not supported yet).")
+    if not 1 <= days <= 1000:
+        raise AwsError("InvalidParameterException", "AutomaticallyAfterDays must be between 1 and 1000.")
+    secret["RotationRules"] = {"AutomaticallyAfterDays": days}
+    secret["NextRotationDate"] = clock.iso8601(clock.now() + timedelta(days=days))
+
+
+def rotate_authz(call: Call, params: dict[str, Any]) -> list[Access]:
+    checks = []
+    if params.get("RotationLambdaARN"):
+        checks.append(Access("lambda:InvokeFunction", params["RotationLambdaARN"]))
+    return checks
+
+
+class Rotator:
+    """Runs rotations off the request path: at once when asked, or when due."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.task: asyncio.Task[None] | None = None
+        self.endpoint = pipeline.endpoint
+
+    def start_now(self, secret_key: str, token: str, endpoint: str) -> None:
+        self.endpoint = endpoint or self.endpoint
+        asyncio.get_running_loop().create_task(asyncio.to_thread(self._rotate, secret_key, token))
+
+    def _rotate(self, secret_key: str, token: str) -> None:
+        from skyhold.services.secretsmanager.secrets import SECRET
+
+        store = self.pipeline.store
+        rec = store.get(SECRET, secret_key)
+        if rec is None:
+            return
+        secret = rec.value
+        fn = _function(store, secret.get("RotationLambdaARN", ""))
+        if fn is None:
+            return
+        try:
+            ok = run_steps(store, self.endpoint, secret["ARN"], token, fn, secret_key.split("/")[1])
+        except Exception:  # the function could not even start: the rotation fails
+            log.exception("rotation of %s could not run", secret["ARN"])
+            ok = False
+        rec = store.get(SECRET, secret_key)
+        if rec is None:
+            return
+        secret = rec.value
+        if ok:
+            secret["LastRotatedDate"] = clock.iso8601(clock.now())
+            if secret.get("RotationRules"):
+                schedule(secret, secret["RotationRules"])
+        store.put(SECRET, secret_key, secret, expect_version=rec.version)
+
+    async def watch(self) -> None:
+        from skyhold.services.secretsmanager.secrets import SECRET
+
+        while True:
+            await asyncio.sleep(CHECK_EVERY)
+            now = clock.now()
+            for rec in self.pipeline.store.scan(SECRET):
+                due = rec.value.get("NextRotationDate")
+                if due and not rec.value.get("DeletedDate") and parse_time(due) <= now and self.endpoint:
+                    # push the date first so one due rotation starts once
+                    value = dict(rec.value)
+                    value["NextRotationDate"] = clock.iso8601(now + timedelta(days=1))
+                    self.pipeline.store.put(SECRET, rec.key, value, expect_version=rec.version)
+                    self.start_now(rec.key, str(uuid.uuid4()), self.endpoint)
+
+
+def endpoint_of(call: Call) -> str:
+    host = call.request.headers.get("host", "127.0.0.1:4566")
+    return f"{call.request.scheme}://{host}"
+
+
