@@ -9,9 +9,10 @@ the service's AccessDenied error with the engine's explanation in AWS's wording.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
+from skyhold import authorization_message, clock
 from skyhold import principal as p
 from skyhold.authz import Access, AuthzFn
 from skyhold.errors import AwsError
@@ -51,9 +52,10 @@ def _caller(who: p.Principal) -> Caller:
 
 
 class Authorizer:
-    def __init__(self, store: Store, authz: dict[str, dict[str, AuthzFn]]) -> None:
+    def __init__(self, store: Store, authz: dict[str, dict[str, AuthzFn]], data_dir: Path | None = None) -> None:
         self.store = store
         self.authz = authz
+        self.data_dir = data_dir
         self._cache = GenerationCache(store)
 
     def accesses(self, call: Call, params: dict[str, Any]) -> list[Access]:
@@ -105,6 +107,12 @@ class Authorizer:
         explanation["action"] = decision.request.action
         explanation["resource"] = decision.request.resource
         explanation["principal"] = call.principal.arn
+        if call.service == "ec2" and self.data_dir is not None:
+            # EC2 hides the details in a message only sts:DecodeAuthorizationMessage opens.
+            encoded = authorization_message.encode(self.data_dir, authorization_message.decoded(
+                explanation, call.principal.user_id, call.principal.arn, decision.request.context))
+            message = (f"You are not authorized to perform this operation. {message}. "
+                       f"Encoded authorization failure message: {encoded}")
         return AwsError(code, message, status=status, explanation=explanation)
 
     @staticmethod

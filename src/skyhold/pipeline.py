@@ -86,7 +86,7 @@ class Pipeline:
         self.data_dir = data_dir or blobs.root.parent
         self.handlers: dict[str, dict[str, Handler]] = load_handlers()
         self.lookup = identity.make_lookup(store)
-        self.authorizer = Authorizer(store, load_authz())
+        self.authorizer = Authorizer(store, load_authz(), self.data_dir)
         self.trail_store = open_trail_store(self.data_dir)
         self.audit = Audit(self.trail_store)
         self._is_async: dict[Handler, bool] = {}

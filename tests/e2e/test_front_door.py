@@ -134,10 +134,10 @@ def test_tampered_s3_body_is_content_sha256_mismatch(admin: AwsEnv) -> None:
 
 
 def test_unimplemented_operation_is_a_clear_aws_error(admin: AwsEnv) -> None:
-    out = admin.aws("sts", "decode-authorization-message", "--encoded-message", "x")
+    out = admin.aws("iam", "get-service-last-accessed-details", "--job-id", "0" * 36)
     # an operation Skyhold does not serve yet names itself
     assert out.returncode != 0
-    assert "NotImplemented" in out.stderr and "DecodeAuthorizationMessage" in out.stderr
+    assert "NotImplemented" in out.stderr and "GetServiceLastAccessedDetails" in out.stderr
 
 
 def test_state_survives_restart(tmp_path) -> None:

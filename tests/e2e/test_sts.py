@@ -287,3 +287,19 @@ def test_revoke_active_sessions(admin: AwsEnv, learner: dict) -> None:
     time.sleep(1.1)
     fresh = client(admin.endpoint, "iam", sts.assume_role(RoleArn=role_arn, RoleSessionName="new")["Credentials"])
     fresh.list_users()
+
+
+def test_decode_authorization_message(admin: AwsEnv, server: Server, learner: dict) -> None:
+    from skyhold import authorization_message
+
+    # what EC2 puts in an UnauthorizedOperation, sealed with this server's root key
+    message = {"allowed": False, "explicitDeny": False, "context": {"action": "ec2:RunInstances"}}
+    encoded = authorization_message.encode(server.data_dir, message)
+    decoded = admin.client("sts").decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"]
+    assert json.loads(decoded) == message
+    with pytest.raises(ClientError) as e:
+        admin.client("sts").decode_authorization_message(EncodedMessage=encoded[:-4] + "AAAA")
+    assert e.value.response["Error"]["Code"] == "InvalidAuthorizationMessageException"
+    with pytest.raises(ClientError) as e:  # the learner has no sts:DecodeAuthorizationMessage
+        client(admin.endpoint, "sts", learner["key"]).decode_authorization_message(EncodedMessage=encoded)
+    assert e.value.response["Error"]["Code"] == "AccessDenied"

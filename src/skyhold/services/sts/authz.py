@@ -102,4 +102,5 @@ AUTHZ = {
     "GetSessionToken": get_session_token,
     "GetFederationToken": get_federation_token,
     "GetAccessKeyInfo": lambda call, params: [Access("sts:GetAccessKeyInfo", "*")],
+    "DecodeAuthorizationMessage": lambda call, params: [Access("sts:DecodeAuthorizationMessage", "*")],
 }

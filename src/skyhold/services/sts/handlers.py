@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from skyhold import arn as arns
-from skyhold import clock
+from skyhold import authorization_message, clock
 from skyhold import principal as p
 from skyhold.errors import AwsError
 from skyhold.policy import validate_policy
@@ -211,6 +211,14 @@ def get_access_key_info(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"Account": rec.value["Account"]}
 
 
+def decode_authorization_message(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    text = authorization_message.decode(call.pipeline.data_dir, params["EncodedMessage"])
+    if text is None:
+        raise AwsError("InvalidAuthorizationMessageException",
+                       "The error message provided in the request is not a valid encoded authorization message.")
+    return {"DecodedMessage": text}
+
+
 def _session_policies(call: Call, params: dict[str, Any], account: str | None = None) -> list[str]:
     policies: list[str] = []
     if params.get("Policy"):
@@ -252,4 +260,5 @@ HANDLERS = {
     "GetSessionToken": get_session_token,
     "GetFederationToken": get_federation_token,
     "GetAccessKeyInfo": get_access_key_info,
+    "DecodeAuthorizationMessage": decode_authorization_message,
 }
