@@ -77,3 +77,17 @@ def test_default_aws_managed_key(admin: AwsEnv) -> None:
     assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "t0ken"
     aliases = admin.client("kms").list_aliases()["Aliases"]
     assert any(a["AliasName"] == "alias/aws/ssm" for a in aliases)
+
+
+def test_parameter_tags(admin: AwsEnv) -> None:
+    ssm = admin.client("ssm")
+    name = f"/tags/p-{uuid.uuid4().hex[:6]}"
+    ssm.put_parameter(Name=name, Value="v", Type="String", Tags=[{"Key": "team", "Value": "blue"}])
+    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name, Tags=[{"Key": "env", "Value": "prod"}])
+    tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"team": "blue", "env": "prod"}
+    ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=name, TagKeys=["team"])
+    assert [t["Key"] for t in ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"]] == ["env"]
+    with pytest.raises(ClientError) as e:
+        ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId="/nope")
+    assert e.value.response["Error"]["Code"] == "InvalidResourceId"

@@ -249,7 +249,43 @@ def describe_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"Parameters": out}
 
 
+def _tagged(call: Call, params: dict[str, Any]) -> tuple[str, Any]:
+    if params["ResourceType"] != "Parameter":
+        raise AwsError("InvalidResourceType", "The resource type is not valid.")
+    rec = call.store.get(PARAM, _key(call, params["ResourceId"]))
+    if rec is None:
+        raise AwsError("InvalidResourceId", "The resource ID is not valid. Verify the ID and try again.")
+    return rec.key, rec
+
+
+def add_tags_to_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, rec = _tagged(call, params)
+    tags = {t["Key"]: t["Value"] for t in rec.value.get("Tags", [])}
+    tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
+    if len(tags) > 50:
+        raise AwsError("TooManyTagsError", "The Targets parameter includes too many tags. Remove one or more tags "
+                       "and try the command again.")
+    call.store.put(PARAM, key, {**rec.value, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]},
+                   expect_version=rec.version)
+    return {}
+
+
+def remove_tags_from_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    key, rec = _tagged(call, params)
+    tags = [t for t in rec.value.get("Tags", []) if t["Key"] not in params["TagKeys"]]
+    call.store.put(PARAM, key, {**rec.value, "Tags": tags}, expect_version=rec.version)
+    return {}
+
+
+def list_tags_for_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _, rec = _tagged(call, params)
+    return {"TagList": rec.value.get("Tags", [])}
+
+
 HANDLERS = {
+    "AddTagsToResource": add_tags_to_resource,
+    "RemoveTagsFromResource": remove_tags_from_resource,
+    "ListTagsForResource": list_tags_for_resource,
     "PutParameter": put_parameter,
     "GetParameter": get_parameter,
     "GetParameters": get_parameters,
@@ -278,6 +314,9 @@ def _on_names(action: str) -> Any:
 
 
 AUTHZ = {
+    "AddTagsToResource": _on_name("ssm:AddTagsToResource", "ResourceId"),
+    "RemoveTagsFromResource": _on_name("ssm:RemoveTagsFromResource", "ResourceId"),
+    "ListTagsForResource": _on_name("ssm:ListTagsForResource", "ResourceId"),
     "PutParameter": _on_name("ssm:PutParameter"),
     "GetParameter": _on_name("ssm:GetParameter"),
     "GetParameters": _on_names("ssm:GetParameters"),
