@@ -1,0 +1,306 @@
+"""What each S3 call means to IAM: actions, the bucket or object ARN, S3's condition
+keys, and the bucket's owner and policy (the resource policy).
+
+Block Public Access takes part here: with RestrictPublicBuckets on, a public bucket
+policy grants nothing to anonymous and cross-account callers (it is left out).
+Same-account callers need their identity policy or the bucket policy; other
+accounts need both (the engine's cross-account rule, given the bucket's owner).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold.auth import sigv4
+from skyhold.authz import Access
+from skyhold.services.s3 import objects, public_access, records
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+# Bucket operations: operation → action on the bucket ARN.
+BUCKET_ACTIONS = {
+    "HeadBucket": "s3:ListBucket",
+    "DeleteBucket": "s3:DeleteBucket",
+    "GetBucketLocation": "s3:GetBucketLocation",
+    "PutBucketTagging": "s3:PutBucketTagging",
+    "GetBucketTagging": "s3:GetBucketTagging",
+    "DeleteBucketTagging": "s3:PutBucketTagging",
+    "PutBucketVersioning": "s3:PutBucketVersioning",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+    "PutBucketPolicy": "s3:PutBucketPolicy",
+    "GetBucketPolicy": "s3:GetBucketPolicy",
+    "DeleteBucketPolicy": "s3:DeleteBucketPolicy",
+    "GetBucketPolicyStatus": "s3:GetBucketPolicyStatus",
+    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+    "PutBucketOwnershipControls": "s3:PutBucketOwnershipControls",
+    "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
+    "DeleteBucketOwnershipControls": "s3:PutBucketOwnershipControls",
+    "PutBucketCors": "s3:PutBucketCORS",
+    "GetBucketCors": "s3:GetBucketCORS",
+    "DeleteBucketCors": "s3:PutBucketCORS",
+    "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
+    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
+    "DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+}
+
+# Object operations: operation → (action, action when a versionId is given).
+OBJECT_ACTIONS = {
+    "GetObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "HeadObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "DeleteObject": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+    "GetObjectTagging": ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+    "PutObjectTagging": ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+    "DeleteObjectTagging": ("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
+    "UploadPart": ("s3:PutObject", "s3:PutObject"),
+    "CompleteMultipartUpload": ("s3:PutObject", "s3:PutObject"),
+    "AbortMultipartUpload": ("s3:AbortMultipartUpload", "s3:AbortMultipartUpload"),
+    "ListParts": ("s3:ListMultipartUploadParts", "s3:ListMultipartUploadParts"),
+}
+
+# Request headers that become s3: condition keys on writes.
+_WRITE_KEYS = {
+    "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-acl": "s3:x-amz-acl",
+    "x-amz-storage-class": "s3:x-amz-storage-class",
+    "x-amz-grant-read": "s3:x-amz-grant-read",
+    "x-amz-grant-full-control": "s3:x-amz-grant-full-control",
+    "x-amz-object-lock-mode": "s3:object-lock-mode",
+    "x-amz-object-lock-legal-hold": "s3:object-lock-legal-hold",
+    "x-amz-copy-source": "s3:x-amz-copy-source",
+    "x-amz-metadata-directive": "s3:x-amz-metadata-directive",
+    "x-amz-content-sha256": "s3:x-amz-content-sha256",
+}
+
+
+@lru_cache(maxsize=1024)
+def _is_public(policy: str) -> bool:
+    return public_access.is_public_policy(policy)
+
+
+def request_context(call: Call) -> dict[str, Any]:
+    """The condition keys every S3 request carries: how it was signed, and when."""
+    req = call.request
+    if call.principal.is_anonymous:
+        return {}
+    presigned = "X-Amz-Signature=" in req.query or "x-amz-signature=" in req.query.lower()
+    ctx: dict[str, Any] = {
+        "s3:authType": "REST-QUERY-STRING" if presigned else "REST-HEADER",
+        "s3:signatureversion": "AWS4-HMAC-SHA256",
+    }
+    signed_at = _signed_at(call)
+    if signed_at is not None:
+        ctx["s3:signatureAge"] = str(max(int((clock.wall_now() - signed_at).total_seconds() * 1000), 0))
+    return ctx
+
+
+def _signed_at(call: Call) -> Any:
+    req = call.request
+    text = req.headers.get("x-amz-date")
+    if text is None and "X-Amz-Date=" in req.query:
+        text = req.query.split("X-Amz-Date=", 1)[1].split("&", 1)[0]
+    if not text:
+        return None
+    try:
+        return sigv4.parse_amz_date(text)
+    except (ValueError, AttributeError):
+        return None
+
+
+def bucket_policy_for(call: Call, bucket: dict[str, Any]) -> str | None:
+    """The bucket policy as it applies to this caller (RestrictPublicBuckets)."""
+    policy = bucket.get("Policy")
+    if not policy:
+        return None
+    outsider = call.principal.is_anonymous or call.principal.account != bucket["Owner"]
+    if outsider and _is_public(policy) and public_access.effective(call.store, bucket)["RestrictPublicBuckets"]:
+        return None
+    return policy
+
+
+def _bucket(call: Call, name: str) -> dict[str, Any]:
+    bucket = records.get_bucket(call.store, name).value
+    call.extras["bucket"] = bucket  # the handler's bucket: read once per request
+    return bucket
+
+
+def access(call: Call, bucket: dict[str, Any], action: str, resource: str,
+           context: dict[str, Any] | None = None) -> Access:
+    ctx = request_context(call)
+    ctx["s3:ResourceAccount"] = bucket["Owner"]
+    if context:
+        ctx.update(context)
+    return Access(action, resource, ctx, resource_account=bucket["Owner"],
+                  resource_policy=bucket_policy_for(call, bucket))
+
+
+def _write_context(call: Call, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    headers = call.request.headers
+    ctx = {key: headers[h] for h, key in _WRITE_KEYS.items() if h in headers}
+    if tags:
+        for k, v in tags.items():
+            ctx[f"s3:RequestObjectTag/{k}"] = v
+        ctx["s3:RequestObjectTagKeys"] = list(tags)
+    return ctx
+
+
+def _existing_tags(value: dict[str, Any] | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    return {f"s3:ExistingObjectTag/{k}": v for k, v in (value.get("tags") or {}).items()}
+
+
+def _bucket_op(action: str) -> Any:
+    def fn(call: Call, params: dict[str, Any]) -> list[Access]:
+        bucket = _bucket(call, params["Bucket"])
+        return [access(call, bucket, action, records.bucket_arn(bucket["Name"]))]
+    return fn
+
+
+def _object_op(actions: tuple[str, str], needs_current: bool = False) -> Any:
+    def fn(call: Call, params: dict[str, Any]) -> list[Access]:
+        bucket = _bucket(call, params["Bucket"])
+        key = params["Key"]
+        version_id = params.get("VersionId")
+        ctx: dict[str, Any] = {}
+        if version_id is not None:
+            ctx["s3:versionid"] = version_id
+        if needs_current and version_id is None:
+            rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
+            ctx.update(_existing_tags(rec.value if rec else None))
+            if rec is not None:
+                call.extras["object"] = rec.value
+        action = actions[1] if version_id is not None else actions[0]
+        return [access(call, bucket, action, records.object_arn(bucket["Name"], key), ctx)]
+    return fn
+
+
+def create_bucket(call: Call, params: dict[str, Any]) -> list[Access]:
+    headers = call.request.headers
+    ctx = request_context(call)
+    constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+    if constraint:
+        ctx["s3:LocationConstraint"] = constraint
+    for h, key in (("x-amz-acl", "s3:x-amz-acl"), ("x-amz-object-ownership", "s3:x-amz-object-ownership")):
+        if h in headers:
+            ctx[key] = headers[h]
+    return [Access("s3:CreateBucket", records.bucket_arn(params["Bucket"]), ctx)]
+
+
+def list_buckets(call: Call, params: dict[str, Any]) -> list[Access]:
+    return [Access("s3:ListAllMyBuckets", "*", request_context(call))]
+
+
+def _listing(action: str) -> Any:
+    def fn(call: Call, params: dict[str, Any]) -> list[Access]:
+        bucket = _bucket(call, params["Bucket"])
+        ctx: dict[str, Any] = {"s3:prefix": params.get("Prefix") or ""}
+        if params.get("Delimiter") is not None:
+            ctx["s3:delimiter"] = params["Delimiter"]
+        if params.get("MaxKeys") is not None:
+            ctx["s3:max-keys"] = str(params["MaxKeys"])
+        return [access(call, bucket, action, records.bucket_arn(bucket["Name"]), ctx)]
+    return fn
+
+
+def put_object(call: Call, params: dict[str, Any]) -> list[Access]:
+    bucket = _bucket(call, params["Bucket"])
+    tags = objects.parse_tagging(params.get("Tagging"))
+    arn = records.object_arn(bucket["Name"], params["Key"])
+    found = [access(call, bucket, "s3:PutObject", arn, _write_context(call, tags))]
+    if tags:
+        found.append(access(call, bucket, "s3:PutObjectTagging", arn, _write_context(call, tags)))
+    return found
+
+
+def create_multipart_upload(call: Call, params: dict[str, Any]) -> list[Access]:
+    return put_object(call, params)
+
+
+def put_object_tagging(call: Call, params: dict[str, Any]) -> list[Access]:
+    bucket = _bucket(call, params["Bucket"])
+    tags = {t["Key"]: t.get("Value", "") for t in (params.get("Tagging") or {}).get("TagSet") or []}
+    version_id = params.get("VersionId")
+    action = "s3:PutObjectVersionTagging" if version_id else "s3:PutObjectTagging"
+    ctx = _write_context(call, tags)
+    rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], params["Key"]))
+    ctx.update(_existing_tags(rec.value if rec and not version_id else None))
+    return [access(call, bucket, action, records.object_arn(bucket["Name"], params["Key"]), ctx)]
+
+
+def _copy_source_access(call: Call, params: dict[str, Any]) -> Access:
+    src_bucket_name, src_key, src_vid = objects.parse_copy_source(params["CopySource"])
+    src_bucket = records.get_bucket(call.store, src_bucket_name).value
+    ctx: dict[str, Any] = {}
+    if src_vid is not None:
+        ctx["s3:versionid"] = src_vid
+    else:
+        rec = call.store.get(records.OBJECT, records.object_key(src_bucket_name, src_key))
+        ctx.update(_existing_tags(rec.value if rec else None))
+    action = "s3:GetObjectVersion" if src_vid is not None else "s3:GetObject"
+    return access(call, src_bucket, action, records.object_arn(src_bucket_name, src_key), ctx)
+
+
+def copy_object(call: Call, params: dict[str, Any]) -> list[Access]:
+    bucket = _bucket(call, params["Bucket"])
+    source = _copy_source_access(call, params)
+    tags = objects.parse_tagging(params.get("Tagging")) if params.get("TaggingDirective") == "REPLACE" else {}
+    dest = access(call, bucket, "s3:PutObject", records.object_arn(bucket["Name"], params["Key"]),
+                  _write_context(call, tags))
+    return [source, dest]
+
+
+def upload_part_copy(call: Call, params: dict[str, Any]) -> list[Access]:
+    bucket = _bucket(call, params["Bucket"])
+    return [_copy_source_access(call, params),
+            access(call, bucket, "s3:PutObject", records.object_arn(bucket["Name"], params["Key"]))]
+
+
+def delete_objects(call: Call, params: dict[str, Any]) -> list[Access]:
+    _bucket(call, params["Bucket"])
+    return []  # each key is decided on its own (check_delete): S3 reports denials per key
+
+
+def check_delete(call: Call, bucket: dict[str, Any], key: str, version_id: str | None) -> None:
+    action = "s3:DeleteObjectVersion" if version_id is not None else "s3:DeleteObject"
+    ctx = {"s3:versionid": version_id} if version_id is not None else {}
+    decision = access(call, bucket, action, records.object_arn(bucket["Name"], key), ctx)
+    call.pipeline.authorizer.check_access(call, decision)
+
+
+def may_list(call: Call, bucket: dict[str, Any]) -> bool:
+    """Whether the caller may learn that a key does not exist (s3:ListBucket):
+    without it S3 answers a missing key with AccessDenied, not NoSuchKey."""
+    decision = call.pipeline.authorizer.decide(
+        call, access(call, bucket, "s3:ListBucket", records.bucket_arn(bucket["Name"])))
+    return decision.allowed
+
+
+def build() -> dict[str, Any]:
+    table: dict[str, Any] = {op: _bucket_op(action) for op, action in BUCKET_ACTIONS.items()}
+    for op, actions in OBJECT_ACTIONS.items():
+        table[op] = _object_op(actions, needs_current=op in ("GetObject", "HeadObject", "GetObjectTagging",
+                                                               "DeleteObjectTagging"))
+    table.update({
+        "CreateBucket": create_bucket,
+        "ListBuckets": list_buckets,
+        "ListObjects": _listing("s3:ListBucket"),
+        "ListObjectsV2": _listing("s3:ListBucket"),
+        "ListObjectVersions": _listing("s3:ListBucketVersions"),
+        "PutObject": put_object,
+        "CreateMultipartUpload": create_multipart_upload,
+        "PutObjectTagging": put_object_tagging,
+        "CopyObject": copy_object,
+        "UploadPartCopy": upload_part_copy,
+        "DeleteObjects": delete_objects,
+    })
+    return table

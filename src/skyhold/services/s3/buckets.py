@@ -1,0 +1,343 @@
+"""Buckets and their settings: create/head/list/delete, location, tagging,
+versioning, default encryption, object ownership, CORS and lifecycle (stored)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from skyhold.errors import AwsError
+from skyhold.regions import DEFAULT_REGION
+from skyhold.services.s3 import bodies, errors, public_access, records
+from skyhold.services.s3.names import valid_bucket_name
+from skyhold.store.base import ConflictError
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                 "BucketKeyEnabled": False}]}
+_OWNERSHIPS = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
+
+
+def canonical_id(account: str) -> str:
+    """A stable 64-hex canonical user id for an account (S3's Owner ID)."""
+    return hashlib.sha256(f"skyhold canonical {account}".encode()).hexdigest()
+
+
+def owner_of(account: str) -> dict[str, str]:
+    return {"ID": canonical_id(account), "DisplayName": account}
+
+
+def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Bucket"]
+    if not valid_bucket_name(name):
+        raise errors.invalid_bucket_name(name)
+    constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+    region = _bucket_region(call.region, constraint)
+    ownership = params.get("ObjectOwnership") or "BucketOwnerEnforced"
+    if ownership not in _OWNERSHIPS:
+        raise errors.invalid_argument("Invalid x-amz-object-ownership header", "x-amz-object-ownership", ownership)
+    acl = params.get("ACL")
+    if ownership == "BucketOwnerEnforced" and (acl not in (None, "private", "bucket-owner-full-control")
+                                               or any(k.startswith("Grant") for k in params)):
+        raise AwsError("InvalidBucketAclWithObjectOwnership",
+                       "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting", 400)
+    account = call.principal.account
+    value = {
+        "Name": name, "Owner": account, "Region": region, "Created": records.now_text(),
+        "Ownership": ownership, "PublicAccessBlock": dict(public_access.ALL_ON),
+    }
+    try:
+        call.store.put(records.BUCKET, name, value, expect_version=0)
+    except ConflictError:
+        existing = records.get_bucket(call.store, name).value
+        if existing["Owner"] != account:
+            raise errors.bucket_already_exists(name) from None
+        if call.region != DEFAULT_REGION:
+            raise errors.bucket_already_owned(name) from None
+        # us-east-1 answers a re-create by the owner with 200, for legacy clients.
+    location = f"/{name}" if region == DEFAULT_REGION else f"http://{name}.s3.amazonaws.com/"
+    return {"Location": location, "BucketArn": records.bucket_arn(name)}
+
+
+def _bucket_region(signing_region: str, constraint: str | None) -> str:
+    if signing_region == DEFAULT_REGION:
+        if constraint == DEFAULT_REGION:
+            raise errors.invalid_location(constraint)
+        return constraint or DEFAULT_REGION  # the global endpoint creates anywhere
+    if constraint != signing_region:
+        raise errors.illegal_location(constraint)
+    return signing_region
+
+
+def head_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = records.get_bucket(call.store, params["Bucket"]).value
+    return {"BucketRegion": bucket["Region"], "AccessPointAlias": False}
+
+
+def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    account = call.principal.account
+    prefix = params.get("Prefix") or ""
+    region = params.get("BucketRegion")
+    after = _decode_token(params.get("ContinuationToken"))
+    limit = params.get("MaxBuckets")
+    found = []
+    for rec in call.store.scan(records.BUCKET, prefix, start_after=after):
+        b = rec.value
+        if b["Owner"] != account or (region and b["Region"] != region):
+            continue
+        found.append({"Name": b["Name"], "CreationDate": records.parse_time(b["Created"]),
+                      "BucketRegion": b["Region"], "BucketArn": records.bucket_arn(b["Name"])})
+        if limit and len(found) > limit:
+            break
+    out: dict[str, Any] = {"Owner": owner_of(account)}
+    if limit and len(found) > limit:
+        found = found[:limit]
+        out["ContinuationToken"] = _encode_token(found[-1]["Name"])
+    out["Buckets"] = found
+    if prefix:
+        out["Prefix"] = prefix
+    return out
+
+
+def _encode_token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def _decode_token(token: str | None) -> str:
+    if not token:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise errors.invalid_argument("The continuation token provided is incorrect", "continuation-token",
+                                      token) from None
+
+
+def delete_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Bucket"]
+    records.get_bucket(call.store, name)
+    prefix = f"{name}/"
+    if call.store.count(records.OBJECT, prefix) or call.store.count(records.VERSION, prefix):
+        raise errors.bucket_not_empty(name)
+    # Uploads in progress do not keep a bucket alive: they go with it.
+    for up in call.store.scan(records.UPLOAD, prefix):
+        for part in call.store.scan(records.PART, up.value["UploadId"] + "/"):
+            call.store.delete(records.PART, part.key)
+            bodies.delete(call, [part.value["seg"]])
+        call.store.delete(records.UPLOAD, up.key)
+    call.store.delete(records.BUCKET, name)
+    return {}
+
+
+def get_bucket_location(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = records.get_bucket(call.store, params["Bucket"]).value
+    region = bucket["Region"]
+    return {"LocationConstraint": None if region == DEFAULT_REGION else region}
+
+
+# --- tagging ------------------------------------------------------------------------
+
+def validate_tags(tag_set: list[dict[str, str]], limit: int) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for tag in tag_set:
+        key, value = tag.get("Key", ""), tag.get("Value", "")
+        if key in tags:
+            raise errors.invalid_tag("Cannot provide multiple Tags with the same key")
+        if key.lower().startswith("aws:"):
+            raise errors.invalid_tag("System tags cannot be added/updated by requester")
+        if not key or len(key) > 128:
+            raise errors.invalid_tag("The TagKey you have provided is invalid")
+        if len(value) > 256:
+            raise errors.invalid_tag("The TagValue you have provided is invalid")
+        tags[key] = value
+    if len(tags) > limit:
+        raise errors.invalid_tag(f"Object tags cannot be greater than {limit}" if limit == 10
+                                 else "Bucket tag count cannot be greater than 50")
+    return tags
+
+
+def put_bucket_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    tags = validate_tags((params.get("Tagging") or {}).get("TagSet") or [], 50)
+    records.update_bucket(call.store, params["Bucket"], Tags=tags)
+    return {}
+
+
+def get_bucket_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    tags = records.get_bucket(call.store, params["Bucket"]).value.get("Tags")
+    if not tags:
+        raise errors.no_such_tag_set()
+    return {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+
+
+def delete_bucket_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    records.update_bucket(call.store, params["Bucket"], Tags=None)
+    return {}
+
+
+# --- versioning -----------------------------------------------------------------------
+
+def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Bucket"]
+    status = (params.get("VersioningConfiguration") or {}).get("Status")
+    if status not in ("Enabled", "Suspended"):
+        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                       "our published schema", 400)
+    bucket = records.get_bucket(call.store, name).value
+    with call.store.transaction():
+        if not bucket.get("Versioning"):
+            # From now on every version lives in s3.version: bring the current ones in.
+            for rec in call.store.scan(records.OBJECT, f"{name}/"):
+                key = rec.key[len(name) + 1:]
+                call.store.put(records.VERSION, records.version_key(name, key, rec.value["sort"]), rec.value)
+        records.update_bucket(call.store, name, Versioning=status)
+    return {}
+
+
+def get_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    status = records.get_bucket(call.store, params["Bucket"]).value.get("Versioning")
+    return {"Status": status} if status else {}
+
+
+# --- default encryption -------------------------------------------------------------------
+
+def put_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    config = params.get("ServerSideEncryptionConfiguration") or {}
+    rules = config.get("Rules") or []
+    if not rules:
+        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                       "our published schema", 400)
+    for rule in rules:
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        alg = default.get("SSEAlgorithm")
+        if alg not in ("AES256", "aws:kms", "aws:kms:dsse"):
+            raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                           "against our published schema", 400)
+        if alg == "AES256" and default.get("KMSMasterKeyID"):
+            raise errors.invalid_argument("a KMSMasterKeyID is not applicable if the default sse algorithm "
+                                          "is not aws:kms or aws:kms:dsse", "ApplyServerSideEncryptionByDefault")
+    records.update_bucket(call.store, params["Bucket"], Encryption=config)
+    return {}
+
+
+def get_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = records.get_bucket(call.store, params["Bucket"]).value
+    return {"ServerSideEncryptionConfiguration": bucket.get("Encryption") or DEFAULT_ENCRYPTION}
+
+
+def delete_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    records.update_bucket(call.store, params["Bucket"], Encryption=None)  # back to SSE-S3, as on AWS
+    return {}
+
+
+def default_sse(bucket: dict[str, Any]) -> dict[str, str]:
+    """{"alg": …, "kms": key id?} a new object gets when the request asks for none."""
+    rule = ((bucket.get("Encryption") or DEFAULT_ENCRYPTION)["Rules"] or [{}])[0]
+    default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+    out = {"alg": default.get("SSEAlgorithm", "AES256")}
+    if default.get("KMSMasterKeyID"):
+        out["kms"] = default["KMSMasterKeyID"]
+    return out
+
+
+# --- object ownership -----------------------------------------------------------------------
+
+def put_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    rules = (params.get("OwnershipControls") or {}).get("Rules") or []
+    ownership = rules[0].get("ObjectOwnership") if rules else None
+    if ownership not in _OWNERSHIPS:
+        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                       "our published schema", 400)
+    records.update_bucket(call.store, params["Bucket"], Ownership=ownership)
+    return {}
+
+
+def get_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = records.get_bucket(call.store, params["Bucket"]).value
+    if not bucket.get("Ownership"):
+        raise AwsError("OwnershipControlsNotFoundError", "The bucket ownership controls were not found", 404,
+                       extra={"BucketName": params["Bucket"]})
+    return {"OwnershipControls": {"Rules": [{"ObjectOwnership": bucket["Ownership"]}]}}
+
+
+def delete_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    records.update_bucket(call.store, params["Bucket"], Ownership=None)
+    return {}
+
+
+# --- CORS and lifecycle: stored and returned -------------------------------------------------
+
+def put_bucket_cors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    rules = (params.get("CORSConfiguration") or {}).get("CORSRules") or []
+    for rule in rules:
+        if not rule.get("AllowedMethods") or not rule.get("AllowedOrigins"):
+            raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                           "against our published schema", 400)
+        for method in rule["AllowedMethods"]:
+            if method not in ("GET", "PUT", "POST", "DELETE", "HEAD"):
+                raise errors.invalid_request(f"Found unsupported HTTP method in CORS config. Unsupported method "
+                                             f"is {method}")
+    records.update_bucket(call.store, params["Bucket"], Cors=rules)
+    return {}
+
+
+def get_bucket_cors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    rules = records.get_bucket(call.store, params["Bucket"]).value.get("Cors")
+    if not rules:
+        raise errors.no_such_cors()
+    return {"CORSRules": rules}
+
+
+def delete_bucket_cors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    records.update_bucket(call.store, params["Bucket"], Cors=None)
+    return {}
+
+
+def put_bucket_lifecycle_configuration(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    rules = (params.get("LifecycleConfiguration") or {}).get("Rules") or []
+    for rule in rules:
+        if rule.get("Status") not in ("Enabled", "Disabled"):
+            raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                           "against our published schema", 400)
+    records.update_bucket(call.store, params["Bucket"], Lifecycle=rules)
+    return {}
+
+
+def get_bucket_lifecycle_configuration(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    rules = records.get_bucket(call.store, params["Bucket"]).value.get("Lifecycle")
+    if not rules:
+        raise errors.no_such_lifecycle()
+    return {"Rules": rules}
+
+
+def delete_bucket_lifecycle(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    records.update_bucket(call.store, params["Bucket"], Lifecycle=None)
+    return {}
+
+
+HANDLERS = {
+    "CreateBucket": create_bucket,
+    "HeadBucket": head_bucket,
+    "ListBuckets": list_buckets,
+    "DeleteBucket": delete_bucket,
+    "GetBucketLocation": get_bucket_location,
+    "PutBucketTagging": put_bucket_tagging,
+    "GetBucketTagging": get_bucket_tagging,
+    "DeleteBucketTagging": delete_bucket_tagging,
+    "PutBucketVersioning": put_bucket_versioning,
+    "GetBucketVersioning": get_bucket_versioning,
+    "PutBucketEncryption": put_bucket_encryption,
+    "GetBucketEncryption": get_bucket_encryption,
+    "DeleteBucketEncryption": delete_bucket_encryption,
+    "PutBucketOwnershipControls": put_ownership_controls,
+    "GetBucketOwnershipControls": get_ownership_controls,
+    "DeleteBucketOwnershipControls": delete_ownership_controls,
+    "PutBucketCors": put_bucket_cors,
+    "GetBucketCors": get_bucket_cors,
+    "DeleteBucketCors": delete_bucket_cors,
+    "PutBucketLifecycleConfiguration": put_bucket_lifecycle_configuration,
+    "GetBucketLifecycleConfiguration": get_bucket_lifecycle_configuration,
+    "DeleteBucketLifecycle": delete_bucket_lifecycle,
+}

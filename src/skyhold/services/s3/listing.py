@@ -1,0 +1,235 @@
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions: ordered prefix scans of
+the store, folded by delimiter into CommonPrefixes, paged by marker/token."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from skyhold.services.s3 import buckets, errors, records, versions
+from skyhold.store.base import Record
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+_BATCH = 1000
+# Above every UTF-8 encoded character: "<prefix>\U0010ffff" sorts after all keys
+# that start with <prefix> (but a key using U+10FFFF itself).
+_AFTER_ALL = "\U0010ffff"
+
+
+def _max_keys(params: dict[str, Any]) -> int:
+    n = params.get("MaxKeys")
+    if n is None:
+        return 1000
+    if n < 0:
+        raise errors.invalid_argument("max-keys cannot be negative", "max-keys", str(n))
+    return min(n, 1000)
+
+
+def _scan(call: Call, kind: str, bucket: str, prefix: str, after: str) -> Iterator[Record]:
+    """Records of `kind` under bucket/prefix after `after` (a full store key), in order,
+    fetched in batches; `send(new_after)` skips ahead (past a common prefix)."""
+    full_prefix = f"{bucket}/{prefix}"
+    while True:
+        batch = call.store.scan(kind, full_prefix, start_after=after, limit=_BATCH)
+        if not batch:
+            return
+        for rec in batch:
+            skip = yield rec
+            if skip is not None:
+                after = skip
+                yield None  # acknowledge the send
+                break
+        else:
+            after = batch[-1].key
+            if len(batch) < _BATCH:
+                return
+
+
+def _walk(call: Call, kind: str, bucket: str, prefix: str, delimiter: str, after: str,
+          key_of: Any) -> Iterator[tuple[str, Record | None]]:
+    """(key, record) for keys, (common prefix, None) for folded prefixes, in order."""
+    gen = _scan(call, kind, bucket, prefix, after)
+    for rec in gen:
+        if rec is None:
+            continue
+        key = key_of(rec)
+        if delimiter:
+            cut = key.find(delimiter, len(prefix))
+            if cut >= 0:
+                common = key[: cut + len(delimiter)]
+                yield common, None
+                gen.send(f"{bucket}/{common}{_AFTER_ALL}")
+                continue
+        yield key, rec
+
+
+def _enc(text: str | None, url: bool) -> str | None:
+    if text is None:
+        return None
+    return quote(text, safe="/") if url else text
+
+
+def _object_entry(value: dict[str, Any], key: str, url: bool, owner: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "Key": _enc(key, url), "LastModified": records.parse_time(value["mtime"]), "ETag": value["etag"],
+        "Size": value["size"], "StorageClass": value.get("sc", "STANDARD"),
+    }
+    if value.get("cks"):
+        entry["ChecksumAlgorithm"] = [a.upper() for a in value["cks"]]
+        entry["ChecksumType"] = value.get("ckt", "FULL_OBJECT")
+    if owner:
+        entry["Owner"] = buckets.owner_of(value.get("owner", ""))
+    return entry
+
+
+def _list(call: Call, params: dict[str, Any], after_key: str, owner: bool
+          ) -> tuple[list[dict[str, Any]], list[dict[str, str]], bool, str | None]:
+    name = params["Bucket"]
+    prefix = params.get("Prefix") or ""
+    delimiter = params.get("Delimiter") or ""
+    url = params.get("EncodingType") == "url"
+    limit = _max_keys(params)
+    contents: list[dict[str, Any]] = []
+    prefixes: list[dict[str, str]] = []
+    last: str | None = None
+    after = f"{name}/{after_key}" if after_key else ""
+    truncated = False
+    for key, rec in _walk(call, records.OBJECT, name, prefix, delimiter, after, lambda r: r.key[len(name) + 1:]):
+        if len(contents) + len(prefixes) >= limit:
+            truncated = True
+            break
+        if rec is None:
+            prefixes.append({"Prefix": _enc(key, url)})
+        else:
+            contents.append(_object_entry(rec.value, key, url, owner))
+        last = key
+    return contents, prefixes, truncated, last
+
+
+def _common(params: dict[str, Any]) -> dict[str, Any]:
+    url = params.get("EncodingType") == "url"
+    out: dict[str, Any] = {"Name": params["Bucket"], "Prefix": _enc(params.get("Prefix") or "", url),
+                           "MaxKeys": _max_keys(params)}
+    if params.get("Delimiter"):
+        out["Delimiter"] = _enc(params["Delimiter"], url)
+    if url:
+        out["EncodingType"] = "url"
+    return out
+
+
+def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    records.get_bucket(call.store, params["Bucket"])
+    token = params.get("ContinuationToken")
+    start = params.get("StartAfter") or ""
+    after = _decode_token(token) if token else start
+    contents, prefixes, truncated, last = _list(call, params, after, bool(params.get("FetchOwner")))
+    out = _common(params)
+    out.update(IsTruncated=truncated, KeyCount=len(contents) + len(prefixes))
+    if contents:
+        out["Contents"] = contents
+    if prefixes:
+        out["CommonPrefixes"] = prefixes
+    if token:
+        out["ContinuationToken"] = token
+    if start:
+        out["StartAfter"] = _enc(start, params.get("EncodingType") == "url")
+    if truncated and last is not None:
+        out["NextContinuationToken"] = base64.urlsafe_b64encode(last.encode()).decode()
+    return out
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise errors.invalid_argument("The continuation token provided is incorrect", "continuation-token",
+                                      token) from None
+
+
+def list_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    records.get_bucket(call.store, params["Bucket"])
+    marker = params.get("Marker") or ""
+    contents, prefixes, truncated, last = _list(call, params, marker, True)
+    out = _common(params)
+    out.update(IsTruncated=truncated, Marker=_enc(marker, params.get("EncodingType") == "url"))
+    if contents:
+        out["Contents"] = contents
+    if prefixes:
+        out["CommonPrefixes"] = prefixes
+    if truncated and params.get("Delimiter") and last is not None:
+        out["NextMarker"] = _enc(last, params.get("EncodingType") == "url")
+    return out
+
+
+def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Bucket"]
+    bucket = records.get_bucket(call.store, name).value
+    prefix = params.get("Prefix") or ""
+    delimiter = params.get("Delimiter") or ""
+    url = params.get("EncodingType") == "url"
+    limit = _max_keys(params)
+    key_marker = params.get("KeyMarker") or ""
+    vid_marker = params.get("VersionIdMarker") or ""
+    kind = records.VERSION if versions.is_versioned(bucket) else records.OBJECT
+    if kind == records.VERSION:
+        def key_of(r: Record) -> str:
+            return records.split_version_key(name, r.key)[0]
+        after = ""
+        if key_marker:
+            sort = records.sort_of(vid_marker) if vid_marker else None
+            after = records.version_key(name, key_marker, sort) if sort else \
+                f"{records.versions_prefix(name, key_marker)}{_AFTER_ALL}"
+    else:
+        def key_of(r: Record) -> str:
+            return r.key[len(name) + 1:]
+        after = f"{name}/{key_marker}" if key_marker else ""
+    found: list[dict[str, Any]] = []
+    markers: list[dict[str, Any]] = []
+    prefixes: list[dict[str, str]] = []
+    seen: set[str] = set()
+    truncated = False
+    last_key = last_vid = None
+    for key, rec in _walk(call, kind, name, prefix, delimiter, after, key_of):
+        if len(found) + len(markers) + len(prefixes) >= limit:
+            truncated = True
+            break
+        if rec is None:
+            prefixes.append({"Prefix": _enc(key, url)})
+            last_key, last_vid = key, None
+            continue
+        v = rec.value
+        latest = key not in seen
+        seen.add(key)
+        common = {"Key": _enc(key, url), "VersionId": v["vid"], "IsLatest": latest,
+                  "LastModified": records.parse_time(v["mtime"]), "Owner": buckets.owner_of(v.get("owner", ""))}
+        if v.get("dm"):
+            markers.append(common)
+        else:
+            entry = _object_entry(v, key, url, True)
+            entry.update(common)
+            found.append(entry)
+        last_key, last_vid = key, v["vid"]
+    out = _common(params)
+    out.update(IsTruncated=truncated, KeyMarker=key_marker, VersionIdMarker=vid_marker)
+    if found:
+        out["Versions"] = found
+    if markers:
+        out["DeleteMarkers"] = markers
+    if prefixes:
+        out["CommonPrefixes"] = prefixes
+    if truncated and last_key is not None:
+        out["NextKeyMarker"] = _enc(last_key, url)
+        if last_vid:
+            out["NextVersionIdMarker"] = last_vid
+    return out
+
+
+HANDLERS = {
+    "ListObjects": list_objects,
+    "ListObjectsV2": list_objects_v2,
+    "ListObjectVersions": list_object_versions,
+}

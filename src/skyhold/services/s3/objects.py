@@ -1,0 +1,510 @@
+"""Objects: Put/Get/Head/Delete/Copy, DeleteObjects and object tagging.
+
+A PUT streams the body through the blob store (encrypted, hashed, checksummed) and
+then commits the object record; a GET streams it back, whole or a byte range.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from skyhold.auth import checksums
+from skyhold.auth.payload import header_checksums
+from skyhold.errors import AwsError
+from skyhold.services.s3 import bodies, buckets, errors, records, versions
+from skyhold.services.s3.buckets import validate_tags
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+# Content headers stored with an object and returned by GET/HEAD.
+CONTENT_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage")
+_RESPONSE_OVERRIDES = {
+    "ResponseContentType": "ContentType", "ResponseCacheControl": "CacheControl",
+    "ResponseContentDisposition": "ContentDisposition", "ResponseContentEncoding": "ContentEncoding",
+    "ResponseContentLanguage": "ContentLanguage", "ResponseExpires": "Expires",
+}
+_SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+_OWNER_ACLS = (None, "bucket-owner-full-control")
+_CHECKSUM_MEMBER = {"crc32": "ChecksumCRC32", "crc32c": "ChecksumCRC32C", "sha1": "ChecksumSHA1",
+                    "sha256": "ChecksumSHA256", "crc64nvme": "ChecksumCRC64NVME"}
+
+
+def bucket_of(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    found = call.extras.get("bucket")
+    return found if found is not None else records.get_bucket(call.store, params["Bucket"]).value
+
+
+def encryption_context(bucket: str, key: str) -> dict[str, str]:
+    return {"aws:s3:arn": records.object_arn(bucket, key)}
+
+
+def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, str]:
+    alg = params.get("ServerSideEncryption")
+    if alg is None:
+        if params.get("SSEKMSKeyId"):
+            raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
+                                          "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
+        return buckets.default_sse(bucket)
+    if alg not in _SSE_ALGORITHMS:
+        raise errors.invalid_encryption_method()
+    if params.get("SSECustomerAlgorithm"):
+        raise errors.invalid_argument("Server Side Encryption with Customer provided key is incompatible with "
+                                      "the encryption method specified", "x-amz-server-side-encryption", alg)
+    out = {"alg": alg}
+    if params.get("SSEKMSKeyId"):
+        if alg == "AES256":
+            raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
+                                          "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
+        out["kms"] = params["SSEKMSKeyId"]
+    return out
+
+
+def check_acl(params: dict[str, Any], bucket: dict[str, Any]) -> None:
+    """Buckets with ACLs disabled (BucketOwnerEnforced) take no ACL but the owner's."""
+    if bucket.get("Ownership", "BucketOwnerEnforced") != "BucketOwnerEnforced":
+        return
+    if params.get("ACL") not in _OWNER_ACLS or any(k.startswith("Grant") for k in params):
+        raise errors.acl_not_supported()
+
+
+def parse_tagging(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise errors.invalid_argument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded "
+                                      "URL query parameters without tag name duplicates.", "x-amz-tagging",
+                                      text) from None
+    return validate_tags([{"Key": k, "Value": v} for k, v in pairs], 10)
+
+
+def _content_headers(params: dict[str, Any]) -> dict[str, Any]:
+    hdrs = {h: params[h] for h in CONTENT_HEADERS if params.get(h) is not None}
+    encoding = hdrs.get("ContentEncoding")
+    if encoding is not None:
+        # aws-chunked is how the body travelled, not what it is.
+        rest = [e.strip() for e in encoding.split(",") if e.strip() and e.strip() != "aws-chunked"]
+        if rest:
+            hdrs["ContentEncoding"] = ",".join(rest)
+        else:
+            del hdrs["ContentEncoding"]
+    if isinstance(params.get("Expires"), datetime):
+        hdrs["Expires"] = format_datetime(params["Expires"], usegmt=True)
+    if params.get("WebsiteRedirectLocation"):
+        hdrs["WebsiteRedirectLocation"] = params["WebsiteRedirectLocation"]
+    return hdrs
+
+
+def checksum_request(call: Call, params: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """(algorithm to compute, declared x-amz-checksum-* values to verify)."""
+    declared = header_checksums(call.request.headers)
+    alg = (params.get("ChecksumAlgorithm") or "").lower() or None
+    if alg is None:
+        for name in call.request.headers.get("x-amz-trailer", "").split(","):
+            alg = checksums.algorithm_of(name.strip().lower()) or alg
+    if alg is None and declared:
+        alg = next(iter(declared))
+    if alg is not None and alg not in checksums.supported():
+        raise errors.invalid_request(f"Checksum algorithm {alg.upper()} is not supported")
+    return alg, declared
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    bare = etag.strip('"')
+    return any(t.strip() in ("*", etag, bare) or t.strip().strip('"') == bare for t in header.split(","))
+
+
+def _mtime(value: dict[str, Any]) -> datetime:
+    return records.parse_time(value["mtime"])
+
+
+def check_conditions(params: dict[str, Any], value: dict[str, Any], prefix: str = "") -> None:
+    """If-Match / If-Unmodified-Since (412) and If-None-Match / If-Modified-Since (304),
+    with RFC 7232's precedence. `prefix` "CopySource" reads the x-amz-copy-source-if-* set
+    (where every failure is a 412)."""
+    etag = value["etag"]
+    mtime = _mtime(value).replace(microsecond=0)
+    if_match = params.get(prefix + "IfMatch")
+    if if_match is not None:
+        if not _etag_matches(if_match, etag):
+            raise errors.precondition_failed("x-amz-copy-source-If-Match" if prefix else "If-Match")
+    elif (since := params.get(prefix + "IfUnmodifiedSince")) is not None and mtime > since:
+        raise errors.precondition_failed("x-amz-copy-source-If-Unmodified-Since" if prefix else
+                                         "If-Unmodified-Since")
+    if_none = params.get(prefix + "IfNoneMatch")
+    if if_none is not None:
+        if _etag_matches(if_none, etag):
+            if prefix:
+                raise errors.precondition_failed("x-amz-copy-source-If-None-Match")
+            raise errors.not_modified(etag)
+    elif (since := params.get(prefix + "IfModifiedSince")) is not None and mtime <= since:
+        if prefix:
+            raise errors.precondition_failed("x-amz-copy-source-If-Modified-Since")
+        raise errors.not_modified(etag)
+
+
+def _write_check(params: dict[str, Any], key: str) -> Any:
+    """Conditional writes (If-None-Match: * / If-Match), checked at commit time."""
+    if_none, if_match = params.get("IfNoneMatch"), params.get("IfMatch")
+    if if_none is None and if_match is None:
+        return None
+    if if_none is not None and if_none.strip() != "*":
+        raise errors.invalid_argument("If-None-Match only supports *", "If-None-Match", if_none)
+
+    def check(current: dict[str, Any] | None) -> None:
+        if if_none is not None and current is not None:
+            raise errors.precondition_failed("If-None-Match")
+        if if_match is not None:
+            if current is None:
+                raise errors.no_such_key(key)
+            if not _etag_matches(if_match, current["etag"]):
+                raise errors.precondition_failed("If-Match")
+    return check
+
+
+def _etag(md5: bytes) -> str:
+    return f'"{md5.hex()}"'
+
+
+def new_value(call: Call, key: str, written: bodies.Written, params: dict[str, Any], sse: dict[str, str],
+              tags: dict[str, str], checksum_type: str = "FULL_OBJECT") -> dict[str, Any]:
+    return {
+        "key": key, "size": written.size, "etag": _etag(written.md5), "mtime": records.now_text(),
+        "segs": [written.segment], "meta": params.get("Metadata") or {}, "hdrs": _content_headers(params),
+        "cks": written.checksum, "ckt": checksum_type, "sse": sse, "tags": tags,
+        "owner": call.principal.account, "sc": params.get("StorageClass") or "STANDARD",
+    }
+
+
+def _sse_result(sse: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"ServerSideEncryption": sse["alg"]}
+    if sse.get("kms"):
+        out["SSEKMSKeyId"] = sse["kms"]
+    return out
+
+
+def _checksum_result(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for alg, digest in (value.get("cks") or {}).items():
+        member = _CHECKSUM_MEMBER.get(alg)
+        if member:
+            out[member] = digest
+    if out:
+        out["ChecksumType"] = value.get("ckt", "FULL_OBJECT")
+    return out
+
+
+async def drain(call: Call) -> None:
+    """Read what is left of a refused upload: unread, it would be taken for the next
+    request on the same keep-alive connection."""
+    if call.body_stream is not None:
+        async for _ in call.body_stream:
+            pass
+
+
+async def put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return await _put_object(call, params)
+    except AwsError:
+        await drain(call)
+        raise
+
+
+async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    key = params["Key"]
+    check_acl(params, bucket)
+    sse = requested_sse(params, bucket)
+    tags = parse_tagging(params.get("Tagging"))
+    check = _write_check(params, key)
+    if check is not None:  # fail before reading a byte when it already cannot hold
+        current = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
+        check(current.value if current else None)
+    alg, declared = checksum_request(call, params)
+    source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
+    written = await bodies.write(call, source, sse, encryption_context(bucket["Name"], key),
+                                 checksum_algorithm=alg, declared=declared)
+    value = new_value(call, key, written, params, sse, tags)
+    try:
+        version_id = versions.put(call, bucket, key, value, check)
+    except BaseException:
+        bodies.delete(call, [written.segment])
+        raise
+    out = {"ETag": value["etag"], **_sse_result(sse), **_checksum_result(value)}
+    if version_id is not None:
+        out["VersionId"] = version_id
+    return out
+
+
+def _lookup(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, method: str) -> dict[str, Any]:
+    if version_id is None:
+        rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
+        if rec is None:
+            raise _missing(call, bucket, errors.no_such_key(key))
+        return rec.value
+    versions.check_version_id(version_id)
+    hit = versions.find(call, bucket, key, version_id)
+    if hit is None:
+        raise _missing(call, bucket, errors.no_such_version(key, version_id))
+    if hit[1].get("dm"):
+        raise errors.delete_marker(method, version_id)
+    return hit[1]
+
+
+def _missing(call: Call, bucket: dict[str, Any], err: AwsError) -> AwsError:
+    """S3 says a key is missing only to callers who may list the bucket."""
+    from skyhold.services.s3 import authz
+
+    if authz.may_list(call, bucket):
+        return err
+    return errors.access_denied()
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) of a single `bytes=` range; None means serve the whole object
+    (S3 ignores ranges it cannot parse); InvalidRange when none of it exists."""
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_text, dash, last_text = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first_text:
+            n = int(last_text)
+            if n <= 0:
+                raise errors.invalid_range(header, size)
+            return max(size - n, 0), size - 1 if size else _unsatisfiable(header, size)
+        first = int(first_text)
+        last = int(last_text) if last_text else size - 1
+    except ValueError:
+        return None
+    if first >= size:
+        raise errors.invalid_range(header, size)
+    if last < first:
+        return None
+    return first, min(last, size - 1)
+
+
+def _unsatisfiable(header: str, size: int) -> int:
+    raise errors.invalid_range(header, size)
+
+
+def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ETag": value["etag"], "LastModified": _mtime(value), "ContentLength": value["size"],
+        "AcceptRanges": "bytes", "ContentType": "binary/octet-stream", **_sse_result(value["sse"]),
+    }
+    for k, v in value.get("hdrs", {}).items():
+        out[k] = v
+    if value.get("meta"):
+        out["Metadata"] = value["meta"]
+    if value.get("tags"):
+        out["TagCount"] = len(value["tags"])
+    if versions.is_versioned(bucket):
+        out["VersionId"] = value["vid"]
+    if value.get("sc", "STANDARD") != "STANDARD":
+        out["StorageClass"] = value["sc"]
+    if params.get("ChecksumMode") == "ENABLED" and not params.get("Range"):
+        out.update(_checksum_result(value))  # a whole-object checksum says nothing of a range
+    if value.get("parts") and params.get("PartNumber"):
+        out["PartsCount"] = value["parts"]
+    for param, member in _RESPONSE_OVERRIDES.items():
+        if params.get(param) is not None:
+            v = params[param]
+            out[member] = format_datetime(v, usegmt=True) if isinstance(v, datetime) else v
+    return out
+
+
+def _serve_range(call: Call, value: dict[str, Any], params: dict[str, Any], out: dict[str, Any]) -> tuple[int, int] | None:
+    header = params.get("Range")
+    if not header:
+        return None
+    span = parse_range(header, value["size"])
+    if span is None:
+        return None
+    first, last = span
+    out["ContentRange"] = f"bytes {first}-{last}/{value['size']}"
+    out["ContentLength"] = last - first + 1
+    call.extras["http_status"] = 206  # Partial Content (the pipeline applies it)
+    return span
+
+
+async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    key = params["Key"]
+    value = call.extras.get("object") or _lookup(call, bucket, key, params.get("VersionId"), "GET")
+    check_conditions(params, value)
+    out = _describe(bucket, value, params)
+    span = _serve_range(call, value, params, out)
+    first, last = span if span else (0, value["size"] - 1)
+    out["Body"] = bodies.read(call, value["segs"], encryption_context(bucket["Name"], key), first, last)
+    return out
+
+
+def head_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    key = params["Key"]
+    value = call.extras.get("object") or _lookup(call, bucket, key, params.get("VersionId"), "HEAD")
+    check_conditions(params, value)
+    out = _describe(bucket, value, params)
+    _serve_range(call, value, params, out)
+    return out
+
+
+def delete_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    version_id = params.get("VersionId")
+    call.extras["http_status"] = 204
+    if version_id is not None:
+        return versions.delete_version(call, bucket, params["Key"], version_id)
+    return versions.delete(call, bucket, params["Key"])
+
+
+def delete_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    from skyhold.services.s3 import authz  # per-key decisions, as S3 makes them
+
+    bucket = bucket_of(call, params)
+    spec = params.get("Delete") or {}
+    objects = spec.get("Objects") or []
+    if len(objects) > 1000:
+        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                       "our published schema", 400)
+    deleted, failed = [], []
+    for item in objects:
+        key, version_id = item["Key"], item.get("VersionId")
+        try:
+            authz.check_delete(call, bucket, key, version_id)
+            if version_id is not None:
+                out = versions.delete_version(call, bucket, key, version_id)
+            else:
+                out = versions.delete(call, bucket, key)
+        except AwsError as err:
+            failed.append({"Key": key, "Code": err.code, "Message": err.message,
+                           **({"VersionId": version_id} if version_id else {})})
+            continue
+        entry: dict[str, Any] = {"Key": key}
+        if version_id is not None:
+            entry["VersionId"] = version_id
+        if out.get("DeleteMarker"):
+            entry["DeleteMarker"] = True
+            if version_id is None:
+                entry["DeleteMarkerVersionId"] = out["VersionId"]
+        deleted.append(entry)
+    result: dict[str, Any] = {"Errors": failed} if failed else {}
+    if not spec.get("Quiet"):
+        result["Deleted"] = deleted
+    return result
+
+
+def parse_copy_source(text: str) -> tuple[str, str, str | None]:
+    """x-amz-copy-source: "[/]bucket/key[?versionId=…]", the key URL-encoded."""
+    path, _, query = text.partition("?")
+    version_id = None
+    if query:
+        for k, v in parse_qsl(query, keep_blank_values=True):
+            if k == "versionId":
+                version_id = v
+    path = unquote(path).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", text)
+    return bucket, key, version_id
+
+
+def copy_source(call: Call, params: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """(source bucket, source key, source version value), conditions checked."""
+    src_bucket_name, src_key, src_vid = parse_copy_source(params["CopySource"])
+    src_bucket = records.get_bucket(call.store, src_bucket_name).value
+    value = _lookup(call, src_bucket, src_key, src_vid, "GET")
+    if src_vid is not None and value.get("dm"):
+        raise errors.invalid_request("The source of a copy request may not specifically refer to a delete marker "
+                                     "by version id.")
+    check_conditions(params, value, prefix="CopySource")
+    return src_bucket, src_key, value
+
+
+async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    key = params["Key"]
+    check_acl(params, bucket)
+    src_bucket, src_key, source = copy_source(call, params)
+    directive = params.get("MetadataDirective") or "COPY"
+    tag_directive = params.get("TaggingDirective") or "COPY"
+    if directive not in ("COPY", "REPLACE"):
+        raise errors.invalid_argument("Unknown metadata directive.", "MetadataDirective", directive)
+    same = src_bucket["Name"] == bucket["Name"] and src_key == key
+    if same and directive == "COPY" and not params.get("ServerSideEncryption") and not params.get("StorageClass") \
+            and not params.get("WebsiteRedirectLocation"):
+        raise errors.invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself without changing the "
+            "object's metadata, storage class, website redirect location or encryption attributes.")
+    sse = requested_sse(params, bucket)
+    tags = parse_tagging(params.get("Tagging")) if tag_directive == "REPLACE" else dict(source.get("tags") or {})
+    algorithm = (params.get("ChecksumAlgorithm") or "").lower() or next(iter(source.get("cks") or {}), None)
+    body = bodies.read(call, source["segs"], encryption_context(src_bucket["Name"], src_key))
+    written = await bodies.write(call, body, sse, encryption_context(bucket["Name"], key),
+                                 checksum_algorithm=algorithm)
+    meta_source = params if directive == "REPLACE" else {
+        "Metadata": source.get("meta"), **source.get("hdrs", {})}
+    value = new_value(call, key, written, meta_source, sse, tags)
+    if directive == "COPY" and "Expires" in source.get("hdrs", {}):
+        value["hdrs"]["Expires"] = source["hdrs"]["Expires"]
+    value["sc"] = params.get("StorageClass") or source.get("sc", "STANDARD")
+    try:
+        version_id = versions.put(call, bucket, key, value, _write_check(params, key))
+    except BaseException:
+        bodies.delete(call, [written.segment])
+        raise
+    result_body: dict[str, Any] = {"ETag": value["etag"], "LastModified": _mtime(value),
+                                   **_checksum_result(value)}
+    result_body.pop("ChecksumType", None)
+    out: dict[str, Any] = {"CopyObjectResult": result_body, **_sse_result(sse)}
+    if versions.is_versioned(src_bucket):
+        out["CopySourceVersionId"] = source["vid"]
+    if version_id is not None:
+        out["VersionId"] = version_id
+    return out
+
+
+# --- object tagging ------------------------------------------------------------------------
+
+def get_object_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    value = _lookup(call, bucket, params["Key"], params.get("VersionId"), "GET")
+    out: dict[str, Any] = {"TagSet": [{"Key": k, "Value": v} for k, v in (value.get("tags") or {}).items()]}
+    if versions.is_versioned(bucket):
+        out["VersionId"] = value["vid"]
+    return out
+
+
+def put_object_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    tags = validate_tags((params.get("Tagging") or {}).get("TagSet") or [], 10)
+    value = versions.update(call, bucket, params["Key"], params.get("VersionId"), lambda v: v.update(tags=tags))
+    return {"VersionId": value["vid"]} if versions.is_versioned(bucket) else {}
+
+
+def delete_object_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    value = versions.update(call, bucket, params["Key"], params.get("VersionId"), lambda v: v.update(tags={}))
+    call.extras["http_status"] = 204
+    return {"VersionId": value["vid"]} if versions.is_versioned(bucket) else {}
+
+
+HANDLERS = {
+    "PutObject": put_object,
+    "GetObject": get_object,
+    "HeadObject": head_object,
+    "DeleteObject": delete_object,
+    "DeleteObjects": delete_objects,
+    "CopyObject": copy_object,
+    "GetObjectTagging": get_object_tagging,
+    "PutObjectTagging": put_object_tagging,
+    "DeleteObjectTagging": delete_object_tagging,
+}

@@ -1,0 +1,170 @@
+"""Versions of a key: writing a new one, deleting, finding one by version id.
+
+Invariant: `s3.object` holds a key's newest version unless that is a delete marker;
+once a bucket has had versioning enabled, `s3.version` holds every version (the
+current one included), newest first. Blobs a write or delete makes unreachable are
+deleted only after the records that named them are gone (a crash leaves an orphan
+blob, never a record pointing at nothing).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from skyhold.services.s3 import bodies, errors, records
+from skyhold.services.s3.records import NULL_VERSION
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+
+def is_versioned(bucket: dict[str, Any]) -> bool:
+    """Versioning was ever turned on (Enabled or Suspended)."""
+    return bool(bucket.get("Versioning"))
+
+
+def _null_version(call: Call, bucket: str, key: str) -> tuple[str, dict[str, Any]] | None:
+    for rec in call.store.scan(records.VERSION, records.versions_prefix(bucket, key)):
+        if rec.value["vid"] == NULL_VERSION:
+            return rec.key, rec.value
+    return None
+
+
+def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
+        check: Any = None) -> str | None:
+    """Make `value` the key's newest version; return the version id to report (None
+    for a bucket that never had versioning). `check(current)` runs inside the
+    transaction, for conditional writes."""
+    name, status = bucket["Name"], bucket.get("Versioning")
+    sort = value["sort"] = records.new_sort()
+    value["vid"] = records.new_version_id(sort) if status == "Enabled" else NULL_VERSION
+    garbage: list[dict[str, Any]] = []
+    okey = records.object_key(name, key)
+    with call.store.transaction():
+        old = call.store.get(records.OBJECT, okey)
+        if check is not None:
+            check(old.value if old else None)
+        if status == "Suspended":
+            hit = _null_version(call, name, key)
+            if hit is not None:
+                call.store.delete(records.VERSION, hit[0])
+                garbage += hit[1].get("segs", [])
+        elif not status and old is not None:
+            garbage += old.value.get("segs", [])
+        if status:
+            call.store.put(records.VERSION, records.version_key(name, key, sort), value)
+        call.store.put(records.OBJECT, okey, value)
+    bodies.delete(call, garbage)
+    return value["vid"] if status else None
+
+
+def delete(call: Call, bucket: dict[str, Any], key: str) -> dict[str, Any]:
+    """DeleteObject without a version id."""
+    name, status = bucket["Name"], bucket.get("Versioning")
+    okey = records.object_key(name, key)
+    garbage: list[dict[str, Any]] = []
+    out: dict[str, Any] = {}
+    with call.store.transaction():
+        old = call.store.get(records.OBJECT, okey)
+        if not status:
+            if old is not None:
+                call.store.delete(records.OBJECT, okey)
+                garbage += old.value.get("segs", [])
+        else:
+            sort = records.new_sort()
+            vid = records.new_version_id(sort) if status == "Enabled" else NULL_VERSION
+            if status == "Suspended":
+                hit = _null_version(call, name, key)
+                if hit is not None:
+                    call.store.delete(records.VERSION, hit[0])
+                    garbage += hit[1].get("segs", [])
+            marker = {"key": key, "sort": sort, "vid": vid, "dm": True, "mtime": records.now_text(),
+                      "owner": call.principal.account or bucket["Owner"]}
+            call.store.put(records.VERSION, records.version_key(name, key, sort), marker)
+            if old is not None:
+                call.store.delete(records.OBJECT, okey)
+            out = {"DeleteMarker": True, "VersionId": vid}
+    bodies.delete(call, garbage)
+    return out
+
+
+def find(call: Call, bucket: dict[str, Any], key: str, version_id: str) -> tuple[str | None, dict[str, Any]] | None:
+    """(version record key, value) of a version; None when there is no such version."""
+    name = bucket["Name"]
+    if not is_versioned(bucket):
+        if version_id != NULL_VERSION:
+            return None
+        rec = call.store.get(records.OBJECT, records.object_key(name, key))
+        return (None, rec.value) if rec else None
+    if version_id == NULL_VERSION:
+        return _null_version(call, name, key)
+    sort = records.sort_of(version_id)
+    if sort is None:
+        return None
+    rec = call.store.get(records.VERSION, records.version_key(name, key, sort))
+    if rec is None or rec.value["vid"] != version_id:
+        return None
+    return rec.key, rec.value
+
+
+def check_version_id(version_id: str) -> None:
+    if version_id != NULL_VERSION and records.sort_of(version_id) is None:
+        raise errors.invalid_version_id(version_id)
+
+
+def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str) -> dict[str, Any]:
+    """DeleteObject with a version id: that version goes for good."""
+    check_version_id(version_id)
+    if not is_versioned(bucket):
+        if version_id != NULL_VERSION:
+            return {}
+        delete(call, bucket, key)
+        return {"VersionId": NULL_VERSION}
+    name = bucket["Name"]
+    okey = records.object_key(name, key)
+    garbage: list[dict[str, Any]] = []
+    out: dict[str, Any] = {"VersionId": version_id}
+    with call.store.transaction():
+        hit = find(call, bucket, key, version_id)
+        if hit is None:
+            return out
+        vkey, value = hit
+        assert vkey is not None
+        call.store.delete(records.VERSION, vkey)
+        if value.get("dm"):
+            out["DeleteMarker"] = True
+        else:
+            garbage += value.get("segs", [])
+        newest = call.store.scan(records.VERSION, records.versions_prefix(name, key), limit=1)
+        if newest and not newest[0].value.get("dm"):
+            call.store.put(records.OBJECT, okey, newest[0].value)
+        else:
+            call.store.delete(records.OBJECT, okey)
+    bodies.delete(call, garbage)
+    return out
+
+
+def update(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, change: Any) -> dict[str, Any]:
+    """Apply `change(value)` to one version (the current one when version_id is None),
+    in both of its records; return the changed value."""
+    name = bucket["Name"]
+    okey = records.object_key(name, key)
+    with call.store.transaction():
+        if version_id is None:
+            rec = call.store.get(records.OBJECT, okey)
+            if rec is None:
+                raise errors.no_such_key(key)
+            value = dict(rec.value)
+        else:
+            check_version_id(version_id)
+            hit = find(call, bucket, key, version_id)
+            if hit is None:
+                raise errors.no_such_version(key, version_id)
+            value = dict(hit[1])
+        change(value)
+        if is_versioned(bucket):
+            call.store.put(records.VERSION, records.version_key(name, key, value["sort"]), value)
+        current = call.store.get(records.OBJECT, okey)
+        if current is not None and current.value.get("sort") == value["sort"]:
+            call.store.put(records.OBJECT, okey, value)
+    return value
