@@ -54,6 +54,9 @@ class Body(Protocol):
 
     def stream(self) -> AsyncIterator[bytes]: ...
 
+    @property
+    def exhausted(self) -> bool: ...
+
 
 @dataclass
 class Call:
@@ -122,6 +125,10 @@ class Pipeline:
             self.authorizer.check(call, params)
             result = await self._dispatch(call, params)
             response = protocol.serialize_response(op, result, request_id)
+            # S3 answers some calls with a status its model does not name (206 for a
+            # range, 204 for deletes): the handler says which.
+            if (status := call.extras.get("http_status")) is not None:
+                response.status = status
         except AwsError as err:
             failure = err
             response = self._error(model, err, request_id, req.method == "HEAD")
@@ -134,6 +141,10 @@ class Pipeline:
                 sender_fault=False,
             )
             response = self._error(model, failure, request_id, req.method == "HEAD")
+        if not body.exhausted:
+            # A refused upload's body was never read; the connection cannot carry
+            # another request after it, so close it rather than misparse the rest.
+            response.headers.append(("connection", "close"))
         if call is not None:
             who = call.principal
             # The response goes out only once its event is durable.

@@ -30,6 +30,11 @@ class AsgiBody:
 
     __slots__ = ("_receive", "_done", "_pending")
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether the whole body has been received."""
+        return self._done
+
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self._done = False

@@ -272,3 +272,28 @@ def test_aws_cli_cp_ls_sync_rm_presign(admin: AwsEnv, bucket: str, tmp_path: Pat
     out = admin.aws("s3", "rm", f"s3://{bucket}/sync/", "--recursive")
     assert out.returncode == 0, out.stderr
     assert "Contents" not in admin.aws_json("s3api", "list-objects-v2", "--bucket", bucket)
+
+
+def test_bucket_location_as_boto3_reads_it(admin: AwsEnv) -> None:
+    import uuid as _uuid
+
+    s3 = admin.client("s3", region_name="us-east-1")
+    east = f"loc-{_uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=east)
+    assert s3.get_bucket_location(Bucket=east)["LocationConstraint"] is None  # us-east-1, as AWS answers it
+    west = f"loc-{_uuid.uuid4().hex[:8]}"
+    eu = admin.client("s3", region_name="eu-west-1")
+    eu.create_bucket(Bucket=west, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert eu.get_bucket_location(Bucket=west)["LocationConstraint"] == "eu-west-1"
+
+
+def test_status_codes_for_ranges_and_deletes(admin: AwsEnv) -> None:
+    import uuid as _uuid
+
+    s3 = admin.client("s3", region_name="us-east-1")
+    bucket = f"st-{_uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"0123456789")
+    part = s3.get_object(Bucket=bucket, Key="k", Range="bytes=2-4")
+    assert part["ResponseMetadata"]["HTTPStatusCode"] == 206 and part["Body"].read() == b"234"
+    assert s3.delete_object(Bucket=bucket, Key="k")["ResponseMetadata"]["HTTPStatusCode"] == 204
