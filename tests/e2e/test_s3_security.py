@@ -200,3 +200,20 @@ def test_policy_denies_unencrypted_uploads(admin: AwsEnv, s3, bucket: str) -> No
     assert err["Code"] == "AccessDenied" and "with an explicit deny in a resource-based policy" in err["Message"]
     s3.put_object(Bucket=bucket, Key="sealed", Body=b"x", ServerSideEncryption="AES256")
     assert s3.head_object(Bucket=bucket, Key="sealed")["ServerSideEncryption"] == "AES256"
+
+
+def test_sse_kms_needs_the_callers_kms_permissions(admin: AwsEnv, bucket: str) -> None:
+    kms = admin.client("kms")
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    s3 = admin.client("s3", region_name="us-east-1")
+    out = s3.put_object(Bucket=bucket, Key="kms-doc", Body=b"kms protected", ServerSideEncryption="aws:kms",
+                        SSEKMSKeyId=key_arn)
+    assert out["ServerSideEncryption"] == "aws:kms" and out["SSEKMSKeyId"] == key_arn
+    assert s3.get_object(Bucket=bucket, Key="kms-doc")["Body"].read() == b"kms protected"
+    # a reader allowed s3:GetObject but not kms:Decrypt is refused, as on AWS
+    _, key = _user(admin, inline={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    with pytest.raises(ClientError) as e:
+        _client(admin, key).get_object(Bucket=bucket, Key="kms-doc")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert "kms:Decrypt" in e.value.response["Error"]["Message"]

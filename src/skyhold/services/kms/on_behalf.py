@@ -11,6 +11,7 @@ service only.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
@@ -92,6 +93,15 @@ def encrypt(
     usable(key)
     version = len(key["Material"]) - 1
     return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context), key["Arn"]
+
+
+def generate_data_key(
+    call: Call, key_ref: str, context: dict[str, str], service: str, size: int = 32
+) -> tuple[bytes, bytes, str]:
+    """(plaintext data key, its ciphertext blob, key ARN); needs kms:GenerateDataKey."""
+    plaintext = secrets.token_bytes(size)
+    blob, key_arn = encrypt(call, key_ref, plaintext, context, service, action="kms:GenerateDataKey")
+    return plaintext, blob, key_arn
 
 
 def decrypt(call: Call, blob: bytes, context: dict[str, str], service: str) -> tuple[bytes, str]:

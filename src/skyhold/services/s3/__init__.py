@@ -4,7 +4,7 @@ bucket policies and Block Public Access.
 Exports for the pipeline:
   HANDLERS  operation name → handler
   AUTHZ     operation name → the Access checks it needs (see authz.py)
-For KMS: `crypto.KMS_HOOK` (SSE-KMS data keys).
+SSE-KMS data keys come from skyhold.services.kms.on_behalf.
 
 Handlers set `call.extras["http_status"]` where S3 answers other than 200 with a
 result body (206 Partial Content, 204 No Content).

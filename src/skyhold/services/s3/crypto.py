@@ -4,23 +4,21 @@ Each body segment (a PUT's body, a multipart part) has its own 256-bit data key.
 The body is cut into 64 KiB frames, each sealed with AES-GCM under that key
 (nonce = frame index, unique per key), so a byte range is served by opening only
 the frames it touches. The data key is stored wrapped:
-- SSE-S3 (AES256): under Skyhold's S3 master key, a file in the data dir.
-- SSE-KMS (aws:kms): by the KMS service (see `KMS_HOOK`).
+- SSE-S3 (AES256): sealed with the data dir's root key (skyhold.crypto.root).
+- SSE-KMS (aws:kms): a KMS data key, generated and opened with the caller's KMS
+  permissions via S3 (skyhold.services.kms.on_behalf).
 """
 
 from __future__ import annotations
 
 import base64
-import os
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from skyhold.errors import AwsError
+from skyhold.crypto import root
+from skyhold.services.kms import on_behalf
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -28,29 +26,7 @@ if TYPE_CHECKING:
 FRAME = 64 * 1024
 TAG = 16
 SEALED_FRAME = FRAME + TAG
-_MASTER_FILE = "s3-master.key"
 _WRAP_AAD = b"skyhold s3 data key"
-
-_masters: dict[Path, AESGCM] = {}
-_lock = threading.Lock()
-
-
-def _master(data_dir: Path) -> AESGCM:
-    key = _masters.get(data_dir)
-    if key is not None:
-        return key
-    with _lock:
-        path = data_dir / _MASTER_FILE
-        if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(AESGCM.generate_key(256))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        _masters[data_dir] = AESGCM(path.read_bytes())
-        return _masters[data_dir]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,39 +35,25 @@ class DataKey:
     wrapped: str  # what the object record keeps: "s3:<b64>" or "kms:<b64>"
 
 
-# SSE-KMS hook: the KMS service registers two functions here (from its package
-# import): generate(call, key_id, encryption_context) -> (plaintext key, ciphertext
-# blob, key ARN) and decrypt(call, ciphertext blob, encryption_context) -> plaintext
-# key. Each must authorize the caller for kms:GenerateDataKey / kms:Decrypt itself
-# (call.pipeline.authorizer.check_access) as S3 does on the caller's behalf.
-KMS_HOOK: dict[str, Callable[..., Any]] = {}
-
-
 def new_data_key(call: Call, sse: dict[str, str], context: dict[str, str]) -> DataKey:
     if sse.get("alg") == "aws:kms":
-        generate = KMS_HOOK.get("generate")
-        if generate is None:
-            raise AwsError("NotImplemented", "SSE-KMS needs Skyhold's KMS service, which is not available",
-                           501, sender_fault=False)
-        plaintext, blob, key_arn = generate(call, sse.get("kms") or "alias/aws/s3", context)
+        # The caller needs kms:GenerateDataKey on the key, via S3, as on AWS.
+        key_ref = sse.get("kms") or on_behalf.managed_key(call, "s3")
+        plaintext, blob, key_arn = on_behalf.generate_data_key(call, key_ref, context, "s3")
         sse["kms"] = key_arn
         return DataKey(plaintext, "kms:" + base64.b64encode(blob).decode())
     plaintext = AESGCM.generate_key(256)
-    nonce = os.urandom(12)
-    sealed = _master(call.pipeline.data_dir).encrypt(nonce, plaintext, _WRAP_AAD)
-    return DataKey(plaintext, "s3:" + base64.b64encode(nonce + sealed).decode())
+    sealed = root.seal(call.pipeline.data_dir, plaintext, _WRAP_AAD)
+    return DataKey(plaintext, "s3:" + base64.b64encode(sealed).decode())
 
 
 def unwrap(call: Call, wrapped: str, context: dict[str, str]) -> bytes:
     kind, _, text = wrapped.partition(":")
     raw = base64.b64decode(text)
     if kind == "kms":
-        decrypt = KMS_HOOK.get("decrypt")
-        if decrypt is None:
-            raise AwsError("NotImplemented", "SSE-KMS needs Skyhold's KMS service, which is not available",
-                           501, sender_fault=False)
-        return decrypt(call, raw, context)
-    return _master(call.pipeline.data_dir).decrypt(raw[:12], raw[12:], _WRAP_AAD)
+        plaintext, _ = on_behalf.decrypt(call, raw, context, "s3")
+        return plaintext
+    return root.unseal(call.pipeline.data_dir, raw, _WRAP_AAD)
 
 
 def _nonce(index: int) -> bytes:
