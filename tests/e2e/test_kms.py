@@ -201,3 +201,41 @@ def test_grants_allow_without_policy_and_respect_constraints(admin: AwsEnv) -> N
     kms.revoke_grant(KeyId=key_id, GrantId=grant["GrantId"])
     with pytest.raises(ClientError):
         user.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "billing"})
+
+
+def test_cross_account_key_use_needs_the_key_policy(admin: AwsEnv, server, tmp_path) -> None:
+    from .conftest import clean_env
+
+    kms = admin.client("kms")
+    name = f"kmspartner{uuid.uuid4().hex[:6]}"
+    assert server.cli("account", "create", name).returncode == 0
+    env = clean_env(tmp_path)
+    assert server.cli("configure", "--profile", name, "--account", name, "--endpoint", server.endpoint,
+                      env=env).returncode == 0
+    partner = AwsEnv(env=env, profile=name, endpoint=server.endpoint).client("kms")
+    partner_account = server.cli("account", "list").stdout.split(name)[0].split()[-1]
+    key = kms.create_key()["KeyMetadata"]
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"shared")["CiphertextBlob"]
+    with pytest.raises(ClientError) as e:  # the key policy trusts only its own account
+        partner.decrypt(CiphertextBlob=blob)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    policy["Statement"].append({"Sid": "Partner", "Effect": "Allow",
+                                "Principal": {"AWS": f"arn:aws:iam::{partner_account}:root"},
+                                "Action": "kms:Decrypt", "Resource": "*"})
+    kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(policy))
+    assert partner.decrypt(CiphertextBlob=blob)["Plaintext"] == b"shared"  # its admin's policy allows kms:*
+
+
+def test_private_key_material_never_at_rest_in_clear(admin: AwsEnv, server) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    kms = admin.client("kms")
+    key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    public = serialization.load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
+    modulus = public.public_numbers().n.to_bytes(256, "big")
+    stored = b"".join(p.read_bytes() for p in server.data_dir.rglob("*") if p.is_file())
+    # a private key stored in the clear (DER, PEM or base64) would carry its modulus
+    import base64 as b64
+
+    assert modulus not in stored and b64.b64encode(modulus)[:40] not in stored

@@ -54,13 +54,13 @@ def _decrypt(call: Call, params: dict[str, Any]) -> list[Access]:
         key_ref = params["KeyId"]  # RSA ciphertexts carry no header naming their key
     else:
         key_ref = params.get("KeyId") or ciphertext.key_of(params["CiphertextBlob"])[0]
-    key, _ = r.find(call, key_ref)
+    key, _ = r.find(call, key_ref, any_account=not params.get("KeyId"))
     return [_on_key(call, "kms:Decrypt", key, _encryption_context(params))]
 
 
 def _re_encrypt(call: Call, params: dict[str, Any]) -> list[Access]:
     key_id, _ = ciphertext.key_of(params["CiphertextBlob"])
-    source, _ = r.find(call, params.get("SourceKeyId") or key_id)
+    source, _ = r.find(call, params.get("SourceKeyId") or key_id, any_account=not params.get("SourceKeyId"))
     target, _ = r.find(call, params["DestinationKeyId"])
     return [_on_key(call, "kms:ReEncryptFrom", source, _encryption_context(params, "SourceEncryptionContext")),
             _on_key(call, "kms:ReEncryptTo", target, _encryption_context(params, "DestinationEncryptionContext"))]

@@ -124,7 +124,7 @@ def encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def _decrypt(call: Call, blob: bytes, context: dict[str, str] | None, key_ref: str | None) -> tuple[dict, bytes]:
     key_id, version = ciphertext.key_of(blob)
-    key, _ = r.find(call, key_ref or key_id)
+    key, _ = r.find(call, key_ref or key_id, any_account=not key_ref)
     if key["KeyId"] != key_id:
         raise AwsError("IncorrectKeyException", "The key ID in the request does not identify a CMK that can "
                        "perform this operation.", 400)

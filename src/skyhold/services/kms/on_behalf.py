@@ -107,7 +107,7 @@ def generate_data_key(
 def decrypt(call: Call, blob: bytes, context: dict[str, str], service: str) -> tuple[bytes, str]:
     """(plaintext, key ARN); needs kms:Decrypt via the service."""
     key_id, version = ciphertext.key_of(blob)
-    key, _ = r.find(call, key_id)
+    key, _ = r.find(call, key_id, any_account=True)
     _authorize(call, "kms:Decrypt", key, service, context)
     usable(key)
     return ciphertext.decrypt(key_id, r.material(call, key, version), blob, context), key["Arn"]

@@ -102,8 +102,10 @@ def not_found(what: str) -> AwsError:
     return AwsError("NotFoundException", f"{what} is not found.", 400)
 
 
-def find(call: Call, key_ref: str) -> tuple[dict[str, Any], int]:
-    """(key, store version) for a key id, key ARN, alias name or alias ARN."""
+def find(call: Call, key_ref: str, *, any_account: bool = False) -> tuple[dict[str, Any], int]:
+    """(key, store version) for a key id, key ARN, alias name or alias ARN. A bare id
+    names a key of the caller's account, unless it comes from a ciphertext header
+    (any_account): a ciphertext names its key wherever it lives."""
     account, region = call.principal.account, call.region
     key_id = key_ref
     if key_ref.startswith("arn:"):
@@ -120,6 +122,8 @@ def find(call: Call, key_ref: str) -> tuple[dict[str, Any], int]:
     if not _UUID.fullmatch(key_id):
         raise AwsError("NotFoundException", f"Invalid keyId '{key_ref}'", 400)
     rec = call.store.get(KEY, key_id)
+    if rec is not None and any_account:
+        account, region = rec.value["AWSAccountId"], rec.value["Region"]
     if rec is None or rec.value["AWSAccountId"] != account:
         raise AwsError("NotFoundException", f"Key '{key_arn(region, account, key_id)}' does not exist", 400)
     key = _expire_deletion(call, rec.value, rec.version)

@@ -401,6 +401,22 @@ def _is_public(text: str) -> bool:
     return False
 
 
+def validate_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Check a policy the way PutResourcePolicy would, without attaching it."""
+    if params.get("SecretId"):
+        _find(call, params["SecretId"])
+    errors = []
+    try:
+        validate_policy(params["ResourcePolicy"], "resource")
+    except AwsError as err:
+        errors.append({"CheckName": "SYNTAX_CHECK", "ErrorMessage": err.message})
+    else:
+        if _is_public(params["ResourcePolicy"]):
+            errors.append({"CheckName": "PUBLIC_ACCESS_CHECK", "ErrorMessage": "The resource policy grants public "
+                           "access to the secret."})
+    return {"PolicyValidationPassed": not errors, "ValidationErrors": errors}
+
+
 def get_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, _ = _find(call, params["SecretId"])
     out = {"ARN": secret["ARN"], "Name": secret["Name"]}
@@ -456,6 +472,7 @@ HANDLERS = {
     "CancelRotateSecret": cancel_rotate_secret,
     "PutResourcePolicy": put_resource_policy,
     "GetResourcePolicy": get_resource_policy,
+    "ValidateResourcePolicy": validate_resource_policy,
     "DeleteResourcePolicy": delete_resource_policy,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
@@ -501,7 +518,9 @@ def _create(call: Call, params: dict[str, Any]) -> list[Access]:
 
 AUTHZ = {
     **{op: _on_secret(f"secretsmanager:{op}") for op in HANDLERS
-       if op not in ("CreateSecret", "ListSecrets", "GetRandomPassword", "BatchGetSecretValue")},
+       if op not in ("CreateSecret", "ListSecrets", "GetRandomPassword", "BatchGetSecretValue",
+                     "ValidateResourcePolicy")},
+    "ValidateResourcePolicy": lambda call, params: [Access("secretsmanager:ValidateResourcePolicy", "*")],
     "CreateSecret": _create,
     "BatchGetSecretValue": lambda call, params: [Access("secretsmanager:BatchGetSecretValue", "*")],
     "RotateSecret": lambda call, params: (_on_secret("secretsmanager:RotateSecret")(call, params)
