@@ -1,5 +1,28 @@
-"""CloudTrail: the account's event history (LookupEvents)."""
+"""CloudTrail: the event history (LookupEvents), trails that deliver log files to
+S3, and signed digests that `aws cloudtrail validate-logs` verifies."""
 
-from skyhold.services.cloudtrail.lookup import HANDLERS
+from __future__ import annotations
 
-__all__ = ["HANDLERS"]
+import asyncio
+from typing import TYPE_CHECKING
+
+from skyhold.services.cloudtrail import lookup, trails
+from skyhold.services.cloudtrail.delivery import Deliverer
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Pipeline
+
+HANDLERS = {**lookup.HANDLERS, **trails.HANDLERS}
+
+__all__ = ["HANDLERS", "on_shutdown", "on_startup"]
+
+
+async def on_startup(pipeline: Pipeline) -> None:
+    deliverer = pipeline.extensions.setdefault("cloudtrail.deliverer", Deliverer(pipeline))
+    deliverer.task = asyncio.get_running_loop().create_task(deliverer.run())
+
+
+async def on_shutdown(pipeline: Pipeline) -> None:
+    deliverer = pipeline.extensions.get("cloudtrail.deliverer")
+    if deliverer is not None and deliverer.task is not None:
+        deliverer.task.cancel()

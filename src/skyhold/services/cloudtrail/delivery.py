@@ -1,0 +1,173 @@
+"""Delivering a logging trail's events to its bucket, and hourly signed digests.
+
+Every few seconds (real time) each logging trail takes the events recorded since
+its cursor — its account, its region (or all, for a multi-region trail), management
+events, and S3 data events when its selectors ask — and writes them as one gzipped
+`{"Records": [...]}` file under AWS's key layout. With log file validation on, a
+digest file is written when Skyhold's clock passes the hour: the SHA-256 of each
+log file delivered since the previous digest, chained by the previous digest's
+signature and signed with the region's key, in the format `aws cloudtrail
+validate-logs` checks. Moving Skyhold's clock past the hour delivers the digest at
+once (on the next round).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import logging
+import secrets
+import string
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold import principal as p
+from skyhold.errors import AwsError
+from skyhold.services.cloudtrail import signing
+from skyhold.services.cloudtrail.trails import TRAIL, cloudtrail_may_write, log_prefix, next_hour
+from skyhold.trail.recorder import EVENT
+from skyhold.wire.http import HttpRequest
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call, Pipeline
+
+EVERY_SECONDS = 3.0
+log = logging.getLogger("skyhold.cloudtrail")
+CLOUDTRAIL = p.Principal(type=p.AWS_SERVICE, account="", arn="cloudtrail.amazonaws.com",
+                         user_id="cloudtrail.amazonaws.com")
+
+
+def _stamp(dt: datetime, seconds: bool = False) -> str:
+    return dt.strftime("%Y%m%dT%H%M%SZ" if seconds else "%Y%m%dT%H%MZ")
+
+
+def _wanted(trail: dict[str, Any], event: dict[str, Any]) -> bool:
+    if not trail["IsMultiRegionTrail"] and event["awsRegion"] != trail["HomeRegion"]:
+        return False
+    for selector in trail["EventSelectors"]:
+        rw = selector.get("ReadWriteType", "All")
+        if rw != "All" and (rw == "ReadOnly") != bool(event["readOnly"]):
+            continue
+        if event["managementEvent"] and selector.get("IncludeManagementEvents", True):
+            return True
+        if not event["managementEvent"] and any(
+                r.get("Type") == "AWS::S3::Object" for r in selector.get("DataResources") or []):
+            return True
+    return False
+
+
+class Deliverer:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(EVERY_SECONDS)
+            try:
+                await self.deliver_all()
+            except Exception:  # keep delivering on the next round
+                log.exception("CloudTrail delivery round failed")
+
+    async def deliver_all(self) -> None:
+        for rec in self.pipeline.store.scan(TRAIL):
+            trail = rec.value
+            if not trail["IsLogging"]:
+                continue
+            version = rec.version
+            changed = await self._deliver_logs(trail)
+            if trail["LogFileValidationEnabled"] and clock.now() >= _parse(trail["NextDigestTime"]):
+                await self._deliver_digest(trail)
+                changed = True
+            if changed:
+                self.pipeline.store.put(TRAIL, rec.key, trail, expect_version=version)
+
+    def _call(self, region: str) -> Call:
+        from skyhold.pipeline import Call
+
+        request = HttpRequest("PUT", "/", "", {}, b"", "127.0.0.1")
+        return Call(self.pipeline, request, "s3", "PutObject", region, CLOUDTRAIL, "cloudtrail-delivery")
+
+    async def _put(self, trail: dict[str, Any], key: str, body: bytes, metadata: dict[str, str]) -> bool:
+        from skyhold.services.s3.objects import put_object
+
+        bucket = trail["S3BucketName"]
+        if not cloudtrail_may_write(self.pipeline.store, bucket, key, trail):
+            trail["LatestDeliveryError"] = "AccessDenied"
+            return False
+        params = {"Bucket": bucket, "Key": key, "Body": body, "ContentType": "application/json",
+                  "Metadata": metadata}
+        try:
+            await put_object(self._call(trail["HomeRegion"]), params)
+        except AwsError as err:
+            trail["LatestDeliveryError"] = err.code
+            return False
+        trail.pop("LatestDeliveryError", None)
+        return True
+
+    async def _deliver_logs(self, trail: dict[str, Any]) -> bool:
+        rows = self.pipeline.trail_store.scan(EVENT, f"{trail['Account']}/", start_after=trail["Cursor"], limit=5000)
+        if not rows:
+            return False
+        trail["Cursor"] = rows[-1].key
+        records = [r.value["event"] for r in rows if _wanted(trail, r.value["event"])]
+        if not records:
+            return True
+        now = clock.now()
+        region, account = trail["HomeRegion"], trail["Account"]
+        suffix = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+        key = (f"{log_prefix(trail)}CloudTrail/{region}/{now:%Y/%m/%d}/"
+               f"{account}_CloudTrail_{region}_{_stamp(now)}_{suffix}.json.gz")
+        raw = json.dumps({"Records": records}, separators=(",", ":")).encode()
+        if not await self._put(trail, key, gzip.compress(raw), {}):
+            return True
+        trail["LatestDeliveryTime"] = clock.iso8601(now)
+        times = sorted(r["eventTime"] for r in records)
+        trail.setdefault("PendingLogs", []).append({
+            "s3Bucket": trail["S3BucketName"], "s3Object": key, "hashValue": hashlib.sha256(raw).hexdigest(),
+            "hashAlgorithm": "SHA-256", "newestEventTime": times[-1], "oldestEventTime": times[0]})
+        return True
+
+    async def _deliver_digest(self, trail: dict[str, Any]) -> None:
+        now = clock.now().replace(microsecond=0)
+        region, account, name = trail["HomeRegion"], trail["Account"], trail["Name"]
+        key = (f"{log_prefix(trail)}CloudTrail-Digest/{region}/{now:%Y/%m/%d}/"
+               f"{account}_CloudTrail-Digest_{region}_{name}_{region}_{_stamp(now, seconds=True)}.json.gz")
+        logs = trail.get("PendingLogs", [])
+        previous = trail.get("LastDigest") or {}
+        digest = {
+            "awsAccountId": account,
+            "digestStartTime": trail["DigestStart"],
+            "digestEndTime": clock.iso8601(now),
+            "digestS3Bucket": trail["S3BucketName"],
+            "digestS3Object": key,
+            "digestPublicKeyFingerprint": signing.fingerprint(self.pipeline, region),
+            "digestSignatureAlgorithm": "SHA256withRSA",
+            "newestEventTime": max((entry["newestEventTime"] for entry in logs), default=None),
+            "oldestEventTime": min((entry["oldestEventTime"] for entry in logs), default=None),
+            "previousDigestS3Bucket": previous.get("bucket"),
+            "previousDigestS3Object": previous.get("key"),
+            "previousDigestHashValue": previous.get("hash"),
+            "previousDigestHashAlgorithm": "SHA-256" if previous else None,
+            "previousDigestSignature": previous.get("signature"),
+            "logFiles": logs,
+        }
+        raw = json.dumps(digest, separators=(",", ":")).encode()
+        to_sign = (f"{digest['digestEndTime']}\n{digest['digestS3Bucket']}/{key}\n"
+                   f"{hashlib.sha256(raw).hexdigest()}\n{previous.get('signature') or 'null'}")
+        signature = signing.sign(self.pipeline, region, to_sign)
+        if not await self._put(trail, key, gzip.compress(raw),
+                               {"signature": signature, "signature-algorithm": "SHA256withRSA"}):
+            trail["LatestDigestDeliveryError"] = trail.get("LatestDeliveryError", "AccessDenied")
+            return
+        trail.update(PendingLogs=[], DigestStart=digest["digestEndTime"], LatestDigestDeliveryTime=clock.iso8601(now),
+                     NextDigestTime=clock.iso8601(next_hour(now)),
+                     LastDigest={"bucket": trail["S3BucketName"], "key": key, "signature": signature,
+                                 "hash": hashlib.sha256(raw).hexdigest()})
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

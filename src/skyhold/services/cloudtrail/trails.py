@@ -1,0 +1,214 @@
+"""Trails: CreateTrail, DescribeTrails, GetTrail(Status), Start/StopLogging,
+Put/GetEventSelectors, DeleteTrail, ListTrails, ListPublicKeys.
+
+Kind `cloudtrail.trail` in the main store, key "<account>/<region>/<name>". A trail
+delivers only where the bucket policy lets cloudtrail.amazonaws.com write, which is
+checked at CreateTrail (InsufficientS3BucketPolicyException) and at each delivery.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from skyhold import clock
+from skyhold.errors import AwsError
+from skyhold.policy import Caller, PolicySet, RequestContext, evaluate
+from skyhold.services.cloudtrail import signing
+from skyhold.services.s3 import records as s3records
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+TRAIL = "cloudtrail.trail"
+SERVICE_PRINCIPAL = "cloudtrail.amazonaws.com"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$")
+
+
+def trail_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
+
+
+def _key(call: Call, name: str) -> str:
+    return f"{call.principal.account}/{call.region}/{name}"
+
+
+def _find(call: Call, name_or_arn: str) -> tuple[dict[str, Any], int]:
+    name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+    rec = call.store.get(TRAIL, _key(call, name))
+    if rec is None:
+        raise AwsError("TrailNotFoundException", f"Unknown trail: {trail_arn(call.region, call.principal.account, name)} "
+                       f"for the user: {call.principal.account}")
+    return rec.value, rec.version
+
+
+def log_prefix(trail: dict[str, Any]) -> str:
+    return (trail["S3KeyPrefix"] + "/" if trail.get("S3KeyPrefix") else "") + f"AWSLogs/{trail['Account']}/"
+
+
+def cloudtrail_may_write(call_store: Any, bucket_name: str, object_key: str, trail: dict[str, Any]) -> bool:
+    """Does the bucket policy let CloudTrail put this object (as AWS checks)?"""
+    rec = call_store.get(s3records.BUCKET, bucket_name)
+    if rec is None or not rec.value.get("Policy"):
+        return False
+    decision = evaluate(
+        RequestContext(Caller.from_arn(SERVICE_PRINCIPAL), "s3:PutObject", f"arn:aws:s3:::{bucket_name}/{object_key}",
+                       resource_account=rec.value["Owner"],
+                       context={"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail["TrailARN"],
+                                "aws:SourceAccount": trail["Account"]}),
+        PolicySet.build(resource=rec.value["Policy"]),
+    )
+    return decision.allowed
+
+
+def _view(trail: dict[str, Any]) -> dict[str, Any]:
+    out = {k: trail[k] for k in ("Name", "S3BucketName", "IncludeGlobalServiceEvents", "IsMultiRegionTrail",
+                                 "HomeRegion", "TrailARN", "LogFileValidationEnabled", "HasCustomEventSelectors",
+                                 "IsOrganizationTrail", "HasInsightSelectors")}
+    if trail.get("S3KeyPrefix"):
+        out["S3KeyPrefix"] = trail["S3KeyPrefix"]
+    return out
+
+
+def create_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name, bucket = params["Name"], params["S3BucketName"]
+    if not _NAME.match(name) or ".." in name:
+        raise AwsError("InvalidTrailNameException", "Trail name must starts with a letter or number, end with a letter "
+                       "or number, be between 3 and 128 characters, and contain only letters, numbers, periods, "
+                       "underscores and dashes.")
+    if call.store.get(TRAIL, _key(call, name)):
+        raise AwsError("TrailAlreadyExistsException",
+                       f"Trail {trail_arn(call.region, call.principal.account, name)} already exists for customer: "
+                       f"{call.principal.account}")
+    if call.store.get(s3records.BUCKET, bucket) is None:
+        raise AwsError("S3BucketDoesNotExistException", f"S3 bucket {bucket} does not exist.")
+    trail = {
+        "Name": name, "Account": call.principal.account, "S3BucketName": bucket,
+        "S3KeyPrefix": params.get("S3KeyPrefix") or "", "IncludeGlobalServiceEvents":
+            params.get("IncludeGlobalServiceEvents", True), "IsMultiRegionTrail": params.get("IsMultiRegionTrail", False),
+        "HomeRegion": call.region, "TrailARN": trail_arn(call.region, call.principal.account, name),
+        "LogFileValidationEnabled": params.get("EnableLogFileValidation", False), "HasCustomEventSelectors": False,
+        "IsOrganizationTrail": False, "HasInsightSelectors": False, "IsLogging": False,
+        "EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": [],
+                            "ExcludeManagementEventSources": []}],
+        "Tags": params.get("TagsList") or [],
+    }
+    if not cloudtrail_may_write(call.store, bucket, log_prefix(trail) + "CloudTrail/", trail):
+        raise AwsError("InsufficientS3BucketPolicyException", f"Incorrect S3 bucket policy is detected for bucket: "
+                       f"{bucket}")
+    call.store.put(TRAIL, _key(call, name), trail, expect_version=0)
+    return _view(trail)
+
+
+def describe_trails(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    wanted = params.get("trailNameList") or []
+    trails = [r.value for r in call.store.scan(TRAIL, f"{call.principal.account}/")
+              if r.value["HomeRegion"] == call.region or r.value["IsMultiRegionTrail"]]
+    if wanted:
+        trails = [t for t in trails if t["Name"] in wanted or t["TrailARN"] in wanted]
+    return {"trailList": [_view(t) for t in trails]}
+
+
+def get_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    trail, _ = _find(call, params["Name"])
+    return {"Trail": _view(trail)}
+
+
+def list_trails(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    return {"Trails": [{"TrailARN": r.value["TrailARN"], "Name": r.value["Name"], "HomeRegion": r.value["HomeRegion"]}
+                       for r in call.store.scan(TRAIL, f"{call.principal.account}/")]}
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def get_trail_status(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    trail, _ = _find(call, params["Name"])
+    out: dict[str, Any] = {"IsLogging": trail["IsLogging"]}
+    for field in ("LatestDeliveryTime", "StartLoggingTime", "StopLoggingTime", "LatestDigestDeliveryTime"):
+        if trail.get(field):
+            out[field] = _when(trail[field])
+    for field in ("LatestDeliveryError", "LatestDigestDeliveryError"):
+        if trail.get(field):
+            out[field] = trail[field]
+    return out
+
+
+def next_hour(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def start_logging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    trail, version = _find(call, params["Name"])
+    if not trail["IsLogging"]:
+        now = clock.now()
+        trail.update(IsLogging=True, StartLoggingTime=clock.iso8601(now), DigestStart=clock.iso8601(now),
+                     NextDigestTime=clock.iso8601(next_hour(now)))
+        # Deliver only what happens from now on.
+        trail.setdefault("Cursor", f"{trail['Account']}/{_ns_now():020d}")
+        call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
+    return {}
+
+
+def _ns_now() -> int:
+    import time
+
+    return time.time_ns()
+
+
+def stop_logging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    trail, version = _find(call, params["Name"])
+    trail.update(IsLogging=False, StopLoggingTime=clock.iso8601(clock.now()))
+    call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
+    return {}
+
+
+def delete_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    trail, version = _find(call, params["Name"])
+    call.store.delete(TRAIL, _key(call, trail["Name"]), expect_version=version)
+    return {}
+
+
+def put_event_selectors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    trail, version = _find(call, params["TrailName"])
+    selectors = params.get("EventSelectors")
+    if not selectors or params.get("AdvancedEventSelectors"):
+        raise AwsError("InvalidEventSelectorsException", "Skyhold supports basic EventSelectors "
+                       "(ReadWriteType, IncludeManagementEvents, DataResources).")
+    for selector in selectors:
+        selector.setdefault("ReadWriteType", "All")
+        selector.setdefault("IncludeManagementEvents", True)
+        selector.setdefault("DataResources", [])
+    trail.update(EventSelectors=selectors, HasCustomEventSelectors=True)
+    call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
+    return {"TrailARN": trail["TrailARN"], "EventSelectors": selectors}
+
+
+def get_event_selectors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    trail, _ = _find(call, params["TrailName"])
+    return {"TrailARN": trail["TrailARN"], "EventSelectors": trail["EventSelectors"]}
+
+
+def list_public_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    start = params.get("StartTime")
+    end = params.get("EndTime")
+    start = start.astimezone(timezone.utc) if start else None
+    end = end.astimezone(timezone.utc) if end else None
+    return {"PublicKeyList": signing.public_keys(call.pipeline, call.region, start, end)}
+
+
+HANDLERS = {
+    "CreateTrail": create_trail,
+    "DescribeTrails": describe_trails,
+    "GetTrail": get_trail,
+    "ListTrails": list_trails,
+    "GetTrailStatus": get_trail_status,
+    "StartLogging": start_logging,
+    "StopLogging": stop_logging,
+    "DeleteTrail": delete_trail,
+    "PutEventSelectors": put_event_selectors,
+    "GetEventSelectors": get_event_selectors,
+    "ListPublicKeys": list_public_keys,
+}
