@@ -184,3 +184,34 @@ def test_rotation_runs_the_four_steps_and_follows_the_clock(tmp_path) -> None:
         assert fake_db.read_text() == second
     finally:
         srv.stop()
+
+
+def test_course_script_as_a_role(admin: AwsEnv, server: Server, tmp_path) -> None:
+    """The course's version: a role that may read the secret but not decrypt with its
+    customer managed key is refused; with both it gets the value."""
+    iam, sts = admin.client("iam"), admin.client("sts")
+    account = sts.get_caller_identity()["Account"]
+    key_arn = admin.client("kms").create_key()["KeyMetadata"]["Arn"]
+    name = f"app-secret-{uuid.uuid4().hex[:6]}"
+    admin.client("secretsmanager").create_secret(Name=name, SecretString="role-read-me", KmsKeyId=key_arn)
+    role = f"app-role-{uuid.uuid4().hex[:6]}"
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName=role, PolicyName="read", PolicyDocument=json.dumps({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}))
+    script = COURSE_SCRIPT.replace("prod-db-password", name)
+
+    def run_as_role() -> subprocess.CompletedProcess[str]:
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="app")["Credentials"]
+        env = clean_env(tmp_path)
+        env.update({"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+                    "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_ENDPOINT_URL": admin.endpoint})
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+
+    denied = run_as_role()
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr and "kms:Decrypt" in denied.stderr
+    iam.put_role_policy(RoleName=role, PolicyName="decrypt", PolicyDocument=json.dumps({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn}]}))
+    allowed = run_as_role()
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.strip() == "role-read-me"
