@@ -129,3 +129,30 @@ def test_explain_names_the_missing_permission(server: Server, story: dict) -> No
     assert record["event"]["requestID"] == story["denied_request"]
     assert record["suggestion"]["statement"] == {"Effect": "Allow", "Action": "iam:CreateGroup",
                                                  "Resource": record["explain"]["resource"]}
+
+
+def test_cross_account_call_is_recorded_in_both_accounts(admin: AwsEnv, server: Server, tmp_path) -> None:
+    from .conftest import clean_env
+
+    name = f"ctpartner{uuid.uuid4().hex[:6]}"
+    assert server.cli("account", "create", name).returncode == 0
+    env = clean_env(tmp_path)
+    assert server.cli("configure", "--profile", name, "--account", name, "--endpoint", server.endpoint,
+                      env=env).returncode == 0
+    partner = AwsEnv(env=env, profile=name, endpoint=server.endpoint)
+    account = admin.client("sts").get_caller_identity()["Account"]
+    role_arn = partner.client("iam").create_role(RoleName="from-main", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    request_id = admin.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="visit")[
+        "ResponseMetadata"]["RequestId"]
+    mine = [json.loads(e["CloudTrailEvent"]) for e in admin.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "AssumeRole"}])["Events"]]
+    theirs = [json.loads(e["CloudTrailEvent"]) for e in partner.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "AssumeRole"}])["Events"]]
+    mine = [e for e in mine if e["requestID"] == request_id]
+    theirs = [e for e in theirs if e["requestID"] == request_id]
+    assert mine[0]["recipientAccountId"] == account
+    partner_account = role_arn.split(":")[4]
+    assert theirs[0]["recipientAccountId"] == partner_account
+    assert theirs[0]["userIdentity"]["accountId"] == account  # the caller, seen from the resource's account
