@@ -102,6 +102,11 @@ def test_response_roundtrip(service: str, name: str) -> None:
     parsed = create_parser(op.service_model.protocol).parse(
         {"status_code": resp.status, "headers": _headers(resp.headers), "body": body}, op.output_shape)
     parsed.pop("ResponseMetadata", None)
+    if (service, name) == ("s3", "GetBucketLocation"):
+        # Unmodelable in S3's shapes: a real client runs botocore's own handler for it.
+        from botocore.handlers import parse_get_bucket_location
+
+        parse_get_bucket_location(parsed, _Content(resp.body))
     if stream:
         assert parsed[stream] is _RAW_STREAM
         parsed[stream] = result[stream]
@@ -109,6 +114,14 @@ def test_response_roundtrip(service: str, name: str) -> None:
 
 
 _RAW_STREAM = object()
+
+
+class _Content:
+    """What botocore's after-call handlers see of an HTTP response."""
+
+    def __init__(self, content: bytes) -> None:
+        self.raw = content
+        self.content = content
 
 
 def _streaming_payload(op: OperationModel) -> str | None:
