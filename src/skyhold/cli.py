@@ -100,9 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_flag(reg)
     reg.set_defaults(func=_rotation_register)
 
+    from skyhold.instance_cli import add_parser as add_instance_parser
     from skyhold.policy.cli import add_parser as add_policy_parser
 
     add_policy_parser(commands)
+    add_instance_parser(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The instance metadata service: one HTTP endpoint per running instance."""

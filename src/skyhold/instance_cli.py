@@ -1,0 +1,93 @@
+"""`skyhold instance exec|shell`: run a program "on" an instance.
+
+The process gets no credentials and no AWS config files — only what a program on
+an EC2 instance has: the metadata service (AWS_EC2_METADATA_SERVICE_ENDPOINT, the
+SDKs' standard pointer) and the API endpoint (AWS_ENDPOINT_URL) and the region. The
+unmodified aws CLI and boto3 then find the instance role's credentials through IMDS,
+exactly as on EC2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from skyhold import config
+
+
+def add_parser(commands: Any) -> None:
+    inst = commands.add_parser("instance", help="run programs on an EC2 instance")
+    cmds = inst.add_subparsers(metavar="ACTION")
+    ex = cmds.add_parser("exec", help="run a command on the instance: exec i-… -- CMD...")
+    ex.add_argument("instance_id")
+    ex.add_argument("command", nargs=argparse.REMAINDER)
+    _flags(ex)
+    ex.set_defaults(func=_exec)
+    sh = cmds.add_parser("shell", help="an interactive shell on the instance")
+    sh.add_argument("instance_id")
+    _flags(sh)
+    sh.set_defaults(func=_shell)
+
+
+def _flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566)")
+    p.add_argument("--data-dir", help="where state lives (env SKYHOLD_DATA_DIR)")
+
+
+def instance_environment(instance: dict[str, Any], endpoint: str, home: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    empty = os.path.join(home, "empty")
+    open(empty, "w").close()
+    env.update({
+        "HOME": home,
+        "AWS_CONFIG_FILE": empty,
+        "AWS_SHARED_CREDENTIALS_FILE": empty,
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{instance['ImdsPort']}/",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": instance["Region"],
+        "AWS_REGION": instance["Region"],
+    })
+    return env
+
+
+def _load(args: Any) -> dict[str, Any] | int:
+    from skyhold.services.ec2.records import INSTANCE
+    from skyhold.store import open_store
+
+    store, _ = open_store(config.data_dir(args.data_dir))
+    try:
+        rec = store.get(INSTANCE, args.instance_id)
+    finally:
+        store.close()
+    if rec is None:
+        print(f"skyhold: no instance {args.instance_id}", file=sys.stderr)
+        return 2
+    if rec.value["State"] != "running":
+        print(f"skyhold: instance {args.instance_id} is {rec.value['State']}, not running", file=sys.stderr)
+        return 2
+    return rec.value
+
+
+def _run(args: Any, command: list[str]) -> int:
+    instance = _load(args)
+    if isinstance(instance, int):
+        return instance
+    endpoint = args.endpoint or config.endpoint_url(config.host(None), config.port(None))
+    with tempfile.TemporaryDirectory(prefix=f"skyhold-{args.instance_id}-") as home:
+        return subprocess.call(command, env=instance_environment(instance, endpoint, home))
+
+
+def _exec(args: Any) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        print("skyhold: give the command after --", file=sys.stderr)
+        return 2
+    return _run(args, command)
+
+
+def _shell(args: Any) -> int:
+    return _run(args, [os.environ.get("SHELL", "/bin/sh")])

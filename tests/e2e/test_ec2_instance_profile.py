@@ -1,0 +1,149 @@
+"""The course's first lab: an instance gets credentials only from its instance
+profile, through a real metadata service, with no key anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+
+from .conftest import VENV_BIN, AwsEnv, Server
+
+AL2023 = "ami-0a1b2c3d4e5f60001"
+UBUNTU = "ami-0a1b2c3d4e5f60002"
+
+
+def on_instance(server: Server, instance_id: str, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / "skyhold"), "instance", "exec", "--data-dir", str(server.data_dir), "--endpoint",
+         server.endpoint, instance_id, "--", *command],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"})
+
+
+IMDS_BY_HAND = r'''
+import os, sys, urllib.request, urllib.error
+base = os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"].rstrip("/")
+def call(method, path, headers):
+    req = urllib.request.Request(base + path, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+print(call("GET", "/latest/meta-data/instance-id", {})[0])
+status, token = call("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "21600"})
+auth = {"X-aws-ec2-metadata-token": token}
+role = call("GET", "/latest/meta-data/iam/security-credentials/", auth)[1]
+print(role)
+print(call("GET", "/latest/meta-data/iam/security-credentials/" + role, auth)[1])
+print(call("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "0"})[0])
+print(call("GET", "/latest/meta-data/nope", auth)[0])
+print(call("GET", "/latest/meta-data/", auth)[1].replace("\n", ","))
+'''
+
+
+def _role_with_profile(admin: AwsEnv, policy_arn: str) -> tuple[str, str]:
+    iam = admin.client("iam")
+    name = f"ec2-{uuid.uuid4().hex[:6]}"
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return name, iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Arn"]
+
+
+def test_the_instance_profile_lab(server: Server, admin: AwsEnv) -> None:
+    ec2 = admin.client("ec2")
+    instance_id = ec2.run_instances(ImageId=AL2023, MinCount=1, MaxCount=1, InstanceType="t3.micro")[
+        "Instances"][0]["InstanceId"]
+    described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert described["State"]["Name"] == "running" and "IamInstanceProfile" not in described
+
+    out = on_instance(server, instance_id, "aws", "sts", "get-caller-identity")
+    assert out.returncode != 0 and "Unable to locate credentials" in out.stderr
+
+    role, profile_arn = _role_with_profile(admin, "arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    association = ec2.associate_iam_instance_profile(InstanceId=instance_id, IamInstanceProfile={"Name": role})[
+        "IamInstanceProfileAssociation"]
+    out = on_instance(server, instance_id, "aws", "sts", "get-caller-identity", "--output", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["Arn"].endswith(f":assumed-role/{role}/{instance_id}")
+    assert on_instance(server, instance_id, "aws", "iam", "list-users").returncode == 0
+    denied = on_instance(server, instance_id, "aws", "iam", "create-user", "--user-name", "from-instance")
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr
+
+    # replacing the profile's role changes what the instance can do
+    other, _ = _role_with_profile(admin, "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    ec2.replace_iam_instance_profile_association(AssociationId=association["AssociationId"],
+                                                 IamInstanceProfile={"Name": other})
+    out = on_instance(server, instance_id, "aws", "iam", "list-users")
+    assert out.returncode != 0 and "AccessDenied" in out.stderr
+    # and detaching removes the credentials from the metadata service at once
+    current = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance_id]}])["IamInstanceProfileAssociations"][0]
+    ec2.disassociate_iam_instance_profile(AssociationId=current["AssociationId"])
+    out = on_instance(server, instance_id, "python", "-c", IMDS_BY_HAND)
+    assert out.stdout.splitlines()[1] == ""  # no role listed any more
+
+
+def test_imdsv2_by_hand_and_required_tokens(server: Server, admin: AwsEnv) -> None:
+    ec2 = admin.client("ec2")
+    role, _ = _role_with_profile(admin, "arn:aws:iam::aws:policy/ReadOnlyAccess")
+    instance_id = ec2.run_instances(ImageId=AL2023, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": role},
+                                    UserData="#!/bin/bash\necho hi")["Instances"][0]["InstanceId"]
+    out = on_instance(server, instance_id, "python", "-c", IMDS_BY_HAND)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "401"  # AL2023 requires IMDSv2 tokens
+    assert lines[1] == role
+    creds = json.loads("\n".join(lines[2:-3]))
+    assert creds["Code"] == "Success" and creds["Type"] == "AWS-HMAC" and creds["AccessKeyId"].startswith("ASIA")
+    assert lines[-3] == "400"  # TTL out of range
+    assert lines[-2] == "404"
+    assert "iam/" in lines[-1].split(",") and "instance-id" in lines[-1].split(",")
+
+    # an instance allowing IMDSv1 answers a tokenless GET; boto3 works either way
+    v1 = ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": role})[
+        "Instances"][0]["InstanceId"]
+    assert on_instance(server, v1, "python", "-c", IMDS_BY_HAND).stdout.splitlines()[0] == "200"
+    probe = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+    assert on_instance(server, v1, "python", "-c", probe).stdout.strip().endswith(f"/{v1}")
+    ec2.modify_instance_metadata_options(InstanceId=v1, HttpTokens="required")
+    assert on_instance(server, v1, "python", "-c", IMDS_BY_HAND).stdout.splitlines()[0] == "401"
+    assert on_instance(server, v1, "python", "-c", probe).stdout.strip().endswith(f"/{v1}")
+
+
+def test_stopped_instances_refuse_exec_and_passrole_is_required(server: Server, admin: AwsEnv) -> None:
+    ec2 = admin.client("ec2")
+    instance_id = ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    stopping = ec2.stop_instances(InstanceIds=[instance_id])["StoppingInstances"][0]
+    assert stopping["PreviousState"]["Name"] == "running" and stopping["CurrentState"]["Name"] == "stopping"
+    out = on_instance(server, instance_id, "true")
+    assert out.returncode == 2 and "stopped" in out.stderr
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    assert ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"] == \
+        "terminated"
+
+    # a user who may run instances but not pass the role cannot attach the profile
+    import boto3
+    from botocore.exceptions import ClientError
+
+    role, _ = _role_with_profile(admin, "arn:aws:iam::aws:policy/ReadOnlyAccess")
+    iam = admin.client("iam")
+    name = f"launcher-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="ec2", PolicyDocument=json.dumps({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    user_ec2 = boto3.client("ec2", endpoint_url=server.endpoint, region_name="us-east-1",
+                            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    user_ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1)
+    try:
+        user_ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": role})
+        raise AssertionError("PassRole was not required")
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "UnauthorizedOperation"
+        assert "iam:PassRole" in err.response["Error"]["Message"]
+        assert "Encoded authorization failure message:" in err.response["Error"]["Message"]
