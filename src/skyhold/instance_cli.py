@@ -31,6 +31,9 @@ def add_parser(commands: Any) -> None:
     sh.add_argument("instance_id")
     _flags(sh)
     sh.set_defaults(func=_shell)
+    key = cmds.add_parser("identity-key", help="print the public key that verifies instance identity documents")
+    _flags(key)
+    key.set_defaults(func=_identity_key)
 
 
 def _flags(p: argparse.ArgumentParser) -> None:
@@ -87,6 +90,19 @@ def _exec(args: Any) -> int:
         print("skyhold: give the command after --", file=sys.stderr)
         return 2
     return _run(args, command)
+
+
+def _identity_key(args: Any) -> int:
+    from skyhold.imds.identity import public_pem
+    from skyhold.store import open_store
+
+    data_dir = config.data_dir(args.data_dir)
+    store, _ = open_store(data_dir)
+    try:
+        print(public_pem(store, data_dir), end="")
+    finally:
+        store.close()
+    return 0
 
 
 def _shell(args: Any) -> int:

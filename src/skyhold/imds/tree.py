@@ -10,6 +10,7 @@ they expire.
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime, timedelta
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import arn as arns
 from skyhold import clock
 from skyhold import principal as p
+from skyhold.imds import identity
 from skyhold.services.iam import records as iam_records
 from skyhold.services.sts import sessions
 
@@ -61,9 +63,21 @@ def _iso(dt: datetime) -> str:
 
 def _tree(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
     az = instance["AvailabilityZone"]
+    mac = instance["MacAddress"]
     meta: dict[str, Any] = {
         "ami-id": instance["ImageId"],
         "ami-launch-index": str(instance.get("AmiLaunchIndex", 0)),
+        "ami-manifest-path": "(unknown)",
+        "block-device-mapping": {"ami": "/dev/xvda", "root": "/dev/xvda"},
+        "events": {"maintenance": {"scheduled": "[]", "history": "[]"}},
+        "instance-life-cycle": "on-demand",
+        "network": {"interfaces": {"macs": {mac: {
+            "device-number": "0", "interface-id": "eni-" + instance["InstanceId"][2:19],
+            "local-hostname": instance["PrivateDnsName"], "local-ipv4s": instance["PrivateIpAddress"], "mac": mac,
+            "network-card-index": "0", "owner-id": instance["Account"], "security-group-ids":
+                instance["SecurityGroupId"], "security-groups": "default", "subnet-id": instance["SubnetId"],
+            "subnet-ipv4-cidr-block": "172.31.0.0/20", "vpc-id": instance["VpcId"],
+            "vpc-ipv4-cidr-block": "172.31.0.0/16", "vpc-ipv4-cidr-blocks": "172.31.0.0/16"}}}},
         "hostname": instance["PrivateDnsName"],
         "instance-action": "none",
         "instance-id": instance["InstanceId"],
@@ -77,7 +91,9 @@ def _tree(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
         "services": {"domain": "amazonaws.com", "partition": "aws"},
     }
     if instance.get("KeyName"):
-        meta["public-keys"] = {f"0={instance['KeyName']}": ""}
+        pair = pipeline.store.get("ec2.key-pair", f"{instance['Account']}/{instance['Region']}/{instance['KeyName']}")
+        if pair is not None:
+            meta["public-keys"] = {"0": {"openssh-key": pair.value["PublicKey"] + " " + instance["KeyName"]}}
     attached = _role(pipeline, instance)
     if attached is not None:
         profile, role = attached
@@ -97,11 +113,18 @@ def _tree(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
         meta["tags"] = {"instance": {t["Key"]: t["Value"] for t in instance.get("Tags") or []}}
     latest: dict[str, Any] = {
         "meta-data": meta,
-        "dynamic": {"instance-identity": {"document": lambda: _identity(instance)}},
+        "dynamic": {"instance-identity": {
+            "document": lambda: _identity_text(instance),
+            "signature": lambda: identity.sign(pipeline.store, pipeline.data_dir, _identity_text(instance).encode()),
+        }},
     }
     if instance.get("UserData"):
         latest["user-data"] = base64.b64decode(instance["UserData"]).decode("utf-8", "replace")
     return {"latest": latest}
+
+
+def _identity_text(instance: dict[str, Any]) -> str:
+    return json.dumps(_identity(instance), indent=2)
 
 
 def _identity(instance: dict[str, Any]) -> dict[str, Any]:
