@@ -147,3 +147,38 @@ def test_stopped_instances_refuse_exec_and_passrole_is_required(server: Server, 
         assert err.response["Error"]["Code"] == "UnauthorizedOperation"
         assert "iam:PassRole" in err.response["Error"]["Message"]
         assert "Encoded authorization failure message:" in err.response["Error"]["Message"]
+
+
+def test_s3_lab_and_secret_script_inside_an_instance(server: Server, admin: AwsEnv, tmp_path) -> None:
+    ec2, s3, sm = admin.client("ec2"), admin.client("s3", region_name="us-east-1"), admin.client("secretsmanager")
+    bucket = f"lab-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="hello.txt", Body=b"hi")
+    role, _ = _role_with_profile(admin, "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    instance_id = ec2.run_instances(ImageId=AL2023, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": role})[
+        "Instances"][0]["InstanceId"]
+    listed = on_instance(server, instance_id, "aws", "s3", "ls")
+    assert listed.returncode == 0, listed.stderr
+    assert bucket in listed.stdout
+    local = tmp_path / "upload.txt"
+    local.write_text("nope")
+    upload = on_instance(server, instance_id, "aws", "s3", "cp", str(local), f"s3://{bucket}/upload.txt")
+    assert upload.returncode != 0 and "AccessDenied" in upload.stderr
+
+    # CloudTrail shows the instance's calls as the role's session named after the instance
+    events = admin.client("cloudtrail").lookup_events(LookupAttributes=[
+        {"AttributeKey": "Username", "AttributeValue": instance_id}])["Events"]
+    assert events and all(json.loads(e["CloudTrailEvent"])["userIdentity"]["arn"].endswith(f"{role}/{instance_id}")
+                          for e in events)
+
+    # the course's Secrets Manager script, unmodified (boto3, no keys, region us-east-1)
+    name = f"prod-db-password-{uuid.uuid4().hex[:4]}"
+    sm.create_secret(Name=name, SecretString="from-the-instance")
+    admin.client("iam").put_role_policy(RoleName=role, PolicyName="secret", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                                "Resource": "*"}]}))
+    script = ('import boto3\nclient = boto3.client("secretsmanager", region_name="us-east-1")\n'
+              f'response = client.get_secret_value(SecretId="{name}")\nprint(response["SecretString"])\n')
+    out = on_instance(server, instance_id, "python", "-c", script)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "from-the-instance"
