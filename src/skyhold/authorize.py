@@ -139,6 +139,7 @@ class Authorizer:
             ctx["aws:TokenIssueTime"] = issued
         if source_identity := session.get("source_identity"):
             ctx["aws:SourceIdentity"] = source_identity
+        ctx.update(session.get("context") or {})
         return ctx
 
     def identity_policies(self, who: p.Principal) -> tuple[list[tuple[str, str]], str | None]:

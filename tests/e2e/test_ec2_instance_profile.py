@@ -182,3 +182,45 @@ def test_s3_lab_and_secret_script_inside_an_instance(server: Server, admin: AwsE
     out = on_instance(server, instance_id, "python", "-c", script)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "from-the-instance"
+
+
+def test_tags_pagination_network_and_source_instance_context(server: Server, admin: AwsEnv) -> None:
+    ec2 = admin.client("ec2")
+    ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=UBUNTU, MinCount=6, MaxCount=6)["Instances"]]
+    ec2.create_tags(Resources=ids[:2], Tags=[{"Key": "team", "Value": "blue"}])
+    tagged = ec2.describe_instances(Filters=[{"Name": "tag:team", "Values": ["blue"]}])
+    assert sorted(i["InstanceId"] for r in tagged["Reservations"] for i in r["Instances"]) == sorted(ids[:2])
+    assert {t["ResourceId"] for t in ec2.describe_tags(Filters=[{"Name": "key", "Values": ["team"]}])["Tags"]} == \
+        set(ids[:2])
+    ec2.delete_tags(Resources=ids[:1], Tags=[{"Key": "team"}])
+    assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [ids[0]]}])["Tags"] == []
+    seen, token = [], None
+    while True:
+        page = ec2.describe_instances(MaxResults=5, **({"NextToken": token} if token else {}))
+        seen += [i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert set(ids) <= set(seen) and len(seen) == len(set(seen))
+    assert ec2.describe_vpcs()["Vpcs"][0]["IsDefault"] is True
+    assert len(ec2.describe_subnets()["Subnets"]) == 3
+    assert ec2.reboot_instances(InstanceIds=ids[:1])["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+    # the instance role's sessions carry ec2:SourceInstanceARN for policies to test
+    iam = admin.client("iam")
+    role, _ = _role_with_profile(admin, "arn:aws:iam::aws:policy/AWSDenyAll")
+    iam.detach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AWSDenyAll")
+    instance_id = ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": role})[
+        "Instances"][0]["InstanceId"]
+    account = admin.client("sts").get_caller_identity()["Account"]
+    iam.put_role_policy(RoleName=role, PolicyName="only-from-this-instance", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*",
+            "Condition": {"StringEquals": {"ec2:SourceInstanceARN":
+                                           f"arn:aws:ec2:us-east-1:{account}:instance/{instance_id}"}}}]}))
+    assert on_instance(server, instance_id, "aws", "iam", "list-users").returncode == 0
+    iam.put_role_policy(RoleName=role, PolicyName="only-from-this-instance", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*",
+            "Condition": {"StringEquals": {"ec2:SourceInstanceARN":
+                                           f"arn:aws:ec2:us-east-1:{account}:instance/i-0000000000000000f"}}}]}))
+    denied = on_instance(server, instance_id, "aws", "iam", "list-users")
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr

@@ -52,7 +52,10 @@ def credentials(pipeline: Pipeline, instance: dict[str, Any], role: dict[str, An
             type=p.ASSUMED_ROLE, account=account, arn=arns.assumed_role(account, role["RoleName"], instance_id),
             user_id=f"{role['RoleId']}:{instance_id}", name=instance_id, duration=21600,
             role_name=role["RoleName"], role_arn=role["Arn"],
-            tags={t["Key"]: t["Value"] for t in role.get("Tags") or []}))
+            tags={t["Key"]: t["Value"] for t in role.get("Tags") or []},
+            context={"ec2:SourceInstanceARN": f"arn:aws:ec2:{instance['Region']}:{account}:instance/{instance_id}",
+                     "aws:Ec2InstanceSourceVpc": instance["VpcId"],
+                     "aws:Ec2InstanceSourcePrivateIPv4": instance["PrivateIpAddress"]}))
         cached = _credentials[key] = {**creds, "LastUpdated": now}
     return cached
 

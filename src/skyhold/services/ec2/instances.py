@@ -129,16 +129,32 @@ def _matches(instance: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
 
 
 def describe_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("InstanceIds") and params.get("MaxResults"):
+        raise AwsError("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter "
+                       "maxResults")
     ids = params.get("InstanceIds") or []
     found = [r.find(call, i)[0] for i in ids] if ids else [
         rec.value for rec in call.store.scan(r.INSTANCE)
         if rec.value["Account"] == call.principal.account and rec.value["Region"] == call.region]
     found = [i for i in found if _matches(i, params.get("Filters") or [])]
+    found.sort(key=lambda i: (i["LaunchTime"], i["InstanceId"]))
+    start = 0
+    if params.get("NextToken"):
+        start = next((n for n, i in enumerate(found) if i["InstanceId"] > params["NextToken"]), len(found))
+        start = max(start, next((n + 1 for n, i in enumerate(found) if i["InstanceId"] == params["NextToken"]), start))
+    limit = params.get("MaxResults") or len(found) or 1
+    if params.get("MaxResults") is not None and not 5 <= limit <= 1000:
+        raise AwsError("InvalidParameterValue", f"Value ( {limit} ) for parameter maxResults is invalid. Expecting a "
+                       "value greater than 5.")
+    page = found[start:start + limit]
     reservations: dict[str, list[dict[str, Any]]] = {}
-    for instance in sorted(found, key=lambda i: i["LaunchTime"]):
+    for instance in page:
         reservations.setdefault(instance["ReservationId"], []).append(view(instance))
-    return {"Reservations": [{"ReservationId": rid, "OwnerId": call.principal.account, "Groups": [],
-                              "Instances": items} for rid, items in reservations.items()]}
+    out: dict[str, Any] = {"Reservations": [{"ReservationId": rid, "OwnerId": call.principal.account, "Groups": [],
+                                             "Instances": items} for rid, items in reservations.items()]}
+    if start + limit < len(found):
+        out["NextToken"] = page[-1]["InstanceId"]
+    return out
 
 
 async def _transition(call: Call, params: dict[str, Any], key: str, allowed: tuple[str, ...], to: str,
@@ -179,6 +195,15 @@ async def stop_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 async def terminate_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return await _transition(call, params, "TerminatingInstances", ("running", "stopped", "pending", "stopping"),
                              "terminated", "shutting-down")
+
+
+def reboot_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    for instance_id in params["InstanceIds"]:
+        instance, _ = r.find(call, instance_id)
+        if instance["State"] == "terminated":
+            raise AwsError("IncorrectInstanceState", f"The instance '{instance_id}' is not in a state from which it "
+                           "can be rebooted.")
+    return {}
 
 
 def modify_instance_metadata_options(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -274,6 +299,7 @@ HANDLERS = {
     "StartInstances": start_instances,
     "StopInstances": stop_instances,
     "TerminateInstances": terminate_instances,
+    "RebootInstances": reboot_instances,
     "ModifyInstanceMetadataOptions": modify_instance_metadata_options,
     "AssociateIamInstanceProfile": associate_iam_instance_profile,
     "ReplaceIamInstanceProfileAssociation": replace_iam_instance_profile_association,
@@ -315,5 +341,6 @@ AUTHZ = {
     "StartInstances": _on_instance("ec2:StartInstances"),
     "StopInstances": _on_instance("ec2:StopInstances"),
     "TerminateInstances": _on_instance("ec2:TerminateInstances"),
+    "RebootInstances": _on_instance("ec2:RebootInstances"),
     "ModifyInstanceMetadataOptions": _on_instance("ec2:ModifyInstanceMetadataOptions"),
 }

@@ -42,6 +42,9 @@ class NewSession:
     mfa_time: float | None = None
     source_identity: str | None = None
     chained: bool = False
+    # Request-context keys every call of the session carries (for instance-profile
+    # sessions: ec2:SourceInstanceARN, aws:Ec2InstanceSourceVpc, …).
+    context: dict[str, str] = field(default_factory=dict)
 
 
 def session_token() -> str:
@@ -75,6 +78,7 @@ def issue(store: Store, new: NewSession) -> dict[str, Any]:
         "MfaTime": new.mfa_time,
         "SourceIdentity": new.source_identity,
         "Chained": new.chained,
+        "Context": new.context,
     }
     store.put(SESSION, key_id, record, expect_version=0)
     return {"AccessKeyId": key_id, "SecretAccessKey": secret, "SessionToken": token, "Expiration": expires}
@@ -93,6 +97,7 @@ def principal_of(rec: dict[str, Any]) -> p.Principal:
         "issued_at": rec["IssuedAt"],
         "expiration": rec["Expiration"],
         "source_identity": rec["SourceIdentity"],
+        "context": rec.get("Context") or {},
         "temporary": True,
     }
     return p.Principal(
