@@ -224,3 +224,30 @@ def test_tags_pagination_network_and_source_instance_context(server: Server, adm
                                            f"arn:aws:ec2:us-east-1:{account}:instance/i-0000000000000000f"}}}]}))
     denied = on_instance(server, instance_id, "aws", "iam", "list-users")
     assert denied.returncode != 0 and "AccessDenied" in denied.stderr
+
+
+CURL_AS_THE_COURSE_SHOWS = r'''
+set -e
+IMDS="${AWS_EC2_METADATA_SERVICE_ENDPOINT%/}"
+echo "no-token:$(curl -s -o /dev/null -w '%{http_code}' "$IMDS/latest/meta-data/")"
+TOKEN=$(curl -s -X PUT "$IMDS/latest/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 21600")
+ROLE=$(curl -s -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/meta-data/iam/security-credentials/")
+echo "role:$ROLE"
+curl -s -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/meta-data/iam/security-credentials/$ROLE"
+'''
+
+
+def test_imdsv2_with_curl(server: Server, admin: AwsEnv) -> None:
+    import shutil
+
+    if shutil.which("curl") is None:  # the course uses curl; install it where it is missing
+        subprocess.run(["apt-get", "install", "-y", "-qq", "curl"], capture_output=True)
+    role, _ = _role_with_profile(admin, "arn:aws:iam::aws:policy/ReadOnlyAccess")
+    instance_id = admin.client("ec2").run_instances(ImageId=AL2023, MinCount=1, MaxCount=1,
+                                                    IamInstanceProfile={"Name": role})["Instances"][0]["InstanceId"]
+    out = on_instance(server, instance_id, "bash", "-c", CURL_AS_THE_COURSE_SHOWS)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "no-token:401" and lines[1] == f"role:{role}"
+    creds = json.loads("\n".join(lines[2:]))
+    assert creds["AccessKeyId"].startswith("ASIA") and creds["Token"]
