@@ -78,12 +78,12 @@ class Proc:
             self.popen.kill()
 
 
-def start_skyhold(data_dir: Path | None = None) -> tuple[Proc, str, str]:
+def start_skyhold(data_dir: Path | None = None, *extra: str) -> tuple[Proc, str, str]:
     """Start `skyhold up`; returns it with the admin's key id and secret."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="skyhold-bench-"))
     port = free_port()
     log = open(data_dir.parent / f"{data_dir.name}.log", "w")
-    p = subprocess.Popen([str(BIN / "skyhold"), "up", "--port", str(port), "--data-dir", str(data_dir)],
+    p = subprocess.Popen([str(BIN / "skyhold"), "up", "--port", str(port), "--data-dir", str(data_dir), *extra],
                          stdout=subprocess.PIPE, stderr=log, text=True)
     key = secret = ""
     assert p.stdout is not None

@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="start the server")
     up.add_argument("--host", help="address to bind (default 127.0.0.1; env SKYHOLD_HOST)")
     up.add_argument("--port", type=int, help="port (default 4566; env SKYHOLD_PORT)")
+    up.add_argument("--no-audit", action="store_true",
+                    help="record no CloudTrail events (only to measure what recording costs)")
     _data_dir_flag(up)
     up.set_defaults(func=_up)
 
@@ -127,7 +129,8 @@ def _open(args: Any) -> Any:
 def _up(args: Any) -> int:
     from skyhold.serve import serve
 
-    return serve(config.host(args.host), config.port(args.port), config.data_dir(args.data_dir))
+    return serve(config.host(args.host), config.port(args.port), config.data_dir(args.data_dir),
+                 audit=not args.no_audit)
 
 
 def _configure(args: Any) -> int:

@@ -92,6 +92,8 @@ class Pipeline:
         self.authorizer = Authorizer(store, load_authz(), self.data_dir)
         self.trail_store = open_trail_store(self.data_dir)
         self.audit = Audit(self.trail_store)
+        # Off only for measuring what recording costs (`skyhold up --no-audit`).
+        self.audit_enabled = True
         self._is_async: dict[Handler, bool] = {}
         # Where clients reach this server (set by `skyhold up`): background jobs that
         # run local programs against Skyhold (secret rotation) point them here.
@@ -148,7 +150,8 @@ class Pipeline:
         if call is not None:
             who = call.principal
             # The response goes out only once its event is durable.
-            await self.audit.record(call, params, result, failure)
+            if self.audit_enabled:
+                await self.audit.record(call, params, result, failure)
         elapsed_ms = (time.perf_counter() - started) * 1000
         request_log.write(f"{service} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
         return response

@@ -12,7 +12,7 @@ from skyhold.server import App
 from skyhold.store import open_store
 
 
-def serve(host: str, port: int, data_dir: Path) -> int:
+def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
     import uvicorn
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -25,6 +25,9 @@ def serve(host: str, port: int, data_dir: Path) -> int:
     request_log.configure()
     pipeline = Pipeline(store, blobs, data_dir)
     pipeline.endpoint = endpoint
+    pipeline.audit_enabled = audit
+    if not audit:
+        print("Audit trail OFF: calls are not recorded (benchmarking only)", flush=True)
     app = App(pipeline)
     server_config = uvicorn.Config(
         app,

@@ -12,7 +12,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import totp
-from .conftest import AwsEnv, Server
+from .conftest import VENV_BIN, AwsEnv, Server
+
+VENV = VENV_BIN / "skyhold"
 
 
 def _client(admin: AwsEnv, service: str, creds: dict) -> object:
@@ -156,3 +158,36 @@ def test_cross_account_call_is_recorded_in_both_accounts(admin: AwsEnv, server: 
     partner_account = role_arn.split(":")[4]
     assert theirs[0]["recipientAccountId"] == partner_account
     assert theirs[0]["userIdentity"]["accountId"] == account  # the caller, seen from the resource's account
+
+
+def test_no_audit_records_nothing(tmp_path) -> None:
+    """`skyhold up --no-audit` exists only to measure recording's cost; it must say so and record nothing."""
+    from .conftest import Server, clean_env, free_port
+
+    srv = Server(tmp_path / "data", free_port())
+    import subprocess as sp
+
+    srv.start()
+    srv.stop()
+    # restart the same data dir without the trail
+    log = open(tmp_path / "noaudit.log", "w")
+    srv.proc = sp.Popen([str(VENV) , "up", "--port", str(srv.port), "--data-dir", str(srv.data_dir), "--no-audit"],
+                        stdout=log, stderr=sp.STDOUT)
+    try:
+        import time
+        import urllib.request
+
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{srv.endpoint}/_skyhold/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        env = clean_env(tmp_path)
+        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
+        admin = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+        admin.client("iam").list_users()
+        assert admin.client("cloudtrail").lookup_events()["Events"] == []
+    finally:
+        srv.stop()
+    assert "Audit trail OFF" in (tmp_path / "noaudit.log").read_text()
