@@ -37,8 +37,9 @@ def write_profile(
         "endpoint_url": endpoint,
         "output": "json",
         # Path-style S3 URLs: virtual-hosted names like bucket.localhost do not
-        # resolve everywhere.
-        "s3": "\naddressing_style = path",
+        # resolve everywhere. SigV4 presigned URLs: the CLI v1 otherwise presigns
+        # with SigV2, which S3 (and Skyhold) refuse.
+        "s3": "\naddressing_style = path\nsignature_version = s3v4",
     }
     if credential_process:
         values["credential_process"] = credential_process
