@@ -199,6 +199,11 @@ class SqliteStore:
         finally:
             self._local.depth = 0
 
+    def checkpoint(self) -> None:
+        """Move the WAL into the database file, fsyncing it (for stores opened with
+        synchronous=NORMAL, this is when their commits reach the disk)."""
+        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
