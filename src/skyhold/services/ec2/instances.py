@@ -140,8 +140,10 @@ def describe_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found.sort(key=lambda i: (i["LaunchTime"], i["InstanceId"]))
     start = 0
     if params.get("NextToken"):
-        start = next((n for n, i in enumerate(found) if i["InstanceId"] > params["NextToken"]), len(found))
-        start = max(start, next((n + 1 for n, i in enumerate(found) if i["InstanceId"] == params["NextToken"]), start))
+        # The token names the last instance of the previous page (in launch order).
+        start = next((n + 1 for n, i in enumerate(found) if i["InstanceId"] == params["NextToken"]), None)
+        if start is None:
+            raise AwsError("InvalidParameterValue", f"Invalid value '{params['NextToken']}' for nextToken")
     limit = params.get("MaxResults") or len(found) or 1
     if params.get("MaxResults") is not None and not 5 <= limit <= 1000:
         raise AwsError("InvalidParameterValue", f"Value ( {limit} ) for parameter maxResults is invalid. Expecting a "
