@@ -239,3 +239,21 @@ def test_private_key_material_never_at_rest_in_clear(admin: AwsEnv, server) -> N
     import base64 as b64
 
     assert modulus not in stored and b64.b64encode(modulus)[:40] not in stored
+
+
+def test_new_operations_round_trip_through_boto3(admin: AwsEnv) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    kms = admin.client("kms")
+    a, b = kms.create_key()["KeyMetadata"], kms.create_key()["KeyMetadata"]
+    alias = f"alias/move-{uuid.uuid4().hex[:6]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=a["KeyId"])
+    kms.update_alias(AliasName=alias, TargetKeyId=b["KeyId"])
+    assert kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"] == b["KeyId"]
+    pair = kms.generate_data_key_pair(KeyId=alias, KeyPairSpec="ECC_NIST_P384")
+    private = serialization.load_der_private_key(pair["PrivateKeyPlaintext"], password=None)
+    assert private.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo) == pair["PublicKey"]
+    assert kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"])["Plaintext"] == pair["PrivateKeyPlaintext"]
+    managed = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
+    assert managed["KeyManager"] == "AWS"

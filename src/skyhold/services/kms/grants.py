@@ -28,18 +28,35 @@ GRANT_OPERATIONS = frozenset({
 })
 
 
+_FOLDED: dict[tuple[str, tuple[str, ...]], str] = {}
+_FOLDED_MAX = 4096
+
+
 def effective_policy(key: dict[str, Any]) -> str:
-    """The key policy plus one statement per grant."""
+    """The key policy plus one statement per grant. Grants never change once made,
+    so the folded text is cached by (policy, grant ids) — and its stable text keeps
+    the policy engine's compiled-policy cache warm."""
     grants = key.get("Grants") or []
     if not grants:
         return key["Policy"]
-    doc = json.loads(key["Policy"])
+    cache_key = (key["Policy"], tuple(g["GrantId"] for g in grants))
+    folded = _FOLDED.get(cache_key)
+    if folded is None:
+        if len(_FOLDED) >= _FOLDED_MAX:
+            _FOLDED.clear()
+        folded = _FOLDED[cache_key] = _fold(key["Policy"], grants)
+    return folded
+
+
+def _fold(policy: str, grants: list[dict[str, Any]]) -> str:
+    doc = json.loads(policy)
     statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
     for grant in grants:
+        grantee = grant["GranteePrincipal"]
         statement: dict[str, Any] = {
             "Sid": f"grant:{grant['GrantId']}",
             "Effect": "Allow",
-            "Principal": {"AWS": grant["GranteePrincipal"]},
+            "Principal": {"Service": grantee} if grantee.endswith(".amazonaws.com") else {"AWS": grantee},
             "Action": [f"kms:{op}" for op in grant["Operations"]],
             "Resource": "*",
         }
@@ -131,8 +148,11 @@ def retire_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     who = call.principal
     allowed = {grant.get("RetiringPrincipal"), grant["GranteePrincipal"] if "RetireGrant" in grant["Operations"]
                else None}
-    role_arn = who.session.get("role_arn")
-    if not ({who.arn, role_arn, f"arn:aws:iam::{who.account}:root"} & allowed):
+    allowed.discard(None)
+    caller = {who.arn, f"arn:aws:iam::{who.account}:root"}
+    if who.session.get("role_arn"):
+        caller.add(who.session["role_arn"])
+    if not caller & allowed:
         raise AwsError("AccessDeniedException", f"User: {who.arn} is not authorized to perform: kms:RetireGrant on "
                        f"resource: {key['Arn']}", 400)
     _remove(call, key, version, grant["GrantId"])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
+from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.policy import validate_policy
 from skyhold.services.kms import asymmetric, ciphertext, keyspecs
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 MAX_PLAINTEXT = 4096
+_ALIAS_NAME = re.compile(r"[a-zA-Z0-9:/_-]+")
 _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 
 
@@ -59,11 +62,18 @@ def usable(key: dict[str, Any]) -> None:
 def create_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     spec, usage = keyspecs.spec_for(params.get("KeySpec") or params.get("CustomerMasterKeySpec")
                                     or "SYMMETRIC_DEFAULT", params.get("KeyUsage"))
+    if params.get("Origin", "AWS_KMS") != "AWS_KMS":
+        raise AwsError("UnsupportedOperationException", f"Skyhold creates keys with Origin AWS_KMS only, not "
+                       f"{params['Origin']}.", 400)
+    if params.get("MultiRegion"):
+        raise AwsError("UnsupportedOperationException", "Skyhold does not support multi-Region keys.", 400)
+    key_id = r.new_key_id()
     policy = params.get("Policy") or r.default_policy(call.principal.account)
     if params.get("Policy"):
-        _check_policy(call, policy, params.get("BypassPolicyLockoutSafetyCheck", False))
+        _check_policy(call, r.key_arn(call.region, call.principal.account, key_id), policy,
+                      params.get("BypassPolicyLockoutSafetyCheck", False))
     key = r.new_key(call, description=params.get("Description", ""), policy=policy, tags=params.get("Tags") or [],
-                    spec=spec.name, usage=usage)
+                    spec=spec.name, usage=usage, key_id=key_id)
     return {"KeyMetadata": metadata(key)}
 
 
@@ -72,21 +82,29 @@ def describe_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"KeyMetadata": metadata(key)}
 
 
+def _page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str) -> tuple[list[dict[str, Any]],
+                                                                                        dict[str, Any]]:
+    """One page of a KMS list (Limit 1–1000, default 100; Marker is the last key of the
+    previous page), and the Truncated/NextMarker members."""
+    limit = params.get("Limit") or 100
+    if not 1 <= limit <= 1000:
+        raise AwsError("ValidationException", "1 validation error detected: Value at 'limit' failed to satisfy "
+                       "constraint: Member must have value less than or equal to 1000", 400)
+    items = sorted(items, key=lambda x: x[sort_key])
+    start = 0
+    if params.get("Marker"):
+        start = next((i for i, x in enumerate(items) if x[sort_key] > params["Marker"]), len(items))
+    page = items[start:start + limit]
+    more = start + limit < len(items)
+    return page, ({"Truncated": True, "NextMarker": page[-1][sort_key]} if more else {"Truncated": False})
+
+
 def list_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     account = call.principal.account
     keys = [rec.value for rec in call.store.scan(r.KEY) if rec.value["AWSAccountId"] == account
             and rec.value["Region"] == call.region]
-    keys.sort(key=lambda k: k["KeyId"])
-    limit = params.get("Limit", 1000)
-    start = 0
-    if params.get("Marker"):
-        start = next((i for i, k in enumerate(keys) if k["KeyId"] > params["Marker"]), len(keys))
-    page = keys[start:start + limit]
-    out: dict[str, Any] = {"Keys": [{"KeyId": k["KeyId"], "KeyArn": k["Arn"]} for k in page],
-                           "Truncated": start + limit < len(keys)}
-    if out["Truncated"]:
-        out["NextMarker"] = page[-1]["KeyId"]
-    return out
+    page, more = _page(keys, params, "KeyId")
+    return {"Keys": [{"KeyId": k["KeyId"], "KeyArn": k["Arn"]} for k in page], **more}
 
 
 def _plaintext(params: dict[str, Any]) -> bytes:
@@ -272,6 +290,31 @@ def generate_data_key_without_plaintext(call: Call, params: dict[str, Any]) -> d
     return out
 
 
+def generate_data_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """An RSA or ECC key pair whose private key comes back also encrypted under a
+    symmetric KMS key (for signing or encrypting outside KMS)."""
+    key, _ = r.find(call, params["KeyId"])
+    pair_spec = params["KeyPairSpec"]
+    spec = keyspecs.SPECS.get(pair_spec)
+    if spec is None or not (spec.rsa_bits or spec.curve):
+        raise AwsError("ValidationException", f"1 validation error detected: Value '{pair_spec}' at 'keyPairSpec' "
+                       "failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, "
+                       "RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SM2]", 400)
+    if key["KeySpec"] != "SYMMETRIC_DEFAULT":
+        raise AwsError("InvalidKeyUsageException", f"{key['Arn']} key usage is {key['KeyUsage']} which is not valid "
+                       "for GenerateDataKeyPair.", 400)
+    private = keyspecs.new_material(spec)
+    blob = _encrypt_with(call, key, private, params.get("EncryptionContext"))
+    return {"PrivateKeyCiphertextBlob": blob, "PrivateKeyPlaintext": private, "PublicKey": keyspecs.public_der(private),
+            "KeyId": key["Arn"], "KeyPairSpec": pair_spec}
+
+
+def generate_data_key_pair_without_plaintext(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    out = generate_data_key_pair(call, params)
+    del out["PrivateKeyPlaintext"]
+    return out
+
+
 def generate_random(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     n = params.get("NumberOfBytes")
     if n is None or not 1 <= n <= 1024:
@@ -373,29 +416,73 @@ def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                            "RotationType": x["RotationType"]} for x in key.get("Rotations", [])], "Truncated": False}
 
 
+def _check_alias_name(name: str) -> None:
+    if not name.startswith("alias/"):
+        raise AwsError("ValidationException", "Alias must start with the prefix \"alias/\". Please see "
+                       "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html", 400)
+    if name.startswith("alias/aws/"):
+        # reserved for AWS managed keys
+        raise AwsError("NotAuthorizedException", "", 400)
+    if not _ALIAS_NAME.fullmatch(name) or len(name) > 256:
+        raise AwsError("ValidationException", f"1 validation error detected: Value '{name}' at 'aliasName' failed "
+                       "to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
+                       400)
+
+
+def _aliasable(key: dict[str, Any]) -> None:
+    if key["KeyManager"] == "AWS":
+        raise AwsError("NotAuthorizedException", "", 400)
+    if key["KeyState"] == "PendingDeletion":
+        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+
+
 def create_alias(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["AliasName"]
-    if not name.startswith("alias/") or name.startswith("alias/aws/"):
-        raise AwsError("NotAuthorizedException" if name.startswith("alias/aws/") else "ValidationException",
-                       f"Alias must start with the prefix \"alias/\". Please see the KMS documentation "
-                       f"for details.", 400)
-    key, _ = r.find(call, params["TargetKeyId"])
-    store_key = f"{call.principal.account}/{call.region}/{name}"
-    if call.store.get(r.ALIAS, store_key):
-        raise AwsError("AlreadyExistsException",
-                       f"An alias with the name {r.alias_arn(call.region, call.principal.account, name)} already exists",
-                       400)
-    call.store.put(r.ALIAS, store_key, {"AliasName": name, "TargetKeyId": key["KeyId"],
-                                        "AliasArn": r.alias_arn(call.region, call.principal.account, name),
-                                        "CreationDate": clock.iso8601(clock.now())}, expect_version=0)
+    _check_alias_name(name)
+    key, version = r.find(call, params["TargetKeyId"])
+    _aliasable(key)
+    account, region = call.principal.account, call.region
+    if call.store.get(r.ALIAS, r.alias_key(account, region, name)):
+        raise AwsError("AlreadyExistsException", f"An alias with the name {r.alias_arn(region, account, name)} "
+                       "already exists", 400)
+    r.put_alias(call, name, key, version)
+    return {}
+
+
+def _alias_record(call: Call, name: str) -> Any:
+    rec = call.store.get(r.ALIAS, r.alias_key(call.principal.account, call.region, name))
+    if rec is None:
+        raise AwsError("NotFoundException", f"Alias {r.alias_arn(call.region, call.principal.account, name)} is not "
+                       "found.", 400)
+    return rec
+
+
+def update_alias(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["AliasName"]
+    _check_alias_name(name)
+    rec = _alias_record(call, name)
+    key, version = r.find(call, params["TargetKeyId"])
+    _aliasable(key)
+    old, _ = r.find(call, rec.value["TargetKeyId"])
+    def kind(k: dict[str, Any]) -> tuple[str, bool]:
+        return k["KeyUsage"], k["KeySpec"] == "SYMMETRIC_DEFAULT"
+
+    if kind(old) != kind(key):
+        raise AwsError("ValidationException", "An alias can only be updated to a key of the same key type and key "
+                       "usage.", 400)
+    with call.store.transaction():
+        r.drop_alias_from_key(call, old["KeyId"], name)
+        key, version = r.find(call, params["TargetKeyId"])  # re-read: the old and new key may be one
+        r.put_alias(call, name, key, version, alias_version=rec.version)
     return {}
 
 
 def delete_alias(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    store_key = f"{call.principal.account}/{call.region}/{params['AliasName']}"
-    if not call.store.delete(r.ALIAS, store_key):
-        raise AwsError("NotFoundException", f"Alias {r.alias_arn(call.region, call.principal.account, params['AliasName'])}"
-                       " is not found.", 400)
+    name = params["AliasName"]
+    rec = _alias_record(call, name)
+    with call.store.transaction():
+        call.store.delete(r.ALIAS, rec.key)
+        r.drop_alias_from_key(call, rec.value["TargetKeyId"], name)
     return {}
 
 
@@ -404,8 +491,11 @@ def list_aliases(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("KeyId"):
         key, _ = r.find(call, params["KeyId"])
         rows = [a for a in rows if a["TargetKeyId"] == key["KeyId"]]
+    page, more = _page(rows, params, "AliasName")
     return {"Aliases": [{"AliasName": a["AliasName"], "AliasArn": a["AliasArn"], "TargetKeyId": a["TargetKeyId"],
-                         "CreationDate": r.parse_time(a["CreationDate"])} for a in rows], "Truncated": False}
+                         "CreationDate": r.parse_time(a["CreationDate"]),
+                         "LastUpdatedDate": r.parse_time(a.get("LastUpdatedDate") or a["CreationDate"])}
+                        for a in page], **more}
 
 
 def get_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -418,16 +508,17 @@ def list_key_policies(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"PolicyNames": ["default"], "Truncated": False}
 
 
-def _check_policy(call: Call, policy: str, bypass: bool) -> None:
-    validate_policy(policy, "resource")
+def _check_policy(call: Call, key_arn: str, policy: str, bypass: bool) -> None:
+    try:
+        validate_policy(policy, "resource")
+    except AwsError as err:
+        raise AwsError("MalformedPolicyDocumentException", err.message, 400) from None
     if bypass:
         return
     # The lockout safety check: the caller must still be able to PutKeyPolicy after
     # the change, or nobody could ever fix the key again.
-    from skyhold.authz import Access
-
-    probe = Access("kms:PutKeyPolicy", "*", resource_account=call.principal.account, resource_policy=policy,
-                   resource_policy_required=True)
+    probe = Access("kms:PutKeyPolicy", key_arn, {"kms:CallerAccount": call.principal.account},
+                   resource_account=call.principal.account, resource_policy=policy, resource_policy_required=True)
     if not call.pipeline.authorizer.decide(call, probe).allowed:
         raise AwsError("MalformedPolicyDocumentException",
                        "The new key policy will not allow you to update the key policy in the future.", 400)
@@ -435,7 +526,9 @@ def _check_policy(call: Call, policy: str, bypass: bool) -> None:
 
 def put_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
-    _check_policy(call, params["Policy"], params.get("BypassPolicyLockoutSafetyCheck", False))
+    if params.get("PolicyName", "default") != "default":
+        raise AwsError("NotFoundException", f"Key policy {params['PolicyName']} is not found.", 400)
+    _check_policy(call, key["Arn"], params["Policy"], params.get("BypassPolicyLockoutSafetyCheck", False))
     key["Policy"] = params["Policy"]
     r.save(call, key, version)
     return {}
@@ -450,6 +543,8 @@ HANDLERS = {
     "ReEncrypt": re_encrypt,
     "GenerateDataKey": generate_data_key,
     "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+    "GenerateDataKeyPair": generate_data_key_pair,
+    "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
     "GenerateRandom": generate_random,
     "EnableKey": enable_key,
     "DisableKey": disable_key,
@@ -461,6 +556,7 @@ HANDLERS = {
     "GetKeyRotationStatus": get_key_rotation_status,
     "ListKeyRotations": list_key_rotations,
     "CreateAlias": create_alias,
+    "UpdateAlias": update_alias,
     "DeleteAlias": delete_alias,
     "ListAliases": list_aliases,
     "GetKeyPolicy": get_key_policy,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -72,7 +73,9 @@ def new_material(spec: Spec) -> bytes:
                                  serialization.NoEncryption())
 
 
+@lru_cache(maxsize=256)
 def private_key(material: bytes) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """Parsed once per key version (loading checks an RSA key, which takes milliseconds)."""
     key = serialization.load_der_private_key(material, password=None)
     assert isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
     return key

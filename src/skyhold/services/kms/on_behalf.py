@@ -3,20 +3,24 @@ Manager secrets, S3 SSE-KMS): the caller needs the KMS permission itself — che
 with kms:ViaService naming the service, and the key policy required — exactly as
 when AWS services call KMS with the caller's forward access session.
 
-AWS managed keys (aws/ssm, aws/secretsmanager, aws/s3) are created on first use with
-AWS's managed key policy: usable by any principal of the account through that
-service only.
+Failures come back in the calling service's shape, as each service reports them:
+- SSM passes KMS's own message on with the "(Service: AWSKMS; …)" suffix;
+- Secrets Manager says "Access to KMS is not allowed" for a KMS denial, and
+  EncryptionFailure / DecryptionFailure for a key it cannot use;
+- S3 (and anything else) gets the pipeline's usual denial for that service and
+  KMS's own error otherwise.
+The denial's decision trace stays on the error for `skyhold explain`.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
+import uuid
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
 from skyhold.authz import Access
-from skyhold.services.kms import ciphertext, grants
+from skyhold.errors import AwsError
+from skyhold.services.kms import ciphertext, grants, managed
 from skyhold.services.kms import records as r
 from skyhold.services.kms.handlers import usable
 
@@ -25,72 +29,79 @@ if TYPE_CHECKING:
 
 
 def via(call: Call, service: str) -> str:
-    return f"{service}.{call.region}.amazonaws.com"
-
-
-def _managed_policy(account: str, via_service: str, service_name: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Id": f"auto-{service_name}-2",
-        "Statement": [
-            {
-                "Sid": f"Allow access through {service_name} for all principals in the account that are "
-                       f"authorized to use {service_name}",
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                           "kms:CreateGrant", "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"kms:ViaService": via_service, "kms:CallerAccount": account}},
-            },
-            {
-                "Sid": "Allow direct access to key metadata to the account",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
-                "Resource": "*",
-            },
-        ],
-    }, indent=2)
+    return managed.via(call.region, service)
 
 
 def managed_key(call: Call, service: str) -> str:
     """The key id of alias/aws/<service> in the caller's account and region,
     created with AWS's managed key policy on first use."""
-    account, region = call.principal.account, call.region
-    alias = f"alias/aws/{service}"
-    store_key = f"{account}/{region}/{alias}"
-    rec = call.store.get(r.ALIAS, store_key)
-    if rec is not None:
-        return rec.value["TargetKeyId"]
-    with call.store.transaction():
-        key = r.new_key(call, description=f"Default key that protects my {service} data when no other key is defined",
-                        policy=_managed_policy(account, via(call, service), service), tags=[])
-        key["KeyManager"] = "AWS"
-        r.save(call, key, 1)
-        call.store.put(r.ALIAS, store_key, {"AliasName": alias, "TargetKeyId": key["KeyId"],
-                                            "AliasArn": r.alias_arn(region, account, alias),
-                                            "CreationDate": clock.iso8601(clock.now())}, expect_version=0)
-    return key["KeyId"]
+    return managed.managed_key(call, service)
 
 
-def _authorize(call: Call, action: str, key: dict[str, Any], service: str, context: dict[str, str] | None) -> None:
-    ctx: dict[str, Any] = {"kms:ViaService": via(call, service), "kms:CallerAccount": call.principal.account}
-    for k, v in (context or {}).items():
-        ctx[f"kms:EncryptionContext:{k}"] = v
-    call.pipeline.authorizer.check_access(call, Access(
+def _kms_suffix(code: str) -> str:
+    return f" (Service: AWSKMS; Status Code: 400; Error Code: {code}; Request ID: {uuid.uuid4()}; Proxy: null)"
+
+
+def _as_service_error(call: Call, service: str, err: AwsError, *, denied: bool, encrypting: bool) -> AwsError:
+    if service == "ssm":
+        code = "AccessDeniedException" if denied else "InvalidKeyId"
+        return AwsError(code, err.message + _kms_suffix(err.code), 400, explanation=err.explanation)
+    if service == "secretsmanager":
+        if denied:
+            return AwsError("AccessDeniedException", "Access to KMS is not allowed", 400,
+                            explanation=err.explanation)
+        if encrypting:
+            return AwsError("EncryptionFailure", "Secrets Manager can't encrypt the protected secret text using the "
+                            "provided KMS key. Check that the KMS key is available, enabled, and not in an invalid "
+                            "state.", 400)
+        return AwsError("DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the "
+                        "provided KMS key.", 400)
+    return err
+
+
+def _authorize(call: Call, action: str, key: dict[str, Any], service: str, context: dict[str, str] | None,
+               encrypting: bool) -> None:
+    ctx: dict[str, Any] = {"kms:ViaService": via(call, service), "kms:CallerAccount": call.principal.account,
+                           "kms:KeySpec": key["KeySpec"], "kms:KeyUsage": key["KeyUsage"],
+                           "kms:KeyOrigin": key["Origin"], "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    if context:
+        ctx.update({f"kms:EncryptionContext:{k}": v for k, v in context.items()})
+        ctx["kms:EncryptionContextKeys"] = list(context)
+    authorizer = call.pipeline.authorizer
+    decision = authorizer.decide(call, Access(
         action, key["Arn"], ctx, resource_account=key["AWSAccountId"], resource_policy=grants.effective_policy(key),
         resource_policy_required=True))
+    if not decision.allowed:
+        raise _as_service_error(call, service, authorizer.denied(call, decision), denied=True, encrypting=encrypting)
+
+
+def _usable_key(call: Call, key_ref: str, service: str, encrypting: bool, any_account: bool = False
+                ) -> dict[str, Any]:
+    try:
+        key, _ = r.find(call, key_ref, any_account=any_account)
+    except AwsError as err:
+        raise _as_service_error(call, service, err, denied=False, encrypting=encrypting) from None
+    return key
+
+
+def _check_usable(call: Call, key: dict[str, Any], service: str, encrypting: bool) -> None:
+    try:
+        usable(key)
+        if key["KeySpec"] != "SYMMETRIC_DEFAULT":
+            raise AwsError("InvalidKeyUsageException", f"{key['Arn']} key usage is {key['KeyUsage']} which is not "
+                           "valid for this operation.", 400)
+    except AwsError as err:
+        raise _as_service_error(call, service, err, denied=False, encrypting=encrypting) from None
 
 
 def encrypt(
     call: Call, key_ref: str, plaintext: bytes, context: dict[str, str], service: str, action: str = "kms:Encrypt"
 ) -> tuple[bytes, str]:
     """(ciphertext blob, key ARN); needs `action` (kms:Encrypt, or kms:GenerateDataKey
-    for services that envelope-encrypt) via the service."""
-    key, _ = r.find(call, key_ref)
-    _authorize(call, action, key, service, context)
-    usable(key)
+    for services that envelope-encrypt) on the key via the service."""
+    key = _usable_key(call, key_ref, service, True)
+    _authorize(call, action, key, service, context, True)
+    _check_usable(call, key, service, True)
     version = len(key["Material"]) - 1
     return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context), key["Arn"]
 
@@ -105,9 +116,16 @@ def generate_data_key(
 
 
 def decrypt(call: Call, blob: bytes, context: dict[str, str], service: str) -> tuple[bytes, str]:
-    """(plaintext, key ARN); needs kms:Decrypt via the service."""
-    key_id, version = ciphertext.key_of(blob)
-    key, _ = r.find(call, key_id, any_account=True)
-    _authorize(call, "kms:Decrypt", key, service, context)
-    usable(key)
-    return ciphertext.decrypt(key_id, r.material(call, key, version), blob, context), key["Arn"]
+    """(plaintext, key ARN); needs kms:Decrypt on the blob's key via the service."""
+    try:
+        key_id, version = ciphertext.key_of(blob)
+    except AwsError as err:
+        raise _as_service_error(call, service, err, denied=False, encrypting=False) from None
+    key = _usable_key(call, key_id, service, False, any_account=True)
+    _authorize(call, "kms:Decrypt", key, service, context, False)
+    _check_usable(call, key, service, False)
+    try:
+        return ciphertext.decrypt(key_id, r.material(call, key, version), blob, context), key["Arn"]
+    except (AwsError, IndexError) as err:
+        shaped = err if isinstance(err, AwsError) else ciphertext.invalid()
+        raise _as_service_error(call, service, shaped, denied=False, encrypting=False) from None

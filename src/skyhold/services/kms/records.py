@@ -12,6 +12,8 @@ import json
 import re
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
@@ -52,6 +54,10 @@ def default_policy(account: str) -> str:
     }, indent=2)
 
 
+def new_key_id() -> str:
+    return str(uuid.uuid4())
+
+
 def new_key(
     call: Call,
     *,
@@ -60,8 +66,10 @@ def new_key(
     tags: list[dict[str, str]],
     spec: str = "SYMMETRIC_DEFAULT",
     usage: str = "ENCRYPT_DECRYPT",
+    key_id: str | None = None,
+    manager: str = "CUSTOMER",
 ) -> dict[str, Any]:
-    key_id = str(uuid.uuid4())
+    key_id = key_id or new_key_id()
     account, region = call.principal.account, call.region
     material = keyspecs.new_material(keyspecs.SPECS[spec])
     record = {
@@ -75,9 +83,10 @@ def new_key(
         "KeySpec": spec,
         "KeyState": "Enabled",
         "Origin": "AWS_KMS",
-        "KeyManager": "CUSTOMER",
+        "KeyManager": manager,
         "Policy": policy,
         "Tags": tags,
+        "Aliases": [],
         "Material": [_seal(call, key_id, 0, material)],
     }
     call.store.put(KEY, key_id, record, expect_version=0)
@@ -90,22 +99,49 @@ def _seal(call: Call, key_id: str, version: int, material: bytes) -> str:
 
 
 def material(call: Call, key: dict[str, Any], version: int) -> bytes:
-    aad = f"kms-key-material/{key['KeyId']}/{version}".encode()
-    return root.unseal(call.pipeline.data_dir, base64.b64decode(key["Material"][version]), aad)
+    return _unseal(call.pipeline.data_dir, key["KeyId"], version, key["Material"][version])
 
 
-def save(call: Call, key: dict[str, Any], version: int) -> None:
-    call.store.put(KEY, key["KeyId"], key, expect_version=version)
+@lru_cache(maxsize=1024)
+def _unseal(data_dir: Path, key_id: str, version: int, sealed: str) -> bytes:
+    """Opened material, kept in memory only (the sealed text is the cache key, so a
+    re-sealed or rotated key never hits a stale entry)."""
+    aad = f"kms-key-material/{key_id}/{version}".encode()
+    return root.unseal(data_dir, base64.b64decode(sealed), aad)
 
 
-def not_found(what: str) -> AwsError:
-    return AwsError("NotFoundException", f"{what} is not found.", 400)
+def save(call: Call, key: dict[str, Any], version: int) -> int:
+    new_version = call.store.put(KEY, key["KeyId"], key, expect_version=version).version
+    _forget(call)
+    return new_version
+
+
+def _forget(call: Call) -> None:
+    """Drop this call's cached key lookups (the record just changed)."""
+    extras = getattr(call, "extras", None)
+    if extras is not None:
+        extras.pop(_CACHE, None)
+
+
+_CACHE = "kms.keys"
 
 
 def find(call: Call, key_ref: str, *, any_account: bool = False) -> tuple[dict[str, Any], int]:
     """(key, store version) for a key id, key ARN, alias name or alias ARN. A bare id
     names a key of the caller's account, unless it comes from a ciphertext header
-    (any_account): a ciphertext names its key wherever it lives."""
+    (any_account): a ciphertext names its key wherever it lives.
+
+    Authorization and the handler both look the key up: the second lookup of a call
+    is served from the call's own cache."""
+    extras = getattr(call, "extras", None)
+    cache = extras.setdefault(_CACHE, {}) if extras is not None else {}
+    found = cache.get((key_ref, any_account))
+    if found is None:
+        found = cache[(key_ref, any_account)] = _find(call, key_ref, any_account)
+    return found
+
+
+def _find(call: Call, key_ref: str, any_account: bool) -> tuple[dict[str, Any], int]:
     account, region = call.principal.account, call.region
     key_id = key_ref
     if key_ref.startswith("arn:"):
@@ -124,7 +160,7 @@ def find(call: Call, key_ref: str, *, any_account: bool = False) -> tuple[dict[s
     rec = call.store.get(KEY, key_id)
     if rec is not None and any_account:
         account, region = rec.value["AWSAccountId"], rec.value["Region"]
-    if rec is None or rec.value["AWSAccountId"] != account:
+    if rec is None or rec.value["AWSAccountId"] != account or rec.value["Region"] != region:
         raise AwsError("NotFoundException", f"Key '{key_arn(region, account, key_id)}' does not exist", 400)
     key = _expire_deletion(call, rec.value, rec.version)
     if key is None:
@@ -144,20 +180,48 @@ def _rotate_if_due(call: Call, key: dict[str, Any], version: int) -> int:
     """Automatic rotation happens when Skyhold's clock passes the next rotation date
     (so `skyhold clock advance 365d` rotates a key, as a year would)."""
     due = key.get("NextRotationDate")
-    if not due or key["KeyState"] != "Enabled":
+    if not due or key["KeyState"] != "Enabled" or clock.now() < parse_time(due):
         return version
     while clock.now() >= parse_time(key["NextRotationDate"]):
         rotate(call, key, "AUTOMATIC")
         key["NextRotationDate"] = clock.iso8601(parse_time(key["NextRotationDate"])
                                                 + timedelta(days=key["RotationPeriodInDays"]))
-    return call.store.put(KEY, key["KeyId"], key, expect_version=version).version
+    return save(call, key, version)
 
 
 def _alias_target(call: Call, account: str, region: str, name: str) -> str:
     rec = call.store.get(ALIAS, f"{account}/{region}/{name}")
-    if rec is None:
-        raise AwsError("NotFoundException", f"Alias {alias_arn(region, account, name)} is not found.", 400)
-    return rec.value["TargetKeyId"]
+    if rec is not None:
+        return rec.value["TargetKeyId"]
+    if account == call.principal.account and region == call.region:
+        from skyhold.services.kms import managed  # managed keys are built on these records
+
+        if (service := managed.service_of(name)) is not None:
+            return managed.managed_key(call, service)  # AWS creates it on first reference
+    raise AwsError("NotFoundException", f"Alias {alias_arn(region, account, name)} is not found.", 400)
+
+
+def alias_key(account: str, region: str, name: str) -> str:
+    return f"{account}/{region}/{name}"
+
+
+def put_alias(call: Call, name: str, key: dict[str, Any], key_version: int, *, alias_version: int = 0) -> None:
+    """Point an alias at a key; the key record lists its aliases (kms:ResourceAliases)."""
+    account, region = key["AWSAccountId"], key["Region"]
+    with call.store.transaction():
+        call.store.put(ALIAS, alias_key(account, region, name), {
+            "AliasName": name, "TargetKeyId": key["KeyId"], "AliasArn": alias_arn(region, account, name),
+            "CreationDate": clock.iso8601(clock.now()), "LastUpdatedDate": clock.iso8601(clock.now()),
+        }, expect_version=alias_version)
+        key["Aliases"] = sorted({*key.get("Aliases", []), name})
+        save(call, key, key_version)
+
+
+def drop_alias_from_key(call: Call, key_id: str, name: str) -> None:
+    rec = call.store.get(KEY, key_id)
+    if rec is not None and name in rec.value.get("Aliases", []):
+        rec.value["Aliases"].remove(name)
+        save(call, rec.value, rec.version)
 
 
 def _expire_deletion(call: Call, key: dict[str, Any], version: int) -> dict[str, Any] | None:

@@ -1,9 +1,10 @@
 """Secrets, their versions and staging labels (AWSCURRENT, AWSPREVIOUS, AWSPENDING).
 
-Every secret value is stored only as a KMS ciphertext under the secret's key (the AWS
-managed aws/secretsmanager key by default), with the encryption context
-{"SecretARN": arn, "SecretVersionId": id} as Secrets Manager uses; reading it needs
-kms:Decrypt via secretsmanager.<region>.amazonaws.com, writing kms:GenerateDataKey.
+Every secret value is stored only envelope-encrypted: sealed with a data key that KMS
+generated under the secret's key (the AWS managed aws/secretsmanager key by default)
+with the encryption context {"SecretARN": arn, "SecretVersionId": id}, as Secrets
+Manager uses; reading it needs kms:Decrypt via secretsmanager.<region>.amazonaws.com,
+writing kms:GenerateDataKey.
 
 Kind `secretsmanager.secret`, key "<account>/<region>/<name>".
 """
@@ -17,6 +18,9 @@ import string
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from skyhold import clock
 from skyhold.authz import Access
@@ -49,14 +53,22 @@ def _arn(call: Call, name: str) -> str:
 
 
 def _find(call: Call, secret_id: str, *, allow_deleted: bool = False) -> tuple[dict[str, Any], int]:
-    """By name, full ARN, or ARN without its random suffix."""
-    prefix = f"{call.principal.account}/{call.region}/"
-    name = secret_id
+    """By name, full ARN, or ARN without its random suffix. An ARN may name a secret of
+    another account (cross-account access: the secret's resource policy decides)."""
+    account, region, name = call.principal.account, call.region, secret_id
+    rec = None
     if secret_id.startswith("arn:"):
-        name = secret_id.split(":secret:", 1)[-1]
-    rec = call.store.get(SECRET, prefix + name)
-    if rec is None and secret_id.startswith("arn:"):
-        rec = next((r for r in call.store.scan(SECRET, prefix) if r.value["ARN"] == secret_id), None)
+        parts = secret_id.split(":", 6)
+        if len(parts) != 7 or parts[5] != "secret":
+            raise _not_found()
+        region, account, name = parts[3], parts[4], parts[6]
+        # a full ARN ends with "-" and the 6-character suffix: try the bare name first
+        if len(name) > 7 and name[-7] == "-":
+            found = call.store.get(SECRET, f"{account}/{region}/{name[:-7]}")
+            if found is not None and found.value["ARN"] == secret_id:
+                rec = found
+    if rec is None:
+        rec = call.store.get(SECRET, f"{account}/{region}/{name}")
     if rec is None:
         raise _not_found()
     secret = rec.value
@@ -68,8 +80,14 @@ def _find(call: Call, secret_id: str, *, allow_deleted: bool = False) -> tuple[d
     return secret, rec.version
 
 
+def _store_key(secret: dict[str, Any]) -> str:
+    """"<account>/<region>/<name>", from the secret's own ARN."""
+    parts = secret["ARN"].split(":", 6)
+    return f"{parts[4]}/{parts[3]}/{secret['Name']}"
+
+
 def _save(call: Call, secret: dict[str, Any], version: int) -> None:
-    call.store.put(SECRET, f"{call.principal.account}/{call.region}/{secret['Name']}", secret, expect_version=version)
+    call.store.put(SECRET, _store_key(secret), secret, expect_version=version)
 
 
 def _seal(call: Call, secret: dict[str, Any], version_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -84,11 +102,37 @@ def _seal(call: Call, secret: dict[str, Any], version_id: str, params: dict[str,
         raise AwsError("InvalidRequestException", "You must provide either SecretString or SecretBinary.")
     if len(raw) > 65536:
         raise AwsError("InvalidParameterException", "Secret value exceeds the maximum size of 65536 bytes.")
+    # Envelope encryption, as Secrets Manager does: a fresh KMS data key per version
+    # (kms:GenerateDataKey via Secrets Manager) seals the value with AES-256-GCM; only
+    # the KMS-encrypted data key is kept beside it.
     key = secret.get("KmsKeyId") or on_behalf.managed_key(call, SERVICE)
-    context = {"SecretARN": secret["ARN"], "SecretVersionId": version_id}
-    blob, _ = on_behalf.encrypt(call, key, raw, context, SERVICE, action="kms:GenerateDataKey")
-    return {"Kind": kind, "Ciphertext": base64.b64encode(blob).decode(), "CreatedDate": clock.iso8601(clock.now()),
-            "Stages": []}
+    context = _context(secret, version_id)
+    data_key, wrapped, _ = on_behalf.generate_data_key(call, key, context, SERVICE)
+    nonce = random.token_bytes(12)
+    sealed = nonce + AESGCM(data_key).encrypt(nonce, raw, _aad(context))
+    return {"Kind": kind, "DataKey": base64.b64encode(wrapped).decode(),
+            "Ciphertext": base64.b64encode(sealed).decode(), "CreatedDate": clock.iso8601(clock.now()), "Stages": []}
+
+
+def _context(secret: dict[str, Any], version_id: str) -> dict[str, str]:
+    """The encryption context Secrets Manager uses for a secret version."""
+    return {"SecretARN": secret["ARN"], "SecretVersionId": version_id}
+
+
+def _aad(context: dict[str, str]) -> bytes:
+    return json.dumps(context, sort_keys=True).encode()
+
+
+def _open(call: Call, secret: dict[str, Any], version_id: str, v: dict[str, Any]) -> bytes:
+    """A version's plaintext; needs kms:Decrypt on its data key via Secrets Manager."""
+    context = _context(secret, version_id)
+    data_key, _ = on_behalf.decrypt(call, base64.b64decode(v["DataKey"]), context, SERVICE)
+    sealed = base64.b64decode(v["Ciphertext"])
+    try:
+        return AESGCM(data_key).decrypt(sealed[:12], sealed[12:], _aad(context))
+    except InvalidTag:
+        raise AwsError("DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the "
+                       "provided KMS key.") from None
 
 
 def _add_version(secret: dict[str, Any], version_id: str, sealed: dict[str, Any], stages: list[str]) -> None:
@@ -144,8 +188,7 @@ def _pick_version(secret: dict[str, Any], params: dict[str, Any]) -> tuple[str, 
 
 def _value(call: Call, secret: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     vid, v = _pick_version(secret, params)
-    context = {"SecretARN": secret["ARN"], "SecretVersionId": vid}
-    plaintext, _ = on_behalf.decrypt(call, base64.b64decode(v["Ciphertext"]), context, SERVICE)
+    plaintext = _open(call, secret, vid, v)
     out: dict[str, Any] = {"ARN": secret["ARN"], "Name": secret["Name"], "VersionId": vid,
                            "VersionStages": v["Stages"], "CreatedDate": parse_time(v["CreatedDate"])}
     if v["Kind"] == "String":
@@ -158,8 +201,11 @@ def _value(call: Call, secret: dict[str, Any], params: dict[str, Any]) -> dict[s
 def get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, version = _find(call, params["SecretId"])
     out = _value(call, secret, params)
-    secret["LastAccessedDate"] = clock.iso8601(clock.now().replace(hour=0, minute=0, second=0))
-    _save(call, secret, version)
+    # Secrets Manager keeps the last access to the day: one write a day, not per read.
+    today = clock.iso8601(clock.now().replace(hour=0, minute=0, second=0))
+    if secret.get("LastAccessedDate") != today:
+        secret["LastAccessedDate"] = today
+        _save(call, secret, version)
     return out
 
 
@@ -298,7 +344,7 @@ def delete_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                        "(inclusive).")
     now = clock.now()
     if force:
-        call.store.delete(SECRET, f"{call.principal.account}/{call.region}/{secret['Name']}")
+        call.store.delete(SECRET, _store_key(secret))
         return {"ARN": secret["ARN"], "Name": secret["Name"], "DeletionDate": now}
     if not secret.get("DeletedDate"):
         secret["DeletedDate"] = clock.iso8601(now)
@@ -361,7 +407,7 @@ def rotate_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         rotation.schedule(secret, params["RotationRules"])
     _save(call, secret, version)
     token = params.get("ClientRequestToken") or str(uuid.uuid4())
-    key = f"{call.principal.account}/{call.region}/{secret['Name']}"
+    key = _store_key(secret)
     if params.get("RotateImmediately", True):
         _rotator(call).start_now(key, token, rotation.endpoint_of(call))
     else:
@@ -484,12 +530,17 @@ def _secret_access(call: Call, action: str, secret_id: str, context: dict[str, A
         secret, _ = _find(call, secret_id, allow_deleted=True)
     except AwsError:
         # Unknown secrets are decided on their would-be ARN: a denied caller learns nothing.
-        return Access(action, f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{secret_id}",
-                      context or {})
-    ctx = {f"secretsmanager:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]}
+        would_be = secret_id if secret_id.startswith("arn:") else \
+            f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{secret_id}"
+        return Access(action, would_be, context or {})
+    ctx: dict[str, Any] = {f"secretsmanager:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]}
     ctx.update({f"aws:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]})
+    ctx["secretsmanager:SecretId"] = secret["ARN"]
+    if secret.get("KmsKeyId"):
+        ctx["secretsmanager:KmsKeyArn"] = secret["KmsKeyId"]
     ctx.update(context or {})
-    return Access(action, secret["ARN"], ctx, resource_policy=secret.get("ResourcePolicy"))
+    return Access(action, secret["ARN"], ctx, resource_account=secret["ARN"].split(":")[4],
+                  resource_policy=secret.get("ResourcePolicy"))
 
 
 def _on_secret(action: str) -> Any:

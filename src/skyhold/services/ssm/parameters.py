@@ -25,6 +25,7 @@ PARAM = "ssm.parameter"
 VERSION = "ssm.parameter-version"
 _LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
 MAX_VERSIONS = 100
+DEFAULT_KEY = "alias/aws/ssm"
 _NAME = re.compile(r"^[a-zA-Z0-9_.\-/]+$")
 
 
@@ -37,8 +38,36 @@ def arn_of(call: Call, name: str) -> str:
 
 
 def _split_selector(ref: str) -> tuple[str, str | None]:
+    """(name, selector) of "name", "name:3", "name:label" or the parameter's ARN (with
+    an optional ":selector"). An ARN drops the name's leading slash; a hierarchical
+    name always has one, and `_record` tries both for a one-level name."""
+    if ref.startswith("arn:"):
+        resource = ref.split(":", 5)[-1] if ref.count(":") >= 5 else ""
+        rest, sep, selector = resource.removeprefix("parameter/").partition(":")
+        return ("/" + rest if "/" in rest else rest), (selector if sep else None)
     name, sep, selector = ref.partition(":")
     return name, selector if sep else None
+
+
+_CACHE = "ssm.parameters"
+
+
+def _record(call: Call, name: str) -> Any:
+    """The parameter's record (or None); authorization and the handler share one read."""
+    extras = getattr(call, "extras", None)
+    cache = extras.setdefault(_CACHE, {}) if extras is not None else {}
+    if name not in cache:
+        rec = call.store.get(PARAM, _key(call, name))
+        if rec is None and not name.startswith("/"):
+            rec = call.store.get(PARAM, _key(call, "/" + name))
+        cache[name] = rec
+    return cache[name]
+
+
+def _changed(call: Call) -> None:
+    extras = getattr(call, "extras", None)
+    if extras is not None:
+        extras.pop(_CACHE, None)
 
 
 def _not_found(name: str) -> AwsError:
@@ -48,9 +77,10 @@ def _not_found(name: str) -> AwsError:
 def _load(call: Call, ref: str) -> dict[str, Any]:
     """The version a name, name:version or name:label refers to."""
     name, selector = _split_selector(ref)
-    rec = call.store.get(PARAM, _key(call, name))
+    rec = _record(call, name)
     if rec is None:
         raise _not_found(name)
+    name = rec.value["Name"]
     if selector is None:
         version = rec.value["Version"]
     elif selector.isdigit():
@@ -120,9 +150,11 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         "AllowedPattern": params.get("AllowedPattern", current.get("AllowedPattern")),
     }
     if kind == "SecureString":
-        key_ref = params.get("KeyId") or current.get("KeyId") or on_behalf.managed_key(call, "ssm")
-        blob, key_arn = on_behalf.encrypt(call, key_ref, value.encode(), {"PARAMETER_ARN": arn}, "ssm")
-        record.update(Ciphertext=base64.b64encode(blob).decode(), KeyId=params.get("KeyId") or key_arn)
+        key_ref = params.get("KeyId") or current.get("KeyId") or DEFAULT_KEY
+        if key_ref == DEFAULT_KEY:
+            on_behalf.managed_key(call, "ssm")  # created on first use
+        blob, _ = on_behalf.encrypt(call, key_ref, value.encode(), {"PARAMETER_ARN": arn}, "ssm")
+        record.update(Ciphertext=base64.b64encode(blob).decode(), KeyId=key_ref)
     else:
         record["Value"] = value
     with call.store.transaction():
@@ -159,10 +191,17 @@ def get_parameters_by_path(call: Call, params: dict[str, Any]) -> dict[str, Any]
     prefix = path if path.endswith("/") else path + "/"
     limit = params.get("MaxResults", 10)
     start_after = base64.urlsafe_b64decode(params["NextToken"]).decode() if params.get("NextToken") else ""
+    filters = params.get("ParameterFilters") or []
+    for f in filters:
+        if f["Key"] not in ("Type", "KeyId", "Label") and not f["Key"].startswith("tag:"):
+            raise AwsError("InvalidFilterKey", f"The following filter key is not valid: {f['Key']}. Valid filter "
+                           "keys include: [Type, KeyId, Label, tag:*].")
     found, last = [], ""
     for rec in call.store.scan(PARAM, _key(call, prefix), start_after=start_after):
         rest = rec.value["Name"][len(prefix):]
         if not params.get("Recursive") and "/" in rest:
+            continue
+        if not all(_matches(rec.value, f) for f in filters):
             continue
         found.append(_view(call, {**rec.value, "Selector": None}, params.get("WithDecryption", False)))
         last = rec.key
@@ -234,10 +273,46 @@ def label_parameter_version(call: Call, params: dict[str, Any]) -> dict[str, Any
     return {"InvalidLabels": invalid, "ParameterVersion": version}
 
 
+def _matches(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    """One ParameterStringFilter (or a DescribeParameters Filters entry)."""
+    key, option, values = f["Key"], f.get("Option") or "Equals", f.get("Values") or []
+    if key.startswith("tag:"):
+        tags = {t["Key"]: t["Value"] for t in p.get("Tags", [])}
+        return key[4:] in tags and (not values or tags[key[4:]] in values)
+    if key == "Path":
+        path = values[0] if values else "/"
+        prefix = path if path.endswith("/") else path + "/"
+        name = p["Name"] if p["Name"].startswith("/") else "/" + p["Name"]
+        if not name.startswith(prefix):
+            return False
+        return option == "Recursive" or "/" not in name[len(prefix):]
+    if key == "Label":
+        held = {label for labels in p.get("Labels", {}).values() for label in labels}
+        return bool(held & set(values))
+    field = {"Name": p["Name"], "Type": p["Type"], "KeyId": p.get("KeyId", ""), "Tier": p.get("Tier", "Standard"),
+             "DataType": p.get("DataType", "text")}.get(key)
+    if field is None:
+        raise AwsError("InvalidFilterKey", f"The following filter key is not valid: {key}.")
+    if key == "Name":
+        field = field.lstrip("/")
+        values = [v.lstrip("/") for v in values]
+    if option == "BeginsWith":
+        return any(field.startswith(v) for v in values)
+    if option == "Contains":
+        return any(v in field for v in values)
+    return field in values
+
+
 def describe_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    out = []
-    for rec in call.store.scan(PARAM, f"{call.principal.account}/{call.region}/"):
+    filters = [{"Key": f["Key"], "Values": f["Values"]} for f in params.get("Filters") or []]
+    filters += params.get("ParameterFilters") or []
+    limit = params.get("MaxResults") or 10
+    start_after = base64.urlsafe_b64decode(params["NextToken"]).decode() if params.get("NextToken") else ""
+    out, last = [], ""
+    for rec in call.store.scan(PARAM, f"{call.principal.account}/{call.region}/", start_after=start_after):
         p = rec.value
+        if not all(_matches(p, f) for f in filters):
+            continue
         item = {"Name": p["Name"], "Type": p["Type"], "Version": p["Version"], "ARN": p["ARN"],
                 "LastModifiedDate": parse_time(p["LastModifiedDate"]), "LastModifiedUser": p["LastModifiedUser"],
                 "Tier": p["Tier"], "DataType": p["DataType"], "Policies": []}
@@ -245,8 +320,33 @@ def describe_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             item["KeyId"] = p["KeyId"]
         if p.get("Description"):
             item["Description"] = p["Description"]
+        if p.get("AllowedPattern"):
+            item["AllowedPattern"] = p["AllowedPattern"]
         out.append(item)
-    return {"Parameters": out}
+        last = rec.key
+        if len(out) == limit:
+            break
+    result: dict[str, Any] = {"Parameters": out}
+    if len(out) == limit and call.store.scan(PARAM, f"{call.principal.account}/{call.region}/", start_after=last,
+                                             limit=1):
+        result["NextToken"] = base64.urlsafe_b64encode(last.encode()).decode()
+    return result
+
+
+def unlabel_parameter_version(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    name, version = params["Name"], params["ParameterVersion"]
+    rec = call.store.get(PARAM, _key(call, name))
+    if rec is None:
+        raise _not_found(name)
+    labels = rec.value.get("Labels", {})
+    if version > rec.value["Version"] or call.store.get(VERSION, f"{rec.key}#{version:08d}") is None:
+        raise AwsError("ParameterVersionNotFound", f"Systems Manager could not find version {version} of {name}.")
+    held = labels.get(str(version), [])
+    removed = [label for label in params["Labels"] if label in held]
+    invalid = [label for label in params["Labels"] if label not in held]
+    labels[str(version)] = [label for label in held if label not in removed]
+    call.store.put(PARAM, rec.key, {**rec.value, "Labels": labels}, expect_version=rec.version)
+    return {"RemovedLabels": removed, "InvalidLabels": invalid}
 
 
 def _tagged(call: Call, params: dict[str, Any]) -> tuple[str, Any]:
@@ -294,23 +394,42 @@ HANDLERS = {
     "DeleteParameter": delete_parameter,
     "DeleteParameters": delete_parameters,
     "LabelParameterVersion": label_parameter_version,
+    "UnlabelParameterVersion": unlabel_parameter_version,
     "DescribeParameters": describe_parameters,
 }
 
 
+def _access(call: Call, action: str, ref: str, request_tags: list[dict[str, str]] | None = None) -> Access:
+    """An Access on the parameter's ARN, with its tags as aws:ResourceTag/… (and a
+    PutParameter's tags as aws:RequestTag/…)."""
+    name, _ = _split_selector(ref)
+    rec = _record(call, name)
+    ctx: dict[str, Any] = {}
+    if rec is not None:
+        ctx = {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in rec.value.get("Tags", [])}
+    if request_tags:
+        ctx.update({f"aws:RequestTag/{t['Key']}": t["Value"] for t in request_tags})
+        ctx["aws:TagKeys"] = [t["Key"] for t in request_tags]
+    return Access(action, arn_of(call, name), ctx)
+
+
 def _on_name(action: str, param: str = "Name") -> Any:
     def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-        name, _ = _split_selector(params[param])
-        return [Access(action, arn_of(call, name))]
+        tags = params.get("Tags") if action in ("ssm:PutParameter", "ssm:AddTagsToResource") else None
+        return [_access(call, action, params[param], tags)]
 
     return authz
 
 
 def _on_names(action: str) -> Any:
     def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-        return [Access(action, arn_of(call, _split_selector(n)[0])) for n in params["Names"]]
+        return [_access(call, action, n) for n in params["Names"]]
 
     return authz
+
+
+def _on_path(call: Call, params: dict[str, Any]) -> list[Access]:
+    return [Access("ssm:GetParametersByPath", arn_of(call, params["Path"]))]
 
 
 AUTHZ = {
@@ -320,9 +439,10 @@ AUTHZ = {
     "PutParameter": _on_name("ssm:PutParameter"),
     "GetParameter": _on_name("ssm:GetParameter"),
     "GetParameters": _on_names("ssm:GetParameters"),
-    "GetParametersByPath": _on_name("ssm:GetParametersByPath", "Path"),
+    "GetParametersByPath": _on_path,
     "GetParameterHistory": _on_name("ssm:GetParameterHistory"),
     "DeleteParameter": _on_name("ssm:DeleteParameter"),
     "DeleteParameters": _on_names("ssm:DeleteParameters"),
     "LabelParameterVersion": _on_name("ssm:LabelParameterVersion"),
+    "UnlabelParameterVersion": _on_name("ssm:UnlabelParameterVersion"),
 }
