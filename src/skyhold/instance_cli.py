@@ -32,6 +32,8 @@ def add_parser(commands: Any) -> None:
     _flags(sh)
     sh.set_defaults(func=_shell)
     key = cmds.add_parser("identity-key", help="print the public key that verifies instance identity documents")
+    key.add_argument("--certificate", action="store_true",
+                     help="print the X.509 certificate instead (for the pkcs7 and rsa2048 signatures)")
     _flags(key)
     key.set_defaults(func=_identity_key)
 
@@ -93,13 +95,13 @@ def _exec(args: Any) -> int:
 
 
 def _identity_key(args: Any) -> int:
-    from skyhold.imds.identity import public_pem
+    from skyhold.imds.identity import certificate_pem, public_pem
     from skyhold.store import open_store
 
     data_dir = config.data_dir(args.data_dir)
     store, _ = open_store(data_dir)
     try:
-        print(public_pem(store, data_dir), end="")
+        print((certificate_pem if args.certificate else public_pem)(store, data_dir), end="")
     finally:
         store.close()
     return 0

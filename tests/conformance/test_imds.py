@@ -34,7 +34,7 @@ NOT_APPLICABLE = {
     "block-device-mapping/ephemeral": "root volume only", "block-device-mapping/swap": "root volume only",
     "kernel-id": "HVM images have none", "ramdisk-id": "HVM images have none",
     "product-codes": "no Marketplace images", "autoscaling": "no Auto Scaling",
-    "fws": "no detailed monitoring", "pkcs7": "the identity is signed once, as /signature",
+    "fws": "no detailed monitoring", 
     "tags/instance/Test": "the mock's own tag",
 }
 
@@ -53,7 +53,7 @@ def instance(server: Server, admin: AwsEnv) -> dict:
     iam.create_instance_profile(InstanceProfileName=role)
     iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
     ec2.create_key_pair(KeyName=role)
-    launched = ec2.run_instances(ImageId="ami-0a1b2c3d4e5f60002", MinCount=1, MaxCount=1, KeyName=role,
+    launched = ec2.run_instances(ImageId="ami-0e2c8caa4b6378d8c", MinCount=1, MaxCount=1, KeyName=role,
                                  IamInstanceProfile={"Name": role},
                                  MetadataOptions={"InstanceMetadataTags": "enabled"},
                                  TagSpecifications=[{"ResourceType": "instance",

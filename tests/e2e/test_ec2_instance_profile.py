@@ -10,8 +10,8 @@ import uuid
 
 from .conftest import VENV_BIN, AwsEnv, Server
 
-AL2023 = "ami-0a1b2c3d4e5f60001"
-UBUNTU = "ami-0a1b2c3d4e5f60002"
+AL2023 = "ami-0453ec754f44f9a4a"
+UBUNTU = "ami-0e2c8caa4b6378d8c"
 
 
 def on_instance(server: Server, instance_id: str, *command: str) -> subprocess.CompletedProcess[str]:

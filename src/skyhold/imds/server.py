@@ -62,8 +62,7 @@ class MetadataService:
                 sock = writer.get_extra_info("socket")
                 if sock is not None:
                     sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(hop))
-            reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                      405: "Method Not Allowed"}.get(status, "OK")
+            reason = _REASONS.get(status, "OK")
             data = body.encode()
             out = [f"HTTP/1.1 {status} {reason}", f"Content-Length: {len(data)}", "Connection: close",
                    "Server: EC2ws", *(f"{k}: {v}" for k, v in extra.items())]
@@ -86,42 +85,55 @@ class MetadataService:
         instance = self._instance()
         options = instance.get("MetadataOptions", {})
         if not instance or instance.get("State") != "running":
-            return 404, {}, ""
+            return _error(404)
         if options.get("HttpEndpoint") == "disabled":
-            return 403, {}, ""
+            return _error(403)
         text = {"Content-Type": "text/plain"}
         if path == "/latest/api/token":
             if method != "PUT":
-                return 405, {}, ""
+                return _error(405)
             if "x-forwarded-for" in headers:
-                return 403, {}, ""
+                return _error(403)
             try:
                 ttl = int(headers.get("x-aws-ec2-metadata-token-ttl-seconds", ""))
             except ValueError:
-                return 400, {}, ""
+                return _error(400)
             if not 1 <= ttl <= MAX_TTL:
-                return 400, {}, ""
+                return _error(400)
             token = secrets.token_urlsafe(42)
-            self.tokens[token] = time.monotonic() + ttl
+            now = time.monotonic()
+            if len(self.tokens) > 10_000:  # forget expired tokens before the table grows without bound
+                self.tokens = {t: expiry for t, expiry in self.tokens.items() if expiry > now}
+            self.tokens[token] = now + ttl
             return 200, {**text, "X-aws-ec2-metadata-token-ttl-seconds": str(ttl), "_ttl": "1"}, token
         if method not in ("GET", "HEAD"):
-            return 405, {}, ""
+            return _error(405)
         token = headers.get("x-aws-ec2-metadata-token")
         if token is not None:
             expiry = self.tokens.get(token)
             if expiry is None or expiry < time.monotonic():
                 self.tokens.pop(token, None)
-                return 401, {}, ""
+                return _error(401)
         elif options.get("HttpTokens") == "required":
-            return 401, {}, ""
+            return _error(401)
         found = tree.lookup(self.pipeline, instance, path)
         if found is None:
-            return 404, {"Content-Type": "text/html"}, _not_found()
+            return _error(404)
         if isinstance(found, dict):
             return 200, text, json.dumps(found, indent=2)
         return 200, text, found
 
 
-def _not_found() -> str:
-    return ('<?xml version="1.0" encoding="iso-8859-1"?>\n<!DOCTYPE html>\n<html><head><title>404 - Not Found'
-            '</title></head><body><h1>404 - Not Found</h1></body></html>\n')
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed"}
+
+
+def _error(status: int) -> tuple[int, dict[str, str], str]:
+    """IMDS's error answer: its status and the small XHTML page it carries."""
+    title = f"{status} - {_REASONS[status]}"
+    page = ('<?xml version="1.0" encoding="iso-8859-1"?>\n'
+            '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
+            '\t"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
+            '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n'
+            f' <head>\n  <title>{title}</title>\n </head>\n <body>\n  <h1>{title}</h1>\n </body>\n</html>\n')
+    return status, {"Content-Type": "text/html"}, page

@@ -19,6 +19,7 @@ from skyhold import arn as arns
 from skyhold import clock
 from skyhold import principal as p
 from skyhold.imds import identity
+from skyhold.services.ec2.records import NETWORK, instance_arn, private_dns, zone_id
 from skyhold.services.iam import records as iam_records
 from skyhold.services.sts import sessions
 
@@ -26,7 +27,15 @@ if TYPE_CHECKING:
     from skyhold.pipeline import Pipeline
 
 REFRESH_BEFORE = timedelta(minutes=5)
-_credentials: dict[tuple[str, str], dict[str, Any]] = {}
+CREDENTIAL_LIFETIME = 6 * 3600  # seconds; AWS's instance credentials last about six hours
+_CACHE = "imds.credentials"
+
+# The metadata versions IMDS lists at its root; each serves the same tree here.
+VERSIONS = ("1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15", "2008-02-01",
+            "2008-09-01", "2009-04-04", "2011-01-01", "2011-05-01", "2012-01-12", "2014-02-25", "2014-11-05",
+            "2015-10-20", "2016-04-19", "2016-06-30", "2016-09-02", "2018-03-28", "2018-08-17", "2018-09-24",
+            "2019-10-01", "2020-10-27", "2021-01-03", "2021-03-23", "2021-07-15", "2022-09-24", "2024-04-11",
+            "latest")
 
 
 def _role(pipeline: Pipeline, instance: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -43,20 +52,23 @@ def _role(pipeline: Pipeline, instance: dict[str, Any]) -> tuple[dict[str, Any],
 
 
 def credentials(pipeline: Pipeline, instance: dict[str, Any], role: dict[str, Any]) -> dict[str, Any]:
+    """The role's temporary credentials for this instance: a session named after the
+    instance, served from cache until five minutes before it expires."""
+    cache: dict[tuple[str, str], dict[str, Any]] = pipeline.extensions.setdefault(_CACHE, {})
     key = (instance["InstanceId"], role["Arn"])
-    cached = _credentials.get(key)
+    cached = cache.get(key)
     now = clock.now()
     if cached is None or cached["Expiration"] - now < REFRESH_BEFORE:
         account, instance_id = instance["Account"], instance["InstanceId"]
         creds = sessions.issue(pipeline.store, sessions.NewSession(
             type=p.ASSUMED_ROLE, account=account, arn=arns.assumed_role(account, role["RoleName"], instance_id),
-            user_id=f"{role['RoleId']}:{instance_id}", name=instance_id, duration=21600,
+            user_id=f"{role['RoleId']}:{instance_id}", name=instance_id, duration=CREDENTIAL_LIFETIME,
             role_name=role["RoleName"], role_arn=role["Arn"],
             tags={t["Key"]: t["Value"] for t in role.get("Tags") or []},
-            context={"ec2:SourceInstanceARN": f"arn:aws:ec2:{instance['Region']}:{account}:instance/{instance_id}",
+            context={"ec2:SourceInstanceARN": instance_arn(instance["Region"], account, instance_id),
                      "aws:Ec2InstanceSourceVpc": instance["VpcId"],
                      "aws:Ec2InstanceSourcePrivateIPv4": instance["PrivateIpAddress"]}))
-        cached = _credentials[key] = {**creds, "LastUpdated": now}
+        cached = cache[key] = {**creds, "LastUpdated": now}
     return cached
 
 
@@ -64,46 +76,65 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _tree(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
-    az = instance["AvailabilityZone"]
-    mac = instance["MacAddress"]
+def _subnet_cidr(pipeline: Pipeline, instance: dict[str, Any]) -> str:
+    rec = pipeline.store.get(NETWORK, f"{instance['Account']}/{instance['Region']}")
+    for subnet in rec.value["Subnets"] if rec else []:
+        if subnet["SubnetId"] == instance["SubnetId"]:
+            return str(subnet["CidrBlock"])
+    return "172.31.0.0/20"
+
+
+def _meta_data(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
+    az, mac, region = instance["AvailabilityZone"], instance["MacAddress"], instance["Region"]
+    groups = instance.get("SecurityGroupIds") or []
+    hostname = private_dns(region, instance["PrivateIpAddress"])
     meta: dict[str, Any] = {
         "ami-id": instance["ImageId"],
         "ami-launch-index": str(instance.get("AmiLaunchIndex", 0)),
         "ami-manifest-path": "(unknown)",
         "block-device-mapping": {"ami": "/dev/xvda", "root": "/dev/xvda"},
-        "events": {"maintenance": {"scheduled": "[]", "history": "[]"}},
-        "instance-life-cycle": "on-demand",
-        "network": {"interfaces": {"macs": {mac: {
-            "device-number": "0", "interface-id": "eni-" + instance["InstanceId"][2:19],
-            "local-hostname": instance["PrivateDnsName"], "local-ipv4s": instance["PrivateIpAddress"], "mac": mac,
-            "network-card-index": "0", "owner-id": instance["Account"], "security-group-ids":
-                instance["SecurityGroupId"], "security-groups": "default", "subnet-id": instance["SubnetId"],
-            "subnet-ipv4-cidr-block": "172.31.0.0/20", "vpc-id": instance["VpcId"],
-            "vpc-ipv4-cidr-block": "172.31.0.0/16", "vpc-ipv4-cidr-blocks": "172.31.0.0/16"}}}},
-        "hostname": instance["PrivateDnsName"],
+        "events": {"maintenance": {"history": "[]", "scheduled": "[]"}},
+        "hostname": hostname,
+        "identity-credentials": {"ec2": {
+            "info": lambda: {"Code": "Success", "LastUpdated": _iso(clock.now()), "AccountId": instance["Account"]},
+        }},
         "instance-action": "none",
         "instance-id": instance["InstanceId"],
+        "instance-life-cycle": "on-demand",
         "instance-type": instance["InstanceType"],
-        "local-hostname": instance["PrivateDnsName"],
+        "local-hostname": hostname,
         "local-ipv4": instance["PrivateIpAddress"],
-        "mac": instance["MacAddress"],
-        "placement": {"availability-zone": az, "availability-zone-id": "use1-az" + az[-1:], "region": az[:-1]},
+        "mac": mac,
+        "metrics": {"vhostmd": '<?xml version="1.0" encoding="UTF-8"?>'},
+        "network": {"interfaces": {"macs": {mac: {
+            "device-number": "0", "interface-id": instance.get("NetworkInterfaceId", ""),
+            "local-hostname": hostname, "local-ipv4s": instance["PrivateIpAddress"], "mac": mac,
+            "network-card-index": "0", "owner-id": instance["Account"],
+            "security-group-ids": "\n".join(groups), "security-groups": "\n".join("default" for _ in groups),
+            "subnet-id": instance["SubnetId"], "subnet-ipv4-cidr-block": _subnet_cidr(pipeline, instance),
+            "vpc-id": instance["VpcId"], "vpc-ipv4-cidr-block": "172.31.0.0/16",
+            "vpc-ipv4-cidr-blocks": "172.31.0.0/16"}}}},
+        "placement": {"availability-zone": az, "availability-zone-id": zone_id(region, az[-1]),
+                      "region": region},
+        "profile": "default-hvm",
         "reservation-id": instance["ReservationId"],
-        "security-groups": "default",
+        "security-groups": "\n".join("default" for _ in groups),
         "services": {"domain": "amazonaws.com", "partition": "aws"},
+        "system": "nitro",
     }
     if instance.get("KeyName"):
-        pair = pipeline.store.get("ec2.key-pair", f"{instance['Account']}/{instance['Region']}/{instance['KeyName']}")
+        pair = pipeline.store.get("ec2.key-pair", f"{instance['Account']}/{region}/{instance['KeyName']}")
         if pair is not None:
-            meta["public-keys"] = {"0": {"openssh-key": pair.value["PublicKey"] + " " + instance["KeyName"]}}
+            key = pair.value["PublicKey"].split()
+            meta["public-keys"] = {f"0={instance['KeyName']}": {
+                "openssh-key": f"{key[0]} {key[1]} {instance['KeyName']}"}}
     attached = _role(pipeline, instance)
     if attached is not None:
         profile, role = attached
 
         def info() -> dict[str, Any]:
-            return {"Code": "Success", "LastUpdated": _iso(clock.now()), "InstanceProfileArn": profile["Arn"],
-                    "InstanceProfileId": profile["InstanceProfileId"]}
+            return {"Code": "Success", "LastUpdated": _iso(credentials(pipeline, instance, role)["LastUpdated"]),
+                    "InstanceProfileArn": profile["Arn"], "InstanceProfileId": profile["InstanceProfileId"]}
 
         def creds() -> dict[str, Any]:
             c = credentials(pipeline, instance, role)
@@ -114,16 +145,25 @@ def _tree(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
         meta["iam"] = {"info": info, "security-credentials": {role["RoleName"]: creds}}
     if instance.get("MetadataOptions", {}).get("InstanceMetadataTags") == "enabled":
         meta["tags"] = {"instance": {t["Key"]: t["Value"] for t in instance.get("Tags") or []}}
-    latest: dict[str, Any] = {
-        "meta-data": meta,
+    return meta
+
+
+def _version(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
+    def signed(form: Callable[..., str]) -> Callable[[], str]:
+        return lambda: form(pipeline.store, pipeline.data_dir, _identity_text(instance).encode())
+
+    node: dict[str, Any] = {
         "dynamic": {"instance-identity": {
             "document": lambda: _identity_text(instance),
-            "signature": lambda: identity.sign(pipeline.store, pipeline.data_dir, _identity_text(instance).encode()),
+            "pkcs7": signed(identity.pkcs7_signature),
+            "rsa2048": signed(identity.pkcs7_signature),
+            "signature": signed(identity.sign),
         }},
+        "meta-data": _meta_data(pipeline, instance),
     }
     if instance.get("UserData"):
-        latest["user-data"] = base64.b64decode(instance["UserData"]).decode("utf-8", "replace")
-    return {"latest": latest}
+        node["user-data"] = base64.b64decode(instance["UserData"]).decode("utf-8", "replace")
+    return node
 
 
 def _identity_text(instance: dict[str, Any]) -> str:
@@ -136,20 +176,31 @@ def _identity(instance: dict[str, Any]) -> dict[str, Any]:
         "availabilityZone": instance["AvailabilityZone"], "billingProducts": None, "devpayProductCodes": None,
         "marketplaceProductCodes": None, "imageId": instance["ImageId"], "instanceId": instance["InstanceId"],
         "instanceType": instance["InstanceType"], "kernelId": None, "pendingTime": instance["LaunchTime"],
-        "privateIp": instance["PrivateIpAddress"], "ramdiskId": None, "region": instance["AvailabilityZone"][:-1],
+        "privateIp": instance["PrivateIpAddress"], "ramdiskId": None, "region": instance["Region"],
         "version": "2017-09-30",
     }
 
 
 def lookup(pipeline: Pipeline, instance: dict[str, Any], path: str) -> str | dict[str, Any] | None:
-    node: Any = _tree(pipeline, instance)
+    """What IMDS answers for a path: a listing or value (text), a JSON document
+    (dict), or None (404). Costly leaves (credentials, signatures) are computed only
+    when a path reaches them."""
     parts = [part for part in path.split("/") if part]
-    for part in parts:
-        if not isinstance(node, dict) or part not in node:
+    if not parts:
+        return "\n".join(VERSIONS)
+    if parts[0] not in VERSIONS:
+        return None
+    node: Any = _version(pipeline, instance)
+    for part in parts[1:]:
+        if not isinstance(node, dict):
             return None
-        node = node[part]
+        # public-keys/ lists "0=<key name>" but its path is public-keys/0/
+        name = part if part in node else next((k for k in node if k.split("=", 1)[0] == part and "=" in k), None)
+        if name is None:
+            return None
+        node = node[name]
     if isinstance(node, dict):
-        return "\n".join(k + ("/" if isinstance(v, dict) else "") for k, v in node.items())
-    if isinstance(node, Callable):  # type: ignore[arg-type]
-        return node()
-    return node
+        return "\n".join(k + ("/" if isinstance(v, dict) and "=" not in k else "") for k, v in node.items())
+    if callable(node):
+        return node()  # type: ignore[no-any-return]
+    return node  # type: ignore[no-any-return]

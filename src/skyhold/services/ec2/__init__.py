@@ -1,22 +1,24 @@
-"""EC2: instances with instance profiles, each with its own metadata service."""
+"""EC2: instances with instance profiles (each running instance with its own metadata
+service), key pairs, images, tags, and the default VPC every account has."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from skyhold.services.ec2 import keypairs, metadata, network
-from skyhold.services.ec2.instances import AUTHZ
-from skyhold.services.ec2.instances import HANDLERS as _INSTANCE_HANDLERS
+from skyhold.services.ec2 import associations, catalog, instances, keypairs, metadata, network, tags
+from skyhold.services.ec2.authz import AUTHZ
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Pipeline
 
-HANDLERS = {**_INSTANCE_HANDLERS, **keypairs.HANDLERS, **network.HANDLERS}
+HANDLERS = {**instances.HANDLERS, **associations.HANDLERS, **catalog.HANDLERS, **keypairs.HANDLERS,
+            **network.HANDLERS, **tags.HANDLERS}
 
 __all__ = ["AUTHZ", "HANDLERS", "on_shutdown", "on_startup"]
 
 
 async def on_startup(pipeline: Pipeline) -> None:
+    """Bring back the metadata service of every running instance."""
     await metadata.start_all(pipeline)
 
 

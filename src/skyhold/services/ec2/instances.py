@@ -1,298 +1,372 @@
-"""EC2 instances: launch, describe, start/stop/terminate, metadata options, and the
-instance profile associations that hand an instance its role."""
+"""EC2 instances: launch, describe, start/stop/reboot/terminate and metadata options.
+
+State changes follow AWS's transitions (pending→running, stopping→stopped,
+shutting-down→terminated). Skyhold completes each transition at once: the response
+shows the in-between state (CurrentState pending/stopping/shutting-down) and the next
+DescribeInstances the final one. Each running instance has its own metadata service
+(services/ec2/metadata.py), started and stopped with it.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import secrets
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
-from skyhold.authz import Access
 from skyhold.errors import AwsError
-from skyhold.services.ec2 import metadata
+from skyhold.services.ec2 import associations, catalog, filters, metadata, network, tags
 from skyhold.services.ec2 import records as r
-from skyhold.services.iam import pass_role
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
-DEFAULT_VPC = "vpc-0d3fa017c0ffee001"
-SUBNETS = {"a": "subnet-0d3fa017c0ffee0a1", "b": "subnet-0d3fa017c0ffee0b1", "c": "subnet-0d3fa017c0ffee0c1"}
+MAX_USER_DATA = 16 * 1024  # bytes, before base64, as AWS limits it
 
 
-def _state(name: str) -> dict[str, Any]:
+@lru_cache(maxsize=1)
+def instance_types() -> frozenset[str]:
+    """Every instance type EC2 knows (botocore's model lists them)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ec2")
+    return frozenset(model.shape_for("InstanceType").enum)
+
+
+def state(name: str) -> dict[str, Any]:
     return {"Code": r.STATES[name], "Name": name}
 
 
-def _options(given: dict[str, Any] | None, image: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Metadata options; HttpTokens defaults to required for images marked IMDSv2-only
-    (ImdsSupport v2.0, as Amazon Linux 2023 is), else optional — AWS's rule."""
-    given = dict(given or {})
-    if "HttpTokens" not in given:
-        given["HttpTokens"] = "required" if (image or {}).get("ImdsSupport") == "v2.0" else "optional"
-    hop = given.get("HttpPutResponseHopLimit", 2)
+def metadata_options(given: dict[str, Any], image: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validated metadata options with AWS's defaults: images marked IMDSv2-only
+    (ImdsSupport v2.0, as Amazon Linux 2023 is) launch with HttpTokens=required and a
+    hop limit of 2; others with optional and 1."""
+    v2_only = (image or {}).get("ImdsSupport") == "v2.0"
+    options = {"State": "applied",
+               "HttpTokens": given.get("HttpTokens") or ("required" if v2_only else "optional"),
+               "HttpPutResponseHopLimit": (given["HttpPutResponseHopLimit"]
+                                           if given.get("HttpPutResponseHopLimit") is not None
+                                           else 2 if v2_only else 1),
+               "HttpEndpoint": given.get("HttpEndpoint") or "enabled",
+               "HttpProtocolIpv6": given.get("HttpProtocolIpv6") or "disabled",
+               "InstanceMetadataTags": given.get("InstanceMetadataTags") or "disabled"}
+    allowed = {"HttpTokens": ("optional", "required"), "HttpEndpoint": ("enabled", "disabled"),
+               "HttpProtocolIpv6": ("enabled", "disabled"), "InstanceMetadataTags": ("enabled", "disabled")}
+    for name, values in allowed.items():
+        if options[name] not in values:
+            raise AwsError("InvalidParameterValue", f"Value ({options[name]}) for parameter {name} is invalid. "
+                           f"Valid values are: {', '.join(values)}.")
+    hop = options["HttpPutResponseHopLimit"]
     if not 1 <= hop <= 64:
-        raise AwsError("InvalidParameterValue", f"The HttpPutResponseHopLimit value {hop} is out of range. "
-                       "Specify a value between 1 and 64.")
-    return {"State": "applied", "HttpTokens": given.get("HttpTokens", "required"), "HttpPutResponseHopLimit": hop,
-            "HttpEndpoint": given.get("HttpEndpoint", "enabled"), "HttpProtocolIpv6": "disabled",
-            "InstanceMetadataTags": given.get("InstanceMetadataTags", "disabled")}
+        raise AwsError("InvalidParameterValue", f"Value ({hop}) for parameter HttpPutResponseHopLimit is invalid. "
+                       "Valid values are between 1 and 64.")
+    return options
 
 
 def view(instance: dict[str, Any]) -> dict[str, Any]:
+    """The instance as DescribeInstances shows it."""
+    image = r.IMAGES.get(instance["ImageId"], {})
+    root = image.get("RootDeviceName", "/dev/xvda")
+    groups = [{"GroupName": "default", "GroupId": gid} for gid in instance["SecurityGroupIds"]]
+    launched = r.parse_time(instance["LaunchTime"])
     out: dict[str, Any] = {
-        "InstanceId": instance["InstanceId"], "ImageId": instance["ImageId"], "State": _state(instance["State"]),
-        "PrivateDnsName": instance["PrivateDnsName"], "PrivateIpAddress": instance["PrivateIpAddress"],
-        "InstanceType": instance["InstanceType"], "LaunchTime": clock_parse(instance["LaunchTime"]),
-        "Placement": {"AvailabilityZone": instance["AvailabilityZone"], "Tenancy": "default"},
-        "SubnetId": instance["SubnetId"], "VpcId": instance["VpcId"], "Architecture": "x86_64",
-        "MetadataOptions": instance["MetadataOptions"], "Tags": instance.get("Tags") or [],
-        "AmiLaunchIndex": instance.get("AmiLaunchIndex", 0),
-        "SecurityGroups": [{"GroupName": "default", "GroupId": instance["SecurityGroupId"]}],
+        "InstanceId": instance["InstanceId"], "ImageId": instance["ImageId"], "State": state(instance["State"]),
+        "PrivateDnsName": instance["PrivateDnsName"], "PublicDnsName": "",
+        "StateTransitionReason": instance.get("StateTransitionReason", ""),
+        "AmiLaunchIndex": instance["AmiLaunchIndex"], "ProductCodes": [], "InstanceType": instance["InstanceType"],
+        "LaunchTime": launched,
+        "Placement": {"AvailabilityZone": instance["AvailabilityZone"], "GroupName": "", "Tenancy": "default"},
+        "Monitoring": {"State": "disabled"}, "SubnetId": instance["SubnetId"], "VpcId": instance["VpcId"],
+        "PrivateIpAddress": instance["PrivateIpAddress"], "Architecture": image.get("Architecture", "x86_64"),
+        "RootDeviceType": "ebs", "RootDeviceName": root,
+        "BlockDeviceMappings": [] if instance["State"] == "terminated" else [{"DeviceName": root, "Ebs": {
+            "AttachTime": r.parse_time(instance.get("LaunchedAt", instance["LaunchTime"])),
+            "DeleteOnTermination": True, "Status": "attached", "VolumeId": instance["VolumeId"]}}],
+        "ClientToken": instance.get("ClientToken") or "", "EbsOptimized": False, "EnaSupport": True,
+        "Hypervisor": "xen", "SecurityGroups": groups, "SourceDestCheck": True, "VirtualizationType": "hvm",
+        "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2}, "HibernationOptions": {"Configured": False},
+        "MetadataOptions": instance["MetadataOptions"], "EnclaveOptions": {"Enabled": False},
+        "PlatformDetails": image.get("PlatformDetails", "Linux/UNIX"), "UsageOperation": "RunInstances",
+        "UsageOperationUpdateTime": launched, "BootMode": image.get("BootMode", "legacy-bios"),
+        "PrivateDnsNameOptions": {"HostnameType": "ip-name", "EnableResourceNameDnsARecord": False,
+                                  "EnableResourceNameDnsAAAARecord": False},
+        "MaintenanceOptions": {"AutoRecovery": "default"},
+        "NetworkInterfaces": [] if instance["State"] == "terminated" else [{
+            "Attachment": {"AttachTime": launched, "AttachmentId": "eni-attach-" + instance["NetworkInterfaceId"][4:],
+                           "DeleteOnTermination": True, "DeviceIndex": 0, "Status": "attached",
+                           "NetworkCardIndex": 0},
+            "Description": "", "Groups": groups, "Ipv6Addresses": [], "MacAddress": instance["MacAddress"],
+            "NetworkInterfaceId": instance["NetworkInterfaceId"], "OwnerId": instance["Account"],
+            "PrivateDnsName": instance["PrivateDnsName"], "PrivateIpAddress": instance["PrivateIpAddress"],
+            "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": instance["PrivateDnsName"],
+                                    "PrivateIpAddress": instance["PrivateIpAddress"]}],
+            "SourceDestCheck": True, "Status": "in-use", "SubnetId": instance["SubnetId"],
+            "VpcId": instance["VpcId"], "InterfaceType": "interface"}],
     }
+    if instance.get("Tags"):
+        out["Tags"] = instance["Tags"]
+    if instance.get("StateReason"):
+        out["StateReason"] = instance["StateReason"]
     if instance.get("KeyName"):
         out["KeyName"] = instance["KeyName"]
     association = instance.get("Association")
-    if association and association["State"] == "associated":
+    if association:
         out["IamInstanceProfile"] = {"Arn": association["InstanceProfileArn"], "Id": association["InstanceProfileId"]}
     return out
 
 
-def clock_parse(text: str) -> Any:
-    from datetime import datetime
+def _user_data(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise AwsError("InvalidParameterValue", "Invalid BASE64 encoding of user data.") from None
+    if len(raw) > MAX_USER_DATA:
+        raise AwsError("InvalidParameterValue", "User data is limited to 16384 bytes")
+    return text
 
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+def _free_ip(call: Call, subnet: dict[str, Any], taken: set[str]) -> str:
+    # AWS reserves the first four and the last address of every subnet.
+    net = ipaddress.ip_network(subnet["CidrBlock"])
+    while True:
+        ip = str(net[4 + secrets.randbelow(net.num_addresses - 5)])
+        if ip not in taken:
+            taken.add(ip)
+            return ip
 
 
-def _association(profile: dict[str, Any]) -> dict[str, Any]:
-    return {"AssociationId": r.new_id("iip-assoc"), "InstanceProfileArn": profile["Arn"],
-            "InstanceProfileId": profile["InstanceProfileId"], "State": "associated"}
+def _tag_specs(params: dict[str, Any]) -> list[dict[str, str]]:
+    found: dict[str, str] = {}
+    for spec in params.get("TagSpecifications") or []:
+        kind = spec.get("ResourceType")
+        if kind not in ("instance", "volume", "network-interface"):
+            raise AwsError("InvalidParameterValue", f"'{kind}' is not a valid taggable resource type for this "
+                           "operation.")
+        if kind == "instance":
+            found.update({t["Key"]: t.get("Value", "") for t in spec.get("Tags") or []})
+    tag_list = tags.as_list(found)
+    tags.check_new(tag_list)
+    return tag_list
 
 
 async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    image = params.get("ImageId")
-    if image not in r.IMAGES:
-        raise AwsError("InvalidAMIID.NotFound", f"The image id '[{image}]' does not exist")
-    count = params.get("MinCount", 1)
-    if count < 1 or params.get("MaxCount", count) < count:
-        raise AwsError("InvalidParameterValue", "MinCount must be at least 1 and at most MaxCount")
+    image = catalog.image(params["ImageId"])
+    low, high = params["MinCount"], params["MaxCount"]
+    if low < 1 or high < 1:
+        raise AwsError("InvalidParameterValue", f"Value ({min(low, high)}) for parameter "
+                       f"{'minCount' if low < 1 else 'maxCount'} is invalid. Expecting a value greater than 0.")
+    if low > high:
+        raise AwsError("InvalidParameterValue", "MinCount must be less than or equal to MaxCount")
+    instance_type = params.get("InstanceType") or "m1.small"
+    if instance_type not in instance_types():
+        raise AwsError("InvalidParameterValue", f"Invalid value '{instance_type}' for InstanceType.")
+    if params.get("KeyName") and call.store.get(
+            r.KEY_PAIR, f"{call.principal.account}/{call.region}/{params['KeyName']}") is None:
+        raise AwsError("InvalidKeyPair.NotFound", f"The key pair '{params['KeyName']}' does not exist")
+    subnet = network.subnet_for(call, params.get("SubnetId"))
+    groups = network.groups_for(call, params.get("SecurityGroupIds"))
+    options = metadata_options(params.get("MetadataOptions") or {}, image)
+    user_data = _user_data(params.get("UserData"))
+    instance_tags = _tag_specs(params)
     profile = r.profile_by_ref(call, params["IamInstanceProfile"]) if params.get("IamInstanceProfile") else None
-    tags = [t for spec in params.get("TagSpecifications") or [] if spec.get("ResourceType") == "instance"
-            for t in spec.get("Tags") or []]
+    vpc_id = network.network(call)["VpcId"]
+    taken = {i["PrivateIpAddress"] for i in r.instances(call)}
+    now = clock.iso8601(clock.now())
     reservation = r.new_id("r")
-    instances = []
-    for index in range(count):
+    launched = []
+    for index in range(high):  # AWS launches as many as it can, up to MaxCount
         instance_id = r.new_id("i")
-        az = call.region + "a"
-        ip = f"172.31.{secrets.randbelow(250) + 2}.{secrets.randbelow(250) + 2}"
+        ip = _free_ip(call, subnet, taken)
         instance = {
             "InstanceId": instance_id, "Account": call.principal.account, "Region": call.region,
-            "ReservationId": reservation, "ImageId": image, "InstanceType": params.get("InstanceType") or "m1.small",
-            "State": "running", "LaunchTime": clock.iso8601(clock.now()), "AvailabilityZone": az,
-            "SubnetId": params.get("SubnetId") or SUBNETS["a"], "VpcId": DEFAULT_VPC,
-            "SecurityGroupId": (params.get("SecurityGroupIds") or ["sg-0d3fa017c0ffee001"])[0],
-            "PrivateIpAddress": ip, "PrivateDnsName": f"ip-{ip.replace('.', '-')}.ec2.internal",
+            "ReservationId": reservation, "ImageId": params["ImageId"], "InstanceType": instance_type,
+            "State": "running", "LaunchTime": now, "LaunchedAt": now, "AvailabilityZone": subnet["Zone"],
+            "SubnetId": subnet["SubnetId"], "VpcId": vpc_id, "SecurityGroupIds": groups,
+            "PrivateIpAddress": ip, "PrivateDnsName": r.private_dns(call.region, ip),
             "MacAddress": "0e:" + ":".join(f"{secrets.randbelow(256):02x}" for _ in range(5)),
-            "KeyName": params.get("KeyName"), "MetadataOptions": _options(params.get("MetadataOptions"), r.IMAGES[image]),
-            "UserData": params.get("UserData") or None, "Tags": tags, "AmiLaunchIndex": index,
-            "Association": _association(profile) if profile else None, "ImdsPort": 0,
+            "NetworkInterfaceId": r.new_id("eni"), "VolumeId": r.new_id("vol"),
+            "KeyName": params.get("KeyName"), "MetadataOptions": options, "UserData": user_data,
+            "Tags": instance_tags, "AmiLaunchIndex": index, "ClientToken": params.get("ClientToken"),
+            "Association": associations.new(profile) if profile else None, "ImdsPort": 0,
         }
         call.store.put(r.INSTANCE, instance_id, instance, expect_version=0)
         await metadata.start(call.pipeline, instance_id)
-        instances.append(r.find(call, instance_id)[0])
-    pending = [{**view(i), "State": _state("pending")} for i in instances]
-    return {"ReservationId": reservation, "OwnerId": call.principal.account, "Groups": [], "Instances": pending}
+        launched.append(instance)
+    shown = [{**view(i), "State": state("pending")} for i in launched]
+    groups_view = [{"GroupName": "default", "GroupId": gid} for gid in groups]
+    return {"ReservationId": reservation, "OwnerId": call.principal.account, "Groups": groups_view,
+            "Instances": shown}
 
 
-def _matches(instance: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
-    for f in filters:
-        name, values = f["Name"], f.get("Values") or []
-        if name == "instance-state-name":
-            got = [instance["State"]]
-        elif name == "instance-id":
-            got = [instance["InstanceId"]]
-        elif name == "image-id":
-            got = [instance["ImageId"]]
-        elif name == "instance-type":
-            got = [instance["InstanceType"]]
-        elif name.startswith("tag:"):
-            got = [t["Value"] for t in instance.get("Tags") or [] if t["Key"] == name[4:]]
-        elif name == "tag-key":
-            got = [t["Key"] for t in instance.get("Tags") or []]
-        elif name == "iam-instance-profile.arn":
-            got = [(instance.get("Association") or {}).get("InstanceProfileArn")]
-        else:
-            raise AwsError("InvalidParameterValue", f"The filter '{name}' is invalid")
-        if not set(got) & set(values):
-            return False
-    return True
+_FIELDS: filters.Fields = {
+    "instance-id": lambda i: [i["InstanceId"]],
+    "instance-state-name": lambda i: [i["State"]],
+    "instance-state-code": lambda i: [r.STATES[i["State"]]],
+    "image-id": lambda i: [i["ImageId"]],
+    "instance-type": lambda i: [i["InstanceType"]],
+    "iam-instance-profile.arn": lambda i: [(i.get("Association") or {}).get("InstanceProfileArn")],
+    "iam-instance-profile.id": lambda i: [(i.get("Association") or {}).get("InstanceProfileId")],
+    "vpc-id": lambda i: [i["VpcId"]],
+    "subnet-id": lambda i: [i["SubnetId"]],
+    "availability-zone": lambda i: [i["AvailabilityZone"]],
+    "private-ip-address": lambda i: [i["PrivateIpAddress"]],
+    "private-dns-name": lambda i: [i["PrivateDnsName"]],
+    "key-name": lambda i: [i.get("KeyName")],
+    "reservation-id": lambda i: [i["ReservationId"]],
+    "owner-id": lambda i: [i["Account"]],
+    "ami-launch-index": lambda i: [i["AmiLaunchIndex"]],
+    "instance.group-id": lambda i: i["SecurityGroupIds"],
+    "instance.group-name": lambda i: ["default"],
+    "network-interface.network-interface-id": lambda i: [i["NetworkInterfaceId"]],
+    "launch-time": lambda i: [i["LaunchTime"]],
+    "architecture": lambda i: [r.IMAGES.get(i["ImageId"], {}).get("Architecture", "x86_64")],
+    "metadata-options.http-tokens": lambda i: [i["MetadataOptions"]["HttpTokens"]],
+    "metadata-options.http-endpoint": lambda i: [i["MetadataOptions"]["HttpEndpoint"]],
+    "metadata-options.http-put-response-hop-limit": lambda i: [i["MetadataOptions"]["HttpPutResponseHopLimit"]],
+    "metadata-options.instance-metadata-tags": lambda i: [i["MetadataOptions"]["InstanceMetadataTags"]],
+}
+
+
+def _not_found(ids: list[str]) -> AwsError:
+    if len(ids) == 1:
+        return AwsError("InvalidInstanceID.NotFound", f"The instance ID '{ids[0]}' does not exist")
+    return AwsError("InvalidInstanceID.NotFound", f"The instance IDs '{', '.join(ids)}' do not exist")
+
+
+def _named(call: Call, ids: list[str]) -> list[tuple[dict[str, Any], int]]:
+    """The named instances, or InvalidInstanceID.NotFound naming every missing one."""
+    found, missing = [], []
+    for instance_id in dict.fromkeys(ids):
+        try:
+            found.append(r.find(call, instance_id))
+        except AwsError as e:
+            if e.code != "InvalidInstanceID.NotFound":
+                raise
+            missing.append(instance_id)
+    if missing:
+        raise _not_found(missing)
+    return found
+
+
+def _token(instance_id: str) -> str:
+    return base64.urlsafe_b64encode(instance_id.encode()).decode()
 
 
 def describe_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    if params.get("InstanceIds") and params.get("MaxResults"):
+    ids, limit = params.get("InstanceIds"), params.get("MaxResults")
+    if ids and limit is not None:
         raise AwsError("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter "
                        "maxResults")
-    ids = params.get("InstanceIds") or []
-    found = [r.find(call, i)[0] for i in ids] if ids else [
-        rec.value for rec in call.store.scan(r.INSTANCE)
-        if rec.value["Account"] == call.principal.account and rec.value["Region"] == call.region]
-    found = [i for i in found if _matches(i, params.get("Filters") or [])]
-    found.sort(key=lambda i: (i["LaunchTime"], i["InstanceId"]))
+    if limit is not None and not 5 <= limit <= 1000:
+        raise AwsError("InvalidParameterValue", f"Value ( {limit} ) for parameter maxResults is invalid. Expecting a "
+                       "value greater than 5.")
+    if ids:
+        chosen = sorted((i for i, _ in _named(call, ids)),
+                        key=lambda i: (i.get("LaunchedAt", i["LaunchTime"]), i["AmiLaunchIndex"], i["InstanceId"]))
+    else:
+        chosen = r.instances(call)
+    found = [i for i in chosen if filters.matches(i, params.get("Filters"), _FIELDS)]
     start = 0
     if params.get("NextToken"):
         # The token names the last instance of the previous page (in launch order).
-        start = next((n + 1 for n, i in enumerate(found) if i["InstanceId"] == params["NextToken"]), None)
-        if start is None:
+        try:
+            after = base64.urlsafe_b64decode(params["NextToken"].encode()).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            after = ""
+        start = next((n + 1 for n, i in enumerate(found) if i["InstanceId"] == after), -1)
+        if start < 0:
             raise AwsError("InvalidParameterValue", f"Invalid value '{params['NextToken']}' for nextToken")
-    limit = params.get("MaxResults") or len(found) or 1
-    if params.get("MaxResults") is not None and not 5 <= limit <= 1000:
-        raise AwsError("InvalidParameterValue", f"Value ( {limit} ) for parameter maxResults is invalid. Expecting a "
-                       "value greater than 5.")
-    page = found[start:start + limit]
+    page = found[start:start + limit] if limit is not None else found[start:]
     reservations: dict[str, list[dict[str, Any]]] = {}
     for instance in page:
-        reservations.setdefault(instance["ReservationId"], []).append(view(instance))
-    out: dict[str, Any] = {"Reservations": [{"ReservationId": rid, "OwnerId": call.principal.account, "Groups": [],
-                                             "Instances": items} for rid, items in reservations.items()]}
-    if start + limit < len(found):
-        out["NextToken"] = page[-1]["InstanceId"]
+        reservations.setdefault(instance["ReservationId"], []).append(instance)
+    out: dict[str, Any] = {"Reservations": [
+        {"ReservationId": rid, "OwnerId": call.principal.account, "Groups": [],
+         "Instances": [view(i) for i in items]} for rid, items in reservations.items()]}
+    if limit is not None and start + limit < len(found):
+        out["NextToken"] = _token(page[-1]["InstanceId"])
     return out
 
 
-async def _transition(call: Call, params: dict[str, Any], key: str, allowed: tuple[str, ...], to: str,
-                      shown: str) -> dict[str, Any]:
+# operation → (from which states, final state, state shown in the response, verb in errors)
+_TRANSITIONS = {
+    "start": (("stopped",), "running", "pending", "started"),
+    "stop": (("pending", "running"), "stopped", "stopping", "stopped"),
+    "terminate": (("pending", "running", "stopping", "stopped"), "terminated", "shutting-down", "terminated"),
+}
+
+
+async def _transition(call: Call, params: dict[str, Any], kind: str, key: str) -> dict[str, Any]:
+    allowed, final, shown, verb = _TRANSITIONS[kind]
+    named = _named(call, params["InstanceIds"])
+    for instance, _ in named:  # every instance is checked before any changes (AWS fails the whole call)
+        if instance["State"] != final and instance["State"] not in allowed:
+            raise AwsError("IncorrectInstanceState", f"The instance '{instance['InstanceId']}' is not in a state "
+                           f"from which it can be {verb}.")
     changes = []
-    for instance_id in params["InstanceIds"]:
-        instance, version = r.find(call, instance_id)
+    now = clock.now()
+    for instance, version in named:
         before = instance["State"]
-        if before == to or (to != "terminated" and before == "terminated"):
-            if before == "terminated" and to != "terminated":
-                raise AwsError("IncorrectInstanceState", f"The instance '{instance_id}' is not in a state from which "
-                               f"it can be {'started' if to == 'running' else 'stopped'}.")
-            changes.append({"InstanceId": instance_id, "CurrentState": _state(before), "PreviousState": _state(before)})
+        if before == final:  # already there: AWS reports no change
+            changes.append({"InstanceId": instance["InstanceId"], "CurrentState": state(before),
+                            "PreviousState": state(before)})
             continue
-        if before not in allowed:
-            raise AwsError("IncorrectInstanceState", f"The instance '{instance_id}' is not in a state from which it "
-                           f"can be {'started' if to == 'running' else 'stopped'}.")
-        instance["State"] = to
-        if to == "terminated":
-            instance["Association"] = None
-        r.save(call, instance, version)
-        if to == "running":
-            await metadata.start(call.pipeline, instance_id)
+        instance["State"] = final
+        if final == "running":
+            instance.update(LaunchTime=clock.iso8601(now), StateTransitionReason="", StateReason=None)
         else:
-            await metadata.stop(call.pipeline, instance_id)
-        changes.append({"InstanceId": instance_id, "CurrentState": _state(shown), "PreviousState": _state(before)})
+            instance.update(StateTransitionReason=f"User initiated ({now.strftime('%Y-%m-%d %H:%M:%S')} GMT)",
+                            StateReason={"Code": "Client.UserInitiatedShutdown",
+                                         "Message": "Client.UserInitiatedShutdown: User initiated shutdown"})
+        if final == "terminated":
+            instance.update(TerminatedAt=clock.iso8601(now), Association=None)
+        r.save(call, instance, version)
+        if final == "running":
+            await metadata.start(call.pipeline, instance["InstanceId"])
+        else:
+            await metadata.stop(call.pipeline, instance["InstanceId"])
+        changes.append({"InstanceId": instance["InstanceId"], "CurrentState": state(shown),
+                        "PreviousState": state(before)})
     return {key: changes}
 
 
 async def start_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return await _transition(call, params, "StartingInstances", ("stopped",), "running", "pending")
+    return await _transition(call, params, "start", "StartingInstances")
 
 
 async def stop_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return await _transition(call, params, "StoppingInstances", ("running", "pending"), "stopped", "stopping")
+    return await _transition(call, params, "stop", "StoppingInstances")
 
 
 async def terminate_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return await _transition(call, params, "TerminatingInstances", ("running", "stopped", "pending", "stopping"),
-                             "terminated", "shutting-down")
+    return await _transition(call, params, "terminate", "TerminatingInstances")
 
 
 def reboot_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    for instance_id in params["InstanceIds"]:
-        instance, _ = r.find(call, instance_id)
+    for instance, _ in _named(call, params["InstanceIds"]):
         if instance["State"] == "terminated":
-            raise AwsError("IncorrectInstanceState", f"The instance '{instance_id}' is not in a state from which it "
-                           "can be rebooted.")
+            raise AwsError("IncorrectInstanceState", f"The instance '{instance['InstanceId']}' is not in a state "
+                           "from which it can be rebooted.")
     return {}
 
 
 def modify_instance_metadata_options(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     instance, version = r.find(call, params["InstanceId"])
-    current = instance["MetadataOptions"]
-    changes = {k: params[k] for k in ("HttpTokens", "HttpPutResponseHopLimit", "HttpEndpoint", "InstanceMetadataTags")
-               if params.get(k) is not None}
-    instance["MetadataOptions"] = _options({**current, **changes})
+    if instance["State"] == "terminated":
+        raise AwsError("IncorrectInstanceState", f"The instance '{instance['InstanceId']}' is not in a state from "
+                       "which it can be modified.")
+    names = ("HttpTokens", "HttpPutResponseHopLimit", "HttpEndpoint", "HttpProtocolIpv6", "InstanceMetadataTags")
+    changes = {k: params[k] for k in names if params.get(k) is not None}
+    instance["MetadataOptions"] = metadata_options({**instance["MetadataOptions"], **changes})
     r.save(call, instance, version)
-    return {"InstanceId": instance["InstanceId"], "InstanceMetadataOptions": instance["MetadataOptions"]}
-
-
-def _association_view(instance: dict[str, Any]) -> dict[str, Any]:
-    a = instance["Association"]
-    return {"AssociationId": a["AssociationId"], "InstanceId": instance["InstanceId"],
-            "IamInstanceProfile": {"Arn": a["InstanceProfileArn"], "Id": a["InstanceProfileId"]},
-            "State": a["State"]}
-
-
-def associate_iam_instance_profile(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    instance, version = r.find(call, params["InstanceId"])
-    if instance.get("Association"):
-        raise AwsError("IncorrectState", f"There is an existing association for instance {instance['InstanceId']}")
-    instance["Association"] = _association(r.profile_by_ref(call, params["IamInstanceProfile"]))
-    r.save(call, instance, version)
-    return {"IamInstanceProfileAssociation": {**_association_view(instance), "State": "associating"}}
-
-
-def _by_association(call: Call, association_id: str) -> tuple[dict[str, Any], int]:
-    for rec in call.store.scan(r.INSTANCE):
-        a = rec.value.get("Association")
-        if a and a["AssociationId"] == association_id and rec.value["Account"] == call.principal.account:
-            return rec.value, rec.version
-    raise AwsError("InvalidAssociationID.NotFound", f"An association with ID {association_id} does not exist.")
-
-
-def replace_iam_instance_profile_association(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    instance, version = _by_association(call, params["AssociationId"])
-    instance["Association"] = _association(r.profile_by_ref(call, params["IamInstanceProfile"]))
-    r.save(call, instance, version)
-    return {"IamInstanceProfileAssociation": _association_view(instance)}
-
-
-def disassociate_iam_instance_profile(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    instance, version = _by_association(call, params["AssociationId"])
-    out = {**_association_view(instance), "State": "disassociating"}
-    instance["Association"] = None
-    r.save(call, instance, version)
-    return {"IamInstanceProfileAssociation": out}
-
-
-def describe_iam_instance_profile_associations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    out = []
-    for rec in call.store.scan(r.INSTANCE):
-        instance = rec.value
-        if instance["Account"] != call.principal.account or not instance.get("Association"):
-            continue
-        if params.get("AssociationIds") and instance["Association"]["AssociationId"] not in params["AssociationIds"]:
-            continue
-        view_ = _association_view(instance)
-        if all(f["Name"] != "instance-id" or instance["InstanceId"] in f.get("Values", [])
-               for f in params.get("Filters") or []):
-            out.append(view_)
-    return {"IamInstanceProfileAssociations": out}
-
-
-def describe_images(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    wanted = params.get("ImageIds") or list(r.IMAGES)
-    missing = [i for i in wanted if i not in r.IMAGES]
-    if missing:
-        raise AwsError("InvalidAMIID.NotFound", f"The image id '[{missing[0]}]' does not exist")
-    return {"Images": [{"ImageId": i, **r.IMAGES[i], "State": "available", "ImageType": "machine",
-                        "Public": True, "OwnerId": "137112412989", "RootDeviceType": "ebs",
-                        "VirtualizationType": "hvm"} for i in wanted]}
-
-
-def describe_regions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    from skyhold.regions import REGIONS
-
-    return {"Regions": [{"RegionName": name, "Endpoint": f"ec2.{name}.amazonaws.com",
-                         "OptInStatus": "opt-in-not-required"} for name in sorted(REGIONS)]}
-
-
-def describe_availability_zones(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return {"AvailabilityZones": [{"ZoneName": call.region + s, "State": "available", "RegionName": call.region,
-                                   "ZoneId": f"use1-az{i + 1}", "ZoneType": "availability-zone"}
-                                  for i, s in enumerate(SUBNETS)]}
+    # The change reaches the instance a moment later on AWS: the response says pending.
+    return {"InstanceId": instance["InstanceId"],
+            "InstanceMetadataOptions": {**instance["MetadataOptions"], "State": "pending"}}
 
 
 HANDLERS = {
@@ -303,46 +377,4 @@ HANDLERS = {
     "TerminateInstances": terminate_instances,
     "RebootInstances": reboot_instances,
     "ModifyInstanceMetadataOptions": modify_instance_metadata_options,
-    "AssociateIamInstanceProfile": associate_iam_instance_profile,
-    "ReplaceIamInstanceProfileAssociation": replace_iam_instance_profile_association,
-    "DisassociateIamInstanceProfile": disassociate_iam_instance_profile,
-    "DescribeIamInstanceProfileAssociations": describe_iam_instance_profile_associations,
-    "DescribeImages": describe_images,
-    "DescribeRegions": describe_regions,
-    "DescribeAvailabilityZones": describe_availability_zones,
-}
-
-
-def _passes_role(action: str) -> Any:
-    """Handing an instance a profile needs iam:PassRole on its role, as on AWS."""
-
-    def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-        checks = [Access(action, "*")]
-        if params.get("IamInstanceProfile"):
-            profile = r.profile_by_ref(call, params["IamInstanceProfile"])
-            role = r.role_of_profile(call, profile)
-            if role is not None:
-                checks.append(pass_role(role["Arn"], "ec2.amazonaws.com"))
-        return checks
-
-    return authz
-
-
-def _on_instance(action: str) -> Any:
-    def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-        ids = params.get("InstanceIds") or [params["InstanceId"]]
-        return [Access(action, r.instance_arn(call.region, call.principal.account, i)) for i in ids]
-
-    return authz
-
-
-AUTHZ = {
-    "RunInstances": _passes_role("ec2:RunInstances"),
-    "AssociateIamInstanceProfile": _passes_role("ec2:AssociateIamInstanceProfile"),
-    "ReplaceIamInstanceProfileAssociation": _passes_role("ec2:ReplaceIamInstanceProfileAssociation"),
-    "StartInstances": _on_instance("ec2:StartInstances"),
-    "StopInstances": _on_instance("ec2:StopInstances"),
-    "TerminateInstances": _on_instance("ec2:TerminateInstances"),
-    "RebootInstances": _on_instance("ec2:RebootInstances"),
-    "ModifyInstanceMetadataOptions": _on_instance("ec2:ModifyInstanceMetadataOptions"),
 }

@@ -12,10 +12,30 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from skyhold import clock
 from skyhold.errors import AwsError
+from skyhold.services.ec2 import filters, tags
 from skyhold.services.ec2 import records as r
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
+
+
+def openssh_sha256(public: ed25519.Ed25519PublicKey) -> str:
+    """The fingerprint `ssh-keygen -l` prints (SHA-256 of the SSH public key blob), in
+    base64 as EC2 shows it."""
+    blob = base64.b64decode(public.public_bytes(serialization.Encoding.OpenSSH,
+                                                serialization.PublicFormat.OpenSSH).split()[1])
+    return base64.b64encode(hashlib.sha256(blob).digest()).decode()
+
+
+def _colons(digest: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in digest)
+
+
+def _spec_tags(params: dict[str, Any]) -> list[dict[str, str]]:
+    found = [t for spec in params.get("TagSpecifications") or [] if spec.get("ResourceType") == "key-pair"
+             for t in spec.get("Tags") or []]
+    tags.check_new(found)
+    return tags.as_list(tags.as_dict(found))
 
 
 def _key(call: Call, name: str) -> str:
@@ -25,26 +45,34 @@ def _key(call: Call, name: str) -> str:
 def create_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["KeyName"]
     if call.store.get(r.KEY_PAIR, _key(call, name)):
-        raise AwsError("InvalidKeyPair.Duplicate", f"The keypair {name} already exists")
+        raise AwsError("InvalidKeyPair.Duplicate", f"The keypair '{name}' already exists.")
     kind = params.get("KeyType") or "rsa"
+    if kind not in ("rsa", "ed25519"):
+        raise AwsError("InvalidParameterValue", f"Value ({kind}) for parameter keyType is invalid. Valid values "
+                       "are: rsa, ed25519.")
+    key_format = params.get("KeyFormat") or "pem"
+    if key_format != "pem":
+        raise AwsError("InvalidParameterValue", f"Value ({key_format}) for parameter keyFormat is not supported "
+                       "by Skyhold (only pem).")
+    private: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
     if kind == "ed25519":
         private = ed25519.Ed25519PrivateKey.generate()
+        # EC2 hands out ED25519 keys in OpenSSH's own format.
         material = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                          serialization.NoEncryption()).decode()
-        raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        fingerprint = base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+        fingerprint = openssh_sha256(private.public_key())
     else:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         fmt = serialization.PrivateFormat.TraditionalOpenSSL
         material = private.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
-        # AWS's fingerprint of a key it made: SHA-1 of the PKCS#8 DER private key.
+        # AWS's fingerprint of an RSA key it made: SHA-1 of the PKCS#8 DER private key.
         der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-        fingerprint = ":".join(f"{b:02x}" for b in hashlib.sha1(der).digest())
+        fingerprint = _colons(hashlib.sha1(der).digest())
     public = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                                serialization.PublicFormat.OpenSSH).decode()
     pair = {"KeyName": name, "KeyPairId": r.new_id("key"), "KeyFingerprint": fingerprint, "KeyType": kind,
-            "PublicKey": public, "CreateTime": clock.iso8601(clock.now())}
+            "PublicKey": public, "CreateTime": clock.iso8601(clock.now()), "Tags": _spec_tags(params)}
     call.store.put(r.KEY_PAIR, _key(call, name), pair, expect_version=0)
     return {"KeyName": name, "KeyFingerprint": fingerprint, "KeyMaterial": material, "KeyPairId": pair["KeyPairId"]}
 
@@ -52,40 +80,58 @@ def create_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def import_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["KeyName"]
     if call.store.get(r.KEY_PAIR, _key(call, name)):
-        raise AwsError("InvalidKeyPair.Duplicate", f"The keypair {name} already exists")
+        raise AwsError("InvalidKeyPair.Duplicate", f"The keypair '{name}' already exists.")
     try:
         public = serialization.load_ssh_public_key(params["PublicKeyMaterial"])
     except ValueError:
         raise AwsError("InvalidKey.Format", "Key is not in valid OpenSSH public key format") from None
-    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    fingerprint = ":".join(f"{b:02x}" for b in hashlib.md5(der).digest())
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        fingerprint = openssh_sha256(public)
+    elif isinstance(public, rsa.RSAPublicKey):
+        # AWS's fingerprint of an imported RSA key: MD5 of the DER SubjectPublicKeyInfo.
+        der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        fingerprint = _colons(hashlib.md5(der).digest())
+    else:
+        raise AwsError("InvalidKey.Format", "Key is not in valid OpenSSH public key format")
     pair = {"KeyName": name, "KeyPairId": r.new_id("key"), "KeyFingerprint": fingerprint,
             "KeyType": "ed25519" if isinstance(public, ed25519.Ed25519PublicKey) else "rsa",
-            "PublicKey": params["PublicKeyMaterial"].decode(), "CreateTime": clock.iso8601(clock.now())}
+            "PublicKey": params["PublicKeyMaterial"].decode().strip(), "CreateTime": clock.iso8601(clock.now()),
+            "Tags": _spec_tags(params)}
     call.store.put(r.KEY_PAIR, _key(call, name), pair, expect_version=0)
     return {"KeyName": name, "KeyFingerprint": fingerprint, "KeyPairId": pair["KeyPairId"]}
 
 
+_FIELDS: filters.Fields = {"key-name": lambda p: [p["KeyName"]], "key-pair-id": lambda p: [p["KeyPairId"]],
+                           "fingerprint": lambda p: [p["KeyFingerprint"]], "key-type": lambda p: [p["KeyType"]]}
+
+
 def describe_key_pairs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     pairs = [rec.value for rec in call.store.scan(r.KEY_PAIR, f"{call.principal.account}/{call.region}/")]
-    if params.get("KeyNames"):
-        missing = [n for n in params["KeyNames"] if n not in {p["KeyName"] for p in pairs}]
-        if missing:
-            raise AwsError("InvalidKeyPair.NotFound", f"The key pair '{missing[0]}' does not exist")
-        pairs = [p for p in pairs if p["KeyName"] in params["KeyNames"]]
-    return {"KeyPairs": [{k: (v if k != "CreateTime" else _dt(v)) for k, v in p.items()
-                          if k != "PublicKey" or params.get("IncludePublicKey")} for p in pairs]}
-
-
-def _dt(text: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    for field, wanted, what in (("KeyName", params.get("KeyNames"), "key pair"),
+                                ("KeyPairId", params.get("KeyPairIds"), "key pair ID")):
+        if wanted:
+            missing = [n for n in wanted if n not in {p[field] for p in pairs}]
+            if missing:
+                raise AwsError("InvalidKeyPair.NotFound", f"The {what} '{missing[0]}' does not exist")
+            pairs = [p for p in pairs if p[field] in wanted]
+    shown = []
+    for pair in pairs:
+        if not filters.matches(pair, params.get("Filters"), _FIELDS):
+            continue
+        item = {k: v for k, v in pair.items() if k != "PublicKey" or params.get("IncludePublicKey")}
+        item["CreateTime"] = r.parse_time(pair["CreateTime"])
+        item["Tags"] = pair.get("Tags") or []
+        shown.append(item)
+    return {"KeyPairs": shown}
 
 
 def delete_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    if params.get("KeyName"):
-        call.store.delete(r.KEY_PAIR, _key(call, params["KeyName"]))
+    """Deleting a key pair that does not exist succeeds, as on AWS."""
+    prefix = f"{call.principal.account}/{call.region}/"
+    for rec in call.store.scan(r.KEY_PAIR, prefix):
+        if rec.value["KeyName"] == params.get("KeyName") or rec.value["KeyPairId"] == params.get("KeyPairId"):
+            call.store.delete(r.KEY_PAIR, rec.key)
+            return {"Return": True, "KeyPairId": rec.value["KeyPairId"]}
     return {"Return": True}
 
 

@@ -1,99 +1,128 @@
-"""The default network every account and region has, as on AWS: a default VPC
-(172.31.0.0/16), a default subnet per availability zone and a default security
-group — enough for RunInstances with no network arguments. And instance tags."""
+"""The default network every account has in every region, as on AWS: a default VPC
+(172.31.0.0/16), a default subnet per availability zone and the VPC's `default`
+security group — enough for RunInstances with no network arguments."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
+from skyhold.services.ec2 import filters
 from skyhold.services.ec2 import records as r
-from skyhold.services.ec2.instances import DEFAULT_VPC, SUBNETS
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
-DEFAULT_GROUP = "sg-0d3fa017c0ffee001"
+
+def network(call: Call) -> dict[str, Any]:
+    return r.default_network(call.store, call.principal.account, call.region)
+
+
+def _tags(net: dict[str, Any], resource_id: str) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in (net.get("Tags") or {}).get(resource_id, {}).items()]
+
+
+def vpc(call: Call, net: dict[str, Any]) -> dict[str, Any]:
+    return {"VpcId": net["VpcId"], "CidrBlock": "172.31.0.0/16", "State": "available", "IsDefault": True,
+            "OwnerId": call.principal.account, "InstanceTenancy": "default", "DhcpOptionsId": net["DhcpOptionsId"],
+            "CidrBlockAssociationSet": [{"AssociationId": "vpc-cidr-assoc-" + net["VpcId"][4:],
+                                         "CidrBlock": "172.31.0.0/16", "CidrBlockState": {"State": "associated"}}],
+            "Tags": _tags(net, net["VpcId"])}
+
+
+def subnets(call: Call, net: dict[str, Any]) -> list[dict[str, Any]]:
+    account = call.principal.account
+    return [{"SubnetId": s["SubnetId"], "VpcId": net["VpcId"], "AvailabilityZone": s["Zone"],
+             "AvailabilityZoneId": r.zone_id(call.region, s["Zone"][-1]), "CidrBlock": s["CidrBlock"],
+             "State": "available", "DefaultForAz": True, "MapPublicIpOnLaunch": True,
+             "AvailableIpAddressCount": 4091, "OwnerId": account,
+             "SubnetArn": r.resource_arn(call.region, account, "subnet", s["SubnetId"]),
+             "Tags": _tags(net, s["SubnetId"])} for s in net["Subnets"]]
+
+
+def security_group(call: Call, net: dict[str, Any]) -> dict[str, Any]:
+    account = call.principal.account
+    return {"GroupId": net["GroupId"], "GroupName": "default", "VpcId": net["VpcId"],
+            "Description": "default VPC security group", "OwnerId": account,
+            "SecurityGroupArn": r.resource_arn(call.region, account, "security-group", net["GroupId"]),
+            "IpPermissions": [{"IpProtocol": "-1", "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [],
+                               "UserIdGroupPairs": [{"GroupId": net["GroupId"], "UserId": account}]}],
+            "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [],
+                                     "PrefixListIds": [], "UserIdGroupPairs": []}],
+            "Tags": _tags(net, net["GroupId"])}
+
+
+def subnet_for(call: Call, subnet_id: str | None) -> dict[str, Any]:
+    """The subnet an instance launches into: the one named, else the first zone's."""
+    net = network(call)
+    if subnet_id is None:
+        return net["Subnets"][0]
+    for s in net["Subnets"]:
+        if s["SubnetId"] == subnet_id:
+            return s
+    raise AwsError("InvalidSubnetID.NotFound", f"The subnet ID '{subnet_id}' does not exist")
+
+
+def groups_for(call: Call, group_ids: list[str] | None) -> list[str]:
+    net = network(call)
+    for gid in group_ids or []:
+        if gid != net["GroupId"]:
+            raise AwsError("InvalidGroup.NotFound", f"The security group '{gid}' does not exist")
+    return list(dict.fromkeys(group_ids or [net["GroupId"]]))
+
+
+def _select(items: list[dict[str, Any]], id_field: str, ids: list[str] | None, error: str, noun: str,
+            params: dict[str, Any], fields: filters.Fields) -> list[dict[str, Any]]:
+    if ids:
+        missing = [i for i in ids if i not in {item[id_field] for item in items}]
+        if missing:
+            raise AwsError(error, f"The {noun} '{missing[0]}' does not exist")
+        items = [item for item in items if item[id_field] in ids]
+    return [item for item in items if filters.matches(item, params.get("Filters"), fields)]
+
+
+_VPC_FIELDS: filters.Fields = {
+    "vpc-id": lambda v: [v["VpcId"]], "cidr": lambda v: [v["CidrBlock"]], "cidr-block": lambda v: [v["CidrBlock"]],
+    "is-default": lambda v: [v["IsDefault"]], "state": lambda v: [v["State"]], "owner-id": lambda v: [v["OwnerId"]],
+    "dhcp-options-id": lambda v: [v["DhcpOptionsId"]],
+}
+_SUBNET_FIELDS: filters.Fields = {
+    "subnet-id": lambda s: [s["SubnetId"]], "vpc-id": lambda s: [s["VpcId"]],
+    "availability-zone": lambda s: [s["AvailabilityZone"]], "availability-zone-id": lambda s: [s["AvailabilityZoneId"]],
+    "default-for-az": lambda s: [s["DefaultForAz"]], "defaultForAz": lambda s: [s["DefaultForAz"]],
+    "cidr-block": lambda s: [s["CidrBlock"]], "state": lambda s: [s["State"]], "owner-id": lambda s: [s["OwnerId"]],
+}
+_GROUP_FIELDS: filters.Fields = {
+    "group-id": lambda g: [g["GroupId"]], "group-name": lambda g: [g["GroupName"]], "vpc-id": lambda g: [g["VpcId"]],
+    "description": lambda g: [g["Description"]], "owner-id": lambda g: [g["OwnerId"]],
+}
 
 
 def describe_vpcs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return {"Vpcs": [{"VpcId": DEFAULT_VPC, "CidrBlock": "172.31.0.0/16", "State": "available", "IsDefault": True,
-                      "OwnerId": call.principal.account, "InstanceTenancy": "default",
-                      "DhcpOptionsId": "dopt-0d3fa017c0ffee001"}]}
+    found = _select([vpc(call, network(call))], "VpcId", params.get("VpcIds"), "InvalidVpcID.NotFound", "vpc ID",
+                    params, _VPC_FIELDS)
+    return {"Vpcs": found}
 
 
 def describe_subnets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return {"Subnets": [{"SubnetId": sid, "VpcId": DEFAULT_VPC, "AvailabilityZone": call.region + zone,
-                         "CidrBlock": f"172.31.{16 * i}.0/20", "State": "available", "DefaultForAz": True,
-                         "MapPublicIpOnLaunch": True, "AvailableIpAddressCount": 4091,
-                         "OwnerId": call.principal.account}
-                        for i, (zone, sid) in enumerate(SUBNETS.items())]}
+    found = _select(subnets(call, network(call)), "SubnetId", params.get("SubnetIds"), "InvalidSubnetID.NotFound",
+                    "subnet ID", params, _SUBNET_FIELDS)
+    return {"Subnets": found}
 
 
 def describe_security_groups(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return {"SecurityGroups": [{"GroupId": DEFAULT_GROUP, "GroupName": "default", "VpcId": DEFAULT_VPC,
-                                "Description": "default VPC security group", "OwnerId": call.principal.account,
-                                "IpPermissions": [{"IpProtocol": "-1", "UserIdGroupPairs": [
-                                    {"GroupId": DEFAULT_GROUP, "UserId": call.principal.account}]}],
-                                "IpPermissionsEgress": [{"IpProtocol": "-1",
-                                                         "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}]}
-
-
-def _instances(call: Call, ids: list[str]) -> list[tuple[dict[str, Any], int]]:
-    found = []
-    for resource in ids:
-        if not resource.startswith("i-"):
-            raise AwsError("InvalidID", f"The ID '{resource}' is not valid")
-        found.append(r.find(call, resource))
-    return found
-
-
-def create_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    for instance, version in _instances(call, params["Resources"]):
-        tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
-        tags.update({t["Key"]: t.get("Value", "") for t in params["Tags"]})
-        instance["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-        r.save(call, instance, version)
-    return {}
-
-
-def delete_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    drop = params.get("Tags") or []
-    for instance, version in _instances(call, params["Resources"]):
-        # No Tags parameter deletes every tag; a tag without Value matches any value.
-        instance["Tags"] = [t for t in instance.get("Tags") or []
-                            if drop and not any(d["Key"] == t["Key"] and d.get("Value") in (None, t["Value"])
-                                                for d in drop)]
-        r.save(call, instance, version)
-    return {}
-
-
-def describe_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    out = []
-    for rec in call.store.scan(r.INSTANCE):
-        instance = rec.value
-        if instance["Account"] != call.principal.account or instance["Region"] != call.region:
-            continue
-        for tag in instance.get("Tags") or []:
-            item = {"ResourceId": instance["InstanceId"], "ResourceType": "instance", "Key": tag["Key"],
-                    "Value": tag["Value"]}
-            if all(_tag_filter(item, f) for f in params.get("Filters") or []):
-                out.append(item)
-    return {"Tags": out}
-
-
-def _tag_filter(item: dict[str, Any], f: dict[str, Any]) -> bool:
-    field = {"resource-id": "ResourceId", "resource-type": "ResourceType", "key": "Key", "value": "Value"}.get(f["Name"])
-    if field is None:
-        raise AwsError("InvalidParameterValue", f"The filter '{f['Name']}' is invalid")
-    return item[field] in (f.get("Values") or [])
+    groups = [security_group(call, network(call))]
+    found = _select(groups, "GroupId", params.get("GroupIds"), "InvalidGroup.NotFound", "security group", params,
+                    _GROUP_FIELDS)
+    for name in params.get("GroupNames") or []:
+        if name != "default":
+            raise AwsError("InvalidGroup.NotFound", f"The security group '{name}' does not exist in default VPC "
+                           f"'{groups[0]['VpcId']}'")
+    return {"SecurityGroups": found}
 
 
 HANDLERS = {
     "DescribeVpcs": describe_vpcs,
     "DescribeSubnets": describe_subnets,
     "DescribeSecurityGroups": describe_security_groups,
-    "CreateTags": create_tags,
-    "DeleteTags": delete_tags,
-    "DescribeTags": describe_tags,
 }

@@ -1,0 +1,53 @@
+"""EC2's `Filters` parameter: each filter names a field and lists values; a resource
+matches when every filter has a value equal to one of the resource's values for that
+field. Values may hold the wildcards `*` and `?` (as AWS allows)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
+
+from skyhold.errors import AwsError
+
+# filter name → the resource's values for it
+Fields = dict[str, Callable[[dict[str, Any]], Iterable[Any]]]
+
+
+@lru_cache(maxsize=1024)
+def _pattern(value: str) -> re.Pattern[str]:
+    # Only * and ? are wildcards (no [sets]), so escape everything and reopen those two.
+    return re.compile(re.escape(value).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z", re.DOTALL)
+
+
+def _tags(resource: dict[str, Any]) -> dict[str, str]:
+    tags = resource.get("Tags") or {}
+    return tags if isinstance(tags, dict) else {t["Key"]: t.get("Value", "") for t in tags}
+
+
+def matches(resource: dict[str, Any], filters: list[dict[str, Any]] | None, fields: Fields) -> bool:
+    """True when the resource passes every filter; an unknown filter name is AWS's
+    InvalidParameterValue. `tag:<key>` and `tag-key`/`tag-value` work for any
+    resource with `Tags`."""
+    for f in filters or []:
+        name, wanted = f.get("Name") or "", f.get("Values") or []
+        if name.startswith("tag:"):
+            value = _tags(resource).get(name[4:])
+            got: list[str] = [] if value is None else [value]
+        elif name == "tag-key":
+            got = list(_tags(resource))
+        elif name == "tag-value":
+            got = list(_tags(resource).values())
+        elif name in fields:
+            got = ["true" if v is True else "false" if v is False else str(v)
+                   for v in fields[name](resource) if v is not None]
+        else:
+            raise AwsError("InvalidParameterValue", f"The filter '{name}' is invalid")
+        if not any(_pattern(w).match(g) for w in wanted for g in got):
+            return False
+    return True
+
+
+def one(value: Any) -> list[Any]:
+    return [value]

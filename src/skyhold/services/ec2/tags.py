@@ -1,0 +1,131 @@
+"""CreateTags / DeleteTags / DescribeTags over the resources Skyhold's EC2 has:
+instances, key pairs, and the default VPC, its subnets and security group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from skyhold.errors import AwsError
+from skyhold.services.ec2 import filters
+from skyhold.services.ec2 import records as r
+
+if TYPE_CHECKING:
+    from skyhold.pipeline import Call
+
+MAX_TAGS = 50
+_TYPES = {"i": "instance", "vpc": "vpc", "subnet": "subnet", "sg": "security-group", "key": "key-pair"}
+
+
+def resource_type(resource_id: str) -> str:
+    kind = _TYPES.get(resource_id.split("-", 1)[0])
+    if kind is None or "-" not in resource_id:
+        raise AwsError("InvalidID", f'The ID \'{resource_id}\' is not valid')
+    return kind
+
+
+def as_dict(tags: Any) -> dict[str, str]:
+    return dict(tags) if isinstance(tags, dict) else {t["Key"]: t.get("Value", "") for t in tags or []}
+
+
+def as_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def check_new(tags: list[dict[str, Any]], existing: dict[str, str] | None = None) -> None:
+    """AWS's rules for tags a caller sets: `aws:` keys are reserved, at most 50."""
+    for tag in tags:
+        if tag["Key"].lower().startswith("aws:"):
+            raise AwsError("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
+    if len({**(existing or {}), **as_dict(tags)}) > MAX_TAGS:
+        raise AwsError("TagLimitExceeded", f"The maximum number of Tags for a resource has been reached. "
+                       f"(Maximum {MAX_TAGS})")
+
+
+def _holder(call: Call, resource_id: str) -> tuple[dict[str, str], Callable[[dict[str, str]], None]]:
+    """The resource's tags now, and how to store new ones."""
+    kind = resource_type(resource_id)
+    if kind == "instance":
+        instance, version = r.find(call, resource_id)
+
+        def save_instance(tags: dict[str, str]) -> None:
+            r.save(call, {**instance, "Tags": as_list(tags)}, version)
+
+        return as_dict(instance.get("Tags")), save_instance
+    if kind == "key-pair":
+        prefix = f"{call.principal.account}/{call.region}/"
+        for rec in call.store.scan(r.KEY_PAIR, prefix):
+            if rec.value["KeyPairId"] == resource_id:
+                found = rec
+
+                def save_pair(tags: dict[str, str]) -> None:
+                    call.store.put(r.KEY_PAIR, found.key, {**found.value, "Tags": as_list(tags)},
+                                   expect_version=found.version)
+
+                return as_dict(found.value.get("Tags")), save_pair
+        raise AwsError("InvalidKeyPair.NotFound", f"The key pair ID '{resource_id}' does not exist")
+    key = f"{call.principal.account}/{call.region}"
+    net = r.default_network(call.store, call.principal.account, call.region)
+    ids = {net["VpcId"], net["GroupId"], *(s["SubnetId"] for s in net["Subnets"])}
+    if resource_id not in ids:
+        code = {"vpc": "InvalidVpcID.NotFound", "subnet": "InvalidSubnetID.NotFound",
+                "security-group": "InvalidGroup.NotFound"}[kind]
+        noun = {"vpc": "vpc ID", "subnet": "subnet ID", "security-group": "security group"}[kind]
+        raise AwsError(code, f"The {noun} '{resource_id}' does not exist")
+
+    def save_network(tags: dict[str, str]) -> None:
+        rec = call.store.get(r.NETWORK, key)
+        assert rec is not None
+        call.store.put(r.NETWORK, key, {**rec.value, "Tags": {**rec.value.get("Tags", {}), resource_id: tags}},
+                       expect_version=rec.version)
+
+    return dict((net.get("Tags") or {}).get(resource_id, {})), save_network
+
+
+def create_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    holders = [_holder(call, resource) for resource in dict.fromkeys(params["Resources"])]  # all found before any change
+    for tags, save in holders:
+        check_new(params["Tags"], tags)
+    for tags, save in holders:
+        save({**tags, **{t["Key"]: t.get("Value", "") for t in params["Tags"]}})
+    return {}
+
+
+def delete_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    drop = params.get("Tags")
+    for tags, save in [_holder(call, resource) for resource in dict.fromkeys(params["Resources"])]:
+        # No Tags parameter deletes every tag; a tag given without Value goes whatever its value.
+        kept = {k: v for k, v in tags.items()
+                if drop is not None and not any(d["Key"] == k and d.get("Value") in (None, v) for d in drop)}
+        save(kept)
+    return {}
+
+
+_FIELDS: filters.Fields = {
+    "resource-id": lambda t: [t["ResourceId"]], "resource-type": lambda t: [t["ResourceType"]],
+    "key": lambda t: [t["Key"]], "value": lambda t: [t["Value"]],
+}
+
+
+def describe_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    items: list[dict[str, Any]] = []
+    for instance in r.instances(call):
+        items += [{"ResourceId": instance["InstanceId"], "ResourceType": "instance", **t}
+                  for t in instance.get("Tags") or []]
+    for rec in call.store.scan(r.KEY_PAIR, f"{call.principal.account}/{call.region}/"):
+        items += [{"ResourceId": rec.value["KeyPairId"], "ResourceType": "key-pair", **t}
+                  for t in rec.value.get("Tags") or []]
+    net = call.store.get(r.NETWORK, f"{call.principal.account}/{call.region}")
+    for resource_id, tags in ((net.value.get("Tags") or {}) if net else {}).items():
+        items += [{"ResourceId": resource_id, "ResourceType": resource_type(resource_id), "Key": k, "Value": v}
+                  for k, v in tags.items()]
+    found = [t for t in items if filters.matches({**t, "Tags": {}}, params.get("Filters"), _FIELDS)]
+    found.sort(key=lambda t: (t["ResourceId"], t["Key"]))
+    return {"Tags": found}
+
+
+HANDLERS = {
+    "CreateTags": create_tags,
+    "DeleteTags": delete_tags,
+    "DescribeTags": describe_tags,
+}
