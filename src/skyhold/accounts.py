@@ -49,7 +49,7 @@ def create_account(store: Store, name: str) -> NewAccount:
         store.put(
             ACCOUNT,
             account_id,
-            {"Id": account_id, "Name": name, "CreatedAt": clock.iso8601(clock.now())},
+            {"Id": account_id, "Name": name, "CreatedAt": clock.now_iso8601()},
             expect_version=0,
         )
         admin = iam.create_user(store, account_id, ADMIN_USER)

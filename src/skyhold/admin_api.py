@@ -96,7 +96,7 @@ def _clock(pipeline: Pipeline, call: Any, req: HttpRequest) -> dict[str, Any]:
         clock.set_offset(offset)
     else:
         raise AwsError("MethodNotAllowed", "Use GET or POST", 405)
-    return {"now": clock.iso8601(clock.now()), "offset_seconds": clock.offset().total_seconds()}
+    return {"now": clock.now_iso8601(), "offset_seconds": clock.offset().total_seconds()}
 
 
 def _json(status: int, payload: dict[str, Any]) -> HttpResponse:

@@ -279,8 +279,12 @@ def _explain(args: Any) -> int:
         return 2
     from skyhold.store import open_trail_store
 
-    store = open_trail_store(config.data_dir(args.data_dir))
+    from skyhold.trail import index, journal
+
+    data_dir = config.data_dir(args.data_dir)
+    store = open_trail_store(data_dir)
     try:
+        index.catch_up(store, data_dir / journal.FOLDER)  # calls the server has not indexed yet
         if args.request_id:
             record = explain.find_by_request(store, args.request_id)
         else:

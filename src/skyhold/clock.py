@@ -37,6 +37,19 @@ def set_offset(seconds: float) -> None:
     _offset_seconds = float(seconds)
 
 
+_stamp: tuple[int, str] = (-1, "")
+
+
+def now_iso8601() -> str:
+    """iso8601(now()), formatted once per second: events and responses ask for it
+    on every call."""
+    global _stamp
+    second = int(time.time() + _offset_seconds)
+    if _stamp[0] != second:
+        _stamp = (second, iso8601(datetime.fromtimestamp(second, timezone.utc)))
+    return _stamp[1]
+
+
 def iso8601(dt: datetime) -> str:
     """AWS's usual timestamp text, e.g. 2026-11-22T10:00:00Z."""
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -50,4 +50,9 @@ def account_id() -> str:
 def request_id() -> str:
     # Request and event ids are not secrets: a PRNG is enough, and os.urandom (behind
     # uuid4) releases the GIL on every call, which costs dearly under load.
-    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+    # A version-4 UUID's text, formatted directly (uuid.UUID costs ~3x as much).
+    h = f"{_random.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = "89ab"

@@ -24,6 +24,7 @@ from skyhold.auth import sigv4
 from skyhold.auth.authenticate import authenticate
 from skyhold.authorize import Authorizer
 from skyhold.authz import Access
+from skyhold.trail import journal
 from skyhold.trail.audit import Audit
 from skyhold.errors import AwsError, not_implemented
 from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
@@ -91,7 +92,7 @@ class Pipeline:
         self.lookup = identity.make_lookup(store)
         self.authorizer = Authorizer(store, load_authz(), self.data_dir)
         self.trail_store = open_trail_store(self.data_dir)
-        self.audit = Audit(self.trail_store)
+        self.audit = Audit(self.trail_store, self.data_dir / journal.FOLDER)
         # Off only for measuring what recording costs (`skyhold up --no-audit`).
         self.audit_enabled = True
         self._is_async: dict[Handler, bool] = {}

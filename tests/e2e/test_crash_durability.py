@@ -56,6 +56,9 @@ def test_sigkill_loses_no_acknowledged_write_or_event(tmp_path) -> None:
         t.join()
     assert len(acked_users) > 10
 
+    # Coming back up on the same data indexes what the journal holds.
+    srv.start()
+    srv.stop()
     store, _ = open_store(tmp_path / "data")
     trail = open_trail_store(tmp_path / "data")
     try:
@@ -67,6 +70,3 @@ def test_sigkill_loses_no_acknowledged_write_or_event(tmp_path) -> None:
     finally:
         store.close()
         trail.close()
-    # and the server comes back up on the same data
-    srv.start()
-    srv.stop()

@@ -22,7 +22,8 @@ def open_store(data_dir: Path) -> tuple[Store, BlobStore]:
 def open_trail_store(data_dir: Path) -> SqliteStore:
     """The audit trail's own database: its constant appends must not invalidate the
     request path's read caches (keyed on the main store's generation) nor contend
-    for the main database's write lock. synchronous=NORMAL: a commit is in the OS
-    at once (safe from a crash of Skyhold); the recorder's checkpoints fsync it."""
+    for the main database's write lock. Durable like the main store (synchronous=
+    FULL): the recorder's writer thread commits off the event loop, one fsync per
+    batch."""
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    return SqliteStore(Path(data_dir) / "trail.db", synchronous="NORMAL")
+    return SqliteStore(Path(data_dir) / "trail.db")

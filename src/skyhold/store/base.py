@@ -48,8 +48,10 @@ class Store(Protocol):
 
     def count(self, kind: str, prefix: str = "") -> int: ...
 
-    def append_events(self, kind: str, items: list[tuple[str, dict[str, Any]]]) -> None:
-        """Append many records in one transaction (group commit for audit events)."""
+    def append_json(self, rows: list[tuple[str, str, str]]) -> None:
+        """Add many (kind, key, value as JSON text) records at once, as version 1; a
+        key already present is left as it is, so replaying an append is harmless
+        (the audit trail indexes its journal this way)."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
@@ -57,10 +59,6 @@ class Store(Protocol):
     def generation(self) -> object:
         """A value that changes whenever any write has been committed (by anyone):
         read caches on the request path are valid while it stays the same."""
-        ...
-
-    def checkpoint(self) -> None:
-        """Make everything committed so far durable on disk."""
         ...
 
     def close(self) -> None: ...

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,14 @@ DATA_VERSION_POLL = 0.2  # seconds
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
+
+
+_APPEND_CHUNK = 500  # rows per statement, well inside SQLite's host-parameter limit
+
+
+@cache
+def _append_sql(rows: int) -> str:
+    return "INSERT OR IGNORE INTO records(kind, key, version, value) VALUES " + ",".join(["(?,?,1,?)"] * rows)
 
 
 def _prefix_end(prefix: bytes) -> bytes | None:
@@ -166,12 +175,15 @@ class SqliteStore:
             conn.execute("DELETE FROM records WHERE kind=? AND key=?", (kind, key.encode()))
         return True
 
-    def append_events(self, kind: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+    def append_json(self, rows: list[tuple[str, str, str]]) -> None:
+        # One multi-row INSERT per chunk rather than executemany: every statement
+        # step releases and retakes the GIL, once per batch is enough.
+        values = [v for kind, key, text in rows for v in (kind, key.encode(), text)]
         with self.transaction():
-            self._conn().executemany(
-                "INSERT INTO records(kind, key, version, value) VALUES (?,?,1,?)",
-                [(kind, k.encode(), _dumps(v)) for k, v in items],
-            )
+            conn = self._conn()
+            for start in range(0, len(values), _APPEND_CHUNK * 3):
+                chunk = values[start : start + _APPEND_CHUNK * 3]
+                conn.execute(_append_sql(len(chunk) // 3), chunk)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -198,11 +210,6 @@ class SqliteStore:
             self._writes += 1
         finally:
             self._local.depth = 0
-
-    def checkpoint(self) -> None:
-        """Move the WAL into the database file, fsyncing it (for stores opened with
-        synchronous=NORMAL, this is when their commits reach the disk)."""
-        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         with self._lock:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
-from skyhold.store.base import Store
+from pathlib import Path
+
+from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import events
 from skyhold.trail.recorder import EVENT, REQUEST, Recorder
 
@@ -18,8 +20,8 @@ if TYPE_CHECKING:
 
 
 class Audit:
-    def __init__(self, store: Store) -> None:
-        self.recorder = Recorder(store)
+    def __init__(self, store: SqliteStore, journal_folder: Path) -> None:
+        self.recorder = Recorder(store, journal_folder)
 
     async def record(
         self, call: Call, params: dict[str, Any] | None, result: dict[str, Any] | None, failure: AwsError | None

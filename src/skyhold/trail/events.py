@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from skyhold import arn as arns
@@ -47,7 +48,26 @@ def category(service: str, operation: str) -> str:
     return "Data" if service == "s3" and operation in _S3_DATA else "Management"
 
 
+# Principal object → its userIdentity: credentials are cached on the request path, so
+# one caller's calls share one Principal and its record is built once. Keyed by id()
+# (a Principal holds a dict, so it is unhashable) with the object kept alive beside it.
+_IDENTITIES: dict[int, tuple[p.Principal, dict[str, Any]]] = {}
+_IDENTITIES_MAX = 4096
+
+
 def user_identity(who: p.Principal) -> dict[str, Any]:
+    """The event's userIdentity (shared between events: never mutate it)."""
+    hit = _IDENTITIES.get(id(who))
+    if hit is not None and hit[0] is who:
+        return hit[1]
+    ident = _user_identity(who)
+    if len(_IDENTITIES) >= _IDENTITIES_MAX:
+        _IDENTITIES.clear()
+    _IDENTITIES[id(who)] = (who, ident)
+    return ident
+
+
+def _user_identity(who: p.Principal) -> dict[str, Any]:
     if who.is_anonymous:
         return {"type": "AWSAccount", "principalId": "", "accountId": "anonymous"}
     if who.type == p.WEB_IDENTITY_USER:
@@ -118,10 +138,11 @@ def build(
     resources: list[dict[str, str]],
 ) -> dict[str, Any]:
     read_only = is_read_only(operation)
+    kind = category(service, operation)
     event: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(who),
-        "eventTime": clock.iso8601(clock.now()),
+        "eventTime": clock.now_iso8601(),
         "eventSource": event_source(service),
         "eventName": operation,
         "awsRegion": region,
@@ -133,20 +154,15 @@ def build(
         event["errorMessage"] = error_message or ""
     event["requestParameters"] = redact(wire_json(params)) if params else None
     event["responseElements"] = redact(wire_json(result)) if result and not read_only and not error_code else None
-    event.update(
-        {
-            "requestID": request_id,
-            "eventID": ids.request_id(),
-            "readOnly": read_only,
-            "resources": resources or None,
-            "eventType": "AwsApiCall",
-            "managementEvent": category(service, operation) == "Management",
-            "recipientAccountId": recipient_account,
-            "eventCategory": category(service, operation),
-        }
-    )
-    if event["resources"] is None:
-        del event["resources"]
+    event["requestID"] = request_id
+    event["eventID"] = ids.request_id()
+    event["readOnly"] = read_only
+    if resources:
+        event["resources"] = resources
+    event["eventType"] = "AwsApiCall"
+    event["managementEvent"] = kind == "Management"
+    event["recipientAccountId"] = recipient_account
+    event["eventCategory"] = kind
     return event
 
 
@@ -160,8 +176,10 @@ _RESOURCE_TYPES = {
 }
 
 
+@lru_cache(maxsize=4096)
 def resource_of(resource_arn: str, account: str) -> dict[str, str] | None:
-    """CloudTrail's `resources` entry for an ARN the call touched."""
+    """CloudTrail's `resources` entry for an ARN the call touched (shared between
+    events: never mutate it)."""
     if resource_arn in ("*", ""):
         return None
     try:

@@ -1,53 +1,65 @@
 """Recording events without slowing the request path, and without losing one.
 
-Every call's event is on disk before its response leaves. Appends made during one
-turn of the event loop are written together, in one transaction, at the end of that
-turn (the trail database runs in WAL mode with synchronous=NORMAL, so the commit
-itself costs no fsync and never blocks the loop). A syncer thread then fsyncs the
-WAL — one fsync for everything committed since its last one (group commit) — and
-only then releases the waiting calls. So neither a crash of Skyhold nor of the
-machine loses an event of an answered call, and the loop never waits on the disk.
+Every call's event is on disk before its response leaves, yet the event loop never
+touches the disk: a call hands its rows over and waits; one writer thread appends
+everything handed over since its last write to the journal (journal.py) in a single
+O_DSYNC write, then releases the waiting calls. While it writes, the next batch
+gathers: group commit, with batches that grow with the load. Calls made in one turn
+of the event loop are handed over together, so the threads meet once per turn.
+Neither a crash of Skyhold nor of the machine loses an event of an answered call.
 
-The trail has its own database (store.open_trail_store). Layout: kind
-`cloudtrail.event`, key "<account>/<time-ordered id>" (newest last; LookupEvents
-scans an account's prefix backwards), value {"event": record, "explain": decision
-trace or None}. Kind `cloudtrail.request`, key request id → the event keys, for
-`skyhold explain`.
+Readers want an index, not a log: an indexer thread moves journaled lines into the
+trail database every INDEX_EVERY seconds (index.catch_up), and anything that reads
+events (LookupEvents, delivery, `skyhold explain`) catches up first, so it sees
+every call answered before it asked.
+
+Layout of the trail database (store.open_trail_store): kind `cloudtrail.event`, key
+"<account>/<time-ordered id>" (newest last; LookupEvents scans an account's prefix
+backwards), value {"event": record, "explain": decision trace or None}. Kind
+`cloudtrail.request`, key request id → the event keys, for `skyhold explain`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import json
+import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from skyhold.store.base import Store
+from skyhold.store.sqlite import SqliteStore
+from skyhold.trail import index, journal
 
 EVENT = "cloudtrail.event"
 REQUEST = "cloudtrail.request"
-CHECKPOINT_EVERY = 1.0  # seconds
+INDEX_EVERY = 0.2  # seconds
 
 Row = tuple[str, str, dict[str, Any]]
+Waiting = tuple[list[Row], asyncio.Future[None]]
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: any key, any text
+log = logging.getLogger("skyhold.trail")
 
 
 class Recorder:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SqliteStore, folder: Path) -> None:
         self._store = store
-        self._pending: list[tuple[list[Row], asyncio.Future[None]]] = []
-        self._scheduled = False
+        self._folder = folder
+        index.catch_up(store, folder, tidy=True)  # what a previous run journaled
+        self._journal = journal.Journal(folder)
         self._seq = 0
-        # Commits not yet fsynced: (commit number, the calls waiting on it).
-        self._unsynced: list[tuple[int, list[asyncio.Future[None]]]] = []
-        self._committed = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._syncer = threading.Thread(target=self._sync, name="trail-fsync", daemon=True)
-        self._syncer.start()
-        self._checkpointer = threading.Thread(target=self._checkpoint, name="trail-checkpoint", daemon=True)
-        self._checkpointer.start()
+        self._turn: list[Waiting] = []  # handed over at the end of this loop turn
+        self._scheduled = False
+        self._pending: list[Waiting] = []  # handed over, not yet written
+        self._ready = threading.Condition()
+        self._stopping = False
+        self._stop_indexing = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="trail-writer", daemon=True)
+        self._writer.start()
+        self._indexer = threading.Thread(target=self._index_loop, name="trail-indexer", daemon=True)
+        self._indexer.start()
 
     def key(self, account: str) -> str:
         # time-ordered and unique within this process: nanoseconds + a counter
@@ -55,74 +67,80 @@ class Recorder:
         return f"{account}/{time.time_ns():020d}{self._seq:06d}"
 
     async def record(self, rows: list[Row]) -> None:
-        """Returns once the rows are committed (with everything else of this loop turn)."""
-        loop = self._loop = asyncio.get_running_loop()
+        """Returns once the rows are on disk."""
+        loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._pending.append((rows, done))
+        self._turn.append((rows, done))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._flush)
+            loop.call_soon(self._hand_over)
         await done
 
-    def _flush(self) -> None:
+    def index(self) -> None:
+        """Bring the index up to every event recorded so far."""
+        index.catch_up(self._store, self._folder)
+
+    def _hand_over(self) -> None:
         self._scheduled = False
-        batch, self._pending = self._pending, []
-        by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for rows, _ in batch:
-            for kind, key, value in rows:
-                by_kind.setdefault(kind, []).append((key, value))
+        turn, self._turn = self._turn, []
+        with self._ready:
+            self._pending.extend(turn)
+            self._ready.notify()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._ready:
+                while not self._pending and not self._stopping:
+                    self._ready.wait()
+                batch, self._pending = self._pending, []
+            if not batch:
+                return  # stopping, and everything handed over is written
+            self._write(batch)
+
+    def _write(self, batch: list[Waiting]) -> None:
         error: BaseException | None = None
         try:
-            with self._store.transaction():
-                for kind, items in by_kind.items():
-                    self._store.append_events(kind, items)
+            self._journal.append(
+                "".join([journal.encode(kind, key, _dumps(value)) for rows, _ in batch for kind, key, value in rows])
+            )
         except Exception as exc:  # the waiting calls learn of it
+            log.exception("could not record %d calls", len(batch))
             error = exc
-        if error is not None:
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(error)
-            return
-        self._committed += 1
-        self._unsynced.append((self._committed, [done for _, done in batch]))
-        self._wake.set()
-
-    def _sync(self) -> None:
-        """fsync the WAL for every commit made so far, then release their calls."""
-        wal = f"{self._store.path}-wal"  # type: ignore[attr-defined]
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            target = self._committed
-            loop = self._loop
-            if loop is None or not self._unsynced:
-                continue
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for _, done in batch:
+            by_loop.setdefault(done.get_loop(), []).append(done)
+        for loop, futures in by_loop.items():
             try:
-                fd = os.open(wal, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except FileNotFoundError:  # checkpointed and removed: already in the database file
+                loop.call_soon_threadsafe(_settle, futures, error)
+            except RuntimeError:  # that loop is closed: nobody waits any more
                 pass
-            loop.call_soon_threadsafe(self._release, target)
 
-    def _release(self, target: int) -> None:
-        while self._unsynced and self._unsynced[0][0] <= target:
-            _, futures = self._unsynced.pop(0)
-            for done in futures:
-                if not done.done():
-                    done.set_result(None)
-
-    def _checkpoint(self) -> None:
-        while not self._stop.wait(CHECKPOINT_EVERY):
+    def _index_loop(self) -> None:
+        while not self._stop_indexing.wait(INDEX_EVERY):
             try:
-                self._store.checkpoint()
-            except Exception:  # the next round tries again
-                pass
+                index.catch_up(self._store, self._folder, tidy=True)
+            except Exception:  # the next round tries again; the journal keeps the lines
+                log.exception("indexing the trail failed")
 
     def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._syncer.join(timeout=10)
-        self._checkpointer.join(timeout=10)
+        """Write what was handed over, index it, and stop both threads."""
+        if self._turn:
+            self._hand_over()
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
+        self._writer.join(timeout=30)
+        self._stop_indexing.set()
+        self._indexer.join(timeout=30)
+        self._journal.close()
+        index.catch_up(self._store, self._folder, tidy=True)
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for done in futures:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)

@@ -120,7 +120,8 @@ def test_concurrent_writers_one_wins_per_version(store: SqliteStore) -> None:
 def test_state_survives_reopen(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "db")
     s.put("k", "a", {"deep": {"list": [1, "two", None]}})
-    s.append_events("ev", [("0001", {"e": 1}), ("0002", {"e": 2})])
+    s.append_json([("ev", "0001", '{"e": 1}'), ("ev", "0002", '{"e": 2}')])
+    s.append_json([("ev", "0001", '{"e": 9}')])  # a replayed append changes nothing
     s.close()
     s2 = SqliteStore(tmp_path / "db")
     assert s2.get("k", "a").value == {"deep": {"list": [1, "two", None]}}

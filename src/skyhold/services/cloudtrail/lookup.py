@@ -99,6 +99,7 @@ def lookup_events(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     account = call.principal.account
     found: list[dict[str, Any]] = []
     last_key = ""
+    call.pipeline.audit.recorder.index()
     while len(found) < limit:
         rows = call.pipeline.trail_store.scan(EVENT, f"{account}/", before=before, limit=_PAGE, reverse=True)
         if not rows:

@@ -160,7 +160,7 @@ def _ns_now() -> int:
 
 def stop_logging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     trail, version = _find(call, params["Name"])
-    trail.update(IsLogging=False, StopLoggingTime=clock.iso8601(clock.now()))
+    trail.update(IsLogging=False, StopLoggingTime=clock.now_iso8601())
     call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
     return {}
 

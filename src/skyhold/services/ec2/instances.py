@@ -176,7 +176,7 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     profile = r.profile_by_ref(call, params["IamInstanceProfile"]) if params.get("IamInstanceProfile") else None
     vpc_id = network.network(call)["VpcId"]
     taken = {i["PrivateIpAddress"] for i in r.instances(call)}
-    now = clock.iso8601(clock.now())
+    now = clock.now_iso8601()
     reservation = r.new_id("r")
     launched = []
     for index in range(high):  # AWS launches as many as it can, up to MaxCount

@@ -72,7 +72,7 @@ def create_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     public = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                                serialization.PublicFormat.OpenSSH).decode()
     pair = {"KeyName": name, "KeyPairId": r.new_id("key"), "KeyFingerprint": fingerprint, "KeyType": kind,
-            "PublicKey": public, "CreateTime": clock.iso8601(clock.now()), "Tags": _spec_tags(params)}
+            "PublicKey": public, "CreateTime": clock.now_iso8601(), "Tags": _spec_tags(params)}
     call.store.put(r.KEY_PAIR, _key(call, name), pair, expect_version=0)
     return {"KeyName": name, "KeyFingerprint": fingerprint, "KeyMaterial": material, "KeyPairId": pair["KeyPairId"]}
 
@@ -95,7 +95,7 @@ def import_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("InvalidKey.Format", "Key is not in valid OpenSSH public key format")
     pair = {"KeyName": name, "KeyPairId": r.new_id("key"), "KeyFingerprint": fingerprint,
             "KeyType": "ed25519" if isinstance(public, ed25519.Ed25519PublicKey) else "rsa",
-            "PublicKey": params["PublicKeyMaterial"].decode().strip(), "CreateTime": clock.iso8601(clock.now()),
+            "PublicKey": params["PublicKeyMaterial"].decode().strip(), "CreateTime": clock.now_iso8601(),
             "Tags": _spec_tags(params)}
     call.store.put(r.KEY_PAIR, _key(call, name), pair, expect_version=0)
     return {"KeyName": name, "KeyFingerprint": fingerprint, "KeyPairId": pair["KeyPairId"]}

@@ -23,7 +23,7 @@ DEFAULT_MAX_ITEMS = 100
 
 
 def now_text() -> str:
-    return clock.iso8601(clock.now())
+    return clock.now_iso8601()
 
 
 def dt(text: str | None) -> datetime | None:

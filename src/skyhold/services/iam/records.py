@@ -70,7 +70,7 @@ def create_user(
         "UserId": ids.user_id(),
         "Arn": arn.user(account, name, path),
         "Path": path,
-        "CreateDate": clock.iso8601(clock.now()),
+        "CreateDate": clock.now_iso8601(),
         "Account": account,
         "Tags": tags or [],
         "Policies": {},
@@ -95,7 +95,7 @@ def create_access_key(store: Store, account: str, user_name: str) -> dict[str, A
         "Status": "Active",
         "UserName": user_name,
         "Account": account,
-        "CreateDate": clock.iso8601(clock.now()),
+        "CreateDate": clock.now_iso8601(),
     }
     store.put(ACCESS_KEY, key["AccessKeyId"], key, expect_version=0)
     return key

@@ -98,7 +98,7 @@ def create_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         "IssuingAccount": f"arn:aws:iam::{call.principal.account}:root",
         "Operations": operations,
         "Constraints": params.get("Constraints") or {},
-        "CreationDate": clock.iso8601(clock.now()),
+        "CreationDate": clock.now_iso8601(),
     }
     grants.append(grant)
     r.save(call, key, version)

@@ -77,7 +77,7 @@ def new_key(
         "Arn": key_arn(region, account, key_id),
         "AWSAccountId": account,
         "Region": region,
-        "CreationDate": clock.iso8601(clock.now()),
+        "CreationDate": clock.now_iso8601(),
         "Description": description,
         "KeyUsage": usage,
         "KeySpec": spec,
@@ -173,7 +173,7 @@ def rotate(call: Call, key: dict[str, Any], kind: str) -> None:
     """A new version of the key material; older versions stay to decrypt old data."""
     material = keyspecs.new_material(keyspecs.SPECS[key["KeySpec"]])
     key["Material"].append(_seal(call, key["KeyId"], len(key["Material"]), material))
-    key.setdefault("Rotations", []).append({"RotationDate": clock.iso8601(clock.now()), "RotationType": kind})
+    key.setdefault("Rotations", []).append({"RotationDate": clock.now_iso8601(), "RotationType": kind})
 
 
 def _rotate_if_due(call: Call, key: dict[str, Any], version: int) -> int:
@@ -211,7 +211,7 @@ def put_alias(call: Call, name: str, key: dict[str, Any], key_version: int, *, a
     with call.store.transaction():
         call.store.put(ALIAS, alias_key(account, region, name), {
             "AliasName": name, "TargetKeyId": key["KeyId"], "AliasArn": alias_arn(region, account, name),
-            "CreationDate": clock.iso8601(clock.now()), "LastUpdatedDate": clock.iso8601(clock.now()),
+            "CreationDate": clock.now_iso8601(), "LastUpdatedDate": clock.now_iso8601(),
         }, expect_version=alias_version)
         key["Aliases"] = sorted({*key.get("Aliases", []), name})
         save(call, key, key_version)

@@ -175,7 +175,7 @@ class Rotator:
             return
         secret = rec.value
         if ok:
-            secret["LastRotatedDate"] = clock.iso8601(clock.now())
+            secret["LastRotatedDate"] = clock.now_iso8601()
             if secret.get("RotationRules"):
                 schedule(secret, secret["RotationRules"])
         store.put(SECRET, secret_key, secret, expect_version=rec.version)

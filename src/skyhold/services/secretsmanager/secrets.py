@@ -111,7 +111,7 @@ def _seal(call: Call, secret: dict[str, Any], version_id: str, params: dict[str,
     nonce = random.token_bytes(12)
     sealed = nonce + AESGCM(data_key).encrypt(nonce, raw, _aad(context))
     return {"Kind": kind, "DataKey": base64.b64encode(wrapped).decode(),
-            "Ciphertext": base64.b64encode(sealed).decode(), "CreatedDate": clock.iso8601(clock.now()), "Stages": []}
+            "Ciphertext": base64.b64encode(sealed).decode(), "CreatedDate": clock.now_iso8601(), "Stages": []}
 
 
 def _context(secret: dict[str, Any], version_id: str) -> dict[str, str]:
@@ -161,7 +161,7 @@ def create_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             raise AwsError("InvalidRequestException", "You can't create this secret because a secret with this name "
                            "is already scheduled for deletion.")
         raise AwsError("ResourceExistsException", f"The operation failed because the secret {name} already exists.")
-    now = clock.iso8601(clock.now())
+    now = clock.now_iso8601()
     secret: dict[str, Any] = {
         "Name": name, "ARN": _arn(call, name), "Description": params.get("Description", ""),
         "KmsKeyId": params.get("KmsKeyId"), "CreatedDate": now, "LastChangedDate": now, "Tags": params.get("Tags") or [],
@@ -230,7 +230,7 @@ def put_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                        f"new version.")
     stages = params.get("VersionStages") or [CURRENT]
     _add_version(secret, version_id, _seal(call, secret, version_id, params), stages)
-    secret["LastChangedDate"] = clock.iso8601(clock.now())
+    secret["LastChangedDate"] = clock.now_iso8601()
     _save(call, secret, version)
     return {"ARN": secret["ARN"], "Name": secret["Name"], "VersionId": version_id, "VersionStages": stages}
 
@@ -246,7 +246,7 @@ def update_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         version_id = params.get("ClientRequestToken") or str(uuid.uuid4())
         _add_version(secret, version_id, _seal(call, secret, version_id, params), [CURRENT])
         out["VersionId"] = version_id
-    secret["LastChangedDate"] = clock.iso8601(clock.now())
+    secret["LastChangedDate"] = clock.now_iso8601()
     _save(call, secret, version)
     return out
 

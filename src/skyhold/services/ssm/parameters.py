@@ -145,7 +145,7 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     arn = arn_of(call, name)
     record: dict[str, Any] = {
         "Name": name, "Type": kind, "Version": version, "ARN": arn, "DataType": params.get("DataType") or "text",
-        "LastModifiedDate": clock.iso8601(clock.now()), "LastModifiedUser": call.principal.arn,
+        "LastModifiedDate": clock.now_iso8601(), "LastModifiedUser": call.principal.arn,
         "Description": params.get("Description", current.get("Description", "")), "Tier": tier,
         "AllowedPattern": params.get("AllowedPattern", current.get("AllowedPattern")),
     }

@@ -1,0 +1,124 @@
+"""The trail's journal: append-only segment files that make an event durable with one
+write.
+
+Each line is `kind<TAB>key<TAB>value-as-JSON<LF>` (JSON text never holds a raw LF, and
+kinds and keys are Skyhold's own, free of tabs). Segments are opened with O_DSYNC, so
+a write has reached the disk when it returns: the recorder's writer thread makes a
+whole batch of events durable with a single system call.
+
+Every process start writes a new segment, so a line torn by a crash can only be the
+last bytes of an older segment; readers take complete lines only and skip such a tail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+FOLDER = "trail-journal"  # in the data dir
+SEGMENT_BYTES = 16 * 1024 * 1024  # roll over to a new segment past this size
+
+Position = tuple[int, int]  # (segment number, byte offset in it)
+Line = tuple[str, str, str]  # kind, key, value JSON
+
+
+def encode(kind: str, key: str, value_json: str) -> str:
+    return f"{kind}\t{key}\t{value_json}\n"
+
+
+class Journal:
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        existing = segments(self.folder)
+        self._number = (existing[-1] + 1) if existing else 1
+        self._fd = self._open(self._number)
+        self._size = 0
+
+    @property
+    def position(self) -> Position:
+        """Where the next write lands."""
+        return self._number, self._size
+
+    def append(self, text: str) -> None:
+        """Durable when it returns (O_DSYNC)."""
+        data = text.encode()
+        view = memoryview(data)
+        while view:  # a regular file takes it all at once; loop in case it does not
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._size += len(data)
+        if self._size >= SEGMENT_BYTES:
+            os.close(self._fd)
+            self._number += 1
+            self._fd = self._open(self._number)
+            self._size = 0
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def _open(self, number: int) -> int:
+        fd = os.open(_path(self.folder, number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_DSYNC, 0o600)
+        _fsync_dir(self.folder)  # the new file's name is durable too
+        return fd
+
+
+def segments(folder: Path) -> list[int]:
+    found = []
+    for entry in os.listdir(folder):
+        if entry.endswith(".log") and entry[:-4].isdigit():
+            found.append(int(entry[:-4]))
+    return sorted(found)
+
+
+def read_since(folder: Path, start: Position) -> tuple[list[Line], Position]:
+    """Every complete line from `start` on, and the position after the last one."""
+    lines: list[Line] = []
+    first, first_offset = start
+    end = start
+    found = [n for n in segments(folder) if n >= first]
+    for i, seg in enumerate(found):
+        offset = first_offset if seg == first else 0
+        try:
+            with open(_path(folder, seg), "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+        except FileNotFoundError:  # removed by the server once indexed
+            continue
+        complete = data.rfind(b"\n") + 1
+        lines.extend(_parse(data[:complete]))
+        if i == len(found) - 1:
+            end = (seg, offset + complete)
+        else:  # finished for good; bytes after its last LF are a torn tail
+            end = (seg + 1, 0)
+    return lines, end
+
+
+def remove_before(folder: Path, number: int) -> None:
+    """Delete segments wholly before `number` (their lines are indexed)."""
+    for seg in segments(folder):
+        if seg < number:
+            try:
+                os.unlink(_path(folder, seg))
+            except FileNotFoundError:
+                pass
+
+
+def _parse(data: bytes) -> Iterator[Line]:
+    for raw in data.split(b"\n"):
+        if raw:
+            kind, key, value = raw.decode().split("\t", 2)
+            yield kind, key, value
+
+
+def _path(folder: Path, number: int) -> Path:
+    return folder / f"{number:010d}.log"
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,69 @@
+"""The trail journal and its index: complete lines only, torn tails skipped, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skyhold.store.sqlite import SqliteStore
+from skyhold.trail import index, journal
+
+
+def _line(key: str, n: int) -> str:
+    return journal.encode("ev", key, f'{{"n":{n}}}')
+
+
+def test_lines_written_are_read_back_in_order(tmp_path: Path) -> None:
+    j = journal.Journal(tmp_path)
+    j.append(_line("a", 1) + _line("b", 2))
+    j.append(_line("c", 3))
+    lines, end = journal.read_since(tmp_path, (0, 0))
+    assert lines == [("ev", "a", '{"n":1}'), ("ev", "b", '{"n":2}'), ("ev", "c", '{"n":3}')]
+    assert end == j.position
+    assert journal.read_since(tmp_path, end) == ([], end)
+    j.close()
+
+
+def test_a_torn_tail_of_an_older_segment_is_skipped(tmp_path: Path) -> None:
+    j = journal.Journal(tmp_path)
+    j.append(_line("a", 1))
+    j.close()
+    with open(tmp_path / "0000000001.log", "ab") as fh:  # a crash in the middle of a write
+        fh.write(b"ev\tb\t{\"n\":")
+    # the half line is not complete: a reader stops before it
+    lines, end = journal.read_since(tmp_path, (0, 0))
+    assert [k for _, k, _ in lines] == ["a"]
+    restarted = journal.Journal(tmp_path)  # a new process writes a new segment
+    restarted.append(_line("c", 3))
+    lines, end2 = journal.read_since(tmp_path, end)
+    assert [k for _, k, _ in lines] == ["c"] and end2 == restarted.position
+    restarted.close()
+
+
+def test_segments_roll_over(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(journal, "SEGMENT_BYTES", 64)
+    j = journal.Journal(tmp_path)
+    for i in range(10):
+        j.append(_line(f"k{i:02d}", i))
+    assert len(journal.segments(tmp_path)) > 2
+    lines, _ = journal.read_since(tmp_path, (0, 0))
+    assert [k for _, k, _ in lines] == [f"k{i:02d}" for i in range(10)]
+    j.close()
+
+
+def test_index_catches_up_once_and_tidies(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(journal, "SEGMENT_BYTES", 64)
+    folder = tmp_path / "journal"
+    store = SqliteStore(tmp_path / "trail.db")
+    j = journal.Journal(folder)
+    for i in range(6):
+        j.append(_line(f"k{i}", i))
+    index.catch_up(store, folder, tidy=True)
+    assert [r.value["n"] for r in store.scan("ev")] == list(range(6))
+    assert journal.segments(folder) == [j.position[0]]  # wholly indexed segments are gone
+    j.append(_line("k6", 6))
+    index.catch_up(store, folder)
+    index.catch_up(store, folder)  # nothing new: nothing changes
+    assert [r.value["n"] for r in store.scan("ev")] == list(range(7))
+    assert all(r.version == 1 for r in store.scan("ev"))
+    j.close()
+    store.close()
