@@ -7,6 +7,7 @@ no unauthenticated administrative endpoint.
 
   GET  /_skyhold/clock                    → {"now": ..., "offset_seconds": ...}
   POST /_skyhold/clock {"advance_seconds": N} | {"reset": true}
+       (jobs that run by the clock, e.g. S3 lifecycle, catch up before it answers)
 
 Public, read-only documents (no signature): the local OIDC issuer's
   GET  /_skyhold/oidc/.well-known/openid-configuration, GET /_skyhold/oidc/jwks.json
@@ -15,6 +16,7 @@ Public, read-only documents (no signature): the local OIDC issuer's
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock, oidc
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from skyhold.pipeline import Pipeline
 
 SIGNING_SERVICE = "skyhold"
+log = logging.getLogger("skyhold.admin")
 META = "skyhold.meta"
 
 
@@ -54,7 +57,10 @@ async def handle(pipeline: Pipeline, req: HttpRequest, body: bytes) -> HttpRespo
         who: Principal = result.credential.principal
         call = Call(pipeline, req, "skyhold", req.path, "us-east-1", who, "")
         if req.path == "/_skyhold/clock":
-            return _json(200, _clock(pipeline, call, req))
+            shown = _clock(pipeline, call, req)
+            if req.method == "POST":
+                await _after_clock_moved(pipeline)
+            return _json(200, shown)
         raise AwsError("NotFound", f"No Skyhold endpoint {req.path}", 404)
     except AwsError as err:
         return error_response(err)
@@ -97,6 +103,16 @@ def _clock(pipeline: Pipeline, call: Any, req: HttpRequest) -> dict[str, Any]:
     else:
         raise AwsError("MethodNotAllowed", "Use GET or POST", 405)
     return {"now": clock.now_iso8601(), "offset_seconds": clock.offset().total_seconds()}
+
+
+async def _after_clock_moved(pipeline: Pipeline) -> None:
+    """Let jobs that run by the clock catch up before the caller sees the new time
+    (e.g. S3 lifecycle expirations a lab then looks for)."""
+    for catch_up in pipeline.on_clock_moved:
+        try:
+            await catch_up()
+        except Exception:  # the clock has moved either way; the job retries on its own
+            log.exception("catching up after the clock moved failed")
 
 
 def _json(status: int, payload: dict[str, Any]) -> HttpResponse:

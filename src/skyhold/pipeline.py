@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from urllib.parse import parse_qs
@@ -22,6 +22,7 @@ from botocore.model import OperationModel, ServiceModel
 from skyhold import clock, ids, identity, request_log
 from skyhold.auth import sigv4
 from skyhold.auth.authenticate import authenticate
+from skyhold.auth.post_policy import content_length_range, region_of, verify_post_policy
 from skyhold.authorize import Authorizer
 from skyhold.authz import Access
 from skyhold.trail import journal
@@ -31,10 +32,12 @@ from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
 from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.iam.access_keys import record_key_use
 from skyhold.services.registry import SERVED, Handler, load_authz, load_handlers
+from skyhold.services.s3 import cors as s3_cors
+from skyhold.services.s3 import post_object as s3_post
 from skyhold.store.base import Store
 from skyhold.store import open_trail_store
 from skyhold.store.blobs import BlobStore
-from skyhold.wire import protocol
+from skyhold.wire import protocol, rest
 from skyhold.wire.http import HttpRequest, HttpResponse
 from skyhold.wire.models import service_model
 from skyhold.wire.route import route_service
@@ -101,6 +104,9 @@ class Pipeline:
         self.endpoint = ""
         # Long-lived helpers services keep beside the pipeline (e.g. the secret rotator).
         self.extensions: dict[str, Any] = {}
+        # Jobs that run by Skyhold's clock and catch up at once when it is moved
+        # (`skyhold clock advance`; admin_api awaits each in turn), e.g. S3 lifecycle.
+        self.on_clock_moved: list[Callable[[], Awaitable[None]]] = []
         # access key → (clock minute, signing name, region) of its last recorded use:
         # IAM keeps last-used to the minute, so an unchanged use is not re-recorded.
         self._key_use: dict[str, tuple[int, str, str]] = {}
@@ -121,16 +127,30 @@ class Pipeline:
             if scope_service is None and service == "s3" and _is_form_post(req):
                 service = await _unsigned_query_service(req, body) or service
             model = service_model(service)
-            op = await self._find_operation(model, req, body)
-            operation = op.name
-            call = await self._authenticate(req, body, model, op, service, request_id, scope_service is not None)
-            params = protocol.parse_request(op, req)
-            self.authorizer.check(call, params)
-            result = await self._dispatch(call, params)
-            response = protocol.serialize_response(op, result, request_id)
+            if service == "s3" and req.method == "OPTIONS":
+                # A CORS preflight: answered from the bucket's rules alone, unauthenticated
+                # and recorded in no trail, as on AWS (S3's model has no OPTIONS operation).
+                operation = "CorsPreflight"
+                req.body = await body.read(MAX_BUFFERED_BODY)  # none is sent; read, the connection stays open
+                allowed = s3_cors.preflight(self.store, req)
+                response = HttpResponse(200, rest.request_id_headers(model, request_id) + allowed)
+            elif service == "s3" and s3_post.is_form_upload(req):
+                operation = s3_post.OPERATION
+                call, params = await self._form_upload(req, body, request_id)
+                self.authorizer.check(call, params)
+                result = await self._dispatch(call, params)
+                response = s3_post.respond(call, params, result, request_id)
+            else:
+                op = await self._find_operation(model, req, body)
+                operation = op.name
+                call = await self._authenticate(req, body, model, op, service, request_id, scope_service is not None)
+                params = protocol.parse_request(op, req)
+                self.authorizer.check(call, params)
+                result = await self._dispatch(call, params)
+                response = protocol.serialize_response(op, result, request_id)
             # S3 answers some calls with a status its model does not name (206 for a
             # range, 204 for deletes): the handler says which.
-            if (status := call.extras.get("http_status")) is not None:
+            if call is not None and (status := call.extras.get("http_status")) is not None:
                 response.status = status
         except AwsError as err:
             failure = err
@@ -144,6 +164,9 @@ class Pipeline:
                 sender_fault=False,
             )
             response = self._error(model, failure, request_id, req.method == "HEAD")
+        if service == "s3" and req.method != "OPTIONS" and "origin" in req.headers:
+            # A browser reads nothing of a cross-origin answer, errors included, without these.
+            response.headers += s3_cors.actual_headers(self.store, req)
         if not body.exhausted:
             # A refused upload's body was never read; the connection cannot carry
             # another request after it, so close it rather than misparse the rest.
@@ -204,6 +227,23 @@ class Pipeline:
         elif req.body is None:
             stream = body.stream()
         return Call(self, req, service, op.name, region, who, request_id, body_stream=stream)
+
+    async def _form_upload(self, req: HttpRequest, body: Body, request_id: str) -> tuple[Call, dict[str, Any]]:
+        """A browser's form upload: the policy in the form is what is signed, not the request."""
+        form = await s3_post.read_form(req, body)
+        credential, policy = verify_post_policy(
+            form.fields, self.lookup, bucket=form.bucket, regions=REGIONS, filename=form.file.filename
+        )
+        region = region_of(form.fields) or DEFAULT_REGION
+        who = ANONYMOUS_PRINCIPAL
+        if credential is not None:
+            who = credential.principal
+            if who.access_key_id and who.access_key_id.startswith("AKIA"):
+                self._note_key_use(who.access_key_id, "s3", region)
+        stream = s3_post.sized(form.file.chunks, content_length_range(policy))
+        call = Call(self, req, "s3", s3_post.OPERATION, region, who, request_id, body_stream=stream)
+        call.extras["form"] = form.fields
+        return call, s3_post.params_of(form)
 
     def _note_key_use(self, access_key_id: str, service: str, region: str) -> None:
         use = (int(clock.now_epoch() // 60), service, region)

@@ -2,7 +2,10 @@
 
 The form carries a base64 JSON policy, signed by the uploader: the string to sign is
 the base64 policy itself. The policy's conditions say which form fields may appear
-and what they may hold; S3 refuses any field no condition covers.
+and what they may hold; S3 refuses any field no condition covers. A form with none of
+the signature fields is anonymous: only a bucket policy can let it write.
+
+Field names are matched without regard to case, values exactly.
 """
 
 from __future__ import annotations
@@ -24,6 +27,22 @@ from skyhold.errors import AwsError
 # Fields a POST may carry without a condition naming them (S3's list, plus the
 # bucket we add from the URL).
 _EXEMPT = frozenset({"policy", "x-amz-signature", "file", "bucket"})
+# A signed form must carry all of these; S3 names the first one missing in this order.
+_SIGNATURE_FIELDS = ("X-Amz-Signature", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date")
+_SIGV2_FIELDS = ("signature", "awsaccesskeyid")
+
+
+def missing_field(name: str) -> AwsError:
+    return AwsError(
+        "InvalidArgument",
+        f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the order of the fields.",
+        status=400,
+        extra={"ArgumentName": name, "ArgumentValue": ""},
+    )
+
+
+def _invalid_policy(detail: str) -> AwsError:
+    return AwsError("InvalidPolicyDocument", f"Invalid Policy: {detail}", status=400)
 
 
 def verify_post_policy(
@@ -32,26 +51,40 @@ def verify_post_policy(
     *,
     bucket: str,
     regions: frozenset[str],
-    content_length: int | None = None,
     filename: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Credential | None, dict[str, Any] | None]:
     """Verify a POST form; returns (credential, policy) or (None, None) for an anonymous
-    form (no policy: only a public-write bucket takes it). Raises AwsError as S3 does."""
+    form. Raises AwsError as S3 does. The content-length-range condition is left to
+    the upload (see `content_length_range`): only the streamed file tells the size."""
     form = {name.lower(): value for name, value in fields.items()}
-    policy_b64 = form.get("policy")
-    if policy_b64 is None:
+    if not form.get("key"):
+        raise missing_field("key")
+    if not any(name.lower() in form for name in _SIGNATURE_FIELDS):
+        if any(name in form for name in _SIGV2_FIELDS):
+            raise errors.s3_sigv2_refused()
         return None, None
-    if form.get("x-amz-algorithm") != sigv4.ALGORITHM:
-        raise AwsError("InvalidArgument", "POST requires exactly one of X-Amz-Algorithm or AWSAccessKeyId", status=400)
-    for name in ("x-amz-credential", "x-amz-date", "x-amz-signature"):
-        if not form.get(name):
-            raise AwsError(
-                "InvalidArgument",
-                f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the order of the fields.",
-                status=400,
-                extra={"ArgumentName": name, "ArgumentValue": ""},
-            )
+    for name in _SIGNATURE_FIELDS:
+        if not form.get(name.lower()):
+            raise missing_field(name)
+    policy_b64 = form.get("policy")
+    if not policy_b64:
+        raise missing_field("Policy")
+    if form["x-amz-algorithm"] != sigv4.ALGORITHM:
+        raise AwsError("InvalidArgument", f'X-Amz-Algorithm only supports "{sigv4.ALGORITHM}"', status=400,
+                       extra={"ArgumentName": "X-Amz-Algorithm", "ArgumentValue": form["x-amz-algorithm"]})
+    credential = _signer(form, policy_b64, lookup, regions)
+    policy = _decode(policy_b64)
+    _check_expiration(policy, now or clock.wall_now())
+    if filename is not None:
+        form["key"] = form["key"].replace("${filename}", filename)
+    form["bucket"] = bucket
+    check_conditions(policy, form)
+    return credential, policy
+
+
+def _signer(form: dict[str, str], policy_b64: str, lookup: CredentialLookup, regions: frozenset[str]) -> Credential:
+    """The credential whose secret signed the policy (with its session token, if any)."""
     credential_text = form["x-amz-credential"]
     fault = errors.s3_credential_fault(credential_text, False, regions)
     if fault is not None:
@@ -63,13 +96,7 @@ def verify_post_policy(
     key = sigv4.signing_key(credential.secret_access_key, date, region, service)
     provided = form["x-amz-signature"]
     if not hmac.compare_digest(sigv4.sign(key, policy_b64), provided):
-        raise AwsError(
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
-            status=403,
-            extra={"AWSAccessKeyId": access_key_id, "StringToSign": policy_b64, "SignatureProvided": provided},
-        )
+        raise errors.chunk_signature_mismatch(access_key_id, provided, policy_b64)
     token = form.get("x-amz-security-token")
     if credential.session_token is not None:
         if token != credential.session_token:
@@ -78,70 +105,107 @@ def verify_post_policy(
             raise errors.expired_token(Style.S3, token)
     elif token:
         raise errors.invalid_token(Style.S3, token)
-    policy = _decode(policy_b64)
-    _check_expiration(policy, now or clock.wall_now())
-    if filename is not None and "key" in form:
-        form["key"] = form["key"].replace("${filename}", filename)
-    form["bucket"] = bucket
-    check_conditions(policy, form, content_length)
-    return credential, policy
+    return credential
+
+
+def region_of(fields: Mapping[str, str]) -> str | None:
+    """The region of a signed form's credential scope (checked by `verify_post_policy`)."""
+    for name, value in fields.items():
+        if name.lower() == "x-amz-credential":
+            parts = value.split("/")
+            return parts[2] if len(parts) == 5 else None
+    return None
 
 
 def _decode(policy_b64: str) -> dict[str, Any]:
     try:
         policy = json.loads(base64.b64decode(policy_b64, validate=True))
     except (binascii.Error, ValueError):
-        raise AwsError("InvalidPolicyDocument", "Invalid Policy: Invalid JSON.", status=400) from None
+        raise _invalid_policy("Invalid JSON.") from None
     if not isinstance(policy, dict) or not isinstance(policy.get("conditions"), list):
-        raise AwsError("InvalidPolicyDocument", "Invalid Policy: Policy missing conditions.", status=400)
+        raise _invalid_policy("Policy missing conditions.")
     return policy
 
 
 def _check_expiration(policy: dict[str, Any], now: datetime) -> None:
     text = policy.get("expiration")
     if not isinstance(text, str):
-        raise AwsError("InvalidPolicyDocument", "Invalid Policy: Policy missing expiration.", status=400)
+        raise _invalid_policy("Policy missing expiration.")
     try:
         expires = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise AwsError("InvalidPolicyDocument", "Invalid Policy: Invalid 'expiration' value: '" + text + "'", status=400) from None
+        raise _invalid_policy(f"Invalid 'expiration' value: '{text}'") from None
+    if expires.tzinfo is None:
+        raise _invalid_policy(f"Invalid 'expiration' value: '{text}'")
     if expires <= now:
         raise errors.post_policy_denied("Policy expired.")
 
 
-def check_conditions(policy: dict[str, Any], form: Mapping[str, str], content_length: int | None) -> None:
-    """Every condition must hold and every (non-exempt) field must be named by one."""
+def _failed(condition: list[Any]) -> AwsError:
+    shown = ", ".join(json.dumps(item, ensure_ascii=False) for item in condition)
+    return errors.post_policy_denied(f"Policy Condition failed: [{shown}]")
+
+
+def _starts_with(name: str, actual: str, prefix: str) -> bool:
+    if name == "content-type" and "," in actual:
+        # A list of content types passes when every one of them does.
+        return all(part.strip().startswith(prefix) for part in actual.split(","))
+    return actual.startswith(prefix)
+
+
+def check_conditions(policy: dict[str, Any], form: Mapping[str, str]) -> None:
+    """Every condition must hold and every (non-exempt) field must be named by one.
+    `form`: lower-cased field names, `bucket` set from the URL."""
     covered: set[str] = set()
     for condition in policy["conditions"]:
         if isinstance(condition, dict):
-            for name, value in condition.items():
-                field_name = name.lower()
-                covered.add(field_name)
-                if form.get(field_name) != value:
-                    raise errors.post_policy_denied(f'Policy Condition failed: ["eq", "${name}", "{value}"]')
-        elif isinstance(condition, list) and len(condition) == 3:
-            op = str(condition[0]).lower()
-            if op == "content-length-range":
-                low, high = int(condition[1]), int(condition[2])
-                if content_length is not None and content_length > high:
-                    raise AwsError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", status=400)
-                if content_length is not None and content_length < low:
-                    raise AwsError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", status=400)
-                continue
-            name = str(condition[1]).lstrip("$").lower()
+            if len(condition) != 1:
+                raise _invalid_policy("Invalid Simple-Condition: Simple-Conditions must have exactly one property "
+                                      "specified.")
+            ((name, value),) = condition.items()
+            covered.add(name.lower())
+            if form.get(name.lower()) != value:
+                raise _failed(["eq", f"${name}", value])
+            continue
+        if not isinstance(condition, list) or len(condition) != 3:
+            raise _invalid_policy("Invalid Condition.")
+        op = str(condition[0]).lower()
+        if op == "content-length-range":
+            _bounds(condition)
+            continue
+        target = str(condition[1])
+        # A field is named with a leading "$"; without it the condition holds for nothing.
+        name = target[1:].lower() if target.startswith("$") else None
+        if name is not None:
             covered.add(name)
-            actual = form.get(name, "")
-            expected = str(condition[2])
-            ok = actual == expected if op == "eq" else actual.startswith(expected) if op == "starts-with" else False
-            if not ok:
-                raise errors.post_policy_denied(
-                    f'Policy Condition failed: ["{condition[0]}", "{condition[1]}", "{condition[2]}"]'
-                )
+        actual = form.get(name) if name is not None else None
+        expected = condition[2]
+        if op == "eq":
+            ok = actual is not None and actual == expected
+        elif op == "starts-with":
+            ok = name is not None and isinstance(expected, str) and _starts_with(name, actual or "", expected)
         else:
-            raise AwsError("InvalidPolicyDocument", "Invalid Policy: Invalid Condition.", status=400)
+            raise _invalid_policy(f"Invalid Condition: unknown operation '{condition[0]}'.")
+        if not ok:
+            raise _failed(condition)
     extra = sorted(
         name for name in form
         if name not in covered and name not in _EXEMPT and not name.startswith("x-ignore-")
     )
     if extra:
         raise errors.post_policy_denied("Extra input fields: " + ", ".join(extra))
+
+
+def _bounds(condition: list[Any]) -> tuple[int, int]:
+    try:
+        return int(condition[1]), int(condition[2])
+    except (TypeError, ValueError):
+        raise _failed(condition) from None
+
+
+def content_length_range(policy: dict[str, Any] | None) -> tuple[int, int] | None:
+    """(min, max) bytes the policy allows the file; None when it sets no range."""
+    for condition in (policy or {}).get("conditions", ()):
+        if isinstance(condition, list) and len(condition) == 3 and str(condition[0]).lower() == "content-length-range":
+            return _bounds(condition)
+    return None

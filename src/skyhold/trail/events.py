@@ -24,7 +24,7 @@ _S3_DATA = frozenset(
         "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts",
         "GetObjectAttributes", "RestoreObject", "SelectObjectContent", "GetObjectRetention", "PutObjectRetention",
         "GetObjectLegalHold", "PutObjectLegalHold", "ListObjects", "ListObjectsV2", "ListObjectVersions",
-        "ListMultipartUploads",
+        "ListMultipartUploads", "PostObject",
     }
 )
 _READ_PREFIXES = ("Get", "List", "Describe", "Lookup", "Head", "Search", "BatchGet", "Simulate", "Decrypt",

@@ -1,5 +1,5 @@
 """Buckets and their settings: create/head/list/delete, location, tagging,
-versioning, default encryption, object ownership, CORS and lifecycle (stored)."""
+versioning, default encryption, object ownership, CORS rules and lifecycle rules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
 from skyhold.regions import DEFAULT_REGION
-from skyhold.services.s3 import bodies, errors, public_access, records
+from skyhold.services.s3 import bodies, cors, errors, lifecycle_rules, public_access, records
 from skyhold.services.s3.names import valid_bucket_name
 from skyhold.store.base import ConflictError
 
@@ -267,18 +267,11 @@ def delete_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, A
     return {}
 
 
-# --- CORS and lifecycle: stored and returned -------------------------------------------------
+# --- CORS (applied by cors.py) and lifecycle (applied by lifecycle.py) ----------------------
 
 def put_bucket_cors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     rules = (params.get("CORSConfiguration") or {}).get("CORSRules") or []
-    for rule in rules:
-        if not rule.get("AllowedMethods") or not rule.get("AllowedOrigins"):
-            raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                           "against our published schema", 400)
-        for method in rule["AllowedMethods"]:
-            if method not in ("GET", "PUT", "POST", "DELETE", "HEAD"):
-                raise errors.invalid_request(f"Found unsupported HTTP method in CORS config. Unsupported method "
-                                             f"is {method}")
+    cors.validate(rules)
     records.update_bucket(call.store, params["Bucket"], Cors=rules)
     return {}
 
@@ -286,34 +279,36 @@ def put_bucket_cors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def get_bucket_cors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     rules = records.get_bucket(call.store, params["Bucket"]).value.get("Cors")
     if not rules:
-        raise errors.no_such_cors()
+        raise errors.no_such_cors(params["Bucket"])
     return {"CORSRules": rules}
 
 
 def delete_bucket_cors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.update_bucket(call.store, params["Bucket"], Cors=None)
+    call.extras["http_status"] = 204
     return {}
 
 
 def put_bucket_lifecycle_configuration(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    rules = (params.get("LifecycleConfiguration") or {}).get("Rules") or []
-    for rule in rules:
-        if rule.get("Status") not in ("Enabled", "Disabled"):
-            raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                           "against our published schema", 400)
-    records.update_bucket(call.store, params["Bucket"], Lifecycle=rules)
-    return {}
+    config = params.get("LifecycleConfiguration")
+    if config is None:
+        raise errors.malformed_xml()
+    checked = lifecycle_rules.check(config.get("Rules") or [], params.get("TransitionDefaultMinimumObjectSize"))
+    records.update_bucket(call.store, params["Bucket"], Lifecycle=checked.rules, LifecycleMinimumSize=checked.minimum)
+    return {"TransitionDefaultMinimumObjectSize": checked.minimum}
 
 
 def get_bucket_lifecycle_configuration(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    rules = records.get_bucket(call.store, params["Bucket"]).value.get("Lifecycle")
-    if not rules:
-        raise errors.no_such_lifecycle()
-    return {"Rules": rules}
+    bucket = records.get_bucket(call.store, params["Bucket"]).value
+    if not bucket.get("Lifecycle"):
+        raise errors.no_such_lifecycle(params["Bucket"])
+    return {"Rules": bucket["Lifecycle"],
+            "TransitionDefaultMinimumObjectSize": bucket.get("LifecycleMinimumSize", lifecycle_rules.ALL_CLASSES_128K)}
 
 
 def delete_bucket_lifecycle(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    records.update_bucket(call.store, params["Bucket"], Lifecycle=None)
+    records.update_bucket(call.store, params["Bucket"], Lifecycle=None, LifecycleMinimumSize=None)
+    call.extras["http_status"] = 204
     return {}
 
 

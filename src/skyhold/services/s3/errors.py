@@ -99,9 +99,10 @@ def invalid_range(requested: str, size: int) -> AwsError:
                     headers={"Content-Range": f"bytes */{size}"})
 
 
-def entity_too_small(size: int) -> AwsError:
+def entity_too_small(size: int, min_size: int = 5 * 1024 * 1024) -> AwsError:
+    """A part (or a browser upload) below its minimum: multipart parts must reach 5 MiB."""
     return AwsError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", 400,
-                    extra={"ProposedSize": str(size), "MinSizeAllowed": str(5 * 1024 * 1024)})
+                    extra={"ProposedSize": str(size), "MinSizeAllowed": str(min_size)})
 
 
 def no_such_upload(upload_id: str) -> AwsError:
@@ -137,12 +138,14 @@ def invalid_tag(message: str) -> AwsError:
     return AwsError("InvalidTag", message, 400)
 
 
-def no_such_cors() -> AwsError:
-    return AwsError("NoSuchCORSConfiguration", "The CORS configuration does not exist", 404)
+def no_such_cors(bucket: str) -> AwsError:
+    return AwsError("NoSuchCORSConfiguration", "The CORS configuration does not exist", 404,
+                    extra={"BucketName": bucket})
 
 
-def no_such_lifecycle() -> AwsError:
-    return AwsError("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", 404)
+def no_such_lifecycle(bucket: str) -> AwsError:
+    return AwsError("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", 404,
+                    extra={"BucketName": bucket})
 
 
 def invalid_encryption_method() -> AwsError:
@@ -152,3 +155,35 @@ def invalid_encryption_method() -> AwsError:
 
 def access_denied(message: str = "Access Denied") -> AwsError:
     return AwsError("AccessDenied", message, 403)
+
+
+def malformed_xml() -> AwsError:
+    return AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                    "published schema", 400)
+
+
+def entity_too_large(size: int, max_size: int) -> AwsError:
+    return AwsError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400,
+                    extra={"ProposedSize": str(size), "MaxSizeAllowed": str(max_size)})
+
+
+def cors_forbidden(message: str, method: str, resource_type: str) -> AwsError:
+    """A refused CORS preflight (S3's error table does not list the code, the wire has it)."""
+    return AwsError("AccessForbidden", f"CORSResponse: {message}", 403,
+                    extra={"Method": method, "ResourceType": resource_type})
+
+
+def bad_request(message: str) -> AwsError:
+    return AwsError("BadRequest", message, 400)
+
+
+def invalid_object_state(storage_class: str) -> AwsError:
+    """GetObject of an archived object (GLACIER, DEEP_ARCHIVE) that was not restored."""
+    return AwsError("InvalidObjectState", "The operation is not valid for the object's storage class", 403,
+                    extra={"StorageClass": storage_class})
+
+
+def object_not_in_active_tier(bucket: str) -> AwsError:
+    """CopyObject / UploadPartCopy from an archived source that was not restored."""
+    return AwsError("ObjectNotInActiveTierError", "The source object of the COPY action is not in the active tier "
+                    "and is only stored in Amazon S3 Glacier", 403, extra={"BucketName": bucket})

@@ -67,6 +67,13 @@ def _walk(call: Call, kind: str, bucket: str, prefix: str, delimiter: str, after
         yield key, rec
 
 
+def _past_prefix(bucket: str, marker: str, prefix: str, delimiter: str) -> str | None:
+    """A marker inside a common prefix (a NextMarker or token can be the prefix itself)
+    resumes past the whole prefix, which S3 has reported: the store key to list after."""
+    cut = marker.find(delimiter, len(prefix)) if delimiter and marker.startswith(prefix) else -1
+    return f"{bucket}/{marker[: cut + len(delimiter)]}{_AFTER_ALL}" if cut >= 0 else None
+
+
 def _enc(text: str | None, url: bool) -> str | None:
     if text is None:
         return None
@@ -96,7 +103,7 @@ def _list(call: Call, params: dict[str, Any], after_key: str, owner: bool
     contents: list[dict[str, Any]] = []
     prefixes: list[dict[str, str]] = []
     last: str | None = None
-    after = f"{name}/{after_key}" if after_key else ""
+    after = _past_prefix(name, after_key, prefix, delimiter) or (f"{name}/{after_key}" if after_key else "")
     truncated = False
     for key, rec in _walk(call, records.OBJECT, name, prefix, delimiter, after, lambda r: r.key[len(name) + 1:]):
         if len(contents) + len(prefixes) >= limit:
@@ -182,11 +189,12 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         if key_marker:
             sort = records.sort_of(vid_marker) if vid_marker else None
             after = records.version_key(name, key_marker, sort) if sort else \
+                _past_prefix(name, key_marker, prefix, delimiter) or \
                 f"{records.versions_prefix(name, key_marker)}{_AFTER_ALL}"
     else:
         def key_of(r: Record) -> str:
             return r.key[len(name) + 1:]
-        after = f"{name}/{key_marker}" if key_marker else ""
+        after = _past_prefix(name, key_marker, prefix, delimiter) or (f"{name}/{key_marker}" if key_marker else "")
     found: list[dict[str, Any]] = []
     markers: list[dict[str, Any]] = []
     prefixes: list[dict[str, str]] = []

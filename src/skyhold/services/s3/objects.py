@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, unquote
 from skyhold.auth import checksums
 from skyhold.auth.payload import header_checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import bodies, buckets, errors, records, versions
+from skyhold.services.s3 import bodies, buckets, errors, lifecycle_rules, records, versions
 from skyhold.services.s3.buckets import validate_tags
 
 if TYPE_CHECKING:
@@ -238,6 +238,7 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     out = {"ETag": value["etag"], **_sse_result(sse), **_checksum_result(value)}
     if version_id is not None:
         out["VersionId"] = version_id
+    _add_expiration(out, bucket, value)
     return out
 
 
@@ -295,6 +296,13 @@ def _unsatisfiable(header: str, size: int) -> int:
     raise errors.invalid_range(header, size)
 
 
+def _add_expiration(out: dict[str, Any], bucket: dict[str, Any], value: dict[str, Any]) -> None:
+    """x-amz-expiration: when a lifecycle rule will expire this (current) version."""
+    expiration = lifecycle_rules.expiration_of(bucket, value)
+    if expiration is not None:
+        out["Expiration"] = expiration
+
+
 def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ETag": value["etag"], "LastModified": _mtime(value), "ContentLength": value["size"],
@@ -310,6 +318,8 @@ def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, A
         out["VersionId"] = value["vid"]
     if value.get("sc", "STANDARD") != "STANDARD":
         out["StorageClass"] = value["sc"]
+    if params.get("VersionId") is None:  # S3 names the expiry of the current version only
+        _add_expiration(out, bucket, value)
     if params.get("ChecksumMode") == "ENABLED" and not params.get("Range"):
         out.update(_checksum_result(value))  # a whole-object checksum says nothing of a range
     if value.get("parts") and params.get("PartNumber"):
@@ -339,6 +349,8 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
     value = call.extras.get("object") or _lookup(call, bucket, key, params.get("VersionId"), "GET")
+    if lifecycle_rules.is_archived(value):
+        raise errors.invalid_object_state(value["sc"])  # HEAD still answers: that is how one finds out
     check_conditions(params, value)
     out = _describe(bucket, value, params)
     span = _serve_range(call, value, params, out)
@@ -422,6 +434,8 @@ def copy_source(call: Call, params: dict[str, Any]) -> tuple[dict[str, Any], str
     src_bucket_name, src_key, src_vid = parse_copy_source(params["CopySource"])
     src_bucket = records.get_bucket(call.store, src_bucket_name).value
     value = _lookup(call, src_bucket, src_key, src_vid, "GET")
+    if lifecycle_rules.is_archived(value):
+        raise errors.object_not_in_active_tier(src_bucket_name)
     if src_vid is not None and value.get("dm"):
         raise errors.invalid_request("The source of a copy request may not specifically refer to a delete marker "
                                      "by version id.")
@@ -469,6 +483,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         out["CopySourceVersionId"] = source["vid"]
     if version_id is not None:
         out["VersionId"] = version_id
+    _add_expiration(out, bucket, value)
     return out
 
 
