@@ -15,9 +15,9 @@ import hashlib
 import os
 import secrets
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -51,6 +51,22 @@ def signing_key(data_dir: Path) -> rsa.RSAPrivateKey:
     return key
 
 
+class InvalidToken(Exception):
+    """The token is not one Skyhold's issuer signed (or not a JWT at all)."""
+
+
+class TokenExpired(InvalidToken):
+    """Signed by Skyhold's issuer, but past its exp (the message is the exp value)."""
+
+
+def _jwt() -> ModuleType:
+    # Imported on first use: PyJWT costs a noticeable part of every start, and most
+    # runs never see a web identity token.
+    import jwt
+
+    return jwt
+
+
 def key_id(key: rsa.RSAPrivateKey) -> str:
     der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(der).hexdigest()[:16]
@@ -60,7 +76,7 @@ def mint(data_dir: Path, *, sub: str, aud: str, now: float, ttl: int = 3600, cla
     key = signing_key(data_dir)
     payload = {"iss": ISSUER, "sub": sub, "aud": aud, "iat": int(now), "nbf": int(now), "exp": int(now) + ttl,
                **(claims or {})}
-    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": key_id(key)})
+    return _jwt().encode(payload, key, algorithm="RS256", headers={"kid": key_id(key)})
 
 
 def jwks(data_dir: Path) -> dict[str, Any]:
@@ -86,6 +102,7 @@ def discovery(base_url: str) -> dict[str, Any]:
 
 
 def unverified_issuer(token: str) -> str | None:
+    jwt = _jwt()
     try:
         return jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
@@ -94,12 +111,16 @@ def unverified_issuer(token: str) -> str | None:
 
 def verify(data_dir: Path, token: str, *, now: float) -> dict[str, Any]:
     """Signature and time checks; audience is checked by the caller against the
-    provider's client ids. Raises jwt.PyJWTError subclasses."""
+    provider's client ids. Raises InvalidToken (TokenExpired past its exp)."""
+    jwt = _jwt()
     key = signing_key(data_dir).public_key()
-    claims = jwt.decode(token, key, algorithms=["RS256"], options={"verify_exp": False, "verify_nbf": False,
-                                                                   "verify_iat": False, "verify_aud": False})
+    try:
+        claims = jwt.decode(token, key, algorithms=["RS256"], options={"verify_exp": False, "verify_nbf": False,
+                                                                       "verify_iat": False, "verify_aud": False})
+    except jwt.PyJWTError as err:
+        raise InvalidToken(str(err)) from None
     if claims.get("iss") != ISSUER:
-        raise jwt.InvalidIssuerError("issuer")
+        raise InvalidToken("issuer")
     if int(claims.get("exp", 0)) <= now:
-        raise jwt.ExpiredSignatureError(str(claims.get("exp")))
+        raise TokenExpired(str(claims.get("exp")))
     return claims

@@ -7,7 +7,6 @@ import io
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import segno
 
 from skyhold import clock
 from skyhold import principal as p
@@ -29,6 +28,8 @@ def _account_name(store: Store, account: str) -> str:
 
 
 def _qr_png(uri: str) -> bytes:
+    import segno  # on first use: it costs a noticeable part of every start
+
     buf = io.BytesIO()
     segno.make(uri, error="m").save(buf, kind="png", scale=4, border=4)
     return buf.getvalue()

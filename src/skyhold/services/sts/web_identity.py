@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import jwt
 
 from skyhold import arn as arns
 from skyhold import clock, oidc
@@ -52,10 +51,10 @@ def authz(call: Call, params: dict[str, Any]) -> list[Access]:
     now = clock.now_epoch()
     try:
         claims = oidc.verify(call.pipeline.data_dir, token, now=now)
-    except jwt.ExpiredSignatureError as err:
+    except oidc.TokenExpired as err:
         raise AwsError("ExpiredTokenException", f"Token expired: current date/time {int(now)} must be before "
                        f"the expiration date/time {err}", 400) from None
-    except jwt.PyJWTError:
+    except oidc.InvalidToken:
         raise _invalid("The web identity token's signature could not be verified.") from None
     audiences = claims.get("aud")
     audiences = [audiences] if isinstance(audiences, str) else list(audiences or [])
