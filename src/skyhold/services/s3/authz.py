@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock
 from skyhold.auth import sigv4
 from skyhold.authz import Access
-from skyhold.services.s3 import objects, public_access, records
+from skyhold.services.s3 import objects, public_access, records, region
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -129,6 +129,7 @@ def bucket_policy_for(call: Call, bucket: dict[str, Any]) -> str | None:
 
 def _bucket(call: Call, name: str) -> dict[str, Any]:
     bucket = records.get_bucket(call.store, name).value
+    region.check(call, bucket)  # before any permission: AWS answers this first
     call.extras["bucket"] = bucket  # the handler's bucket: read once per request
     return bucket
 
