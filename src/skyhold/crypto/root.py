@@ -17,8 +17,8 @@ ROOT_KEY_FILE = "root.key"
 _NONCE = 12
 
 
-@cache
-def _root(data_dir: Path) -> AESGCM:
+@cache  # keyed by the data dir as given (str or Path): no path parsing per call
+def _root(data_dir: Path | str) -> AESGCM:
     path = Path(data_dir) / ROOT_KEY_FILE
     if not path.exists():
         tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
@@ -35,10 +35,10 @@ def _root(data_dir: Path) -> AESGCM:
     return AESGCM(path.read_bytes())
 
 
-def seal(data_dir: Path, plaintext: bytes, aad: bytes) -> bytes:
+def seal(data_dir: Path | str, plaintext: bytes, aad: bytes) -> bytes:
     nonce = secrets.token_bytes(_NONCE)
-    return nonce + _root(Path(data_dir)).encrypt(nonce, plaintext, aad)
+    return nonce + _root(data_dir).encrypt(nonce, plaintext, aad)
 
 
-def unseal(data_dir: Path, sealed: bytes, aad: bytes) -> bytes:
-    return _root(Path(data_dir)).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+def unseal(data_dir: Path | str, sealed: bytes, aad: bytes) -> bytes:
+    return _root(data_dir).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)

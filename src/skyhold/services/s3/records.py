@@ -91,7 +91,8 @@ def now_text() -> str:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    """now_text()'s format back (fromisoformat: strptime costs ~10x as much)."""
+    return datetime.fromisoformat(text)
 
 
 def bucket_arn(bucket: str) -> str:
