@@ -13,7 +13,7 @@ from pathlib import Path
 
 from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import events
-from skyhold.trail.recorder import EVENT, REQUEST, Recorder
+from skyhold.trail.recorder import EVENT, REQUEST, Recorder, Row
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -27,12 +27,15 @@ class Audit:
         self, call: Call, params: dict[str, Any] | None, result: dict[str, Any] | None, failure: AwsError | None
     ) -> None:
         who = call.principal
-        owners = [a.resource_account for a in call.accesses if a.resource_account]
+        accesses = call.accesses
+        owners = [a.resource_account for a in accesses if a.resource_account]
         accounts = list(dict.fromkeys([who.account, *owners] if who.account else owners))
         if not accounts:
             return  # an anonymous call on nothing anyone owns: no trail to write to
-        resources = [r for a in call.accesses if (r := events.resource_of(a.resource, a.resource_account or who.account))]
-        rows = []
+        resources = [r for a in accesses if (r := events.resource_of(a.resource, a.resource_account or who.account))]
+        request = call.request
+        explain = failure.explanation if failure is not None else None
+        rows: list[Row] = []
         keys = []
         for account in accounts:
             event = events.build(
@@ -40,8 +43,8 @@ class Audit:
                 service=call.service,
                 operation=call.operation,
                 region=call.region,
-                source_ip=call.request.source_ip,
-                user_agent=call.request.headers.get("user-agent", ""),
+                source_ip=request.source_ip,
+                user_agent=request.headers.get("user-agent", ""),
                 request_id=call.request_id,
                 params=params,
                 result=result,
@@ -52,7 +55,6 @@ class Audit:
             )
             key = self.recorder.key(account)
             keys.append(key)
-            explain = failure.explanation if failure is not None else None
             rows.append((EVENT, key, {"event": event, "explain": explain}))
         rows.append((REQUEST, call.request_id, {"events": keys}))
         await self.recorder.record(rows)

@@ -10,7 +10,7 @@ from typing import Any
 from skyhold import arn as arns
 from skyhold import clock, ids
 from skyhold import principal as p
-from skyhold.trail.redact import redact
+from skyhold.trail import redact
 
 EVENT_VERSION = "1.11"
 
@@ -103,10 +103,21 @@ def _user_identity(who: p.Principal) -> dict[str, Any]:
 
 
 def wire_json(data: Any) -> Any:
-    """Handler params/results → CloudTrail's JSON: lower-camel member names,
-    ISO timestamps; streams dropped."""
+    """Handler params/results → CloudTrail's JSON: lower-camel member names, ISO
+    timestamps, streams dropped, and what CloudTrail never writes down hidden or left
+    out (redact.py) — in one pass, as every call's event needs it."""
     if isinstance(data, dict):
-        return {(k[:1].lower() + k[1:]): wire_json(v) for k, v in data.items() if _keep(v)}
+        out = {}
+        secret_value = redact.value_is_secret(data)
+        for k, v in data.items():
+            if not _keep(v):
+                continue
+            name = _camel(k)
+            hidden = redact.rule(name, secret_value)
+            if hidden is redact.DROPPED:
+                continue
+            out[name] = wire_json(v) if hidden is None else hidden
+        return out
     if isinstance(data, list):
         return [wire_json(v) for v in data]
     if isinstance(data, datetime):
@@ -117,8 +128,19 @@ def wire_json(data: Any) -> Any:
     return data
 
 
+@lru_cache(maxsize=4096)
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
 def _keep(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool, dict, list, datetime, bytes))
+
+
+@lru_cache(maxsize=4096)
+def _facts(service: str, operation: str) -> tuple[bool, str, str]:
+    """(readOnly, eventCategory, eventSource) of an operation."""
+    return is_read_only(operation), category(service, operation), event_source(service)
 
 
 def build(
@@ -137,13 +159,12 @@ def build(
     recipient_account: str,
     resources: list[dict[str, str]],
 ) -> dict[str, Any]:
-    read_only = is_read_only(operation)
-    kind = category(service, operation)
+    read_only, kind, source = _facts(service, operation)
     event: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(who),
         "eventTime": clock.now_iso8601(),
-        "eventSource": event_source(service),
+        "eventSource": source,
         "eventName": operation,
         "awsRegion": region,
         "sourceIPAddress": source_ip,
@@ -152,8 +173,8 @@ def build(
     if error_code:
         event["errorCode"] = error_code
         event["errorMessage"] = error_message or ""
-    event["requestParameters"] = redact(wire_json(params)) if params else None
-    event["responseElements"] = redact(wire_json(result)) if result and not read_only and not error_code else None
+    event["requestParameters"] = wire_json(params) if params else None
+    event["responseElements"] = wire_json(result) if result and not read_only and not error_code else None
     event["requestID"] = request_id
     event["eventID"] = ids.request_id()
     event["readOnly"] = read_only

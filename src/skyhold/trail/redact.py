@@ -27,22 +27,21 @@ DROP = frozenset(
 )
 
 # SSM parameter values are hidden only for SecureStrings; everywhere else `value`
-# (tags, filters) is ordinary data.
-_VALUE_IS_SECRET_WHEN = {"type": "SecureString"}
+# (tags, filters) is ordinary data. Checked on the handler's own member names.
+_VALUE_IS_SECRET_WHEN = {"Type": "SecureString"}
+
+DROPPED = object()  # rule(): leave the member out
 
 
-def redact(data: object) -> object:
-    if isinstance(data, dict):
-        secret_value = all(data.get(k) == v for k, v in _VALUE_IS_SECRET_WHEN.items())
-        out = {}
-        for key, value in data.items():
-            if key in DROP:
-                continue
-            if key in HIDE and (key != "value" or secret_value):
-                out[key] = HIDDEN
-            else:
-                out[key] = redact(value)
-        return out
-    if isinstance(data, list):
-        return [redact(v) for v in data]
-    return data
+def value_is_secret(members: dict[str, object]) -> bool:
+    return all(members.get(k) == v for k, v in _VALUE_IS_SECRET_WHEN.items())
+
+
+def rule(name: str, secret_value: bool) -> object:
+    """What a member (lower-camel name, as in records) becomes: DROPPED, HIDDEN, or
+    None for "keep, with its contents redacted in turn"."""
+    if name in DROP:
+        return DROPPED
+    if name in HIDE and (name != "value" or secret_value):
+        return HIDDEN
+    return None
