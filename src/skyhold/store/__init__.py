@@ -22,8 +22,8 @@ def open_store(data_dir: Path) -> tuple[Store, BlobStore]:
 def open_trail_store(data_dir: Path) -> SqliteStore:
     """The audit trail's own database: its constant appends must not invalidate the
     request path's read caches (keyed on the main store's generation) nor contend
-    for the main database's write lock. Durable like the main store (synchronous=
-    FULL): the recorder's writer thread commits off the event loop, one fsync per
-    batch."""
+    for the main database's write lock. It is the index of the trail's journal
+    (trail/journal.py holds each event durably first), kept durable like the main
+    store (synchronous=FULL) so indexed journal segments can be removed."""
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     return SqliteStore(Path(data_dir) / "trail.db")

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from skyhold.store.fsync import fsync_dir
+
 _TMP_SUFFIX = ".partial"
 
 
@@ -38,7 +40,7 @@ class BlobWriter:
         self._fh.close()
         self._fh = None
         os.rename(self._tmp, self._final)
-        _fsync_dir(self._final.parent)
+        fsync_dir(self._final.parent)
         return self.blob_id
 
     def abort(self) -> None:
@@ -96,11 +98,3 @@ def _path_text(root: Path, blob_id: str) -> str:
     if len(blob_id) != 32 or blob_id.strip("0123456789abcdef"):
         raise KeyError(blob_id)
     return f"{root}/{blob_id[:2]}/{blob_id}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,6 +16,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from skyhold.store.fsync import fsync_dir
+
 FOLDER = "trail-journal"  # in the data dir
 SEGMENT_BYTES = 16 * 1024 * 1024  # roll over to a new segment past this size
 
@@ -60,7 +62,7 @@ class Journal:
 
     def _open(self, number: int) -> int:
         fd = os.open(_path(self.folder, number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_DSYNC, 0o600)
-        _fsync_dir(self.folder)  # the new file's name is durable too
+        fsync_dir(self.folder)  # the new file's name is durable too
         return fd
 
 
@@ -114,11 +116,3 @@ def _parse(data: bytes) -> Iterator[Line]:
 
 def _path(folder: Path, number: int) -> Path:
     return folder / f"{number:010d}.log"
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
