@@ -70,6 +70,7 @@ OBJECT_ACTIONS = {
 _WRITE_KEYS = {
     "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption",
     "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-customer-algorithm": "s3:x-amz-server-side-encryption-customer-algorithm",
     "x-amz-acl": "s3:x-amz-acl",
     "x-amz-storage-class": "s3:x-amz-storage-class",
     "x-amz-grant-read": "s3:x-amz-grant-read",

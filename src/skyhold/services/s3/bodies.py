@@ -40,10 +40,12 @@ async def write(
     *,
     checksum_algorithm: str | None = None,
     declared: dict[str, str] | None = None,
+    customer: bytes | None = None,
 ) -> Written:
     """Encrypt `chunks` into a new blob. `declared`: x-amz-checksum-* values the
-    request carries (verified here; BadDigest leaves nothing behind)."""
-    key = crypto.new_data_key(call, sse, context)
+    request carries (verified here; BadDigest leaves nothing behind). `customer`:
+    an SSE-C key, which then seals the data key."""
+    key = crypto.new_data_key(call, sse, context, customer)
     sealer = crypto.FrameSealer(key.plaintext)
     md5 = hashlib.md5()
     verifier = PayloadVerifier(header_checksums=declared) if declared else None
@@ -81,20 +83,25 @@ async def write(
 
 
 def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
-         start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+         start: int = 0, end: int | None = None, customer: bytes | None = None) -> AsyncIterator[bytes]:
     """Plaintext bytes start..end (inclusive) of a body. Blob files are opened now, so
     a concurrent overwrite (which deletes the old blobs) cannot cut the stream short."""
     total = sum(s["n"] for s in segments)
     end = total - 1 if end is None else end
     plan: list[tuple[BinaryIO, AESGCM, int, int]] = []
     offset = 0
-    for seg in segments:
-        lo, hi = offset, offset + seg["n"] - 1
-        offset += seg["n"]
-        if seg["n"] == 0 or hi < start or lo > end:
-            continue
-        fh = call.pipeline.blobs.open(seg["b"])
-        plan.append((fh, AESGCM(crypto.unwrap(call, seg["k"], context)), max(start, lo) - lo, min(end, hi) - lo))
+    try:
+        for seg in segments:
+            lo, hi = offset, offset + seg["n"] - 1
+            offset += seg["n"]
+            if seg["n"] == 0 or hi < start or lo > end:
+                continue
+            aead = AESGCM(crypto.unwrap(call, seg["k"], context, customer))
+            plan.append((call.pipeline.blobs.open(seg["b"]), aead, max(start, lo) - lo, min(end, hi) - lo))
+    except BaseException:  # a refused key (KMS, SSE-C): close what was opened
+        for fh, *_ in plan:
+            fh.close()
+        raise
     return _stream(plan)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
 from skyhold.regions import DEFAULT_REGION
-from skyhold.services.s3 import bodies, cors, errors, lifecycle_rules, public_access, records
+from skyhold.services.s3 import bodies, cors, errors, lifecycle_rules, public_access, records, sse_c
 from skyhold.services.s3.names import valid_bucket_name
 from skyhold.store.base import ConflictError
 
@@ -183,8 +183,7 @@ def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     status = (params.get("VersioningConfiguration") or {}).get("Status")
     if status not in ("Enabled", "Suspended"):
-        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                       "our published schema", 400)
+        raise errors.malformed_xml()
     bucket = records.get_bucket(call.store, name).value
     with call.store.transaction():
         if not bucket.get("Versioning"):
@@ -207,24 +206,36 @@ def put_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     config = params.get("ServerSideEncryptionConfiguration") or {}
     rules = config.get("Rules") or []
     if not rules:
-        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                       "our published schema", 400)
+        raise errors.malformed_xml()
+    blocked = None
     for rule in rules:
+        if "BlockedEncryptionTypes" in rule:
+            types = (rule.get("BlockedEncryptionTypes") or {}).get("EncryptionType") or []
+            if types not in (sse_c.BLOCKED, sse_c.UNBLOCKED):
+                raise errors.malformed_xml()
+            blocked = types
         default = rule.get("ApplyServerSideEncryptionByDefault") or {}
         alg = default.get("SSEAlgorithm")
         if alg not in ("AES256", "aws:kms", "aws:kms:dsse"):
-            raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                           "against our published schema", 400)
+            raise errors.malformed_xml()
         if alg == "AES256" and default.get("KMSMasterKeyID"):
             raise errors.invalid_argument("a KMSMasterKeyID is not applicable if the default sse algorithm "
                                           "is not aws:kms or aws:kms:dsse", "ApplyServerSideEncryptionByDefault")
-    records.update_bucket(call.store, params["Bucket"], Encryption=config)
+    # The SSE-C block is its own setting: a configuration that does not name it keeps it.
+    rules = [{k: v for k, v in rule.items() if k != "BlockedEncryptionTypes"} for rule in rules]
+    changes: dict[str, Any] = {"Encryption": {**config, "Rules": rules}}
+    if blocked is not None:
+        changes["BlockedEncryptionTypes"] = blocked
+    records.update_bucket(call.store, params["Bucket"], **changes)
     return {}
 
 
 def get_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = records.get_bucket(call.store, params["Bucket"]).value
-    return {"ServerSideEncryptionConfiguration": bucket.get("Encryption") or DEFAULT_ENCRYPTION}
+    config = bucket.get("Encryption") or DEFAULT_ENCRYPTION
+    blocked = {"EncryptionType": sse_c.BLOCKED if sse_c.is_blocked(bucket) else sse_c.UNBLOCKED}
+    rules = [{**rule, "BlockedEncryptionTypes": blocked} for rule in config["Rules"]]
+    return {"ServerSideEncryptionConfiguration": {**config, "Rules": rules}}
 
 
 def delete_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -248,8 +259,7 @@ def put_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]
     rules = (params.get("OwnershipControls") or {}).get("Rules") or []
     ownership = rules[0].get("ObjectOwnership") if rules else None
     if ownership not in _OWNERSHIPS:
-        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                       "our published schema", 400)
+        raise errors.malformed_xml()
     records.update_bucket(call.store, params["Bucket"], Ownership=ownership)
     return {}
 

@@ -7,18 +7,23 @@ the frames it touches. The data key is stored wrapped:
 - SSE-S3 (AES256): sealed with the data dir's root key (skyhold.crypto.root).
 - SSE-KMS (aws:kms): a KMS data key, generated and opened with the caller's KMS
   permissions via S3 (skyhold.services.kms.on_behalf).
+- SSE-C: sealed with the key the caller sent (sse_c.py); Skyhold keeps nothing that
+  opens it.
 """
 
 from __future__ import annotations
 
 import base64
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from skyhold.crypto import root
 from skyhold.services.kms import on_behalf
+from skyhold.services.s3 import errors
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -27,6 +32,7 @@ FRAME = 64 * 1024
 TAG = 16
 SEALED_FRAME = FRAME + TAG
 _WRAP_AAD = b"skyhold s3 data key"
+_NONCE = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +41,13 @@ class DataKey:
     wrapped: str  # what the object record keeps: "s3:<b64>" or "kms:<b64>"
 
 
-def new_data_key(call: Call, sse: dict[str, str], context: dict[str, str]) -> DataKey:
+def new_data_key(call: Call, sse: dict[str, str], context: dict[str, str],
+                 customer: bytes | None = None) -> DataKey:
+    if customer is not None:
+        plaintext = AESGCM.generate_key(256)
+        nonce = secrets.token_bytes(_NONCE)
+        sealed = nonce + AESGCM(customer).encrypt(nonce, plaintext, _WRAP_AAD)
+        return DataKey(plaintext, "c:" + base64.b64encode(sealed).decode())
     if sse.get("alg") == "aws:kms":
         # The caller needs kms:GenerateDataKey on the key, via S3, as on AWS.
         key_ref = sse.get("kms") or on_behalf.managed_key(call, "s3")
@@ -47,9 +59,18 @@ def new_data_key(call: Call, sse: dict[str, str], context: dict[str, str]) -> Da
     return DataKey(plaintext, "s3:" + base64.b64encode(sealed).decode())
 
 
-def unwrap(call: Call, wrapped: str, context: dict[str, str]) -> bytes:
+def unwrap(call: Call, wrapped: str, context: dict[str, str], customer: bytes | None = None) -> bytes:
+    """The data key in the clear. SSE-C keys need the customer's key: a missing or
+    wrong one is AccessDenied, as S3 answers it."""
     kind, _, text = wrapped.partition(":")
     raw = base64.b64decode(text)
+    if kind == "c":
+        if customer is None:
+            raise errors.access_denied()
+        try:
+            return AESGCM(customer).decrypt(raw[:_NONCE], raw[_NONCE:], _WRAP_AAD)
+        except InvalidTag:
+            raise errors.access_denied() from None
     if kind == "kms":
         plaintext, _ = on_behalf.decrypt(call, raw, context, "s3")
         return plaintext

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.auth import checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import bodies, buckets, errors, objects, records, versions
+from skyhold.services.s3 import bodies, buckets, errors, objects, records, sse_c, versions
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -34,7 +34,7 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
     bucket = objects.bucket_of(call, params)
     key = params["Key"]
     objects.check_acl(params, bucket)
-    sse = objects.requested_sse(params, bucket)
+    sse, customer = objects.write_encryption(params, bucket)
     algorithm = (params.get("ChecksumAlgorithm") or "").lower() or None
     if algorithm and algorithm not in checksums.supported():
         raise errors.invalid_request(f"Checksum algorithm {algorithm.upper()} is not supported")
@@ -46,8 +46,10 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
         "ckt": params.get("ChecksumType") or ("COMPOSITE" if algorithm else None),
         "sc": params.get("StorageClass") or "STANDARD",
     }
+    if customer is not None:
+        value["kc"] = sse_c.key_check(call, customer)
     call.store.put(records.UPLOAD, records.upload_key(bucket["Name"], key, upload_id), value, expect_version=0)
-    out: dict[str, Any] = {"Bucket": bucket["Name"], "Key": key, "UploadId": upload_id, **objects._sse_result(sse)}
+    out: dict[str, Any] = {"Bucket": bucket["Name"], "Key": key, "UploadId": upload_id, **objects.sse_result(sse, customer)}
     if algorithm:
         out["ChecksumAlgorithm"] = algorithm.upper()
         out["ChecksumType"] = value["ckt"]
@@ -87,13 +89,14 @@ async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key = params["Key"]
     upload = _upload(call, bucket["Name"], key, params["UploadId"])
     number = _part_number(params)
+    customer = sse_c.for_part(call, upload, params)
     alg, declared = objects.checksum_request(call, params)
     alg = alg or upload.get("alg")
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
     written = await bodies.write(call, source, dict(upload["sse"]), objects.encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=alg, declared=declared)
+                                 checksum_algorithm=alg, declared=declared, customer=customer and customer.key)
     part = _store_part(call, upload, number, written)
-    out = {"ETag": part["etag"], **objects._sse_result(upload["sse"])}
+    out = {"ETag": part["etag"], **objects.sse_result(upload["sse"], customer)}
     out.update(objects._checksum_result({"cks": part["cks"]}))
     out.pop("ChecksumType", None)
     return out
@@ -104,7 +107,9 @@ async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]
     key = params["Key"]
     upload = _upload(call, bucket["Name"], key, params["UploadId"])
     number = _part_number(params)
-    src_bucket, src_key, source = objects.copy_source(call, params)
+    customer = sse_c.for_part(call, upload, params)
+    src = objects.copy_source(call, params)
+    source = src.value
     first, last = 0, source["size"] - 1
     if params.get("CopySourceRange"):
         span = objects.parse_range(params["CopySourceRange"], source["size"])
@@ -113,15 +118,15 @@ async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]
                                           "where first and last are the zero-based offsets of the first and last "
                                           "bytes to copy", "x-amz-copy-source-range", params["CopySourceRange"])
         first, last = span
-    body = bodies.read(call, source["segs"], objects.encryption_context(src_bucket["Name"], src_key), first, last)
-    written = await bodies.write(call, body, dict(upload["sse"]), objects.encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=upload.get("alg"))
+    written = await bodies.write(call, src.body(call, first, last), dict(upload["sse"]),
+                                 objects.encryption_context(bucket["Name"], key), checksum_algorithm=upload.get("alg"),
+                                 customer=customer and customer.key)
     part = _store_part(call, upload, number, written)
     result = {"ETag": part["etag"], "LastModified": records.parse_time(part["mtime"])}
     result.update(objects._checksum_result({"cks": part["cks"]}))
     result.pop("ChecksumType", None)
-    out: dict[str, Any] = {"CopyPartResult": result, **objects._sse_result(upload["sse"])}
-    if versions.is_versioned(src_bucket):
+    out: dict[str, Any] = {"CopyPartResult": result, **objects.sse_result(upload["sse"], customer)}
+    if versions.is_versioned(src.bucket):
         out["CopySourceVersionId"] = source["vid"]
     return out
 
@@ -148,8 +153,7 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
     upload = _upload(call, name, key, upload_id)
     listed = (params.get("MultipartUpload") or {}).get("Parts") or []
     if not listed:
-        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
-                       "published schema", 400)
+        raise errors.malformed_xml()
     stored = {r.value["n"]: r.value for r in call.store.scan(records.PART, upload_id + "/")}
     chosen: list[dict[str, Any]] = []
     previous = 0
@@ -190,7 +194,8 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
     bodies.delete(call, [p["seg"] for n, p in stored.items() if n not in used])
     location = f"{call.request.scheme}://{call.request.headers.get('host', 's3.amazonaws.com')}/{name}/{key}"
     out: dict[str, Any] = {"Location": location, "Bucket": name, "Key": key, "ETag": value["etag"],
-                           **objects._sse_result(upload["sse"]), **objects._checksum_result(value)}
+                           **objects.sse_result(upload["sse"], sse_c.from_params(params, md5_required=False)),
+                           **objects._checksum_result(value)}
     if version_id is not None:
         out["VersionId"] = version_id
     return out

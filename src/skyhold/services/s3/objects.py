@@ -6,6 +6,8 @@ then commits the object record; a GET streams it back, whole or a byte range.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ from urllib.parse import parse_qsl, unquote
 from skyhold.auth import checksums
 from skyhold.auth.payload import header_checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import bodies, buckets, errors, lifecycle_rules, records, versions
+from skyhold.services.s3 import bodies, buckets, errors, lifecycle_rules, records, sse_c, versions
 from skyhold.services.s3.buckets import validate_tags
 
 if TYPE_CHECKING:
@@ -51,9 +53,6 @@ def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, s
         return buckets.default_sse(bucket)
     if alg not in _SSE_ALGORITHMS:
         raise errors.invalid_encryption_method()
-    if params.get("SSECustomerAlgorithm"):
-        raise errors.invalid_argument("Server Side Encryption with Customer provided key is incompatible with "
-                                      "the encryption method specified", "x-amz-server-side-encryption", alg)
     out = {"alg": alg}
     if params.get("SSEKMSKeyId"):
         if alg == "AES256":
@@ -181,7 +180,15 @@ def new_value(call: Call, key: str, written: bodies.Written, params: dict[str, A
     }
 
 
-def _sse_result(sse: dict[str, str]) -> dict[str, Any]:
+def write_encryption(params: dict[str, Any], bucket: dict[str, Any]) -> tuple[dict[str, Any], sse_c.CustomerKey | None]:
+    """(the new object's "sse", its SSE-C key if the request sent one)."""
+    customer = sse_c.for_write(params, bucket)
+    return (sse_c.sse_value(), customer) if customer is not None else (requested_sse(params, bucket), None)
+
+
+def sse_result(sse: dict[str, Any], customer: sse_c.CustomerKey | None = None) -> dict[str, Any]:
+    if sse_c.is_customer(sse):
+        return sse_c.result(sse, customer)
     out: dict[str, Any] = {"ServerSideEncryption": sse["alg"]}
     if sse.get("kms"):
         out["SSEKMSKeyId"] = sse["kms"]
@@ -219,7 +226,7 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
     check_acl(params, bucket)
-    sse = requested_sse(params, bucket)
+    sse, customer = write_encryption(params, bucket)
     tags = parse_tagging(params.get("Tagging"))
     check = _write_check(params, key)
     if check is not None:  # fail before reading a byte when it already cannot hold
@@ -228,14 +235,14 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     alg, declared = checksum_request(call, params)
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
     written = await bodies.write(call, source, sse, encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=alg, declared=declared)
+                                 checksum_algorithm=alg, declared=declared, customer=customer and customer.key)
     value = new_value(call, key, written, params, sse, tags)
     try:
         version_id = versions.put(call, bucket, key, value, check)
     except BaseException:
         bodies.delete(call, [written.segment])
         raise
-    out = {"ETag": value["etag"], **_sse_result(sse), **_checksum_result(value)}
+    out = {"ETag": value["etag"], **sse_result(sse, customer), **_checksum_result(value)}
     if version_id is not None:
         out["VersionId"] = version_id
     _add_expiration(out, bucket, value)
@@ -303,10 +310,11 @@ def _add_expiration(out: dict[str, Any], bucket: dict[str, Any], value: dict[str
         out["Expiration"] = expiration
 
 
-def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, Any],
+              customer: sse_c.CustomerKey | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ETag": value["etag"], "LastModified": _mtime(value), "ContentLength": value["size"],
-        "AcceptRanges": "bytes", "ContentType": "binary/octet-stream", **_sse_result(value["sse"]),
+        "AcceptRanges": "bytes", "ContentType": "binary/octet-stream", **sse_result(value["sse"], customer),
     }
     for k, v in value.get("hdrs", {}).items():
         out[k] = v
@@ -352,10 +360,12 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if lifecycle_rules.is_archived(value):
         raise errors.invalid_object_state(value["sc"])  # HEAD still answers: that is how one finds out
     check_conditions(params, value)
-    out = _describe(bucket, value, params)
+    customer = sse_c.for_object(call, value, params)
+    out = _describe(bucket, value, params, customer)
     span = _serve_range(call, value, params, out)
     first, last = span if span else (0, value["size"] - 1)
-    out["Body"] = bodies.read(call, value["segs"], encryption_context(bucket["Name"], key), first, last)
+    out["Body"] = bodies.read(call, value["segs"], encryption_context(bucket["Name"], key), first, last,
+                              customer=customer and customer.key)
     return out
 
 
@@ -364,7 +374,7 @@ def head_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key = params["Key"]
     value = call.extras.get("object") or _lookup(call, bucket, key, params.get("VersionId"), "HEAD")
     check_conditions(params, value)
-    out = _describe(bucket, value, params)
+    out = _describe(bucket, value, params, sse_c.for_object(call, value, params))
     _serve_range(call, value, params, out)
     return out
 
@@ -385,8 +395,7 @@ def delete_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     spec = params.get("Delete") or {}
     objects = spec.get("Objects") or []
     if len(objects) > 1000:
-        raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                       "our published schema", 400)
+        raise errors.malformed_xml()
     deleted, failed = [], []
     for item in objects:
         key, version_id = item["Key"], item.get("VersionId")
@@ -429,8 +438,20 @@ def parse_copy_source(text: str) -> tuple[str, str, str | None]:
     return bucket, key, version_id
 
 
-def copy_source(call: Call, params: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """(source bucket, source key, source version value), conditions checked."""
+@dataclass(frozen=True, slots=True)
+class CopySource:
+    bucket: dict[str, Any]
+    key: str
+    value: dict[str, Any]  # the source version
+    customer: sse_c.CustomerKey | None  # its SSE-C key (x-amz-copy-source-server-side-encryption-customer-*)
+
+    def body(self, call: Call, first: int = 0, last: int | None = None) -> AsyncIterator[bytes]:
+        return bodies.read(call, self.value["segs"], encryption_context(self.bucket["Name"], self.key), first, last,
+                           customer=self.customer and self.customer.key)
+
+
+def copy_source(call: Call, params: dict[str, Any]) -> CopySource:
+    """The source of a copy, its conditions checked and its SSE-C key verified."""
     src_bucket_name, src_key, src_vid = parse_copy_source(params["CopySource"])
     src_bucket = records.get_bucket(call.store, src_bucket_name).value
     value = _lookup(call, src_bucket, src_key, src_vid, "GET")
@@ -440,30 +461,30 @@ def copy_source(call: Call, params: dict[str, Any]) -> tuple[dict[str, Any], str
         raise errors.invalid_request("The source of a copy request may not specifically refer to a delete marker "
                                      "by version id.")
     check_conditions(params, value, prefix="CopySource")
-    return src_bucket, src_key, value
+    return CopySource(src_bucket, src_key, value, sse_c.for_object(call, value, params, copy_source=True))
 
 
 async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
     check_acl(params, bucket)
-    src_bucket, src_key, source = copy_source(call, params)
+    src = copy_source(call, params)
+    src_bucket, src_key, source = src.bucket, src.key, src.value
     directive = params.get("MetadataDirective") or "COPY"
     tag_directive = params.get("TaggingDirective") or "COPY"
     if directive not in ("COPY", "REPLACE"):
         raise errors.invalid_argument("Unknown metadata directive.", "MetadataDirective", directive)
     same = src_bucket["Name"] == bucket["Name"] and src_key == key
     if same and directive == "COPY" and not params.get("ServerSideEncryption") and not params.get("StorageClass") \
-            and not params.get("WebsiteRedirectLocation"):
+            and not params.get("WebsiteRedirectLocation") and not params.get("SSECustomerAlgorithm"):
         raise errors.invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the "
             "object's metadata, storage class, website redirect location or encryption attributes.")
-    sse = requested_sse(params, bucket)
+    sse, customer = write_encryption(params, bucket)
     tags = parse_tagging(params.get("Tagging")) if tag_directive == "REPLACE" else dict(source.get("tags") or {})
     algorithm = (params.get("ChecksumAlgorithm") or "").lower() or next(iter(source.get("cks") or {}), None)
-    body = bodies.read(call, source["segs"], encryption_context(src_bucket["Name"], src_key))
-    written = await bodies.write(call, body, sse, encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=algorithm)
+    written = await bodies.write(call, src.body(call), sse, encryption_context(bucket["Name"], key),
+                                 checksum_algorithm=algorithm, customer=customer and customer.key)
     meta_source = params if directive == "REPLACE" else {
         "Metadata": source.get("meta"), **source.get("hdrs", {})}
     value = new_value(call, key, written, meta_source, sse, tags)
@@ -478,7 +499,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     result_body: dict[str, Any] = {"ETag": value["etag"], "LastModified": _mtime(value),
                                    **_checksum_result(value)}
     result_body.pop("ChecksumType", None)
-    out: dict[str, Any] = {"CopyObjectResult": result_body, **_sse_result(sse)}
+    out: dict[str, Any] = {"CopyObjectResult": result_body, **sse_result(sse, customer)}
     if versions.is_versioned(src_bucket):
         out["CopySourceVersionId"] = source["vid"]
     if version_id is not None:
