@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,21 @@ class AwsEnv:
 
     def client(self, service: str, **kw: object) -> object:
         return self.session().client(service, config=Config(retries={"max_attempts": 1}), **kw)
+
+    def new_user(self, policy: dict | None = None) -> dict:
+        """A new IAM user of this profile's account, with an inline policy if given: its access key."""
+        iam = self.client("iam")
+        name = f"user-{uuid.uuid4().hex[:8]}"
+        iam.create_user(UserName=name)
+        if policy is not None:
+            iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=json.dumps(policy))
+        return iam.create_access_key(UserName=name)["AccessKey"]
+
+    def client_for(self, key: dict, service: str) -> object:
+        """A client signing with an access key (as from new_user)."""
+        return boto3.client(service, aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                            endpoint_url=self.endpoint, region_name="us-east-1",
+                            config=Config(retries={"max_attempts": 1}))
 
 
 def clean_env(home: Path) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """S3: buckets, objects (streamed, encrypted at rest), versioning, multipart uploads,
-bucket policies and Block Public Access, CORS, browser form uploads, lifecycle rules.
+bucket policies, ACLs (where Object Ownership enables them) and Block Public Access, CORS, browser form uploads, lifecycle rules.
 
 Exports for the pipeline:
   HANDLERS  operation name → handler
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from skyhold.services.s3 import authz, buckets, listing, multipart, objects, policy, post_object
+from skyhold.services.s3 import acl_ops, authz, buckets, listing, multipart, objects, policy, post_object
 from skyhold.services.s3.lifecycle import LifecycleJob
 
 HANDLERS = {
@@ -26,6 +26,7 @@ HANDLERS = {
     **listing.HANDLERS,
     **multipart.HANDLERS,
     **policy.HANDLERS,
+    **acl_ops.HANDLERS,
     **post_object.HANDLERS,  # browser form uploads, outside the model (see post_object)
 }
 AUTHZ = {**authz.build(), **post_object.AUTHZ}

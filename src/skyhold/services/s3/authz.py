@@ -9,13 +9,14 @@ accounts need both (the engine's cross-account rule, given the bucket's owner).
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
 from skyhold.auth import sigv4
 from skyhold.authz import Access
-from skyhold.services.s3 import objects, public_access, records, region
+from skyhold.services.s3 import acl, acl_ops, objects, public_access, records, region, versions
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -50,6 +51,8 @@ BUCKET_ACTIONS = {
     "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
     "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "GetBucketAcl": "s3:GetBucketAcl",
+    "PutBucketAcl": "s3:PutBucketAcl",
 }
 
 # Object operations: operation → (action, action when a versionId is given).
@@ -64,6 +67,8 @@ OBJECT_ACTIONS = {
     "CompleteMultipartUpload": ("s3:PutObject", "s3:PutObject"),
     "AbortMultipartUpload": ("s3:AbortMultipartUpload", "s3:AbortMultipartUpload"),
     "ListParts": ("s3:ListMultipartUploadParts", "s3:ListMultipartUploadParts"),
+    "GetObjectAcl": ("s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
+    "PutObjectAcl": ("s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
 }
 
 # Request headers that become s3: condition keys on writes.
@@ -136,13 +141,29 @@ def _bucket(call: Call, name: str) -> dict[str, Any]:
 
 
 def access(call: Call, bucket: dict[str, Any], action: str, resource: str,
-           context: dict[str, Any] | None = None) -> Access:
+           context: dict[str, Any] | None = None, obj: tuple[str, dict[str, Any]] | None = None) -> Access:
+    """One check against the bucket. `obj` (key, version record): the object whose
+    ACL takes part, where ACLs are enabled."""
     ctx = request_context(call)
     ctx["s3:ResourceAccount"] = bucket["Owner"]
     if context:
         ctx.update(context)
-    return Access(action, resource, ctx, resource_account=bucket["Owner"],
-                  resource_policy=bucket_policy_for(call, bucket))
+    policy = bucket_policy_for(call, bucket)
+    if acl_ops.enabled(bucket):
+        key, value = obj if obj is not None else (None, None)
+        grants = acl_ops.statements(call, bucket, value, key)
+        if grants:
+            policy = _with_statements(policy, json.dumps(grants))
+    return Access(action, resource, ctx, resource_account=bucket["Owner"], resource_policy=policy)
+
+
+@lru_cache(maxsize=1024)
+def _with_statements(policy: str | None, statements: str) -> str:
+    """The bucket policy with the ACL's statements added (the engine sees one resource policy)."""
+    doc = json.loads(policy) if policy else {"Version": "2012-10-17", "Statement": []}
+    own = doc.get("Statement", [])
+    doc["Statement"] = (own if isinstance(own, list) else [own]) + json.loads(statements)
+    return json.dumps(doc)
 
 
 def _write_context(call: Call, tags: dict[str, str] | None = None) -> dict[str, Any]:
@@ -174,16 +195,32 @@ def _object_op(actions: tuple[str, str], needs_current: bool = False) -> Any:
         key = params["Key"]
         version_id = params.get("VersionId")
         ctx: dict[str, Any] = {}
+        value: dict[str, Any] | None = None
         if version_id is not None:
             ctx["s3:versionid"] = version_id
         if needs_current and version_id is None:
             rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
-            ctx.update(_existing_tags(rec.value if rec else None))
-            if rec is not None:
-                call.extras["object"] = rec.value
+            value = rec.value if rec else None
+            ctx.update(_existing_tags(value))
+            if value is not None:
+                call.extras["object"] = value
+        if value is None and acl_ops.enabled(bucket):
+            value = _stored(call, bucket, key, version_id)
         action = actions[1] if version_id is not None else actions[0]
-        return [access(call, bucket, action, records.object_arn(bucket["Name"], key), ctx)]
+        obj = (key, value) if value is not None else None
+        return [access(call, bucket, action, records.object_arn(bucket["Name"], key), ctx, obj)]
     return fn
+
+
+def _stored(call: Call, bucket: dict[str, Any], key: str, version_id: str | None) -> dict[str, Any] | None:
+    """The object version a request names, for its ACL (None: no such version)."""
+    if version_id is None:
+        rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
+        return rec.value if rec else None
+    if version_id != records.NULL_VERSION and records.sort_of(version_id) is None:
+        return None
+    hit = versions.find(call, bucket, key, version_id)
+    return hit[1] if hit else None
 
 
 def create_bucket(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -221,7 +258,13 @@ def put_object(call: Call, params: dict[str, Any]) -> list[Access]:
     found = [access(call, bucket, "s3:PutObject", arn, _write_context(call, tags))]
     if tags:
         found.append(access(call, bucket, "s3:PutObjectTagging", arn, _write_context(call, tags)))
+    if _sets_acl(params):  # setting an ACL on the way in needs s3:PutObjectAcl too
+        found.append(access(call, bucket, "s3:PutObjectAcl", arn, _write_context(call, tags)))
     return found
+
+
+def _sets_acl(params: dict[str, Any]) -> bool:
+    return bool(params.get("ACL")) or any(params.get(m) for m in acl.GRANT_HEADERS)
 
 
 def create_multipart_upload(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -243,22 +286,25 @@ def _copy_source_access(call: Call, params: dict[str, Any]) -> Access:
     src_bucket_name, src_key, src_vid = objects.parse_copy_source(params["CopySource"])
     src_bucket = records.get_bucket(call.store, src_bucket_name).value
     ctx: dict[str, Any] = {}
+    value = _stored(call, src_bucket, src_key, src_vid)
     if src_vid is not None:
         ctx["s3:versionid"] = src_vid
     else:
-        rec = call.store.get(records.OBJECT, records.object_key(src_bucket_name, src_key))
-        ctx.update(_existing_tags(rec.value if rec else None))
+        ctx.update(_existing_tags(value))
     action = "s3:GetObjectVersion" if src_vid is not None else "s3:GetObject"
-    return access(call, src_bucket, action, records.object_arn(src_bucket_name, src_key), ctx)
+    obj = (src_key, value) if value is not None else None
+    return access(call, src_bucket, action, records.object_arn(src_bucket_name, src_key), ctx, obj)
 
 
 def copy_object(call: Call, params: dict[str, Any]) -> list[Access]:
     bucket = _bucket(call, params["Bucket"])
     source = _copy_source_access(call, params)
     tags = objects.parse_tagging(params.get("Tagging")) if params.get("TaggingDirective") == "REPLACE" else {}
-    dest = access(call, bucket, "s3:PutObject", records.object_arn(bucket["Name"], params["Key"]),
-                  _write_context(call, tags))
-    return [source, dest]
+    arn = records.object_arn(bucket["Name"], params["Key"])
+    found = [source, access(call, bucket, "s3:PutObject", arn, _write_context(call, tags))]
+    if _sets_acl(params):
+        found.append(access(call, bucket, "s3:PutObjectAcl", arn, _write_context(call, tags)))
+    return found
 
 
 def upload_part_copy(call: Call, params: dict[str, Any]) -> list[Access]:

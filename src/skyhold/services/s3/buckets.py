@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
 from skyhold.regions import DEFAULT_REGION
-from skyhold.services.s3 import bodies, cors, errors, lifecycle_rules, public_access, records, sse_c
+from skyhold.services.s3 import acl_ops, bodies, cors, errors, lifecycle_rules, public_access, records, sse_c
 from skyhold.services.s3.names import valid_bucket_name
 from skyhold.store.base import ConflictError
 
@@ -39,16 +39,14 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     ownership = params.get("ObjectOwnership") or "BucketOwnerEnforced"
     if ownership not in _OWNERSHIPS:
         raise errors.invalid_argument("Invalid x-amz-object-ownership header", "x-amz-object-ownership", ownership)
-    acl = params.get("ACL")
-    if ownership == "BucketOwnerEnforced" and (acl not in (None, "private", "bucket-owner-full-control")
-                                               or any(k.startswith("Grant") for k in params)):
-        raise AwsError("InvalidBucketAclWithObjectOwnership",
-                       "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting", 400)
+    grants = acl_ops.for_new_bucket(call, params, ownership)
     account = call.principal.account
     value = {
         "Name": name, "Owner": account, "Region": region, "Created": records.now_text(),
         "Ownership": ownership, "PublicAccessBlock": dict(public_access.ALL_ON),
     }
+    if grants:
+        value["Acl"] = grants
     try:
         call.store.put(records.BUCKET, name, value, expect_version=0)
     except ConflictError:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.auth import checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import bodies, buckets, errors, objects, records, sse_c, versions
+from skyhold.services.s3 import acl_ops, bodies, buckets, errors, objects, records, sse_c, versions
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -33,14 +33,14 @@ def _upload(call: Call, bucket: str, key: str, upload_id: str) -> dict[str, Any]
 def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
     key = params["Key"]
-    objects.check_acl(params, bucket)
+    ownership = acl_ops.new_object(call, bucket, params)
     sse, customer = objects.write_encryption(params, bucket)
     algorithm = (params.get("ChecksumAlgorithm") or "").lower() or None
     if algorithm and algorithm not in checksums.supported():
         raise errors.invalid_request(f"Checksum algorithm {algorithm.upper()} is not supported")
     upload_id = secrets.token_urlsafe(48).replace("-", "A").replace("_", "B")
     value = {
-        "Key": key, "UploadId": upload_id, "Initiated": records.now_text(), "owner": call.principal.account,
+        "Key": key, "UploadId": upload_id, "Initiated": records.now_text(), **ownership,
         "meta": params.get("Metadata") or {}, "hdrs": objects._content_headers(params), "sse": sse,
         "tags": objects.parse_tagging(params.get("Tagging")), "alg": algorithm,
         "ckt": params.get("ChecksumType") or ("COMPOSITE" if algorithm else None),
@@ -183,6 +183,8 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
         "tags": upload["tags"], "owner": upload["owner"], "sc": upload.get("sc", "STANDARD"),
         "parts": len(chosen),
     }
+    if upload.get("acl"):
+        value["acl"] = upload["acl"]
     used = {p["n"] for p in chosen}
     with call.store.transaction():
         if call.store.get(records.UPLOAD, records.upload_key(name, key, upload_id)) is None:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote
 from skyhold.auth import checksums
 from skyhold.auth.payload import header_checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import bodies, buckets, errors, lifecycle_rules, records, sse_c, versions
+from skyhold.services.s3 import acl_ops, bodies, buckets, errors, lifecycle_rules, records, sse_c, versions
 from skyhold.services.s3.buckets import validate_tags
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ _RESPONSE_OVERRIDES = {
     "ResponseContentLanguage": "ContentLanguage", "ResponseExpires": "Expires",
 }
 _SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
-_OWNER_ACLS = (None, "bucket-owner-full-control")
 _CHECKSUM_MEMBER = {"crc32": "ChecksumCRC32", "crc32c": "ChecksumCRC32C", "sha1": "ChecksumSHA1",
                     "sha256": "ChecksumSHA256", "crc64nvme": "ChecksumCRC64NVME"}
 
@@ -60,14 +59,6 @@ def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, s
                                           "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
         out["kms"] = params["SSEKMSKeyId"]
     return out
-
-
-def check_acl(params: dict[str, Any], bucket: dict[str, Any]) -> None:
-    """Buckets with ACLs disabled (BucketOwnerEnforced) take no ACL but the owner's."""
-    if bucket.get("Ownership", "BucketOwnerEnforced") != "BucketOwnerEnforced":
-        return
-    if params.get("ACL") not in _OWNER_ACLS or any(k.startswith("Grant") for k in params):
-        raise errors.acl_not_supported()
 
 
 def parse_tagging(text: str | None) -> dict[str, str]:
@@ -225,7 +216,7 @@ async def put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
-    check_acl(params, bucket)
+    ownership = acl_ops.new_object(call, bucket, params)
     sse, customer = write_encryption(params, bucket)
     tags = parse_tagging(params.get("Tagging"))
     check = _write_check(params, key)
@@ -237,6 +228,7 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     written = await bodies.write(call, source, sse, encryption_context(bucket["Name"], key),
                                  checksum_algorithm=alg, declared=declared, customer=customer and customer.key)
     value = new_value(call, key, written, params, sse, tags)
+    value.update(ownership)
     try:
         version_id = versions.put(call, bucket, key, value, check)
     except BaseException:
@@ -249,7 +241,7 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _lookup(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, method: str) -> dict[str, Any]:
+def lookup(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, method: str) -> dict[str, Any]:
     if version_id is None:
         rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
         if rec is None:
@@ -356,7 +348,7 @@ def _serve_range(call: Call, value: dict[str, Any], params: dict[str, Any], out:
 async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
-    value = call.extras.get("object") or _lookup(call, bucket, key, params.get("VersionId"), "GET")
+    value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "GET")
     if lifecycle_rules.is_archived(value):
         raise errors.invalid_object_state(value["sc"])  # HEAD still answers: that is how one finds out
     check_conditions(params, value)
@@ -372,7 +364,7 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def head_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
-    value = call.extras.get("object") or _lookup(call, bucket, key, params.get("VersionId"), "HEAD")
+    value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "HEAD")
     check_conditions(params, value)
     out = _describe(bucket, value, params, sse_c.for_object(call, value, params))
     _serve_range(call, value, params, out)
@@ -454,7 +446,7 @@ def copy_source(call: Call, params: dict[str, Any]) -> CopySource:
     """The source of a copy, its conditions checked and its SSE-C key verified."""
     src_bucket_name, src_key, src_vid = parse_copy_source(params["CopySource"])
     src_bucket = records.get_bucket(call.store, src_bucket_name).value
-    value = _lookup(call, src_bucket, src_key, src_vid, "GET")
+    value = lookup(call, src_bucket, src_key, src_vid, "GET")
     if lifecycle_rules.is_archived(value):
         raise errors.object_not_in_active_tier(src_bucket_name)
     if src_vid is not None and value.get("dm"):
@@ -467,7 +459,7 @@ def copy_source(call: Call, params: dict[str, Any]) -> CopySource:
 async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
-    check_acl(params, bucket)
+    ownership = acl_ops.new_object(call, bucket, params)  # the source's ACL is not copied, as on S3
     src = copy_source(call, params)
     src_bucket, src_key, source = src.bucket, src.key, src.value
     directive = params.get("MetadataDirective") or "COPY"
@@ -491,6 +483,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if directive == "COPY" and "Expires" in source.get("hdrs", {}):
         value["hdrs"]["Expires"] = source["hdrs"]["Expires"]
     value["sc"] = params.get("StorageClass") or source.get("sc", "STANDARD")
+    value.update(ownership)
     try:
         version_id = versions.put(call, bucket, key, value, _write_check(params, key))
     except BaseException:
@@ -512,7 +505,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def get_object_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
-    value = _lookup(call, bucket, params["Key"], params.get("VersionId"), "GET")
+    value = lookup(call, bucket, params["Key"], params.get("VersionId"), "GET")
     out: dict[str, Any] = {"TagSet": [{"Key": k, "Value": v} for k, v in (value.get("tags") or {}).items()]}
     if versions.is_versioned(bucket):
         out["VersionId"] = value["vid"]
