@@ -232,13 +232,16 @@ def test_checksums_verified_and_returned(s3, bucket: str) -> None:
 
 def test_encryption_at_rest(s3, bucket: str, server: Server) -> None:
     marker = b"PLAINTEXT-MARKER-" + uuid.uuid4().hex.encode()
-    s3.put_object(Bucket=bucket, Key="secret", Body=marker * 1000)
+    s3.put_object(Bucket=bucket, Key="secret", Body=marker * 1000)  # small: inline in its record
+    s3.put_object(Bucket=bucket, Key="large", Body=marker * 5000)  # large: a blob
     enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
     assert enc["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert s3.head_object(Bucket=bucket, Key="secret")["ServerSideEncryption"] == "AES256"
-    blobs = [p for p in (server.data_dir / "blobs").rglob("*") if p.is_file()]
-    assert blobs and not any(marker in p.read_bytes() for p in blobs)
+    stored = [p for p in server.data_dir.rglob("*") if p.is_file()]  # blobs, and small bodies in the database
+    assert stored and not any(marker in p.read_bytes() for p in stored)
     assert s3.get_object(Bucket=bucket, Key="secret")["Body"].read() == marker * 1000
+    assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == marker * 5000
+    assert any(p.is_file() for p in (server.data_dir / "blobs").rglob("*"))
 
 
 def test_acls_disabled_by_default(s3, bucket: str) -> None:

@@ -12,7 +12,8 @@ from skyhold import clock
 from skyhold.services.s3.lifecycle import LifecycleJob
 from tests.unit.s3.conftest import S3Harness
 
-BIG = b"x" * (128 * 1024)  # transitions leave smaller objects where they are, by default
+BIG = b"x" * (128 * 1024)  # transitions leave smaller objects where they are, by default; bodies this
+# size live in blobs (smaller ones inline in their records), so deleting them shows in blob_count
 
 pytestmark = pytest.mark.usefixtures("moved_clock")
 
@@ -37,7 +38,7 @@ def _keys(h: S3Harness, bucket: str) -> list[str]:
 def test_expiration_deletes_objects_and_their_blobs(h: S3Harness) -> None:
     h.bucket("exp")
     for key in ("logs/1", "logs/2", "keep"):
-        h.s3("PutObject", Bucket="exp", Key=key, Body=b"data")
+        h.s3("PutObject", Bucket="exp", Key=key, Body=BIG)
     _rules(h, "exp", {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 1}},
            {"ID": "off", "Status": "Disabled", "Expiration": {"Days": 1}})
     blobs = h.blob_count()
@@ -61,8 +62,8 @@ def test_date_in_the_past_expires_at_once(h: S3Harness) -> None:
 
 def test_versioned_expiration_adds_a_delete_marker_then_noncurrent_versions_go(h: S3Harness) -> None:
     h.bucket("ver", versioned=True)
-    for body in (b"1", b"2", b"3", b"4"):
-        h.s3("PutObject", Bucket="ver", Key="k", Body=body)
+    for n in (b"1", b"2", b"3", b"4"):
+        h.s3("PutObject", Bucket="ver", Key="k", Body=n + BIG)
     _rules(h, "ver", {"ID": "cur", "Expiration": {"Days": 10}},
            {"ID": "old", "NoncurrentVersionExpiration": {"NoncurrentDays": 2, "NewerNoncurrentVersions": 1}})
     blobs = h.blob_count()
@@ -148,7 +149,7 @@ def test_noncurrent_versions_transition(h: S3Harness) -> None:
 def test_incomplete_multipart_uploads_are_aborted(h: S3Harness) -> None:
     h.bucket("mpu")
     upload = h.s3("CreateMultipartUpload", Bucket="mpu", Key="up/big")["UploadId"]
-    h.s3("UploadPart", Bucket="mpu", Key="up/big", UploadId=upload, PartNumber=1, Body=b"part")
+    h.s3("UploadPart", Bucket="mpu", Key="up/big", UploadId=upload, PartNumber=1, Body=BIG)
     other = h.s3("CreateMultipartUpload", Bucket="mpu", Key="elsewhere")["UploadId"]
     _rules(h, "mpu", {"ID": "a", "Filter": {"Prefix": "up/"}, "AbortIncompleteMultipartUpload": {
         "DaysAfterInitiation": 1}})
