@@ -161,8 +161,17 @@ def test_incomplete_multipart_upload_is_aborted(srv: Server, aws: AwsEnv, bucket
                                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}})
     assert [u["UploadId"] for u in aws.aws_json("s3api", "list-multipart-uploads", "--bucket", bucket)["Uploads"]] \
         == [upload]
+    # S3 names the rule and the date it will abort an upload (x-amz-abort-date, x-amz-abort-rule-id)
+    listed = aws.aws_json("s3api", "list-parts", "--bucket", bucket, "--key", "up/big", "--upload-id", upload,
+                          "--no-paginate")  # the CLI's paginator keeps neither header
+    assert listed["AbortRuleId"] == "abort" and listed["AbortDate"]
+    other = aws.aws_json("s3api", "create-multipart-upload", "--bucket", bucket, "--key", "up/other")
+    assert other["AbortRuleId"] == "abort" and other["AbortDate"] == listed["AbortDate"]
+    elsewhere = aws.aws_json("s3api", "create-multipart-upload", "--bucket", bucket, "--key", "down/x")
+    assert "AbortDate" not in elsewhere and "AbortRuleId" not in elsewhere
     _advance(srv, "2d")
-    assert "Uploads" not in aws.aws_json("s3api", "list-multipart-uploads", "--bucket", bucket)
+    left = aws.aws_json("s3api", "list-multipart-uploads", "--bucket", bucket).get("Uploads", [])
+    assert [u["Key"] for u in left] == ["down/x"]
     parts = aws.aws("s3api", "list-parts", "--bucket", bucket, "--key", "up/big", "--upload-id", upload)
     assert "(NoSuchUpload)" in parts.stderr
 

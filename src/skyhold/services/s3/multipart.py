@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.auth import checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import acl_ops, bodies, buckets, errors, objects, records, sse_c, versions
+from skyhold.services.s3 import acl_ops, bodies, buckets, errors, lifecycle_rules, objects, records, sse_c, versions
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -53,7 +53,15 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
     if algorithm:
         out["ChecksumAlgorithm"] = algorithm.upper()
         out["ChecksumType"] = value["ckt"]
+    out.update(_abort(bucket, value))
     return out
+
+
+def _abort(bucket: dict[str, Any], upload: dict[str, Any]) -> dict[str, Any]:
+    """x-amz-abort-date / x-amz-abort-rule-id: when a lifecycle rule will abort the upload."""
+    due = lifecycle_rules.abort_due(bucket.get("Lifecycle") or [], upload["Key"],
+                                    records.parse_time(upload["Initiated"]))
+    return {"AbortDate": due.at, "AbortRuleId": due.rule} if due is not None else {}
 
 
 def _part_number(params: dict[str, Any]) -> int:
@@ -246,6 +254,7 @@ def list_parts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if upload.get("alg"):
         out["ChecksumAlgorithm"] = upload["alg"].upper()
         out["ChecksumType"] = upload.get("ckt")
+    out.update(_abort(bucket, upload))
     return out
 
 
