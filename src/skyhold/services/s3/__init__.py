@@ -1,5 +1,6 @@
 """S3: buckets, objects (streamed, encrypted at rest), versioning, multipart uploads,
-bucket policies, ACLs (where Object Ownership enables them) and Block Public Access, CORS, browser form uploads, lifecycle rules.
+bucket policies, ACLs (where Object Ownership enables them) and Block Public Access, CORS,
+browser form uploads, lifecycle rules.
 
 Exports for the pipeline:
   HANDLERS  operation name → handler

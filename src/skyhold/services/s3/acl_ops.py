@@ -44,16 +44,11 @@ def _owner_grant(account: str) -> acl.Grant:
 
 
 def bucket_grants(bucket: dict[str, Any]) -> list[acl.Grant]:
-    if not enabled(bucket):
-        return [_owner_grant(bucket["Owner"])]
-    return bucket.get("Acl") or [_owner_grant(bucket["Owner"])]
+    return (enabled(bucket) and bucket.get("Acl")) or [_owner_grant(bucket["Owner"])]
 
 
 def object_grants(bucket: dict[str, Any], value: dict[str, Any]) -> list[acl.Grant]:
-    owner = object_owner_of(bucket, value)
-    if not enabled(bucket):
-        return [_owner_grant(owner)]
-    return value.get("acl") or [_owner_grant(owner)]
+    return (enabled(bucket) and value.get("acl")) or [_owner_grant(object_owner_of(bucket, value))]
 
 
 def object_owner_of(bucket: dict[str, Any], value: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from skyhold.auth import checksums
 from skyhold.auth.payload import PayloadVerifier
-from skyhold.services.s3 import crypto
+from skyhold.services.s3 import crypto, sse_c
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -47,12 +47,12 @@ async def write(
     *,
     checksum_algorithm: str | None = None,
     declared: dict[str, str] | None = None,
-    customer: bytes | None = None,
+    customer: sse_c.CustomerKey | None = None,
 ) -> Written:
     """Encrypt `chunks` into a new segment (a blob once it outgrows INLINE_MAX).
     `declared`: x-amz-checksum-* values the request carries (verified here; BadDigest
     leaves nothing behind). `customer`: an SSE-C key, which then seals the data key."""
-    key = crypto.new_data_key(call, sse, context, customer)
+    key = crypto.new_data_key(call, sse, context, customer and customer.key)
     sealer = crypto.FrameSealer(key.plaintext)
     md5 = hashlib.md5()
     verifier = PayloadVerifier(header_checksums=declared) if declared else None
@@ -112,7 +112,7 @@ async def write(
 
 
 def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
-         start: int = 0, end: int | None = None, customer: bytes | None = None) -> AsyncIterator[bytes]:
+         start: int = 0, end: int | None = None, customer: sse_c.CustomerKey | None = None) -> AsyncIterator[bytes]:
     """Plaintext bytes start..end (inclusive) of a body. Blob files are opened now, so
     a concurrent overwrite (which deletes the old blobs) cannot cut the stream short."""
     total = sum(s["n"] for s in segments)
@@ -125,7 +125,7 @@ def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
             offset += seg["n"]
             if seg["n"] == 0 or hi < start or lo > end:
                 continue
-            aead = AESGCM(crypto.unwrap(call, seg["k"], context, customer))
+            aead = AESGCM(crypto.unwrap(call, seg["k"], context, customer and customer.key))
             plan.append((_open(call, seg), aead, max(start, lo) - lo, min(end, hi) - lo))
     except BaseException:  # a refused key (KMS, SSE-C): close what was opened
         for fh, *_ in plan:

@@ -49,7 +49,8 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
     if customer is not None:
         value["kc"] = sse_c.key_check(call, customer)
     call.store.put(records.UPLOAD, records.upload_key(bucket["Name"], key, upload_id), value, expect_version=0)
-    out: dict[str, Any] = {"Bucket": bucket["Name"], "Key": key, "UploadId": upload_id, **objects.sse_result(sse, customer)}
+    out: dict[str, Any] = {"Bucket": bucket["Name"], "Key": key, "UploadId": upload_id,
+                           **objects.sse_result(sse, customer)}
     if algorithm:
         out["ChecksumAlgorithm"] = algorithm.upper()
         out["ChecksumType"] = value["ckt"]
@@ -102,7 +103,7 @@ async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     alg = alg or upload.get("alg")
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
     written = await bodies.write(call, source, dict(upload["sse"]), objects.encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=alg, declared=declared, customer=customer and customer.key)
+                                 checksum_algorithm=alg, declared=declared, customer=customer)
     part = _store_part(call, upload, number, written)
     out = {"ETag": part["etag"], **objects.sse_result(upload["sse"], customer)}
     out.update(objects._checksum_result({"cks": part["cks"]}))
@@ -128,7 +129,7 @@ async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]
         first, last = span
     written = await bodies.write(call, src.body(call, first, last), dict(upload["sse"]),
                                  objects.encryption_context(bucket["Name"], key), checksum_algorithm=upload.get("alg"),
-                                 customer=customer and customer.key)
+                                 customer=customer)
     part = _store_part(call, upload, number, written)
     result = {"ETag": part["etag"], "LastModified": records.parse_time(part["mtime"])}
     result.update(objects._checksum_result({"cks": part["cks"]}))

@@ -179,7 +179,7 @@ def write_encryption(params: dict[str, Any], bucket: dict[str, Any]) -> tuple[di
 
 def sse_result(sse: dict[str, Any], customer: sse_c.CustomerKey | None = None) -> dict[str, Any]:
     if sse_c.is_customer(sse):
-        return sse_c.result(sse, customer)
+        return sse_c.result(customer)
     out: dict[str, Any] = {"ServerSideEncryption": sse["alg"]}
     if sse.get("kms"):
         out["SSEKMSKeyId"] = sse["kms"]
@@ -226,7 +226,7 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     alg, declared = checksum_request(call, params)
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
     written = await bodies.write(call, source, sse, encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=alg, declared=declared, customer=customer and customer.key)
+                                 checksum_algorithm=alg, declared=declared, customer=customer)
     value = new_value(call, key, written, params, sse, tags)
     value.update(ownership)
     try:
@@ -357,7 +357,7 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     span = _serve_range(call, value, params, out)
     first, last = span if span else (0, value["size"] - 1)
     out["Body"] = bodies.read(call, value["segs"], encryption_context(bucket["Name"], key), first, last,
-                              customer=customer and customer.key)
+                              customer=customer)
     return out
 
 
@@ -439,7 +439,7 @@ class CopySource:
 
     def body(self, call: Call, first: int = 0, last: int | None = None) -> AsyncIterator[bytes]:
         return bodies.read(call, self.value["segs"], encryption_context(self.bucket["Name"], self.key), first, last,
-                           customer=self.customer and self.customer.key)
+                           customer=self.customer)
 
 
 def copy_source(call: Call, params: dict[str, Any]) -> CopySource:
@@ -476,7 +476,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     tags = parse_tagging(params.get("Tagging")) if tag_directive == "REPLACE" else dict(source.get("tags") or {})
     algorithm = (params.get("ChecksumAlgorithm") or "").lower() or next(iter(source.get("cks") or {}), None)
     written = await bodies.write(call, src.body(call), sse, encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=algorithm, customer=customer and customer.key)
+                                 checksum_algorithm=algorithm, customer=customer)
     meta_source = params if directive == "REPLACE" else {
         "Metadata": source.get("meta"), **source.get("hdrs", {})}
     value = new_value(call, key, written, meta_source, sse, tags)

@@ -117,7 +117,7 @@ def for_object(call: Call, value: dict[str, Any], params: dict[str, Any], *,
     return given
 
 
-def result(sse: dict[str, Any], key: CustomerKey | None) -> dict[str, Any]:
+def result(key: CustomerKey | None) -> dict[str, Any]:
     out: dict[str, Any] = {"SSECustomerAlgorithm": ALGORITHM}
     if key is not None:
         out["SSECustomerKeyMD5"] = key.md5
