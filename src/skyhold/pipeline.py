@@ -111,6 +111,15 @@ class Pipeline:
         # IAM keeps last-used to the minute, so an unchanged use is not re-recorded.
         self._key_use: dict[str, tuple[int, str, str]] = {}
 
+    def close(self) -> None:
+        """Stop recording (its threads write and index what was handed over), then close
+        the stores: in this order, so no thread is inside a connection that closes."""
+        self.audit.close()
+        self.trail_store.close()
+        close = getattr(self.store, "close", None)
+        if close:
+            close()
+
     async def handle(self, req: HttpRequest, body: Body) -> HttpResponse:
         started = time.perf_counter()
         request_id = ids.request_id()

@@ -112,9 +112,7 @@ class App:
                     if hasattr(pkg, "on_shutdown"):
                         await pkg.on_shutdown(self.pipeline)
                 request_log.flush()
-                self.pipeline.audit.close()
-                self.pipeline.trail_store.close()
-                self.pipeline.store.close()
+                self.pipeline.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

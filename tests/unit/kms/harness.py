@@ -28,10 +28,7 @@ class Harness:
         self.admin = self.user_principal("admin")
 
     def close(self) -> None:
-        for s in (self.store, self.pipeline.trail_store):
-            close = getattr(s, "close", None)
-            if close:
-                close()
+        self.pipeline.close()
 
     def call(self, service: str, operation: str, who: P.Principal, region: str = "us-east-1") -> Call:
         request = HttpRequest("POST", "/", "", {"host": "localhost"})
