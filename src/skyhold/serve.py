@@ -26,7 +26,9 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
     pipeline = Pipeline(store, blobs, data_dir)
     pipeline.endpoint = endpoint
     pipeline.audit_enabled = audit
-    if not audit:
+    if audit:
+        pipeline.audit.start()
+    else:
         print("Audit trail OFF: calls are not recorded (benchmarking only)", flush=True)
     app = App(pipeline)
     server_config = uvicorn.Config(

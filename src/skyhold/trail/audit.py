@@ -59,5 +59,8 @@ class Audit:
         rows.append((REQUEST, call.request_id, {"events": keys}))
         await self.recorder.record(rows)
 
+    def start(self) -> None:
+        self.recorder.start()
+
     def close(self) -> None:
         self.recorder.close()

@@ -3,8 +3,8 @@ write.
 
 Each line is `kind<TAB>key<TAB>value-as-JSON<LF>` (JSON text never holds a raw LF, and
 kinds and keys are Skyhold's own, free of tabs). Segments are opened with O_DSYNC, so
-a write has reached the disk when it returns: the recorder's writer thread makes a
-whole batch of events durable with a single system call.
+a write has reached the disk when it returns: the trail's writer process (writer.py)
+makes a whole batch of events durable with a single system call.
 
 Every process start writes a new segment, so a line torn by a crash can only be the
 last bytes of an older segment; readers take complete lines only and skip such a tail.

@@ -1,17 +1,17 @@
 """Recording events without slowing the request path, and without losing one.
 
 Every call's event is on disk before its response leaves, yet the event loop never
-touches the disk: a call hands its rows over and waits; one writer thread appends
-everything handed over since its last write to the journal (journal.py) in a single
-O_DSYNC write, then releases the waiting calls. While it writes, the next batch
-gathers: group commit, with batches that grow with the load. Calls made in one turn
-of the event loop are handed over together, so the threads meet once per turn.
-Neither a crash of Skyhold nor of the machine loses an event of an answered call.
+touches the disk: the calls of one loop turn hand their rows over together, as one
+frame on a pipe to the trail's writer process (writer.py), and wait; the writer makes
+everything waiting in the pipe durable in one write and acknowledges it, and the
+loop, woken by that acknowledgement, releases the calls. Neither a crash of Skyhold
+nor of the machine loses an event of an answered call. If the writer dies, the calls
+waiting on it fail and a new writer is started for the next ones.
 
-Readers want an index, not a log: an indexer thread moves journaled lines into the
-trail database every INDEX_EVERY seconds (index.catch_up), and anything that reads
-events (LookupEvents, delivery, `skyhold explain`) catches up first, so it sees
-every call answered before it asked.
+Readers want an index, not a log: the writer's indexer moves journaled lines into the
+trail database every few tenths of a second, and anything that reads events
+(LookupEvents, delivery, `skyhold explain`) catches up first (index.catch_up), so it
+sees every call answered before it asked.
 
 Layout of the trail database (store.open_trail_store): kind `cloudtrail.event`, key
 "<account>/<time-ordered id>" (newest last; LookupEvents scans an account's prefix
@@ -22,44 +22,49 @@ backwards), value {"event": record, "explain": decision trace or None}. Kind
 from __future__ import annotations
 
 import asyncio
-import json
+import errno
+import fcntl
 import logging
-import threading
+import os
+import subprocess
+import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
+import skyhold
 from skyhold.store.sqlite import SqliteStore
-from skyhold.trail import index, journal
+from skyhold.trail import index, writer
 
 EVENT = "cloudtrail.event"
 REQUEST = "cloudtrail.request"
-INDEX_EVERY = 0.2  # seconds
+PIPE_BYTES = 1 << 20  # room for a burst of turns while the writer is on the disk
 
 Row = tuple[str, str, dict[str, Any]]
-Waiting = tuple[list[Row], asyncio.Future[None]]
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: any key, any text
 log = logging.getLogger("skyhold.trail")
+
+
+class WriterStopped(RuntimeError):
+    """The trail's writer process went away before it acknowledged these events."""
 
 
 class Recorder:
     def __init__(self, store: SqliteStore, folder: Path) -> None:
         self._store = store
-        self._folder = folder
-        index.catch_up(store, folder, tidy=True)  # what a previous run journaled
-        self._journal = journal.Journal(folder)
+        self._folder = Path(folder)
+        index.catch_up(store, self._folder, tidy=True)  # what a previous run journaled
         self._seq = 0
-        self._turn: list[Waiting] = []  # handed over at the end of this loop turn
-        self._scheduled = False
-        self._pending: list[Waiting] = []  # handed over, not yet written
-        self._ready = threading.Condition()
-        self._stopping = False
-        self._stop_indexing = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name="trail-writer", daemon=True)
-        self._writer.start()
-        self._indexer = threading.Thread(target=self._index_loop, name="trail-indexer", daemon=True)
-        self._indexer.start()
+        self._writer: _Writer | None = None
+        self._rows: list[Row] = []  # this loop turn's, not yet handed over
+        self._turn: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        """Start the writer process now rather than on the first event (`skyhold up`
+        does, so its first call does not wait for a process to start)."""
+        if self._writer is None:
+            self._writer = _Writer(self._store.path, self._folder)
 
     def key(self, account: str) -> str:
         # time-ordered and unique within this process: nanoseconds + a counter
@@ -68,79 +73,169 @@ class Recorder:
 
     async def record(self, rows: list[Row]) -> None:
         """Returns once the rows are on disk."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._turn.append((rows, done))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._hand_over)
+        if self._turn is None:
+            loop = asyncio.get_running_loop()
+            self._turn = loop.create_future()
+            loop.call_soon(self._hand_over, loop)
+        done = self._turn
+        self._rows.extend(rows)
         await done
 
     def index(self) -> None:
         """Bring the index up to every event recorded so far."""
         index.catch_up(self._store, self._folder)
 
-    def _hand_over(self) -> None:
-        self._scheduled = False
-        turn, self._turn = self._turn, []
-        with self._ready:
-            self._pending.extend(turn)
-            self._ready.notify()
-
-    def _write_loop(self) -> None:
-        while True:
-            with self._ready:
-                while not self._pending and not self._stopping:
-                    self._ready.wait()
-                batch, self._pending = self._pending, []
-            if not batch:
-                return  # stopping, and everything handed over is written
-            self._write(batch)
-
-    def _write(self, batch: list[Waiting]) -> None:
-        error: BaseException | None = None
-        try:
-            self._journal.append(
-                "".join([journal.encode(kind, key, _dumps(value)) for rows, _ in batch for kind, key, value in rows])
-            )
-        except Exception as exc:  # the waiting calls learn of it
-            log.exception("could not record %d calls", len(batch))
-            error = exc
-        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-        for _, done in batch:
-            by_loop.setdefault(done.get_loop(), []).append(done)
-        for loop, futures in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_settle, futures, error)
-            except RuntimeError:  # that loop is closed: nobody waits any more
-                pass
-
-    def _index_loop(self) -> None:
-        while not self._stop_indexing.wait(INDEX_EVERY):
-            try:
-                index.catch_up(self._store, self._folder, tidy=True)
-            except Exception:  # the next round tries again; the journal keeps the lines
-                log.exception("indexing the trail failed")
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        rows, done = self._rows, self._turn
+        self._rows, self._turn = [], None
+        assert done is not None
+        self.start()
+        assert self._writer is not None
+        if self._writer.loop is not loop:  # a new event loop (tests run several)
+            self._writer.attach(loop)
+        self._writer.send(writer.frame(rows), done)
 
     def close(self) -> None:
-        """Write what was handed over, index it, and stop both threads."""
-        if self._turn:
-            self._hand_over()
-        with self._ready:
-            self._stopping = True
-            self._ready.notify()
-        self._writer.join(timeout=30)
-        self._stop_indexing.set()
-        self._indexer.join(timeout=30)
-        self._journal.close()
+        """Hand over what is left, let the writer write and index it, and stop it."""
+        if self._writer is not None:
+            if self._turn is not None:
+                self._writer.send(writer.frame(self._rows), self._turn)
+                self._rows, self._turn = [], None
+            self._writer.close()
+            self._writer = None
         index.catch_up(self._store, self._folder, tidy=True)
 
 
-def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for done in futures:
-        if done.done():
-            continue
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
+class _Writer:
+    """One writer process, the pipes to it, and the frames it has not acknowledged."""
+
+    def __init__(self, trail_db: Path, folder: Path) -> None:
+        self._trail_db = trail_db
+        self._folder = folder
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._spawn()
+
+    def _spawn(self) -> None:
+        data_r, self._data = os.pipe()
+        self._ack, ack_w = os.pipe()
+        try:
+            fcntl.fcntl(self._data, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:  # capped by /proc/sys/fs/pipe-max-size: the default will do
+            pass
+        os.set_blocking(self._data, False)
+        os.set_blocking(self._ack, False)
+        env = dict(os.environ)
+        source = str(Path(skyhold.__file__).parent.parent)  # also when run from a source tree
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
+        command = [sys.executable, "-m", "skyhold.trail.writer", str(self._folder), str(self._trail_db)]
+        self._process = subprocess.Popen([*command, str(data_r), str(ack_w)], pass_fds=(data_r, ack_w), env=env)
+        os.close(data_r)
+        os.close(ack_w)
+        self._sent = 0  # frame bytes handed to the process
+        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()  # (end offset, turn)
+        self._outbox = bytearray()  # frame bytes the pipe had no room for yet
+        self._acks = bytearray()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._detach()
+        self.loop = loop
+        loop.add_reader(self._ack, self._on_ack)
+
+    def send(self, data: bytes, done: asyncio.Future[None]) -> None:
+        self._sent += len(data)
+        self._waiting.append((self._sent, done))
+        if self._outbox:
+            self._outbox += data
+            return
+        try:
+            written = os.write(self._data, data)
+        except BlockingIOError:
+            written = 0
+        except BrokenPipeError:
+            self._stopped()
+            return
+        if written < len(data):
+            self._outbox += data[written:]
+            if self.loop is not None:
+                self.loop.add_writer(self._data, self._flush)
+
+    def _flush(self) -> None:
+        try:
+            written = os.write(self._data, self._outbox)
+        except BlockingIOError:
+            return
+        except BrokenPipeError:
+            self._stopped()
+            return
+        del self._outbox[:written]
+        if not self._outbox and self.loop is not None:
+            self.loop.remove_writer(self._data)
+
+    def _on_ack(self) -> None:
+        if not self._read_acks():
+            self._stopped()
+
+    def _read_acks(self) -> bool:
+        """Settle the turns the process says are durable; False once it is gone."""
+        try:
+            data = os.read(self._ack, writer.ACK.size * 512)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        self._acks += data
+        whole = len(self._acks) - len(self._acks) % writer.ACK.size
+        if whole:
+            (durable,) = writer.ACK.unpack_from(self._acks, whole - writer.ACK.size)
+            del self._acks[:whole]
+            waiting = self._waiting
+            while waiting and waiting[0][0] <= durable:
+                _, done = waiting.popleft()
+                if not done.done():
+                    done.set_result(None)
+        return True
+
+    def _stopped(self) -> None:
+        """The process is gone: fail what it did not acknowledge and start afresh."""
+        log.error("the trail writer stopped (exit code %s); starting a new one", self._process.poll())
+        failed = WriterStopped("the audit trail could not record this call")
+        while self._waiting:
+            _, done = self._waiting.popleft()
+            if not done.done():
+                done.set_exception(failed)
+        loop = self.loop
+        self._detach()
+        for fd in (self._data, self._ack):
+            os.close(fd)
+        self._process.wait()
+        self._spawn()
+        if loop is not None:
+            self.attach(loop)
+
+    def _detach(self) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self._ack)
+            self.loop.remove_writer(self._data)
+        self.loop = None
+
+    def close(self) -> None:
+        """Give the process everything (blocking), close its pipe, wait for it to
+        write and index, and settle what it acknowledged."""
+        self._detach()
+        os.set_blocking(self._data, True)
+        try:
+            if self._outbox:
+                os.write(self._data, self._outbox)
+                self._outbox.clear()
+        except BrokenPipeError:
+            pass
+        os.close(self._data)
+        try:
+            self._process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            log.error("the trail writer did not finish within 60 s")
+            self._process.kill()
+        os.set_blocking(self._ack, True)
+        while self._read_acks():  # settle what it acknowledged before it exited
+            pass
+        os.close(self._ack)
