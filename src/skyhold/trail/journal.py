@@ -12,21 +12,32 @@ last bytes of an older segment; readers take complete lines only and skip such a
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+import orjson
 
 from skyhold.store.fsync import fsync_dir
 
 FOLDER = "trail-journal"  # in the data dir
 SEGMENT_BYTES = 16 * 1024 * 1024  # roll over to a new segment past this size
 
+_json_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
 Position = tuple[int, int]  # (segment number, byte offset in it)
 Line = tuple[str, str, str]  # kind, key, value JSON
 
 
-def encode(kind: str, key: str, value_json: str) -> str:
-    return f"{kind}\t{key}\t{value_json}\n"
+def encode(kind: str, key: str, value: object) -> bytes:
+    """One line. orjson: several times cheaper than json, and the encoding runs on the
+    event loop for every call; it escapes every control character (no raw LF or TAB)."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # what orjson refuses (an integer past 64 bits) json still writes
+        text = _json_dumps(value).encode()
+    return b"%s\t%s\t%s\n" % (kind.encode(), key.encode(), text)
 
 
 class Journal:
@@ -43,9 +54,8 @@ class Journal:
         """Where the next write lands."""
         return self._number, self._size
 
-    def append(self, text: str) -> None:
-        """Durable when it returns (O_DSYNC)."""
-        data = text.encode()
+    def append(self, data: bytes) -> None:
+        """Complete lines; durable when it returns (O_DSYNC)."""
         view = memoryview(data)
         while view:  # a regular file takes it all at once; loop in case it does not
             written = os.write(self._fd, view)

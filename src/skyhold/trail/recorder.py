@@ -2,8 +2,9 @@
 
 Every call's event is on disk before its response leaves, yet the event loop never
 touches the disk: the calls of one loop turn hand their rows over together, as one
-frame on a pipe to the trail's writer process (writer.py), and wait; the writer makes
-everything waiting in the pipe durable in one write and acknowledges it, and the
+write of journal lines on a pipe to the trail's writer process (writer.py), and wait;
+the writer makes everything waiting in the pipe durable in one write and acknowledges
+it, and the
 loop, woken by that acknowledgement, releases the calls. Neither a crash of Skyhold
 nor of the machine loses an event of an answered call. If the writer dies, the calls
 waiting on it fail and a new writer is started for the next ones.
@@ -22,20 +23,16 @@ backwards), value {"event": record, "explain": decision trace or None}. Kind
 from __future__ import annotations
 
 import asyncio
-import errno
-import fcntl
 import logging
 import os
 import subprocess
-import sys
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
-import skyhold
 from skyhold.store.sqlite import SqliteStore
-from skyhold.trail import index, writer
+from skyhold.trail import index, journal, writer
 
 EVENT = "cloudtrail.event"
 REQUEST = "cloudtrail.request"
@@ -93,13 +90,13 @@ class Recorder:
         assert self._writer is not None
         if self._writer.loop is not loop:  # a new event loop (tests run several)
             self._writer.attach(loop)
-        self._writer.send(writer.frame(rows), done)
+        self._writer.send(b"".join([journal.encode(*row) for row in rows]), done)
 
     def close(self) -> None:
         """Hand over what is left, let the writer write and index it, and stop it."""
         if self._writer is not None:
             if self._turn is not None:
-                self._writer.send(writer.frame(self._rows), self._turn)
+                self._writer.send(b"".join([journal.encode(*row) for row in self._rows]), self._turn)
                 self._rows, self._turn = [], None
             self._writer.close()
             self._writer = None
@@ -107,7 +104,7 @@ class Recorder:
 
 
 class _Writer:
-    """One writer process, the pipes to it, and the frames it has not acknowledged."""
+    """One writer process, the pipes to it, and the turns it has not acknowledged."""
 
     def __init__(self, trail_db: Path, folder: Path) -> None:
         self._trail_db = trail_db
@@ -116,24 +113,12 @@ class _Writer:
         self._spawn()
 
     def _spawn(self) -> None:
-        data_r, self._data = os.pipe()
-        self._ack, ack_w = os.pipe()
-        try:
-            fcntl.fcntl(self._data, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        except OSError:  # capped by /proc/sys/fs/pipe-max-size: the default will do
-            pass
+        self._process, self._data, self._ack = writer.spawn(self._folder, self._trail_db, PIPE_BYTES)
         os.set_blocking(self._data, False)
         os.set_blocking(self._ack, False)
-        env = dict(os.environ)
-        source = str(Path(skyhold.__file__).parent.parent)  # also when run from a source tree
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
-        command = [sys.executable, "-m", "skyhold.trail.writer", str(self._folder), str(self._trail_db)]
-        self._process = subprocess.Popen([*command, str(data_r), str(ack_w)], pass_fds=(data_r, ack_w), env=env)
-        os.close(data_r)
-        os.close(ack_w)
-        self._sent = 0  # frame bytes handed to the process
+        self._sent = 0  # bytes handed to the process
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()  # (end offset, turn)
-        self._outbox = bytearray()  # frame bytes the pipe had no room for yet
+        self._outbox = bytearray()  # bytes the pipe had no room for yet
         self._acks = bytearray()
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -1,11 +1,10 @@
 """The trail's writer: a process of its own that makes events durable, then indexes them.
 
-The server (recorder.py) hands each event-loop turn's events over a pipe as one frame
-(a length, then the rows pickled: several times cheaper on the loop than JSON). This
-process takes everything waiting in the pipe, appends it to the journal as JSON lines
-in one O_DSYNC write, and then acknowledges: it writes back the running total of frame
-bytes that are now on disk. While it writes, the next frames gather in the pipe, so
-batches grow with the load (group commit).
+The server (recorder.py) hands each event-loop turn's events over a pipe as journal
+lines (journal.encode). This process takes every complete line waiting in the pipe,
+appends them to the journal in one O_DSYNC write, and then acknowledges: it writes
+back the running total of bytes now on disk. While it writes, the next lines gather
+in the pipe, so batches grow with the load (group commit).
 
 A process rather than a thread, because it never needs the server's GIL: the event
 loop pays one write per turn to hand events over and one read to learn what is
@@ -20,48 +19,43 @@ Run by the recorder as `python -m skyhold.trail.writer FOLDER TRAIL_DB DATA_FD A
 
 from __future__ import annotations
 
-import json
+import fcntl
 import logging
 import os
-import pickle
 import signal
 import struct
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import skyhold
 from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import index, journal
 
-FRAME = struct.Struct("<I")  # payload length, then the pickled list of rows
-ACK = struct.Struct("<Q")  # frame bytes durable so far
+ACK = struct.Struct("<Q")  # bytes durable so far
 INDEX_EVERY = 0.2  # seconds
 READ_BYTES = 1 << 20
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: any key, any text
 log = logging.getLogger("skyhold.trail")
 
 
-def frame(rows: list[tuple[str, str, object]]) -> bytes:
-    payload = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-    return FRAME.pack(len(payload)) + payload
-
-
-def complete_frames(buffer: bytes | bytearray) -> tuple[str, int]:
-    """The journal text of every complete frame at the start of `buffer`, and how
-    many bytes those frames take."""
-    lines: list[str] = []
-    used = 0
-    view = memoryview(buffer)
-    while len(view) - used >= FRAME.size:
-        (size,) = FRAME.unpack_from(view, used)
-        end = used + FRAME.size + size
-        if end > len(view):
-            break
-        for kind, key, value in pickle.loads(view[used + FRAME.size : end]):
-            lines.append(journal.encode(kind, key, _dumps(value)))
-        used = end
-    return "".join(lines), used
+def spawn(folder: Path, trail_db: Path, pipe_bytes: int) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start a writer: (the process, the fd to write lines to, the fd acks come from)."""
+    data_r, data_w = os.pipe()
+    ack_r, ack_w = os.pipe()
+    try:
+        fcntl.fcntl(data_w, fcntl.F_SETPIPE_SZ, pipe_bytes)
+    except OSError:  # capped by /proc/sys/fs/pipe-max-size: the default will do
+        pass
+    env = dict(os.environ)
+    source = str(Path(skyhold.__file__).parent.parent)  # also when run from a source tree
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-m", "skyhold.trail.writer", str(folder), str(trail_db), str(data_r), str(ack_w)]
+    process = subprocess.Popen(command, pass_fds=(data_r, ack_w), env=env)
+    os.close(data_r)
+    os.close(ack_w)
+    return process, data_w, ack_r
 
 
 def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int) -> None:
@@ -69,20 +63,23 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int) -> None:
     # pipe, and only then may this process stop, having written everything.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # The indexer's Python work must not keep the writer from the GIL for the default
+    # 5 ms when a write returns: every waiting call waits that long too.
+    sys.setswitchinterval(0.0002)
     store = SqliteStore(trail_db)
     stop = threading.Event()
     indexer = threading.Thread(target=_index_loop, args=(store, folder, stop), name="trail-indexer", daemon=True)
     indexer.start()
     out = journal.Journal(folder)
-    pending = bytearray()
+    pending = b""
     durable = 0
     while chunk := os.read(data_fd, READ_BYTES):
         pending += chunk
-        text, used = complete_frames(pending)
-        if used:
-            out.append(text)
-            del pending[:used]
-            durable += used
+        complete = pending.rfind(b"\n") + 1  # a write may stop inside a line
+        if complete:
+            out.append(pending[:complete])
+            durable += complete
+            pending = pending[complete:]
             os.write(ack_fd, ACK.pack(durable))
     out.close()
     stop.set()

@@ -9,7 +9,7 @@ from skyhold.trail import index, journal
 
 
 def _line(key: str, n: int) -> str:
-    return journal.encode("ev", key, f'{{"n":{n}}}')
+    return journal.encode("ev", key, {"n": n})
 
 
 def test_lines_written_are_read_back_in_order(tmp_path: Path) -> None:

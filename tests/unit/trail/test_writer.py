@@ -1,10 +1,10 @@
-"""The trail's writer process: frames in, durable journal lines and acknowledgements
-out; a recorder whose writer dies fails the waiting calls and carries on with a new one."""
+"""The trail's writer process: journal lines in, durable and acknowledged; a recorder whose writer dies fails the waiting calls and carries on with a new one."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 from pathlib import Path
 
@@ -15,17 +15,25 @@ from skyhold.trail import journal, writer
 from skyhold.trail.recorder import Recorder, WriterStopped
 
 
-def test_only_complete_frames_are_taken() -> None:
-    a = writer.frame([("ev", "a", {"n": 1}), ("req", "r1", {"events": ["a"]})])
-    b = writer.frame([("ev", "b", {"text": "tab\there, line\nthere, ünïcode"})])
-    text, used = writer.complete_frames(a + b[:5])
-    assert used == len(a)
-    assert text == 'ev\ta\t{"n":1}\nreq\tr1\t{"events":["a"]}\n'
-    text, used = writer.complete_frames(b)
-    assert used == len(b)
-    kind, key, value = text.rstrip("\n").split("\t", 2)
-    assert (kind, key) == ("ev", "b") and "\n" not in value and "\t" not in value  # escaped as JSON
-    assert writer.complete_frames(b[: writer.FRAME.size - 1]) == ("", 0)
+def test_a_line_is_acknowledged_only_once_it_is_whole_and_on_disk(tmp_path: Path) -> None:
+    folder = tmp_path / journal.FOLDER
+    process, data, ack = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
+    line = journal.encode("ev", "a", {"n": 1})
+    os.write(data, line[:7])
+    assert select.select([ack], [], [], 0.3)[0] == []  # half a line: nothing to acknowledge
+    os.write(data, line[7:] + line)
+    acked = b""
+    while len(acked) < writer.ACK.size or writer.ACK.unpack_from(acked, len(acked) - 8)[0] < 2 * len(line):
+        acked += os.read(ack, 64)
+    assert writer.ACK.unpack_from(acked, len(acked) - 8)[0] == 2 * len(line)
+    assert journal.read_since(folder, (0, 0))[0] == [("ev", "a", '{"n":1}')] * 2
+    os.close(data)  # the server is gone: the writer indexes what it has and exits
+    assert process.wait(10) == 0
+    assert os.read(ack, 64) == b""
+    store = SqliteStore(tmp_path / "trail.db")
+    assert store.get("ev", "a").value == {"n": 1}
+    store.close()
+    os.close(ack)
 
 
 def _recorder(tmp_path: Path) -> tuple[Recorder, SqliteStore, Path]:
@@ -39,7 +47,8 @@ def test_recorded_rows_are_on_disk_when_record_returns(tmp_path: Path) -> None:
 
     async def calls() -> None:
         # many calls in one loop turn share one frame; later turns get their own
-        await asyncio.gather(*(recorder.record([("ev", f"k{i}", {"i": i})]) for i in range(50)))
+        await asyncio.gather(*(recorder.record([("ev", f"k{i}", {"i": i, "text": "tab\there,\nünï"})])
+                               for i in range(50)))
         lines, _ = journal.read_since(folder, (0, 0))  # written before anyone indexed it
         assert sorted(key for _, key, _ in lines) == sorted(f"k{i}" for i in range(50))
         await recorder.record([("ev", "last", {"i": -1})])
@@ -48,7 +57,7 @@ def test_recorded_rows_are_on_disk_when_record_returns(tmp_path: Path) -> None:
     recorder.index()
     assert store.get("ev", "last").value == {"i": -1}
     recorder.close()
-    assert store.get("ev", "k49").value == {"i": 49}
+    assert store.get("ev", "k49").value == {"i": 49, "text": "tab\there,\nünï"}
     store.close()
 
 
