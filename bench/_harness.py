@@ -65,10 +65,16 @@ class Proc:
         return f"http://127.0.0.1:{self.port}"
 
     def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """The server process alone."""
+        return status_kib(self.popen.pid, "VmRSS:") / 1024
+
+    def tree_mib(self) -> tuple[float, float]:
+        """(RSS, PSS) of the server with its child processes (Skyhold's trail writer):
+        RSS counts shared pages in each process, PSS shares them out."""
+        pids = [self.popen.pid, *_children(self.popen.pid)]
+        rss = sum(status_kib(pid, "VmRSS:") for pid in pids)
+        pss = sum(status_kib(pid, "Pss:", "smaps_rollup") for pid in pids)
+        return rss / 1024, pss / 1024
 
     def stop(self) -> None:
         self.popen.send_signal(signal.SIGTERM)
@@ -76,6 +82,26 @@ class Proc:
             self.popen.wait(10)
         except subprocess.TimeoutExpired:
             self.popen.kill()
+
+
+def status_kib(pid: int, field: str, name: str = "status") -> int:
+    for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def start_skyhold(data_dir: Path | None = None, *extra: str) -> tuple[Proc, str, str]:

@@ -72,6 +72,7 @@ def main() -> None:
     try:
         time.sleep(0.5)
         idle = {"skyhold": sky.rss_mib(), "moto": moto.rss_mib()}
+        tree_rss, tree_pss = sky.tree_mib()
         results = {}
         for name, proc, creds in (("skyhold", sky, (key, secret)), ("moto", moto, ("AKIAIOSFODNN7EXAMPLE", "x" * 40))):
             headers = signed("POST", proc.url + "/", BODY, HEADERS, *creds, "sts")
@@ -100,6 +101,7 @@ def main() -> None:
     print(f"skyhold / hello throughput: {s.rps / h.rps:6.1%}   (goal >= 40%)")
     print(f"cold start (median of 5): skyhold {colds[2]:.3f}s, moto {moto_colds[1]:.3f}s   (goal <= 0.4s)")
     print(f"idle RSS: skyhold {idle['skyhold']:.1f} MiB, moto {idle['moto']:.1f} MiB   (goal <= 60 MiB)")
+    print(f"  skyhold with its trail writer process: RSS {tree_rss:.1f} MiB, PSS {tree_pss:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
-from _harness import Proc, run_wrk, signed, start_moto, start_skyhold
+from _harness import Proc, status_kib, run_wrk, signed, start_moto, start_skyhold
 from botocore.config import Config
 
 MOTO_KEY = ("AKIAIOSFODNN7EXAMPLE", "x" * 40)
@@ -65,10 +65,7 @@ def _unsigned_payload_headers(url: str, size: int, creds: tuple[str, str]) -> di
 
 
 def hwm_mib(proc: Proc) -> float:
-    for line in Path(f"/proc/{proc.popen.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return status_kib(proc.popen.pid, "VmHWM:") / 1024
 
 
 def big_object(proc: Proc, creds: tuple[str, str], mib: int) -> tuple[float, float, float]:
