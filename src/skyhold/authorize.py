@@ -9,6 +9,9 @@ the service's AccessDenied error with the engine's explanation in AWS's wording.
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,7 @@ from skyhold import principal as p
 from skyhold.authz import Access, AuthzFn
 from skyhold.errors import AwsError
 from skyhold.policy import Caller, Decision, PolicySet, RequestContext, evaluate
+from skyhold.policy.evaluate import LabeledPolicy, labeled
 from skyhold.services.iam import effective, records
 from skyhold.store.base import Store
 from skyhold.store.cache import GenerationCache
@@ -41,6 +45,36 @@ _DEFAULT_DENIED = ("AccessDeniedException", 400)
 # engine still applies explicit denies (resource policies, SCPs) and the
 # cross-account rules to it exactly as to everyone else.
 _ROOT_POWER = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+
+
+@lru_cache(maxsize=1024)
+def _resource_policy(text: str) -> LabeledPolicy:
+    return labeled(text, "resource policy")
+
+
+_second: tuple[int, str, str] = (-1, "", "")
+
+
+def _time_keys() -> tuple[float, str, str]:
+    """(epoch, aws:CurrentTime, aws:EpochTime) of Skyhold's clock, the texts formatted
+    once per second (both from the same second)."""
+    global _second
+    epoch = clock.now_epoch()
+    whole = int(epoch)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(whole)), str(whole))
+    return epoch, _second[1], _second[2]
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """What the engine needs of one principal, compiled once per store generation."""
+
+    who: p.Principal  # held so the id() it is cached under is not reused
+    caller: Caller
+    identity: tuple[LabeledPolicy, ...]
+    boundary: LabeledPolicy | None
+    session: tuple[LabeledPolicy, ...]
 
 
 def _caller(who: p.Principal) -> Caller:
@@ -79,23 +113,39 @@ class Authorizer:
 
     def decide(self, call: Call, access: Access) -> Decision:
         who = call.principal
-        identity, boundary = self.identity_policies(who)
+        subject = self._subject(who)
+        context = self.base_context(call)
+        context.update(access.context)
+        policy = access.resource_policy
         return evaluate(
             RequestContext(
-                _caller(who),
+                subject.caller,
                 access.action,
                 access.resource,
                 resource_account=access.resource_account or who.account or None,
-                context={**self.base_context(call), **access.context},
+                context=context,
                 resource_policy_required=access.resource_policy_required,
             ),
-            PolicySet.build(
-                identity=identity,
-                resource=access.resource_policy,
-                boundary=boundary,
-                session=who.session.get("policies") or (),
+            PolicySet(
+                identity=subject.identity,
+                resource=None if policy is None else _resource_policy(policy),
+                boundary=subject.boundary,
+                session=subject.session,
             ),
         )
+
+    def _subject(self, who: p.Principal) -> _Subject:
+        """The caller and its compiled policies. Keyed by the principal object: the
+        credential lookup hands out the same one until the store changes, and the
+        generation cache forgets everything when it does (a changed policy counts at once)."""
+        found = self._cache.get(("subject", id(who)), lambda: self._new_subject(who))
+        # The entry holds `who`, so its id cannot be reused while cached; checked anyway.
+        return found if found.who is who else self._new_subject(who)
+
+    def _new_subject(self, who: p.Principal) -> _Subject:
+        identity, boundary = self.identity_policies(who)
+        policies = PolicySet.build(identity=identity, boundary=boundary, session=who.session.get("policies") or ())
+        return _Subject(who, _caller(who), policies.identity, policies.boundary, policies.session)
 
     def denied(self, call: Call, decision: Decision) -> AwsError:
         code, status = _DENIED_CODE.get(call.service, _DEFAULT_DENIED)
@@ -117,11 +167,11 @@ class Authorizer:
 
     @staticmethod
     def base_context(call: Call) -> dict[str, Any]:
-        now = clock.now()
+        epoch, current_time, epoch_time = _time_keys()
         req = call.request
         ctx: dict[str, Any] = {
-            "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:EpochTime": str(int(now.timestamp())),
+            "aws:CurrentTime": current_time,
+            "aws:EpochTime": epoch_time,
             "aws:SourceIp": req.source_ip,
             "aws:SecureTransport": "true" if req.scheme == "https" else "false",
             "aws:RequestedRegion": call.region,
@@ -134,7 +184,7 @@ class Authorizer:
         if call.principal.type in (p.ASSUMED_ROLE, p.FEDERATED_USER) or session.get("mfa") is not None:
             ctx["aws:MultiFactorAuthPresent"] = "true" if session.get("mfa") else "false"
             if session.get("mfa_time"):
-                ctx["aws:MultiFactorAuthAge"] = str(int(now.timestamp() - session["mfa_time"]))
+                ctx["aws:MultiFactorAuthAge"] = str(int(epoch - session["mfa_time"]))
         if issued := session.get("issued_at"):
             ctx["aws:TokenIssueTime"] = issued
         if source_identity := session.get("source_identity"):
