@@ -199,8 +199,7 @@ def _object_op(actions: tuple[str, str], needs_current: bool = False) -> Any:
         if version_id is not None:
             ctx["s3:versionid"] = version_id
         if needs_current and version_id is None:
-            rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
-            value = rec.value if rec else None
+            value = records.current_object(call.store, bucket["Name"], key)
             ctx.update(_existing_tags(value))
             if value is not None:
                 call.extras["object"] = value

@@ -125,7 +125,7 @@ def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
             offset += seg["n"]
             if seg["n"] == 0 or hi < start or lo > end:
                 continue
-            aead = AESGCM(crypto.unwrap(call, seg["k"], context, customer and customer.key))
+            aead = crypto.opener(call, seg["k"], context, customer and customer.key)
             plan.append((_open(call, seg), aead, max(start, lo) - lo, min(end, hi) - lo))
     except BaseException:  # a refused key (KMS, SSE-C): close what was opened
         for fh, *_ in plan:

@@ -77,6 +77,29 @@ def unwrap(call: Call, wrapped: str, context: dict[str, str], customer: bytes | 
     return root.unseal(call.pipeline.data_dir, raw, _WRAP_AAD)
 
 
+# SSE-S3 data keys already opened, by data dir and sealed text: a GET of a hot object
+# would otherwise unseal its key with the root key every time. Holding them exposes
+# nothing the process does not hold already (the root key opens them all); KMS keys
+# are never kept (every use is a KMS decision) nor SSE-C ones (Skyhold keeps nothing
+# that opens them).
+_opened: dict[tuple[str, str], AESGCM] = {}
+_MAX_OPENED = 4096
+
+
+def opener(call: Call, wrapped: str, context: dict[str, str], customer: bytes | None = None) -> AESGCM:
+    """The AEAD that opens a segment's frames (see `unwrap` for the errors)."""
+    if not wrapped.startswith("s3:"):
+        return AESGCM(unwrap(call, wrapped, context, customer))
+    slot = (str(call.pipeline.data_dir), wrapped)
+    aead = _opened.get(slot)
+    if aead is None:
+        aead = AESGCM(unwrap(call, wrapped, context, customer))
+        if len(_opened) >= _MAX_OPENED:
+            _opened.clear()
+        _opened[slot] = aead
+    return aead
+
+
 def _nonce(index: int) -> bytes:
     return index.to_bytes(12, "big")
 

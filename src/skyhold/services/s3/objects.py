@@ -243,10 +243,10 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def lookup(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, method: str) -> dict[str, Any]:
     if version_id is None:
-        rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
-        if rec is None:
+        value = records.current_object(call.store, bucket["Name"], key)
+        if value is None:
             raise _missing(call, bucket, errors.no_such_key(key))
-        return rec.value
+        return value
     versions.check_version_id(version_id)
     hit = versions.find(call, bucket, key, version_id)
     if hit is None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+import weakref
 from datetime import datetime, timezone
 from typing import Any
 
@@ -105,13 +106,14 @@ def object_arn(bucket: str, key: str) -> str:
 
 # --- buckets: read on every request, so memoized until the store changes -----------
 
-_caches: dict[int, GenerationCache] = {}
+# By the store object itself (weakly): an id() could be reused by a later store.
+_caches: weakref.WeakKeyDictionary[Store, GenerationCache] = weakref.WeakKeyDictionary()
 
 
 def _cache(store: Store) -> GenerationCache:
-    cache = _caches.get(id(store))
+    cache = _caches.get(store)
     if cache is None:
-        cache = _caches[id(store)] = GenerationCache(store)
+        cache = _caches[store] = GenerationCache(store)
     return cache
 
 
@@ -137,3 +139,55 @@ def update_bucket(store: Store, name: str, **changes: Any) -> None:
             else:
                 value[k] = v
         store.put(BUCKET, name, value, expect_version=rec.version)
+
+
+# --- current objects: GET and HEAD read the same hot keys over and over -------------
+
+_CURRENT_MAX_ENTRIES = 4096
+_CURRENT_MAX_BYTES = 8 << 20  # inlined bodies (base64) the memo may hold in all
+
+
+class _CurrentObjects:
+    """`s3.object` values by store key, dropped whenever the store changes (as
+    GenerationCache), within a bound on the inlined bodies they carry. The values are
+    shared between requests: read-only."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._generation: object = None
+        self._memo: dict[str, dict[str, Any] | None] = {}
+        self._bytes = 0
+
+    def get(self, okey: str) -> dict[str, Any] | None:
+        generation = self._store.generation()
+        if generation != self._generation:
+            self._clear()
+            self._generation = generation
+        try:
+            return self._memo[okey]
+        except KeyError:
+            pass
+        rec = self._store.get(OBJECT, okey)
+        value = rec.value if rec else None
+        size = sum(len(seg.get("i", "")) for seg in value.get("segs", ())) if value else 0
+        if len(self._memo) >= _CURRENT_MAX_ENTRIES or self._bytes + size > _CURRENT_MAX_BYTES:
+            self._clear()
+        self._memo[okey] = value
+        self._bytes += size
+        return value
+
+    def _clear(self) -> None:
+        self._memo.clear()
+        self._bytes = 0
+
+
+_current: weakref.WeakKeyDictionary[Store, _CurrentObjects] = weakref.WeakKeyDictionary()
+
+
+def current_object(store: Store, bucket: str, key: str) -> dict[str, Any] | None:
+    """The key's current version (None: none), for reads outside a transaction only
+    (a value read inside one may be rolled back without the generation moving)."""
+    memo = _current.get(store)
+    if memo is None:
+        memo = _current[store] = _CurrentObjects(store)
+    return memo.get(object_key(bucket, key))
