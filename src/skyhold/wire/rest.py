@@ -191,9 +191,12 @@ def _score(plan: InputPlan, path: str, qvals: dict[str, str], headers: dict[str,
             return None
     if plan.path_re.match(path) is None:
         return None
-    required_ok = all(k in qvals for k in plan.required_query) and all(h in headers for h in plan.required_headers)
-    n_required = len(plan.required_query) + len(plan.required_headers)
-    known = sum(1 for k in qvals if k in plan.query)
+    # Most plans require nothing of the query or headers and most requests carry no
+    # query: skip the generators then (this runs for every candidate of every request).
+    rq, rh = plan.required_query, plan.required_headers
+    required_ok = (not rq or all(k in qvals for k in rq)) and (not rh or all(h in headers for h in rh))
+    n_required = len(rq) + len(rh)
+    known = sum(1 for k in qvals if k in plan.query) if qvals else 0
     return (int(required_ok), len(plan.static_query), plan.literal_len, n_required if required_ok else 0, known,
             int(not plan.deprecated))
 

@@ -22,7 +22,7 @@ import itertools
 import secrets
 import time
 import weakref
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from skyhold import clock
@@ -87,8 +87,18 @@ def part_key(upload_id: str, number: int) -> str:
     return f"{upload_id}/{number:05d}"
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def now_text() -> str:
-    return clock.now().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """Skyhold's clock to the millisecond, e.g. 2026-11-22T10:00:00.123Z (the
+    seconds formatted once per second: every write asks)."""
+    global _second
+    micros = round(clock.now_epoch() * 1_000_000)  # as datetime.fromtimestamp rounds
+    whole, frac = divmod(micros, 1_000_000)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{frac // 1000:03d}Z"
 
 
 def parse_time(text: str) -> datetime:
