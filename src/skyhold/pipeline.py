@@ -27,6 +27,7 @@ from skyhold.authorize import Authorizer
 from skyhold.authz import Access
 from skyhold.trail import journal
 from skyhold.trail.audit import Audit
+from skyhold.trail.recorder import WriterStopped
 from skyhold.errors import AwsError, not_implemented
 from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
 from skyhold.regions import DEFAULT_REGION, REGIONS
@@ -37,6 +38,7 @@ from skyhold.services.s3 import post_object as s3_post
 from skyhold.store.base import Store
 from skyhold.store import open_trail_store
 from skyhold.store.blobs import BlobStore
+from skyhold.store.sqlite import SqliteStore
 from skyhold.wire import protocol, rest
 from skyhold.wire.http import HttpRequest, HttpResponse
 from skyhold.wire.models import service_model
@@ -95,7 +97,10 @@ class Pipeline:
         self.lookup = identity.make_lookup(store)
         self.authorizer = Authorizer(store, load_authz(), self.data_dir)
         self.trail_store = open_trail_store(self.data_dir)
-        self.audit = Audit(self.trail_store, self.data_dir / journal.FOLDER)
+        # A store with grouped sync has its commits made durable by the trail's writer,
+        # together with the events of the calls that made them.
+        grouped = store if isinstance(store, SqliteStore) and store.grouped_sync else None
+        self.audit = Audit(self.trail_store, self.data_dir / journal.FOLDER, sync=grouped)
         # Off only for measuring what recording costs (`skyhold up --no-audit`).
         self.audit_enabled = True
         self._is_async: dict[Handler, bool] = {}
@@ -122,6 +127,7 @@ class Pipeline:
 
     async def handle(self, req: HttpRequest, body: Body) -> HttpResponse:
         started = time.perf_counter()
+        writes = self.store.writes
         request_id = ids.request_id()
         service = operation = "-"
         who: Principal = ANONYMOUS_PRINCIPAL
@@ -183,8 +189,15 @@ class Pipeline:
         if call is not None:
             who = call.principal
             # The response goes out only once its event is durable.
-            if self.audit_enabled:
-                await self.audit.record(call, params, result, failure)
+            try:
+                recorded = self.audit_enabled and await self.audit.record(call, params, result, failure)
+            except WriterStopped:  # its event may be lost: the call must not look done
+                recorded = False
+                failure = AwsError("InternalFailure", "The audit trail could not record this request.",
+                                   status=500, sender_fault=False)
+                response = self._error(model, failure, request_id, req.method == "HEAD")
+            if not recorded and self.store.grouped_sync and self.store.writes != writes:
+                self.store.sync()  # nothing recorded made this call's changes durable
         elapsed_ms = (time.perf_counter() - started) * 1000
         request_log.write(f"{service} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
         return response

@@ -16,7 +16,7 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
     import uvicorn
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    store, blobs = open_store(data_dir)
+    store, blobs = open_store(data_dir, grouped_sync=True)  # the pipeline syncs before it answers
     created = accounts.bootstrap(store)
     admin_api.load_clock(store)
     endpoint = config.endpoint_url(host, port)

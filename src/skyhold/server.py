@@ -169,7 +169,10 @@ class App:
         except AwsError as err:
             response = admin_api.error_response(err)
         else:
+            writes = self.pipeline.store.writes
             response = await admin_api.handle(self.pipeline, req, body)
+            if self.pipeline.store.grouped_sync and self.pipeline.store.writes != writes:
+                self.pipeline.store.sync()  # e.g. a moved clock, before it is acknowledged
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(k.encode(), v.encode()) for k, v in response.headers]})
         await send({"type": "http.response.body", "body": response.body})

@@ -11,12 +11,14 @@ from skyhold.store.sqlite import SqliteStore
 __all__ = ["BlobStore", "ConflictError", "Record", "SqliteStore", "Store", "open_store", "open_trail_store"]
 
 
-def open_store(data_dir: Path) -> tuple[Store, BlobStore]:
+def open_store(data_dir: Path, *, grouped_sync: bool = False) -> tuple[SqliteStore, BlobStore]:
+    """`grouped_sync`: commits do not wait for the disk; the caller makes them durable
+    before it acknowledges them (the server does, a loop turn at a time)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     blobs = BlobStore(data_dir / "blobs")
     blobs.sweep_orphans()
-    return SqliteStore(data_dir / "skyhold.db"), blobs
+    return SqliteStore(data_dir / "skyhold.db", synchronous="NORMAL" if grouped_sync else "FULL"), blobs
 
 
 def open_trail_store(data_dir: Path) -> SqliteStore:

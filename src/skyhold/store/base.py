@@ -24,6 +24,8 @@ class ConflictError(Exception):
 
 
 class Store(Protocol):
+    grouped_sync: bool  # commits are made durable by `sync`, not by each commit
+
     def get(self, kind: str, key: str) -> Record | None: ...
 
     def put(self, kind: str, key: str, value: dict[str, Any], *, expect_version: int | None = None) -> Record:
@@ -59,6 +61,17 @@ class Store(Protocol):
     def generation(self) -> object:
         """A value that changes whenever any write has been committed (by anyone):
         read caches on the request path are valid while it stays the same."""
+        ...
+
+    @property
+    def writes(self) -> int:
+        """Commits made through this object so far: a call that saw it change has
+        something to make durable before it answers."""
+        ...
+
+    def sync(self) -> None:
+        """Make every commit so far durable, for a store whose commits do not wait
+        for the disk themselves (the server's: see sqlite.py)."""
         ...
 
     def close(self) -> None: ...

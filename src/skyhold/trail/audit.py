@@ -20,18 +20,20 @@ if TYPE_CHECKING:
 
 
 class Audit:
-    def __init__(self, store: SqliteStore, journal_folder: Path) -> None:
-        self.recorder = Recorder(store, journal_folder)
+    def __init__(self, store: SqliteStore, journal_folder: Path, sync: SqliteStore | None = None) -> None:
+        """`sync`: the server's store, when its commits are made durable with the events."""
+        self.recorder = Recorder(store, journal_folder, sync)
 
     async def record(
         self, call: Call, params: dict[str, Any] | None, result: dict[str, Any] | None, failure: AwsError | None
-    ) -> None:
+    ) -> bool:
+        """Whether anything was recorded (and is now durable)."""
         who = call.principal
         accesses = call.accesses
         owners = [a.resource_account for a in accesses if a.resource_account]
         accounts = list(dict.fromkeys([who.account, *owners] if who.account else owners))
         if not accounts:
-            return  # an anonymous call on nothing anyone owns: no trail to write to
+            return False  # an anonymous call on nothing anyone owns: no trail to write to
         resources = [r for a in accesses if (r := events.resource_of(a.resource, a.resource_account or who.account))]
         request = call.request
         explain = failure.explanation if failure is not None else None
@@ -58,6 +60,7 @@ class Audit:
             rows.append((EVENT, key, {"event": event, "explain": explain}))
         rows.append((REQUEST, call.request_id, {"events": keys}))
         await self.recorder.record(rows)
+        return True
 
     def start(self) -> None:
         self.recorder.start()

@@ -48,9 +48,13 @@ class WriterStopped(RuntimeError):
 
 
 class Recorder:
-    def __init__(self, store: SqliteStore, folder: Path) -> None:
+    def __init__(self, store: SqliteStore, folder: Path, sync: SqliteStore | None = None) -> None:
+        """`sync`: a store with grouped sync whose commits each turn makes durable
+        together with its events (see writer.py)."""
         self._store = store
         self._folder = Path(folder)
+        self._sync = sync
+        self._synced: tuple[int, int] | None = None  # (writer's start, store writes) synced
         index.catch_up(store, self._folder, tidy=True)  # what a previous run journaled
         self._seq = 0
         self._writer: _Writer | None = None
@@ -61,7 +65,8 @@ class Recorder:
         """Start the writer process now rather than on the first event (`skyhold up`
         does, so its first call does not wait for a process to start)."""
         if self._writer is None:
-            self._writer = _Writer(self._store.path, self._folder)
+            wal = self._sync.wal_path if self._sync is not None else None
+            self._writer = _Writer(self._store.path, self._folder, wal)
 
     def key(self, account: str) -> str:
         # time-ordered and unique within this process: nanoseconds + a counter
@@ -90,13 +95,25 @@ class Recorder:
         assert self._writer is not None
         if self._writer.loop is not loop:  # a new event loop (tests run several)
             self._writer.attach(loop)
-        self._writer.send(b"".join([journal.encode(*row) for row in rows]), done)
+        self._writer.send(self._sync_mark() + b"".join([journal.encode(*row) for row in rows]), done)
+
+    def _sync_mark(self) -> bytes:
+        """SYNC when the store was committed to since the last turn: those commits
+        were all made before this turn's calls handed their events over."""
+        if self._sync is None or self._writer is None:
+            return b""
+        # A new writer (the last one died) syncs again: its predecessor may not have.
+        now = (self._writer.starts, self._sync.writes)
+        if now == self._synced:
+            return b""
+        self._synced = now
+        return writer.SYNC
 
     def close(self) -> None:
         """Hand over what is left, let the writer write and index it, and stop it."""
         if self._writer is not None:
             if self._turn is not None:
-                self._writer.send(b"".join([journal.encode(*row) for row in self._rows]), self._turn)
+                self._writer.send(self._sync_mark() + b"".join([journal.encode(*row) for row in self._rows]), self._turn)
                 self._rows, self._turn = [], None
             self._writer.close()
             self._writer = None
@@ -106,14 +123,17 @@ class Recorder:
 class _Writer:
     """One writer process, the pipes to it, and the turns it has not acknowledged."""
 
-    def __init__(self, trail_db: Path, folder: Path) -> None:
+    def __init__(self, trail_db: Path, folder: Path, wal: Path | None) -> None:
         self._trail_db = trail_db
         self._folder = folder
+        self._wal = wal
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.starts = 0
         self._spawn()
 
     def _spawn(self) -> None:
-        self._process, self._data, self._ack = writer.spawn(self._folder, self._trail_db, PIPE_BYTES)
+        self._process, self._data, self._ack = writer.spawn(self._folder, self._trail_db, PIPE_BYTES, self._wal)
+        self.starts += 1
         os.set_blocking(self._data, False)
         os.set_blocking(self._ack, False)
         self._sent = 0  # bytes handed to the process

@@ -10,11 +10,16 @@ A process rather than a thread, because it never needs the server's GIL: the eve
 loop pays one write per turn to hand events over and one read to learn what is
 durable, and the encoding, the disk and the indexing run on another core.
 
+A turn whose calls committed to the server's store (opened with grouped sync: its
+commits do not wait for the disk) starts with the line SYNC; the writer then fsyncs
+that store's WAL before it writes the turn's lines, so one acknowledgement stands for
+both: the calls' changes and their events are on disk.
+
 An indexer thread moves journaled lines into the trail database every INDEX_EVERY
 seconds (index.catch_up). When the server's end of the pipe closes (shutdown, or the
 server died) the writer writes what it was given, indexes it, and exits.
 
-Run by the recorder as `python -m skyhold.trail.writer FOLDER TRAIL_DB DATA_FD ACK_FD`.
+Run by the recorder as `python -m skyhold.trail.writer FOLDER TRAIL_DB DATA_FD ACK_FD [WAL]`.
 """
 
 from __future__ import annotations
@@ -34,14 +39,18 @@ from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import index, journal
 
 ACK = struct.Struct("<Q")  # bytes durable so far
+SYNC = b"\x01\n"  # never inside a journal line: JSON escapes control characters
 INDEX_EVERY = 0.2  # seconds
 READ_BYTES = 1 << 20
 
 log = logging.getLogger("skyhold.trail")
 
 
-def spawn(folder: Path, trail_db: Path, pipe_bytes: int) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start a writer: (the process, the fd to write lines to, the fd acks come from)."""
+def spawn(
+    folder: Path, trail_db: Path, pipe_bytes: int, wal: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start a writer: (the process, the fd to write lines to, the fd acks come from).
+    `wal`: the server store's WAL, which SYNC makes durable."""
     data_r, data_w = os.pipe()
     ack_r, ack_w = os.pipe()
     try:
@@ -52,13 +61,15 @@ def spawn(folder: Path, trail_db: Path, pipe_bytes: int) -> tuple[subprocess.Pop
     source = str(Path(skyhold.__file__).parent.parent)  # also when run from a source tree
     env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
     command = [sys.executable, "-m", "skyhold.trail.writer", str(folder), str(trail_db), str(data_r), str(ack_w)]
+    if wal is not None:
+        command.append(str(wal))
     process = subprocess.Popen(command, pass_fds=(data_r, ack_w), env=env)
     os.close(data_r)
     os.close(ack_w)
     return process, data_w, ack_r
 
 
-def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int) -> None:
+def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | None = None) -> None:
     # Ctrl-C reaches the whole process group: the server shuts down and closes the
     # pipe, and only then may this process stop, having written everything.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -77,7 +88,13 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int) -> None:
         pending += chunk
         complete = pending.rfind(b"\n") + 1  # a write may stop inside a line
         if complete:
-            out.append(pending[:complete])
+            lines = pending[:complete]
+            if SYNC in lines:
+                assert wal is not None, "asked to sync a store it was not given"
+                _fsync(wal)
+                lines = lines.replace(SYNC, b"")
+            if lines:
+                out.append(lines)
             durable += complete
             pending = pending[complete:]
             os.write(ack_fd, ACK.pack(durable))
@@ -86,6 +103,16 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int) -> None:
     indexer.join()
     index.catch_up(store, folder, tidy=True)
     store.close()
+
+
+def _fsync(path: Path) -> None:
+    # Opened each time: SQLite may have replaced the file since (the WAL is removed
+    # when the last connection closes); fsync reaches every write made through any fd.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _index_loop(store: SqliteStore, folder: Path, stop: threading.Event) -> None:
@@ -97,4 +124,5 @@ def _index_loop(store: SqliteStore, folder: Path, stop: threading.Event) -> None
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    run(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+        Path(sys.argv[5]) if len(sys.argv) > 5 else None)

@@ -90,3 +90,42 @@ def test_close_writes_what_was_handed_over(tmp_path: Path) -> None:
     recorder.close()
     assert store.get("ev", "pending").value == {"x": 1}
     store.close()
+
+
+def test_sync_asks_for_the_store_wal_and_is_not_journaled(tmp_path: Path) -> None:
+    folder = tmp_path / journal.FOLDER
+    wal = tmp_path / "store.db-wal"
+    wal.write_bytes(b"frames")
+    process, data, ack = writer.spawn(folder, tmp_path / "trail.db", 1 << 16, wal)
+    sent = writer.SYNC + journal.encode("ev", "a", {"n": 1}) + writer.SYNC
+    os.write(data, sent)
+    acked = b""
+    while len(acked) < writer.ACK.size:
+        acked += os.read(ack, 64)
+    assert writer.ACK.unpack_from(acked, len(acked) - 8)[0] == len(sent)
+    assert journal.read_since(folder, (0, 0))[0] == [("ev", "a", '{"n":1}')]
+    os.close(data)
+    assert process.wait(10) == 0
+    os.close(ack)
+
+
+def test_a_turn_after_commits_asks_for_a_sync(tmp_path: Path) -> None:
+    main = SqliteStore(tmp_path / "skyhold.db", synchronous="NORMAL")
+    trail = SqliteStore(tmp_path / "trail.db")
+    recorder = Recorder(trail, tmp_path / journal.FOLDER, sync=main)
+    recorder.start()
+    assert recorder._sync_mark() == writer.SYNC  # a new writer syncs once, whatever came before
+    assert recorder._sync_mark() == b""
+    main.put("thing", "a", {"v": 1})
+    assert recorder._sync_mark() == writer.SYNC
+    assert recorder._sync_mark() == b""
+
+    async def call() -> None:
+        main.put("thing", "b", {"v": 2})
+        await recorder.record([("ev", "after-commit", {})])
+
+    asyncio.run(call())
+    assert recorder._sync_mark() == b""  # that turn carried it
+    recorder.close()
+    for store in (main, trail):
+        store.close()
