@@ -90,7 +90,7 @@ class Authorizer:
         self.store = store
         self.authz = authz
         self.data_dir = data_dir
-        self._cache = GenerationCache(store)
+        self._cache = GenerationCache(store, ignore_bulk=True)
 
     def accesses(self, call: Call, params: dict[str, Any]) -> list[Access]:
         fn = self.authz.get(call.service, {}).get(call.operation)

@@ -17,7 +17,7 @@ from skyhold.store.cache import GenerationCache
 
 
 def make_lookup(store: Store) -> CredentialLookup:
-    cache = GenerationCache(store)
+    cache = GenerationCache(store, ignore_bulk=True)
 
     def lookup(access_key_id: str) -> Credential | None:
         return cache.get(("credential", access_key_id), lambda: _load(access_key_id))

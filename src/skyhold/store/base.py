@@ -23,6 +23,12 @@ class ConflictError(Exception):
     """Optimistic concurrency failed: the record changed, exists, or is gone."""
 
 
+# Kinds written so often (S3's objects, versions, uploads and parts: a PUT writes
+# them) that the caches of everything else should outlive their writes; their own
+# readers watch every commit. The service that owns them adds them here.
+BULK_KINDS: set[str] = set()
+
+
 class Store(Protocol):
     grouped_sync: bool  # commits are made durable by `sync`, not by each commit
 
@@ -58,9 +64,10 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
-    def generation(self) -> object:
+    def generation(self, *, ignore_bulk: bool = False) -> object:
         """A value that changes whenever any write has been committed (by anyone):
-        read caches on the request path are valid while it stays the same."""
+        read caches on the request path are valid while it stays the same.
+        `ignore_bulk`: one that commits writing only BULK_KINDS leave unchanged."""
         ...
 
     @property

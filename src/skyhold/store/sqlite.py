@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from skyhold.store.base import ConflictError, Record
+from skyhold.store.base import BULK_KINDS, ConflictError, Record
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -70,6 +70,7 @@ class SqliteStore:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writes = 0  # commits made through this object (any thread)
+        self._settled_writes = 0  # those of them that wrote a kind not in BULK_KINDS
         self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
@@ -105,18 +106,20 @@ class SqliteStore:
         finally:
             os.close(fd)
 
-    def generation(self) -> tuple[int, int]:
+    def generation(self, *, ignore_bulk: bool = False) -> tuple[int, int]:
         """Changes whenever anything was committed: at once for commits made through
         this object (any thread), within DATA_VERSION_POLL seconds for commits by
-        other processes (the `skyhold` CLI), seen through SQLite's data_version.
-        Polling bounds the cost: the PRAGMA releases the GIL on every call."""
+        other connections (the `skyhold` CLI), seen through SQLite's data_version.
+        Polling bounds the cost: the PRAGMA releases the GIL on every call.
+        `ignore_bulk`: unchanged by commits that wrote only BULK_KINDS (S3 objects),
+        for caches of everything else."""
         local = self._local
         self._conn()
         now = time.monotonic()
         if now - local.polled_at >= DATA_VERSION_POLL:
             local.data_version = local.conn.execute("PRAGMA data_version").fetchone()[0]
             local.polled_at = now
-        return self._writes, local.data_version
+        return (self._settled_writes if ignore_bulk else self._writes), local.data_version
 
     # -- reads -------------------------------------------------------------------
     def get(self, kind: str, key: str) -> Record | None:
@@ -171,6 +174,7 @@ class SqliteStore:
 
     # -- writes ------------------------------------------------------------------
     def put(self, kind: str, key: str, value: dict[str, Any], *, expect_version: int | None = None) -> Record:
+        self._touch(kind)
         text = _dumps(value)
         with self.transaction():
             conn = self._conn()
@@ -187,6 +191,7 @@ class SqliteStore:
         return Record(kind, key, version, value)
 
     def delete(self, kind: str, key: str, *, expect_version: int | None = None) -> bool:
+        self._touch(kind)
         with self.transaction():
             conn = self._conn()
             row = conn.execute("SELECT version FROM records WHERE kind=? AND key=?", (kind, key.encode())).fetchone()
@@ -203,11 +208,18 @@ class SqliteStore:
         # One multi-row INSERT per chunk rather than executemany: every statement
         # step releases and retakes the GIL, once per batch is enough.
         values = [v for kind, key, text in rows for v in (kind, key.encode(), text)]
+        for kind in {row[0] for row in rows}:
+            self._touch(kind)
         with self.transaction():
             conn = self._conn()
             for start in range(0, len(values), _APPEND_CHUNK * 3):
                 chunk = values[start : start + _APPEND_CHUNK * 3]
                 conn.execute(_append_sql(len(chunk) // 3), chunk)
+
+    def _touch(self, kind: str) -> None:
+        """Note that this thread's transaction (about to begin, or open) writes `kind`."""
+        if kind not in BULK_KINDS:
+            self._local.settled = True
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -224,6 +236,9 @@ class SqliteStore:
         # be invalidated by another writer (no SQLITE_BUSY upgrade deadlocks).
         conn.execute("BEGIN IMMEDIATE")
         self._local.depth = 1
+        local = self._local
+        touched_before = getattr(local, "settled", False)  # a put() notes its kind first
+        local.settled = touched_before
         try:
             yield
         except BaseException:
@@ -232,8 +247,11 @@ class SqliteStore:
         else:
             conn.execute("COMMIT")
             self._writes += 1
+            if local.settled:
+                self._settled_writes += 1
         finally:
-            self._local.depth = 0
+            local.depth = 0
+            local.settled = False
 
     def close(self) -> None:
         with self._lock:

@@ -11,6 +11,8 @@ refuses public ACLs (BlockPublicAcls) and ignores them (IgnorePublicAcls).
 
 from __future__ import annotations
 
+import weakref
+
 from typing import TYPE_CHECKING, Any
 
 from skyhold.accounts import list_accounts
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
 
 ENFORCED = "BucketOwnerEnforced"
 
-_caches: dict[int, GenerationCache] = {}
+# By the store object itself (weakly): an id() could be reused by a later store.
+_caches: weakref.WeakKeyDictionary[Store, GenerationCache] = weakref.WeakKeyDictionary()
 
 
 def enabled(bucket: dict[str, Any]) -> bool:
@@ -33,9 +36,9 @@ def enabled(bucket: dict[str, Any]) -> bool:
 
 def _accounts(store: Store) -> dict[str, str]:
     """Canonical user id → account id, for every account Skyhold serves."""
-    cache = _caches.get(id(store))
+    cache = _caches.get(store)
     if cache is None:
-        cache = _caches[id(store)] = GenerationCache(store)
+        cache = _caches[store] = GenerationCache(store, ignore_bulk=True)
     return cache.get("canonical ids", lambda: {buckets.canonical_id(a["Id"]): a["Id"] for a in list_accounts(store)})
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from skyhold import clock
 from skyhold.services.s3 import errors
-from skyhold.store.base import Record, Store
+from skyhold.store.base import BULK_KINDS, Record, Store
 from skyhold.store.cache import GenerationCache
 
 BUCKET = "s3.bucket"
@@ -35,6 +35,9 @@ OBJECT = "s3.object"
 VERSION = "s3.version"
 UPLOAD = "s3.upload"
 PART = "s3.part"
+
+# A PUT writes these; caches of buckets, identities and policies outlive such writes.
+BULK_KINDS.update((OBJECT, VERSION, UPLOAD, PART))
 
 NULL_VERSION = "null"
 _SEP = "\x00"
@@ -123,7 +126,7 @@ _caches: weakref.WeakKeyDictionary[Store, GenerationCache] = weakref.WeakKeyDict
 def _cache(store: Store) -> GenerationCache:
     cache = _caches.get(store)
     if cache is None:
-        cache = _caches[store] = GenerationCache(store)
+        cache = _caches[store] = GenerationCache(store, ignore_bulk=True)
     return cache
 
 
