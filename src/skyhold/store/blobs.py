@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from skyhold.store.fsync import fsync_dir
+from skyhold.store.fsync import fsync_path
 
 _TMP_SUFFIX = ".partial"
 
@@ -40,7 +40,7 @@ class BlobWriter:
         self._fh.close()
         self._fh = None
         os.rename(self._tmp, self._final)
-        fsync_dir(self._final.parent)
+        fsync_path(self._final.parent)
         return self.blob_id
 
     def abort(self) -> None:

@@ -1,4 +1,6 @@
-"""Making a new file's name durable: the directory entry needs its own fsync."""
+"""fsync by path: for a directory (a new file's name needs its own fsync to be
+durable) and for a file written through another descriptor (SQLite's WAL): fsync
+reaches every write made to the file, through any descriptor."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import os
 from pathlib import Path
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -16,7 +16,6 @@ One connection per thread: the event loop, worker threads and other processes (t
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from skyhold.store.base import BULK_KINDS, ConflictError, Record
+from skyhold.store.fsync import fsync_path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -100,11 +100,7 @@ class SqliteStore:
     def sync(self) -> None:
         """Make every commit so far durable (with synchronous=NORMAL they wait for the
         next checkpoint otherwise)."""
-        fd = os.open(self.wal_path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(self.wal_path)
 
     def generation(self, *, ignore_bulk: bool = False) -> tuple[int, int]:
         """Changes whenever anything was committed: at once for commits made through

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from skyhold.store.fsync import fsync_dir
+from skyhold.store.fsync import fsync_path
 
 FOLDER = "trail-journal"  # in the data dir
 SEGMENT_BYTES = 16 * 1024 * 1024  # roll over to a new segment past this size
@@ -72,7 +72,7 @@ class Journal:
 
     def _open(self, number: int) -> int:
         fd = os.open(_path(self.folder, number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_DSYNC, 0o600)
-        fsync_dir(self.folder)  # the new file's name is durable too
+        fsync_path(self.folder)  # the new file's name is durable too
         return fd
 
 

@@ -35,6 +35,7 @@ import threading
 from pathlib import Path
 
 import skyhold
+from skyhold.store.fsync import fsync_path
 from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import index, journal
 
@@ -91,7 +92,7 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
             lines = pending[:complete]
             if SYNC in lines:
                 assert wal is not None, "asked to sync a store it was not given"
-                _fsync(wal)
+                fsync_path(wal)  # by path: SQLite may have replaced the file since
                 lines = lines.replace(SYNC, b"")
             if lines:
                 out.append(lines)
@@ -103,16 +104,6 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
     indexer.join()
     index.catch_up(store, folder, tidy=True)
     store.close()
-
-
-def _fsync(path: Path) -> None:
-    # Opened each time: SQLite may have replaced the file since (the WAL is removed
-    # when the last connection closes); fsync reaches every write made through any fd.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _index_loop(store: SqliteStore, folder: Path, stop: threading.Event) -> None:
