@@ -121,9 +121,7 @@ class Pipeline:
         the stores: in this order, so no thread is inside a connection that closes."""
         self.audit.close()
         self.trail_store.close()
-        close = getattr(self.store, "close", None)
-        if close:
-            close()
+        self.store.close()
 
     async def handle(self, req: HttpRequest, body: Body) -> HttpResponse:
         started = time.perf_counter()
@@ -196,8 +194,8 @@ class Pipeline:
                 failure = AwsError("InternalFailure", "The audit trail could not record this request.",
                                    status=500, sender_fault=False)
                 response = self._error(model, failure, request_id, req.method == "HEAD")
-            if not recorded and self.store.grouped_sync and self.store.writes != writes:
-                self.store.sync()  # nothing recorded made this call's changes durable
+            if not recorded:
+                self.store.sync_since(writes)  # no event made this call's changes durable
         elapsed_ms = (time.perf_counter() - started) * 1000
         request_log.write(f"{service} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
         return response

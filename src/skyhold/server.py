@@ -171,8 +171,7 @@ class App:
         else:
             writes = self.pipeline.store.writes
             response = await admin_api.handle(self.pipeline, req, body)
-            if self.pipeline.store.grouped_sync and self.pipeline.store.writes != writes:
-                self.pipeline.store.sync()  # e.g. a moved clock, before it is acknowledged
+            self.pipeline.store.sync_since(writes)  # e.g. a moved clock, before it is acknowledged
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(k.encode(), v.encode()) for k, v in response.headers]})
         await send({"type": "http.response.body", "body": response.body})

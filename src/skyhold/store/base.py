@@ -30,7 +30,7 @@ BULK_KINDS: set[str] = set()
 
 
 class Store(Protocol):
-    grouped_sync: bool  # commits are made durable by `sync`, not by each commit
+    grouped_sync: bool  # commits are made durable by `sync_since`, not by each commit
 
     def get(self, kind: str, key: str) -> Record | None: ...
 
@@ -76,9 +76,9 @@ class Store(Protocol):
         something to make durable before it answers."""
         ...
 
-    def sync(self) -> None:
-        """Make every commit so far durable, for a store whose commits do not wait
-        for the disk themselves (the server's: see sqlite.py)."""
+    def sync_since(self, writes: int) -> None:
+        """Make the commits made since `writes` was read durable, for a store whose
+        commits do not wait for the disk themselves (the server's: see sqlite.py)."""
         ...
 
     def close(self) -> None: ...

@@ -4,9 +4,10 @@ Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync o
 the WAL) before `put` returns — an acknowledged write survives a process kill and
 an OS crash. The server opens its store with synchronous=NORMAL instead and makes
 commits durable in groups before it answers (`writes` tells that there were some,
-the trail's writer fsyncs `wal_path`; `sync` does it at once): a commit then costs
-the event loop no disk wait, and the calls of one loop turn share one fsync. Keys are compared as BLOBs (memcmp of UTF-8), which is S3's byte-wise
-listing order; prefix scans use a key range, never LIKE (whose `%`/`_` would be
+the trail's writer fsyncs `wal_path`; `sync_since` does it at once): a commit then
+costs the event loop no disk wait, and the calls of one loop turn share one fsync.
+
+Keys are compared as BLOBs (memcmp of UTF-8), which is S3's byte-wise listing order; prefix scans use a key range, never LIKE (whose `%`/`_` would be
 wildcards).
 
 One connection per thread: the event loop, worker threads and other processes (the
@@ -97,10 +98,11 @@ class SqliteStore:
     def wal_path(self) -> Path:
         return self.path.with_name(self.path.name + "-wal")
 
-    def sync(self) -> None:
-        """Make every commit so far durable (with synchronous=NORMAL they wait for the
-        next checkpoint otherwise)."""
-        fsync_path(self.wal_path)
+    def sync_since(self, writes: int) -> None:
+        """Make the commits made since `writes` was read durable, for a store with
+        grouped sync (with synchronous=NORMAL they wait for the next checkpoint)."""
+        if self.grouped_sync and self._writes != writes:
+            fsync_path(self.wal_path)
 
     def generation(self, *, ignore_bulk: bool = False) -> tuple[int, int]:
         """Changes whenever anything was committed: at once for commits made through
@@ -233,8 +235,7 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         self._local.depth = 1
         local = self._local
-        touched_before = getattr(local, "settled", False)  # a put() notes its kind first
-        local.settled = touched_before
+        local.settled = getattr(local, "settled", False)  # a put() notes its kind first
         try:
             yield
         except BaseException:

@@ -95,7 +95,10 @@ class Recorder:
         assert self._writer is not None
         if self._writer.loop is not loop:  # a new event loop (tests run several)
             self._writer.attach(loop)
-        self._writer.send(self._sync_mark() + b"".join([journal.encode(*row) for row in rows]), done)
+        self._writer.send(self._payload(rows), done)
+
+    def _payload(self, rows: list[Row]) -> bytes:
+        return self._sync_mark() + b"".join([journal.encode(*row) for row in rows])
 
     def _sync_mark(self) -> bytes:
         """SYNC when the store was committed to since the last turn: those commits
@@ -113,7 +116,7 @@ class Recorder:
         """Hand over what is left, let the writer write and index it, and stop it."""
         if self._writer is not None:
             if self._turn is not None:
-                self._writer.send(self._sync_mark() + b"".join([journal.encode(*row) for row in self._rows]), self._turn)
+                self._writer.send(self._payload(self._rows), self._turn)
                 self._rows, self._turn = [], None
             self._writer.close()
             self._writer = None
