@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time
 
 _random = random.Random()
 
@@ -47,11 +48,12 @@ def account_id() -> str:
 
 
 def request_id() -> str:
-    # Request and event ids are not secrets: a PRNG is enough, and os.urandom (behind
-    # uuid4) releases the GIL on every call, which costs dearly under load.
-    # A version-4 UUID's text, formatted directly (uuid.UUID costs ~3x as much).
-    h = f"{_random.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    """A version-7 UUID's text: milliseconds since the epoch first, then randomness.
+    Time-ordered, so the trail's index of requests grows at its end rather than
+    touching a random page for every call. Not secrets: a PRNG is enough (os.urandom,
+    behind uuid4, releases the GIL on every call), formatted directly."""
+    h = f"{time.time_ns() // 1_000_000:012x}{_random.getrandbits(76):019x}"
+    return f"{h[:8]}-{h[8:12]}-7{h[12:15]}-{_VARIANT[int(h[15], 16) & 3]}{h[16:19]}-{h[19:31]}"
 
 
 _VARIANT = "89ab"

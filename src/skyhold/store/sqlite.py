@@ -62,9 +62,11 @@ def _prefix_end(prefix: bytes) -> bytes | None:
 
 
 class SqliteStore:
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", page_size: int | None = None) -> None:
+        """`page_size`: for a database created now (an existing one keeps its own)."""
         self.path = Path(path)
         self._synchronous = synchronous
+        self._page_size = page_size
         # Commits do not wait for the disk: whoever acknowledges them calls sync first.
         self.grouped_sync = synchronous != "FULL"
         self._local = threading.local()
@@ -78,6 +80,8 @@ class SqliteStore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            if self._page_size:  # before WAL mode: a new database takes it then
+                conn.execute(f"PRAGMA page_size={int(self._page_size)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")

@@ -56,3 +56,48 @@ def test_reads_after_a_write_see_the_write(h: S3Harness) -> None:
     assert asyncio.run(_read(h.s3("GetObject", Bucket="bod", Key="k")["Body"])) == b"second"
     h.s3("DeleteObject", Bucket="bod", Key="k")
     assert h.s3_fails("GetObject", Bucket="bod", Key="k").code == "NoSuchKey"
+
+
+async def _chunks(data: bytes, size: int, fail_after: int | None = None):
+    for at in range(0, len(data), size):
+        if fail_after is not None and at >= fail_after:
+            raise ValueError("the client went away")
+        yield data[at:at + size]
+        await asyncio.sleep(0)  # a real body arrives across loop turns
+
+
+def _put_streamed(h: S3Harness, key: str, stream, **params):
+    call = h.call("s3", "PutObject", h.admin)
+    call.body_stream = stream
+    params = {"Bucket": "bod", "Key": key, **params}
+    h.pipeline.authorizer.check(call, params)
+    return asyncio.run(h.pipeline.handlers["s3"]["PutObject"](call, params))
+
+
+@pytest.mark.parametrize("chunk", [1000, 65536, 300_001], ids=["small-reads", "frame-reads", "odd-large-reads"])
+def test_a_large_streamed_body_is_hashed_and_sealed_in_order(h: S3Harness, chunk: int) -> None:
+    """Past one batch, hashing and sealing run in worker threads while the next batch
+    arrives: the ETag, the checksum and every byte read back must still be in order."""
+    import hashlib
+    from skyhold.auth import checksums
+
+    h.bucket("bod")
+    data = os.urandom(3 * bodies.BATCH + 54321)
+    out = _put_streamed(h, "big", _chunks(data, chunk), ChecksumAlgorithm="CRC32")
+    assert out["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    crc = checksums.new("crc32")
+    crc.update(data)
+    assert out["ChecksumCRC32"] == crc.b64digest()
+    assert asyncio.run(_read(h.s3("GetObject", Bucket="bod", Key="big")["Body"])) == data
+    lo, hi = bodies.BATCH - 17, 2 * bodies.BATCH + 99
+    got = h.s3("GetObject", Bucket="bod", Key="big", Range=f"bytes={lo}-{hi}")
+    assert asyncio.run(_read(got["Body"])) == data[lo:hi + 1]
+
+
+def test_a_body_that_breaks_off_mid_way_leaves_no_blob(h: S3Harness) -> None:
+    h.bucket("bod")
+    data = os.urandom(4 * bodies.BATCH)
+    with pytest.raises(ValueError):
+        _put_streamed(h, "big", _chunks(data, 65536, fail_after=2 * bodies.BATCH + 65536))
+    assert h.blob_count() == 0
+    assert h.store.get("s3.object", "bod/big") is None

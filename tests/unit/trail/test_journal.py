@@ -26,8 +26,10 @@ def test_lines_written_are_read_back_in_order(tmp_path: Path) -> None:
 def test_a_torn_tail_of_an_older_segment_is_skipped(tmp_path: Path) -> None:
     j = journal.Journal(tmp_path)
     j.append(_line("a", 1))
+    _, offset = j.position
     j.close()
-    with open(tmp_path / "0000000001.log", "ab") as fh:  # a crash in the middle of a write
+    with open(tmp_path / "0000000001.log", "r+b") as fh:  # a crash in the middle of a write
+        fh.seek(offset)
         fh.write(b"ev\tb\t{\"n\":")
     # the half line is not complete: a reader stops before it
     lines, end = journal.read_since(tmp_path, (0, 0))
@@ -67,3 +69,21 @@ def test_index_catches_up_once_and_tidies(tmp_path: Path, monkeypatch) -> None:
     assert all(r.version == 1 for r in store.scan("ev"))
     j.close()
     store.close()
+
+
+def test_a_segment_is_allocated_up_front_and_its_unwritten_rest_is_no_data(tmp_path: Path) -> None:
+    """Segments are allocated whole when created; what was never written reads as NULs,
+    and a torn write whose later sectors landed before its earlier ones (a NUL gap)
+    ends the data at the gap."""
+    j = journal.Journal(tmp_path)
+    j.append(_line("a", 1) + _line("b", 2))
+    number, offset = j.position
+    path = tmp_path / f"{number:010d}.log"
+    assert path.stat().st_size == journal.SEGMENT_BYTES
+    lines, end = journal.read_since(tmp_path, (0, 0))
+    assert [k for _, k, _ in lines] == ["a", "b"] and end == (number, offset)
+    with open(path, "r+b") as fh:
+        fh.seek(offset + 10)  # bytes of an unacknowledged write, past a hole
+        fh.write(b"\t{}\n" + _line("c", 3))
+    assert journal.read_since(tmp_path, (0, 0)) == (lines, end)
+    j.close()

@@ -22,12 +22,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from skyhold.auth import checksums
 from skyhold.auth.payload import PayloadVerifier
 from skyhold.services.s3 import crypto, sse_c
+from skyhold.store.blobs import DirectReader
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
     from skyhold.store.blobs import BlobWriter
 
 INLINE_MAX = crypto.FRAME  # one sealed frame
+
+Reader = BinaryIO | DirectReader  # what a body is read from
 
 
 @dataclass
@@ -53,62 +56,124 @@ async def write(
     `declared`: x-amz-checksum-* values the request carries (verified here; BadDigest
     leaves nothing behind). `customer`: an SSE-C key, which then seals the data key."""
     key = crypto.new_data_key(call, sse, context, customer and customer.key)
-    sealer = crypto.FrameSealer(key.plaintext)
-    md5 = hashlib.md5()
-    verifier = PayloadVerifier(header_checksums=declared) if declared else None
-    running = checksums.new(checksum_algorithm) if checksum_algorithm and not (
-        declared and checksum_algorithm in declared) else None
-    size = 0
-    held: list[bytes] = []  # sealed frames while the body may still be inlined
-    writer: BlobWriter | None = None
-
-    def put(sealed: bytes) -> None:
-        nonlocal writer
-        if writer is None and size <= INLINE_MAX:
-            held.append(sealed)
-            return
-        if writer is None:
-            writer = call.pipeline.blobs.writer()
-            for frame in held:
-                writer.write(frame)
-            held.clear()
-        writer.write(sealed)
-
-    def take(data: bytes) -> None:
-        nonlocal size
-        size += len(data)
-        md5.update(data)
-        if verifier is not None:
-            verifier.feed(data)
-        if running is not None:
-            running.update(data)
-        for sealed in sealer.feed(data):
-            put(sealed)
-
+    sink = _Sink(call, key.plaintext, checksum_algorithm, declared)
     try:
         if hasattr(chunks, "__aiter__"):
-            async for data in chunks:  # type: ignore[union-attr]
-                take(data)
+            await _pipelined(sink, chunks)  # type: ignore[arg-type]
         else:
             for data in chunks:  # type: ignore[union-attr]
-                take(data)
-        for sealed in sealer.close():
-            put(sealed)
-        if verifier is not None:
-            verifier.finish()
-        segment: dict[str, Any] = {"n": size, "k": key.wrapped}
-        if writer is None:
-            segment["i"] = base64.b64encode(b"".join(held)).decode()
+                sink.digest([data])
+                sink.seal([data])
+        sink.close()
+        segment: dict[str, Any] = {"n": sink.size, "k": key.wrapped}
+        if sink.writer is None:
+            segment["i"] = base64.b64encode(b"".join(sink.held)).decode()
         else:
             # fsync off the event loop: other requests go on while this one waits for the disk
-            segment["b"] = await asyncio.to_thread(writer.commit)
+            segment["b"] = await asyncio.to_thread(sink.writer.commit)
     finally:
-        if writer is not None:
-            writer.abort()  # no-op once committed
-    found = dict(declared or {})
-    if running is not None and checksum_algorithm:
-        found[checksum_algorithm] = running.b64digest()
-    return Written(segment, size, md5.digest(), found)
+        if sink.writer is not None:
+            sink.writer.abort()  # no-op once committed
+    return Written(segment, sink.size, sink.md5.digest(), sink.checksums())
+
+
+# A large body is handed to worker threads a batch at a time: hashing it (MD5 for the
+# ETag, checksums) and sealing-and-writing it run on two other cores' worth of threads
+# (hashlib, AES-GCM and file writes release the GIL) while the event loop receives the
+# next batch. A batch is big enough that the hand-over cost vanishes, and at most two
+# are held at once (memory stays bounded). Small bodies never leave the loop.
+BATCH = 1 << 20
+
+
+async def _pipelined(sink: _Sink, chunks: AsyncIterator[bytes]) -> None:
+    batch: list[bytes] = []
+    batched = 0
+    running: list[asyncio.Future[None]] = []
+    loop = asyncio.get_running_loop()
+    try:
+        async for data in chunks:
+            if not running and sink.size + batched + len(data) <= BATCH:
+                sink.digest([data])  # still small: on the loop, no thread hop
+                sink.seal([data])
+                continue
+            batch.append(data)
+            batched += len(data)
+            if batched >= BATCH:
+                for job in running:  # in order: one batch in the workers at a time
+                    await job
+                running = [loop.run_in_executor(None, sink.digest, batch),
+                           loop.run_in_executor(None, sink.seal, batch)]
+                batch, batched = [], 0
+        for job in running:
+            await job
+        running = []
+        if batch:
+            sink.digest(batch)
+            sink.seal(batch)
+    finally:
+        if running:  # the body failed mid-way: the workers finish before the blob is dropped
+            await asyncio.wait(running)
+            for job in running:
+                if not job.cancelled():
+                    job.exception()  # retrieved: the failure that matters is already raised
+
+
+class _Sink:
+    """Where a body's bytes go: hashes (`digest`) and sealed frames (`seal`), each fed
+    in order by one thread at a time, so the two may run side by side."""
+
+    def __init__(self, call: Call, data_key: bytes, checksum_algorithm: str | None,
+                 declared: dict[str, str] | None) -> None:
+        self._call = call
+        self._sealer = crypto.FrameSealer(data_key)
+        self.md5 = hashlib.md5()
+        self._declared = declared
+        self._verifier = PayloadVerifier(header_checksums=declared) if declared else None
+        self._algorithm = checksum_algorithm
+        self._running = checksums.new(checksum_algorithm) if checksum_algorithm and not (
+            declared and checksum_algorithm in declared) else None
+        self.size = 0  # bytes hashed so far
+        self._sealed_size = 0
+        self.held: list[bytes] = []  # sealed frames while the body may still be inlined
+        self.writer: BlobWriter | None = None
+
+    def digest(self, batch: list[bytes]) -> None:
+        for data in batch:
+            self.size += len(data)
+            self.md5.update(data)
+            if self._verifier is not None:
+                self._verifier.feed(data)
+            if self._running is not None:
+                self._running.update(data)
+
+    def seal(self, batch: list[bytes]) -> None:
+        for data in batch:
+            self._sealed_size += len(data)
+            for sealed in self._sealer.feed(data):
+                self._put(sealed)
+
+    def close(self) -> None:
+        for sealed in self._sealer.close():
+            self._put(sealed)
+        if self._verifier is not None:
+            self._verifier.finish()
+
+    def checksums(self) -> dict[str, str]:
+        found = dict(self._declared or {})
+        if self._running is not None and self._algorithm:
+            found[self._algorithm] = self._running.b64digest()
+        return found
+
+    def _put(self, sealed: bytes) -> None:
+        if self.writer is None and self._sealed_size <= INLINE_MAX:
+            self.held.append(sealed)
+            return
+        if self.writer is None:
+            self.writer = self._call.pipeline.blobs.writer()
+            for frame in self.held:
+                self.writer.write(frame)
+            self.held.clear()
+        self.writer.write(sealed)
 
 
 def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
@@ -117,7 +182,7 @@ def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
     a concurrent overwrite (which deletes the old blobs) cannot cut the stream short."""
     total = sum(s["n"] for s in segments)
     end = total - 1 if end is None else end
-    plan: list[tuple[BinaryIO, AESGCM, int, int]] = []
+    plan: list[tuple[Reader, AESGCM, int, int]] = []
     offset = 0
     try:
         for seg in segments:
@@ -134,25 +199,53 @@ def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
     return _stream(plan)
 
 
-def _open(call: Call, seg: dict[str, Any]) -> BinaryIO:
+def _open(call: Call, seg: dict[str, Any]) -> Reader:
     if "i" in seg:
         return io.BytesIO(base64.b64decode(seg["i"]))
     return call.pipeline.blobs.open(seg["b"])
 
 
-async def _stream(plan: list[tuple[BinaryIO, AESGCM, int, int]]) -> AsyncIterator[bytes]:
+# Frames read per system call: a large GET reads a mebibyte at a time, and a blob read
+# with direct I/O (from the disk itself) reads its next window in a worker thread
+# while the loop decrypts and sends the current one.
+READ_FRAMES = 16
+
+
+async def _stream(plan: list[tuple[Reader, AESGCM, int, int]]) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    ahead: asyncio.Future[bytes] | None = None
     try:
         for fh, aead, first, last in plan:
             index = first // crypto.FRAME
+            final = last // crypto.FRAME
             fh.seek(index * crypto.SEALED_FRAME)
-            while index * crypto.FRAME <= last:
-                plain = crypto.open_frame(aead, index, fh.read(crypto.SEALED_FRAME))
-                base = index * crypto.FRAME
-                lo = max(first - base, 0)
-                hi = min(last - base + 1, len(plain))
-                yield plain[lo:hi] if (lo, hi) != (0, len(plain)) else plain
-                index += 1
+            threaded = isinstance(fh, DirectReader)
+            ahead = None
+            while index <= final:
+                count = min(READ_FRAMES, final - index + 1)
+                size = count * crypto.SEALED_FRAME
+                if ahead is not None:
+                    data = await ahead
+                elif threaded:
+                    data = await loop.run_in_executor(None, fh.read, size)
+                else:
+                    data = fh.read(size)
+                following = min(READ_FRAMES, final - index - count + 1)
+                ahead = loop.run_in_executor(None, fh.read, following * crypto.SEALED_FRAME) if (
+                    threaded and following > 0) else None
+                if not data:  # the blob is shorter than its record says
+                    raise ValueError("blob truncated")
+                window = memoryview(data)
+                for at in range(0, len(window), crypto.SEALED_FRAME):
+                    plain = crypto.open_frame(aead, index, window[at:at + crypto.SEALED_FRAME])
+                    base = index * crypto.FRAME
+                    lo = max(first - base, 0)
+                    hi = min(last - base + 1, len(plain))
+                    yield plain[lo:hi] if (lo, hi) != (0, len(plain)) else plain
+                    index += 1
     finally:
+        if ahead is not None:  # a read still running must end before its file closes
+            await asyncio.wait([ahead])
         for fh, *_ in plan:
             fh.close()
 
