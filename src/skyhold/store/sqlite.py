@@ -16,7 +16,6 @@ One connection per thread: the event loop, worker threads and other processes (t
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -26,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from skyhold.store import jsontext
 from skyhold.store.base import BULK_KINDS, ConflictError, Record
 from skyhold.store.fsync import fsync_path
 
@@ -40,9 +40,17 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 DATA_VERSION_POLL = 0.2  # seconds
+CHECKPOINT_EVERY = 0.25  # seconds, for a store with grouped sync (see _checkpoints)
+RESTART_FRAMES = 4000  # WAL frames (pages: ~16 MiB)
+# Should writes outpace the checkpoint thread, a commit checkpoints after all (SQLite's
+# own automatic checkpoint), at this many frames: the WAL stays bounded.
+COMMIT_CHECKPOINT_FRAMES = 25_000
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+_loads = jsontext.loads
+
+
+def _dumps(value: Any) -> str:
+    return jsontext.dumps(value).decode()
 
 
 _APPEND_CHUNK = 500  # rows per statement, well inside SQLite's host-parameter limit
@@ -75,6 +83,11 @@ class SqliteStore:
         self._writes = 0  # commits made through this object (any thread)
         self._settled_writes = 0  # those of them that wrote a kind not in BULK_KINDS
         self._conn().executescript(_SCHEMA)
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if self.grouped_sync:
+            self._checkpointer = threading.Thread(target=self._checkpoints, name="store-checkpoint", daemon=True)
+            self._checkpointer.start()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -85,6 +98,8 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
+            if self.grouped_sync:  # the checkpoint thread copies the WAL back, not a commit
+                conn.execute(f"PRAGMA wal_autocheckpoint={int(COMMIT_CHECKPOINT_FRAMES)}")
             self._local.conn = conn
             self._local.depth = 0
             self._local.polled_at = float("-inf")
@@ -254,7 +269,32 @@ class SqliteStore:
             local.depth = 0
             local.settled = False
 
+    def _checkpoints(self) -> None:
+        """Copy the WAL into the database now and then, off the committing thread: a
+        checkpoint writes and fsyncs megabytes, and inside a commit (SQLite's automatic
+        checkpoint) it would hold up the event loop for milliseconds. PASSIVE: it never
+        waits for, nor blocks, readers and writers. The WAL starts over from its beginning
+        only after a checkpoint that copied all of it; under steady writes a PASSIVE one
+        never quite does, so past RESTART_FRAMES a RESTART checkpoint finishes the few
+        frames left, holding writers back that long."""
+        done = self._writes
+        while not self._stop.wait(CHECKPOINT_EVERY):
+            if self._writes == done:
+                continue
+            done = self._writes
+            try:
+                conn = self._conn()
+                _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if frames > RESTART_FRAMES:
+                    conn.execute("PRAGMA wal_checkpoint(RESTART)")
+            except sqlite3.Error:  # busy or closing: the next round tries again
+                pass
+
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+            self._checkpointer = None
         with self._lock:
             for conn in self._all:
                 try:

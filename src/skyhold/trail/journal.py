@@ -17,32 +17,25 @@ reads as NUL bytes, which no line holds: a reader's data ends at the first NUL.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
-
+from skyhold.store import jsontext
 from skyhold.store.fsync import fsync_path
 
 FOLDER = "trail-journal"  # in the data dir
 SEGMENT_BYTES = 16 * 1024 * 1024  # roll over to a new segment past this size
 _READ_BYTES = 1 << 20
 
-_json_dumps = json.JSONEncoder(separators=(",", ":")).encode
-
 Position = tuple[int, int]  # (segment number, byte offset in it)
 Line = tuple[str, str, str]  # kind, key, value JSON
 
 
 def encode(kind: str, key: str, value: object) -> bytes:
-    """One line. orjson: several times cheaper than json, and the encoding runs on the
-    event loop for every call; it escapes every control character (no raw LF or TAB)."""
-    try:
-        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:  # what orjson refuses (an integer past 64 bits) json still writes
-        text = _json_dumps(value).encode()
+    """One line (the encoding runs on the event loop for every call; JSON text escapes
+    every control character: no raw LF or TAB)."""
+    text = jsontext.dumps(value)
     return b"%s\t%s\t%s\n" % (kind.encode(), key.encode(), text)
 
 

@@ -96,9 +96,11 @@ def route_service(req: HttpRequest, scope_service: str | None) -> str:
     return "s3"
 
 
+@lru_cache(maxsize=1024)
 def s3_bucket_from_host(host: str) -> str | None:
     """The bucket of a virtual-hosted-style S3 request (`<bucket>.s3.<anything>`,
-    or the legacy `<bucket>.s3-<region>.amazonaws.com`)."""
+    or the legacy `<bucket>.s3-<region>.amazonaws.com`). Cached: a client sends the
+    same few Host values, and routing and parsing both ask."""
     if ":" in host and not host.startswith("["):
         host = host.rsplit(":", 1)[0]
     labels = host.lower().split(".")

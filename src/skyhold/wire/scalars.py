@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 UTC = timezone.utc
@@ -53,7 +54,9 @@ def iso8601(value: datetime, always_millis: bool = False) -> str:
     return head + "Z"
 
 
+@lru_cache(maxsize=4096)
 def rfc822(value: datetime) -> str:
+    """Cached: S3 writes each object's Last-Modified on every GET and HEAD."""
     v = _utc(value)
     return (f"{_DAYS[v.weekday()]}, {v.day:02d} {_MONTHS[v.month - 1]} {v.year:04d} "
             f"{v.hour:02d}:{v.minute:02d}:{v.second:02d} GMT")

@@ -199,6 +199,26 @@ def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
     return _stream(plan)
 
 
+def read_inline(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
+                start: int = 0, end: int | None = None, customer: sse_c.CustomerKey | None = None) -> bytes | None:
+    """Bytes start..end (inclusive) when every segment they touch is held inline in the
+    record (None otherwise): a small GET answers with bytes, in one write, not a stream."""
+    end = sum(s["n"] for s in segments) - 1 if end is None else end
+    parts: list[bytes] = []
+    offset = 0
+    for seg in segments:
+        lo, hi = offset, offset + seg["n"] - 1
+        offset += seg["n"]
+        if seg["n"] == 0 or hi < start or lo > end:
+            continue
+        if "i" not in seg:
+            return None
+        aead = crypto.opener(call, seg["k"], context, customer and customer.key)
+        plain = crypto.open_frame(aead, 0, base64.b64decode(seg["i"]))  # inline: one frame
+        parts.append(plain[max(start, lo) - lo:min(end, hi) - lo + 1])
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def _open(call: Call, seg: dict[str, Any]) -> Reader:
     if "i" in seg:
         return io.BytesIO(base64.b64decode(seg["i"]))

@@ -356,8 +356,10 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     out = _describe(bucket, value, params, customer)
     span = _serve_range(call, value, params, out)
     first, last = span if span else (0, value["size"] - 1)
-    out["Body"] = bodies.read(call, value["segs"], encryption_context(bucket["Name"], key), first, last,
-                              customer=customer)
+    context = encryption_context(bucket["Name"], key)
+    small = bodies.read_inline(call, value["segs"], context, first, last, customer=customer)
+    out["Body"] = small if small is not None else bodies.read(call, value["segs"], context, first, last,
+                                                              customer=customer)
     return out
 
 
