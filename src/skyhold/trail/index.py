@@ -17,18 +17,26 @@ from skyhold.trail import journal
 MARK = "cloudtrail.journal"
 
 
+# Lines indexed per transaction: a backlog is indexed in slices, so neither memory
+# nor the write lock is held for all of it at once.
+SLICE_BYTES = 4 << 20
+
+
 def catch_up(store: SqliteStore, folder: Path, *, tidy: bool = False) -> None:
     """Index every complete journal line not indexed yet; `tidy`: also delete the
     segments that are wholly indexed (the server does; readers leave them)."""
     if not folder.is_dir():
         return
-    with store.transaction():
-        mark = store.get(MARK, "indexed")
-        start = (mark.value["segment"], mark.value["offset"]) if mark else (0, 0)
-        lines, end = journal.read_since(folder, start)
-        if lines:
-            store.append_json(lines)
-        if end != start:
-            store.put(MARK, "indexed", {"segment": end[0], "offset": end[1]})
+    while True:
+        with store.transaction():
+            mark = store.get(MARK, "indexed")
+            start = (mark.value["segment"], mark.value["offset"]) if mark else (0, 0)
+            lines, end = journal.read_since(folder, start, max_bytes=SLICE_BYTES)
+            if lines:
+                store.append_json(lines)
+            if end != start:
+                store.put(MARK, "indexed", {"segment": end[0], "offset": end[1]})
+        if end == start or not lines:
+            break
     if tidy:
         journal.remove_before(folder, end[0])

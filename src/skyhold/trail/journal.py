@@ -88,30 +88,36 @@ def segments(folder: Path) -> list[int]:
     return sorted(found)
 
 
-def read_since(folder: Path, start: Position) -> tuple[list[Line], Position]:
-    """Every complete line from `start` on, and the position after the last one."""
+def read_since(folder: Path, start: Position, max_bytes: int | None = None) -> tuple[list[Line], Position]:
+    """Complete lines from `start` on, and the position after the last one: every line,
+    or (`max_bytes`) about that many bytes of them, at least one line when any."""
     lines: list[Line] = []
     first, first_offset = start
     end = start
     found = [n for n in segments(folder) if n >= first]
+    budget = max_bytes
     for i, seg in enumerate(found):
         offset = first_offset if seg == first else 0
         try:
-            data = _read_written(_path(folder, seg), offset)
+            data, cut = _read_written(_path(folder, seg), offset, budget)
         except FileNotFoundError:  # removed by the server once indexed
             continue
         complete = data.rfind(b"\n") + 1
         lines.extend(_parse(data[:complete]))
-        if i == len(found) - 1:
+        if cut or i == len(found) - 1:
             end = (seg, offset + complete)
-        else:  # finished for good; bytes after its last LF are a torn tail
-            end = (seg + 1, 0)
+            break
+        end = (seg + 1, 0)  # finished for good; bytes after its last LF are a torn tail
+        if budget is not None:
+            budget = max(budget - len(data), 1)
     return lines, end
 
 
-def _read_written(path: Path, offset: int) -> bytes:
-    """The bytes from `offset` up to the first NUL: the written part of a segment."""
+def _read_written(path: Path, offset: int, limit: int | None = None) -> tuple[bytes, bool]:
+    """The bytes from `offset` up to the first NUL (the written part of a segment), and
+    whether reading stopped early: past `limit` bytes, at the end of a line."""
     parts: list[bytes] = []
+    size = 0
     with open(path, "rb") as fh:
         fh.seek(offset)
         while chunk := fh.read(_READ_BYTES):
@@ -120,7 +126,10 @@ def _read_written(path: Path, offset: int) -> bytes:
                 parts.append(chunk[:end])
                 break
             parts.append(chunk)
-    return b"".join(parts)
+            size += len(chunk)
+            if limit is not None and size >= limit and b"\n" in chunk:
+                return b"".join(parts), True
+    return b"".join(parts), False
 
 
 def remove_before(folder: Path, number: int) -> None:

@@ -15,8 +15,11 @@ commits do not wait for the disk) starts with the line SYNC; the writer then fsy
 that store's WAL before it writes the turn's lines, so one acknowledgement stands for
 both: the calls' changes and their events are on disk.
 
-An indexer thread moves journaled lines into the trail database every INDEX_EVERY
-seconds (index.catch_up). When the server's end of the pipe closes (shutdown, or the
+An indexer thread moves journaled lines into the trail database (index.catch_up) once
+writes pause for INDEX_IDLE, and under steady writes every INDEX_AT_MOST seconds:
+indexing takes the GIL from the thread that acknowledges, so it is done in few, large
+rounds. Readers (LookupEvents, `skyhold explain`) catch up themselves first, so the
+index is never stale to them. When the server's end of the pipe closes (shutdown, or the
 server died) the writer writes what it was given, indexes it, and exits.
 
 Run by the recorder as `python -m skyhold.trail.writer FOLDER TRAIL_DB DATA_FD ACK_FD [WAL]`.
@@ -32,6 +35,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import skyhold
@@ -41,7 +45,8 @@ from skyhold.trail import index, journal
 
 ACK = struct.Struct("<Q")  # bytes durable so far
 SYNC = b"\x01\n"  # never inside a journal line: JSON escapes control characters
-INDEX_EVERY = 0.2  # seconds
+INDEX_IDLE = 0.05  # seconds
+INDEX_AT_MOST = 2.0  # seconds
 READ_BYTES = 1 << 20
 
 log = logging.getLogger("skyhold.trail")
@@ -80,7 +85,9 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
     sys.setswitchinterval(0.0002)
     store = SqliteStore(trail_db)
     stop = threading.Event()
-    indexer = threading.Thread(target=_index_loop, args=(store, folder, stop), name="trail-indexer", daemon=True)
+    wrote = [time.monotonic()]  # when lines were last written (read by the indexer)
+    indexer = threading.Thread(target=_index_loop, args=(store, folder, stop, wrote), name="trail-indexer",
+                               daemon=True)
     indexer.start()
     out = journal.Journal(folder)
     pending = b""
@@ -96,6 +103,7 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
                 lines = lines.replace(SYNC, b"")
             if lines:
                 out.append(lines)
+                wrote[0] = time.monotonic()
             durable += complete
             pending = pending[complete:]
             os.write(ack_fd, ACK.pack(durable))
@@ -106,8 +114,13 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
     store.close()
 
 
-def _index_loop(store: SqliteStore, folder: Path, stop: threading.Event) -> None:
-    while not stop.wait(INDEX_EVERY):
+def _index_loop(store: SqliteStore, folder: Path, stop: threading.Event, wrote: list[float]) -> None:
+    indexed = time.monotonic()  # when the last round began
+    while not stop.wait(INDEX_IDLE):
+        now = time.monotonic()
+        if wrote[0] <= indexed or (now - wrote[0] < INDEX_IDLE and now - indexed < INDEX_AT_MOST):
+            continue  # nothing new, or writes still coming and the last round is recent
+        indexed = now
         try:
             index.catch_up(store, folder, tidy=True)
         except Exception:  # the next round tries again; the journal keeps the lines

@@ -87,3 +87,26 @@ def test_a_segment_is_allocated_up_front_and_its_unwritten_rest_is_no_data(tmp_p
         fh.write(b"\t{}\n" + _line("c", 3))
     assert journal.read_since(tmp_path, (0, 0)) == (lines, end)
     j.close()
+
+
+def test_a_backlog_is_indexed_in_slices_and_resumes_exactly(tmp_path: Path, monkeypatch) -> None:
+    """read_since with a byte budget stops at a line's end (one line at least, however
+    long), and catch_up goes slice by slice, across segments, until nothing is left."""
+    monkeypatch.setattr(journal, "SEGMENT_BYTES", 4096)
+    monkeypatch.setattr(journal, "_READ_BYTES", 256)
+    folder = tmp_path / "journal"
+    j = journal.Journal(folder)
+    keys = [f"k{i:03d}" for i in range(120)]
+    for i, key in enumerate(keys):
+        j.append(journal.encode("ev", key, {"n": i, "pad": "x" * (i % 7 * 40)}))
+    lines, end = journal.read_since(folder, (0, 0), max_bytes=1)
+    assert len(lines) >= 1 and lines[0][1] == "k000"
+    rest, _ = journal.read_since(folder, end)
+    assert [k for _, k, _ in lines + rest] == keys
+    monkeypatch.setattr(index, "SLICE_BYTES", 500)
+    store = SqliteStore(tmp_path / "trail.db")
+    index.catch_up(store, folder, tidy=True)
+    assert [r.key for r in store.scan("ev")] == keys
+    assert journal.segments(folder) == [j.position[0]]
+    j.close()
+    store.close()

@@ -129,3 +129,24 @@ def test_a_turn_after_commits_asks_for_a_sync(tmp_path: Path) -> None:
     recorder.close()
     for store in (main, trail):
         store.close()
+
+
+def test_the_writer_indexes_once_writes_pause(tmp_path: Path) -> None:
+    """Without a reader asking, lines reach the index soon after the writes stop."""
+    import time
+
+    folder = tmp_path / journal.FOLDER
+    process, data, ack = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
+    try:
+        os.write(data, journal.encode("ev", "a", {"n": 1}))
+        os.read(ack, 64)  # durable
+        store = SqliteStore(tmp_path / "trail.db")
+        deadline = time.monotonic() + 5 * writer.INDEX_IDLE + 2
+        while store.get("ev", "a") is None:
+            assert time.monotonic() < deadline, "not indexed after the writes paused"
+            time.sleep(0.01)
+        store.close()
+    finally:
+        os.close(data)
+        assert process.wait(10) == 0
+        os.close(ack)
