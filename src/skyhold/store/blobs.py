@@ -7,6 +7,7 @@ names (S3 keys such as `../x`) never become file-system paths.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import mmap
 import os
@@ -88,7 +89,14 @@ class BlobWriter:
         try:
             done = 0
             while done < count:
-                done += os.write(self._fd, view[done:count])
+                try:
+                    done += os.write(self._fd, view[done:count])
+                except OSError as err:
+                    if not (self._direct and err.errno == errno.EINVAL):
+                        raise
+                    # a file system that took the flag but refuses the writes: go on cached
+                    _set_direct(self._fd, False)
+                    self._direct = False
             self._flushed += count
             rest = self._fill - count
             if rest:
@@ -119,6 +127,7 @@ class DirectReader:
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
         self._size = os.fstat(fd).st_size
+        self._direct = True
         self._pos = 0
         self._buf: mmap.mmap | None = None
 
@@ -129,6 +138,21 @@ class DirectReader:
         assert self._fd is not None, "reader closed"
         if count < 0:
             count = max(self._size - self._pos, 0)
+        if self._direct:
+            try:
+                return self._read_direct(count)
+            except OSError as err:
+                if err.errno != errno.EINVAL:
+                    raise
+                # a file system that took the flag but refuses the reads: read cached
+                _set_direct(self._fd, False)
+                self._direct = False
+        data = os.pread(self._fd, count, self._pos)
+        self._pos += len(data)
+        return data
+
+    def _read_direct(self, count: int) -> bytes:
+        assert self._fd is not None
         start = self._pos - self._pos % DIRECT_ALIGN
         skip = self._pos - start
         length = -(-(skip + count) // DIRECT_ALIGN) * DIRECT_ALIGN

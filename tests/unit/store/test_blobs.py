@@ -116,3 +116,40 @@ def test_a_failed_large_blob_leaves_nothing(tmp_path: Path) -> None:
             w.write(b"x" * (2 * DIRECT_BUFFER + 1))
             raise RuntimeError("the body broke off")
     assert not list(tmp_path.glob("*/*"))
+
+
+def test_a_file_system_that_refuses_direct_io_mid_way_is_read_and_written_cached(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some file systems accept the O_DIRECT flag and then refuse the I/O (EINVAL): the
+    blob is still written and read whole, through the page cache."""
+    import errno
+    import os as real_os
+    import types
+
+    from skyhold.store import blobs as blobs_module
+
+    refused = {"write": 0, "preadv": 0}
+
+    def write(fd: int, data) -> int:
+        if len(data) == blobs_module.DIRECT_BUFFER and not refused["write"]:
+            refused["write"] += 1
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_os.write(fd, data)
+
+    def preadv(fd: int, buffers, offset: int) -> int:
+        refused["preadv"] += 1
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    fake_os = types.SimpleNamespace(**{n: getattr(real_os, n) for n in dir(real_os) if not n.startswith("__")})
+    fake_os.write, fake_os.preadv = write, preadv
+    monkeypatch.setattr(blobs_module, "os", fake_os)
+    data = _pattern(2 * blobs_module.DIRECT_BUFFER + 999)
+    store = BlobStore(tmp_path)
+    with store.writer() as w:
+        w.write(data)
+        blob_id = w.commit()
+    with store.open(blob_id) as fh:
+        fh.seek(12345)
+        assert fh.read(1 << 20) == data[12345:12345 + (1 << 20)]
+        assert fh.read() == data[12345 + (1 << 20):]
+    assert refused == {"write": 1, "preadv": 1}
