@@ -149,8 +149,8 @@ class RequestContext:
     def __post_init__(self) -> None:
         self.action_lower = self.action.lower()
         ctx = self.caller.derived().copy()
-        for k, v in self.context.items():
-            ctx[k.lower()] = v
+        context = self.context
+        ctx.update(zip(map(str.lower, context.keys()), context.values()))  # keys any case: in C
         self.ctx = ctx
         if self.resource_account is None:
             self.resource_account = self.caller.account

@@ -275,10 +275,17 @@ def _parse_query(plan: InputPlan, pairs: list[tuple[str, str]], out: dict[str, A
 
 
 def _parse_headers(plan: InputPlan, headers: dict[str, str], out: dict[str, Any]) -> None:
-    for hname, (name, node) in plan.headers.items():
-        value = headers.get(hname)
-        if value is not None:
-            out[name] = _header_value(node, value, hname)
+    members = plan.headers
+    if len(headers) < len(members):  # walk the shorter side (GetObject has ~25 header members)
+        for hname, value in headers.items():
+            hit = members.get(hname)
+            if hit is not None:
+                out[hit[0]] = _header_value(hit[1], value, hname)
+    else:
+        for hname, (name, node) in members.items():
+            value = headers.get(hname)
+            if value is not None:
+                out[name] = _header_value(node, value, hname)
     for prefix, name, node in plan.header_maps:
         found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
         if found:

@@ -10,10 +10,10 @@ accounts need both (the engine's cross-account rule, given the bucket's owner).
 from __future__ import annotations
 
 import json
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
 from skyhold.auth import sigv4
 from skyhold.authz import Access
 from skyhold.services.s3 import acl, acl_ops, objects, public_access, records, region, versions
@@ -98,14 +98,15 @@ def request_context(call: Call) -> dict[str, Any]:
     req = call.request
     if call.principal.is_anonymous:
         return {}
-    presigned = "X-Amz-Signature=" in req.query or "x-amz-signature=" in req.query.lower()
+    query = req.query
+    presigned = bool(query) and ("X-Amz-Signature=" in query or "x-amz-signature=" in query.lower())
     ctx: dict[str, Any] = {
         "s3:authType": "REST-QUERY-STRING" if presigned else "REST-HEADER",
         "s3:signatureversion": "AWS4-HMAC-SHA256",
     }
     signed_at = _signed_at(call)
-    if signed_at is not None:
-        ctx["s3:signatureAge"] = str(max(int((clock.wall_now() - signed_at).total_seconds() * 1000), 0))
+    if signed_at is not None:  # in milliseconds, by the wall clock the client signed with
+        ctx["s3:signatureAge"] = str(max(int((time.time() - signed_at.timestamp()) * 1000), 0))
     return ctx
 
 
