@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from operator import methodcaller
 from typing import Any
 
 from skyhold import request_log
@@ -22,6 +23,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 HEALTH_PATH = "/_skyhold/health"
+_LATIN1_DECODE = methodcaller("decode", "latin-1")
+_LATIN1_ENCODE = methodcaller("encode", "latin-1")
 ADMIN_PREFIX = "/_skyhold/"
 
 
@@ -128,7 +131,9 @@ class App:
         raw = scope["headers"]
         # ASGI servers send names lower-cased (the spec requires it); a repeated
         # header (rare) makes the dict shorter than the list: only then join values.
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+        # Decoded with map/zip: the loop runs in C, not once per header in bytecode.
+        names, values = zip(*raw) if raw else ((), ())
+        headers = dict(zip(map(_LATIN1_DECODE, names), map(_LATIN1_DECODE, values)))
         if len(headers) != len(raw):
             headers = _joined_headers(raw)
         client = scope.get("client")
@@ -142,10 +147,11 @@ class App:
             scheme=scope.get("scheme", "http"),
         )
         response = await self.pipeline.handle(req, AsgiBody(receive))
-        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        names, values = zip(*response.headers) if response.headers else ((), ())
+        raw_headers = list(zip(map(_LATIN1_ENCODE, names), map(_LATIN1_ENCODE, values)))
         body = response.body
         if isinstance(body, bytes):
-            if not _has_content_length(response.headers):
+            if "content-length" not in names and "Content-Length" not in names:
                 raw_headers.append((b"content-length", b"%d" % len(body)))
             await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
             await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
@@ -175,13 +181,6 @@ class App:
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(k.encode(), v.encode()) for k, v in response.headers]})
         await send({"type": "http.response.body", "body": response.body})
-
-
-def _has_content_length(headers: list[tuple[str, str]]) -> bool:
-    for name, _ in headers:
-        if name == "content-length" or name.lower() == "content-length":
-            return True
-    return False
 
 
 def _joined_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

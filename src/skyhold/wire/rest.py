@@ -11,10 +11,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
@@ -393,7 +393,7 @@ def _is_location_member(plan: InputPlan, path: str) -> bool:
 @dataclass(eq=False)
 class OutputPlan:
     status_member: str | None
-    headers: dict[str, tuple[str, Node]]       # member → (header name, node)
+    headers: dict[str, tuple[str, Callable[[Any], str]]]  # member → (header name, its text)
     header_maps: list[tuple[str, str]]         # (member, prefix)
     payload: tuple[str, Node] | None
     streaming: bool
@@ -461,7 +461,7 @@ def output_plan(op: OperationModel) -> OutputPlan:
     body = body_view(node) if node is not None and payload is None else None
     return OutputPlan(
         status_member=next((n for n, m in members.items() if m.location == "statusCode"), None),
-        headers={n: (m.wire_name.lower(), m) for n, m in members.items() if m.location == "header"},
+        headers={n: (m.wire_name.lower(), _header_formatter(m)) for n, m in members.items() if m.location == "header"},
         header_maps=[(n, m.wire_name) for n, m in members.items() if m.location == "headers"],
         payload=payload,
         streaming=payload is not None and payload[1].type in ("blob", "string"),
@@ -495,7 +495,7 @@ def serialize(op: OperationModel, result: dict[str, Any], request_id: str) -> Ht
     for name, v in result.items():
         hit = plan.headers.get(name)
         if hit is not None and v is not None:
-            headers.append((hit[0], header_text(hit[1], v)))
+            headers.append((hit[0], hit[1](v)))
     for name, prefix in plan.header_maps:
         for k, v in (result.get(name) or {}).items():
             headers.append((f"{prefix}{k}".lower(), str(v)))
@@ -549,6 +549,16 @@ def _encode_root(node: Node, value: Any, name: str, namespace: str, out: list[st
     out.append(">")
     xmlcodec.encode_members(node, value, out, s3)
     out.append(f"</{name}>")
+
+
+def _header_formatter(node: Node) -> Callable[[Any], str]:
+    """header_text for one member, its type's branches taken once: strings and integers
+    (most headers) then cost a single C call."""
+    if node.type == "string" and not node.jsonvalue:
+        return str
+    if node.type in ("integer", "long"):
+        return str
+    return partial(header_text, node)
 
 
 def header_text(node: Node, value: Any) -> str:
