@@ -1,6 +1,6 @@
 """Front-door benchmark: signed sts:GetCallerIdentity replayed with wrk.
 
-Run:  .venv/bin/python bench/bench_front_door.py  [--seconds 8]
+Run:  .venv/bin/python bench/bench_front_door.py  [--seconds 5] [--rounds 3]
 
 Measures, in one run, Skyhold (full SigV4 verification, parse, serialize, request
 log), moto_server (auth off, its default) and a bare ASGI "hello" app on the same
@@ -8,12 +8,16 @@ server stack (uvicorn + httptools + uvloop, single process) — and prints reque
 p50/p99 and the ratios. Also cold start (process start → first successful signed
 request) and idle RSS for Skyhold and moto.
 The signed request is valid for 15 minutes, so replaying it is legitimate.
+The three servers run side by side and are measured in rounds, in a rotating order,
+so drift in the machine's speed (a shared VM's neighbours) hits each alike; medians
+are reported, with each round's ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import compileall
+import statistics
 import subprocess
 import tempfile
 import time
@@ -21,10 +25,15 @@ import urllib.request
 from pathlib import Path
 
 import skyhold
-from _harness import BIN, free_port, run_wrk, signed, start_hello, start_moto, start_skyhold
+from _harness import BIN, WrkResult, free_port, run_wrk, signed, start_hello, start_moto, start_skyhold
 
 BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+
+def _median(results: list[WrkResult]) -> tuple[float, float, float]:
+    return (statistics.median(r.rps for r in results), statistics.median(r.p50_ms for r in results),
+            statistics.median(r.p99_ms for r in results))
 
 
 def cold_start(command: list[str], port: int, key: str, secret: str) -> float:
@@ -61,7 +70,8 @@ def moto_cold_start() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=16)
     args = ap.parse_args()
 
@@ -69,22 +79,29 @@ def main() -> None:
     sky, key, secret = start_skyhold(data_dir)
     moto = start_moto()
     hello = start_hello()
+    runs: dict[str, list[WrkResult]] = {"skyhold": [], "moto": [], "hello": []}
     try:
         time.sleep(0.5)
         idle = {"skyhold": sky.rss_mib(), "moto": moto.rss_mib()}
         tree_rss, tree_pss = sky.tree_mib()
-        results = {}
-        for name, proc, creds in (("skyhold", sky, (key, secret)), ("moto", moto, ("AKIAIOSFODNN7EXAMPLE", "x" * 40))):
-            headers = signed("POST", proc.url + "/", BODY, HEADERS, *creds, "sts")
-            run_wrk(proc.url + "/", "POST", headers, BODY, seconds=2, connections=args.connections)  # warm-up
-            results[name] = run_wrk(proc.url + "/", "POST", headers, BODY, seconds=args.seconds, connections=args.connections)
-        run_wrk(hello.url + "/", "POST", HEADERS, BODY, seconds=2, connections=args.connections)
-        results["hello"] = run_wrk(hello.url + "/", "POST", HEADERS, BODY, seconds=args.seconds, connections=args.connections)
+        targets = {
+            "skyhold": (sky, signed("POST", sky.url + "/", BODY, HEADERS, key, secret, "sts")),
+            "moto": (moto, signed("POST", moto.url + "/", BODY, HEADERS, "AKIAIOSFODNN7EXAMPLE", "x" * 40, "sts")),
+            "hello": (hello, HEADERS),
+        }
+        for proc, headers in targets.values():  # warm-up
+            run_wrk(proc.url + "/", "POST", headers, BODY, seconds=2, connections=args.connections)
+        order = list(targets)
+        for r in range(args.rounds):
+            for name in order[r % 3:] + order[:r % 3]:
+                proc, headers = targets[name]
+                runs[name].append(run_wrk(proc.url + "/", "POST", headers, BODY, seconds=args.seconds,
+                                          connections=args.connections))
     finally:
         for p in (sky, moto, hello):
             p.stop()
-    for name, r in results.items():
-        assert r.non_2xx == 0, f"{name} answered {r.non_2xx} non-2xx responses"
+    for name, results in runs.items():
+        assert all(r.non_2xx == 0 for r in results), f"{name} answered non-2xx responses"
 
     # An installed package starts from its bytecode; make sure it exists even where
     # PYTHONDONTWRITEBYTECODE is set, or every start would measure compiling sources.
@@ -92,13 +109,17 @@ def main() -> None:
     colds = sorted(skyhold_cold_start(data_dir, key, secret) for _ in range(5))
     moto_colds = sorted(moto_cold_start() for _ in range(3))
 
-    print(f"\nsts:GetCallerIdentity, signed, {args.connections} connections, {args.seconds}s each")
+    med = {name: _median(results) for name, results in runs.items()}
+    print(f"\nsts:GetCallerIdentity, signed, {args.connections} connections, {args.rounds} rounds of {args.seconds}s"
+          " (medians)")
     print(f"{'server':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    for name, r in results.items():
-        print(f"{name:<10}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}")
-    s, m, h = results["skyhold"], results["moto"], results["hello"]
-    print(f"skyhold / moto  throughput: {s.rps / m.rps:6.1f}x   (goal >= 15x)")
-    print(f"skyhold / hello throughput: {s.rps / h.rps:6.1%}   (goal >= 40%)")
+    for name, (rps, p50, p99) in med.items():
+        print(f"{name:<10}{rps:>10.0f}{p50:>9.2f}{p99:>9.2f}")
+    s, m, h = med["skyhold"][0], med["moto"][0], med["hello"][0]
+    per_moto = " ".join(f"{a.rps / b.rps:.1f}x" for a, b in zip(runs["skyhold"], runs["moto"]))
+    per_hello = " ".join(f"{a.rps / b.rps:.1%}" for a, b in zip(runs["skyhold"], runs["hello"]))
+    print(f"skyhold / moto  throughput: {s / m:6.1f}x   (goal >= 15x)   rounds: {per_moto}")
+    print(f"skyhold / hello throughput: {s / h:6.1%}   (goal >= 40%)   rounds: {per_hello}")
     print(f"cold start (median of 5): skyhold {colds[2]:.3f}s, moto {moto_colds[1]:.3f}s   (goal <= 0.4s)")
     print(f"idle RSS: skyhold {idle['skyhold']:.1f} MiB, moto {idle['moto']:.1f} MiB   (goal <= 60 MiB)")
     print(f"  skyhold with its trail writer process: RSS {tree_rss:.1f} MiB, PSS {tree_pss:.1f} MiB")
