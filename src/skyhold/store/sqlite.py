@@ -193,18 +193,24 @@ class SqliteStore:
     def put(self, kind: str, key: str, value: dict[str, Any], *, expect_version: int | None = None) -> Record:
         self._touch(kind)
         text = _dumps(value)
+        if getattr(self._local, "depth", 0):  # inside a transaction (S3 writes are): no block of its own
+            return self._put(kind, key, value, text, expect_version)
         with self.transaction():
-            conn = self._conn()
-            row = conn.execute("SELECT version FROM records WHERE kind=? AND key=?", (kind, key.encode())).fetchone()
-            current = row[0] if row else 0
-            if expect_version is not None and current != expect_version:
-                raise ConflictError(f"{kind} {key!r}: version is {current}, expected {expect_version}")
-            version = current + 1
-            conn.execute(
-                "INSERT INTO records(kind, key, version, value) VALUES (?,?,?,?) "
-                "ON CONFLICT(kind, key) DO UPDATE SET version=excluded.version, value=excluded.value",
-                (kind, key.encode(), version, text),
-            )
+            return self._put(kind, key, value, text, expect_version)
+
+    def _put(self, kind: str, key: str, value: dict[str, Any], text: str, expect_version: int | None) -> Record:
+        conn = self._conn()
+        raw_key = key.encode()
+        row = conn.execute("SELECT version FROM records WHERE kind=? AND key=?", (kind, raw_key)).fetchone()
+        current = row[0] if row else 0
+        if expect_version is not None and current != expect_version:
+            raise ConflictError(f"{kind} {key!r}: version is {current}, expected {expect_version}")
+        version = current + 1
+        conn.execute(
+            "INSERT INTO records(kind, key, version, value) VALUES (?,?,?,?) "
+            "ON CONFLICT(kind, key) DO UPDATE SET version=excluded.version, value=excluded.value",
+            (kind, raw_key, version, text),
+        )
         return Record(kind, key, version, value)
 
     def delete(self, kind: str, key: str, *, expect_version: int | None = None) -> bool:
