@@ -206,7 +206,7 @@ class Pipeline:
         if model.protocol in _REST:
             req.body = None
             op = protocol.find_operation(model, req)
-            if not protocol.has_streaming_input(op):
+            if not protocol.has_streaming_input(op) or _small_plain_body(req):
                 req.body = await body.read(MAX_BUFFERED_BODY)
             return op
         if req.body is None:
@@ -288,6 +288,21 @@ class Pipeline:
         # Before a service is known there is no protocol to answer in; the query
         # protocol's <ErrorResponse> (STS's) is what AWS's global endpoints return.
         return protocol.serialize_error(model or service_model("sts"), err, request_id, head=head)
+
+
+# An upload body this small is read whole before authentication (verified there in one
+# piece) rather than streamed: the stream's layers of async generators cost more than
+# the body. aws-chunked bodies always stream (their trailers are read as they end).
+SMALL_UPLOAD = 64 * 1024
+
+
+def _small_plain_body(req: HttpRequest) -> bool:
+    headers = req.headers
+    length = headers.get("content-length")
+    if length is None or not length.isdigit() or int(length) > SMALL_UPLOAD:
+        return False
+    return (headers.get("x-amz-content-sha256") not in sigv4.STREAMING_PAYLOADS
+            and "aws-chunked" not in headers.get("content-encoding", ""))
 
 
 def _is_form_post(req: HttpRequest) -> bool:
