@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from urllib.parse import parse_qs
@@ -76,7 +76,8 @@ class Call:
     principal: Principal
     request_id: str
     # Set by the pipeline for streaming-input operations: the verified body chunks.
-    body_stream: AsyncIterator[bytes] | None = None
+    # A small upload's body is read already: then a plain iterable (see Preread).
+    body_stream: AsyncIterator[bytes] | Iterable[bytes] | None = None
     # What authorization checked (the audit trail names these resources and owners).
     accesses: list[Access] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -154,7 +155,7 @@ class Pipeline:
                 result = await self._dispatch(call, params)
                 response = s3_post.respond(call, params, result, request_id)
             else:
-                op = await self._find_operation(model, req, body)
+                op, body = await self._find_operation(model, req, body)
                 operation = op.name
                 call = await self._authenticate(req, body, model, op, service, request_id, scope_service is not None)
                 params = protocol.parse_request(op, req)
@@ -200,18 +201,21 @@ class Pipeline:
         request_log.write(f"{service} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
         return response
 
-    async def _find_operation(self, model: ServiceModel, req: HttpRequest, body: Body) -> OperationModel:
+    async def _find_operation(self, model: ServiceModel, req: HttpRequest, body: Body) -> tuple[OperationModel, Body]:
+        """The operation, and the body to go on with (a small upload's, read already)."""
         # REST operations are found from method + path alone, so an S3 upload can
         # stream; query/json operations name themselves in the body.
         if model.protocol in _REST:
             req.body = None
             op = protocol.find_operation(model, req)
-            if not protocol.has_streaming_input(op) or _small_plain_body(req):
+            if not protocol.has_streaming_input(op):
                 req.body = await body.read(MAX_BUFFERED_BODY)
-            return op
+            elif _small_plain_body(req):
+                body = Preread(await body.read(SMALL_UPLOAD))
+            return op, body
         if req.body is None:
             req.body = await body.read(MAX_BUFFERED_BODY)
-        return protocol.find_operation(model, req)
+        return protocol.find_operation(model, req), body
 
     async def _authenticate(
         self,
@@ -234,7 +238,7 @@ class Pipeline:
                 req, self.lookup, service=signing_name, regions=REGIONS, s3=is_s3, protocol=model.protocol
             )
         who = ANONYMOUS_PRINCIPAL
-        stream = None
+        verifier = None
         if result is not None:
             if result.credential is not None:
                 who = result.credential.principal
@@ -242,10 +246,10 @@ class Pipeline:
                     self._note_key_use(who.access_key_id, signing_name, result.info.region)
             if result.info is not None:
                 region = result.info.region
-            if req.body is None:
-                stream = _verified_stream(body, result.body_verifier)
-        elif req.body is None:
-            stream = body.stream()
+            verifier = result.body_verifier
+        stream: AsyncIterator[bytes] | Iterable[bytes] | None = None
+        if req.body is None:  # a streaming upload: its bytes reach the handler verified
+            stream = body.verified(verifier) if isinstance(body, Preread) else _verified_stream(body, verifier)
         return Call(self, req, service, op.name, region, who, request_id, body_stream=stream)
 
     async def _form_upload(self, req: HttpRequest, body: Body, request_id: str) -> tuple[Call, dict[str, Any]]:
@@ -290,10 +294,36 @@ class Pipeline:
         return protocol.serialize_error(model or service_model("sts"), err, request_id, head=head)
 
 
-# An upload body this small is read whole before authentication (verified there in one
-# piece) rather than streamed: the stream's layers of async generators cost more than
-# the body. aws-chunked bodies always stream (their trailers are read as they end).
+# An upload body this small is read whole at once rather than streamed: the stream's
+# layers of async generators cost more than the body. The handler still gets it as an
+# iterable that is verified as it is consumed, so checks come in the same order as
+# for a stream (authorization before the body's hash). aws-chunked bodies always
+# stream (their trailers are read as they end).
 SMALL_UPLOAD = 64 * 1024
+
+
+class Preread:
+    """A small upload's body, received whole."""
+
+    exhausted = True
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def read(self, limit: int) -> bytes:
+        return self.data
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        if self.data:
+            yield self.data
+
+    def verified(self, verifier: Any) -> Iterator[bytes]:
+        """The body, through the signature layer's check (as `_verified_stream`)."""
+        out = verifier.feed(self.data) if verifier is not None else self.data
+        if verifier is not None:
+            verifier.finish()
+        if out:
+            yield out
 
 
 def _small_plain_body(req: HttpRequest) -> bool:

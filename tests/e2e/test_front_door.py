@@ -133,6 +133,35 @@ def test_tampered_s3_body_is_content_sha256_mismatch(admin: AwsEnv) -> None:
     assert b"<Code>XAmzContentSHA256Mismatch</Code>" in payload
 
 
+def _tampered_put(endpoint: str, key: str, secret: str, token: str | None, path: str) -> tuple[int, bytes]:
+    """A small PutObject signed for one body and sent with another."""
+    body = b"the body that was signed"
+    url = f"{endpoint}{path}"
+    req = botocore.awsrequest.AWSRequest(method="PUT", url=url, data=body)
+    req.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(key, secret, token), "s3", "us-east-1").add_auth(req)
+    http = urllib.request.Request(url, data=b"the body that was sent!!", method="PUT", headers=dict(req.prepare().headers))
+    try:
+        with urllib.request.urlopen(http) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_a_tampered_small_upload_is_refused_after_authorization_and_stores_nothing(admin: AwsEnv) -> None:
+    """A small upload is read whole, yet checked in AWS's order: who may write first
+    (AccessDenied tells a stranger nothing of the body), then the body's hash."""
+    s3 = admin.client("s3")
+    s3.create_bucket(Bucket="tamper-small")
+    status, payload = _tampered_put(admin.endpoint, *_admin_key(admin), "/tamper-small/k")
+    assert status == 400 and b"<Code>XAmzContentSHA256Mismatch</Code>" in payload, payload
+    assert s3.list_objects_v2(Bucket="tamper-small").get("KeyCount") == 0
+    stranger = admin.new_user()  # no policy: may not write
+    status, payload = _tampered_put(admin.endpoint, stranger["AccessKeyId"], stranger["SecretAccessKey"], None,
+                                    "/tamper-small/k")
+    assert status == 403 and b"<Code>AccessDenied</Code>" in payload, payload
+
+
 def test_unimplemented_operation_is_a_clear_aws_error(admin: AwsEnv) -> None:
     out = admin.aws("iam", "get-service-last-accessed-details", "--job-id", "0" * 36)
     # an operation Skyhold does not serve yet names itself

@@ -200,8 +200,9 @@ def _checksum_result(value: dict[str, Any]) -> dict[str, Any]:
 async def drain(call: Call) -> None:
     """Read what is left of a refused upload: unread, it would be taken for the next
     request on the same keep-alive connection."""
-    if call.body_stream is not None:
-        async for _ in call.body_stream:
+    stream = call.body_stream
+    if stream is not None and hasattr(stream, "__aiter__"):  # a plain iterable holds its bytes already
+        async for _ in stream:
             pass
 
 
