@@ -113,10 +113,15 @@ def _mtime(value: dict[str, Any]) -> datetime:
     return records.parse_time(value["mtime"])
 
 
+_CONDITIONS = frozenset({"IfMatch", "IfUnmodifiedSince", "IfNoneMatch", "IfModifiedSince"})
+
+
 def check_conditions(params: dict[str, Any], value: dict[str, Any], prefix: str = "") -> None:
     """If-Match / If-Unmodified-Since (412) and If-None-Match / If-Modified-Since (304),
     with RFC 7232's precedence. `prefix` "CopySource" reads the x-amz-copy-source-if-* set
     (where every failure is a 412)."""
+    if not prefix and _CONDITIONS.isdisjoint(params):
+        return  # the usual request: no conditions
     etag = value["etag"]
     mtime = _mtime(value).replace(microsecond=0)
     if_match = params.get(prefix + "IfMatch")
@@ -309,8 +314,7 @@ def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, A
         "ETag": value["etag"], "LastModified": _mtime(value), "ContentLength": value["size"],
         "AcceptRanges": "bytes", "ContentType": "binary/octet-stream", **sse_result(value["sse"], customer),
     }
-    for k, v in value.get("hdrs", {}).items():
-        out[k] = v
+    out.update(value.get("hdrs") or ())
     if value.get("meta"):
         out["Metadata"] = value["meta"]
     if value.get("tags"):
@@ -325,10 +329,10 @@ def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, A
         out.update(_checksum_result(value))  # a whole-object checksum says nothing of a range
     if value.get("parts") and params.get("PartNumber"):
         out["PartsCount"] = value["parts"]
-    for param, member in _RESPONSE_OVERRIDES.items():
-        if params.get(param) is not None:
-            v = params[param]
-            out[member] = format_datetime(v, usegmt=True) if isinstance(v, datetime) else v
+    for param in _RESPONSE_OVERRIDES.keys() & params.keys():  # usually none asked for
+        v = params[param]
+        if v is not None:
+            out[_RESPONSE_OVERRIDES[param]] = format_datetime(v, usegmt=True) if isinstance(v, datetime) else v
     return out
 
 
