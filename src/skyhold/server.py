@@ -23,9 +23,9 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 HEALTH_PATH = "/_skyhold/health"
+ADMIN_PREFIX = "/_skyhold/"
 _LATIN1_DECODE = methodcaller("decode", "latin-1")
 _LATIN1_ENCODE = methodcaller("encode", "latin-1")
-ADMIN_PREFIX = "/_skyhold/"
 
 
 class AsgiBody:

@@ -68,8 +68,7 @@ class BlobWriter:
                 whole = self._fill - self._fill % DIRECT_ALIGN
                 if whole:
                     self._write_out(whole)
-                _set_direct(self._fd, False)
-                self._direct = False
+                self._go_cached()
             self._write_out(self._fill)
         os.fsync(self._fd)
         self._close()
@@ -94,9 +93,7 @@ class BlobWriter:
                 except OSError as err:
                     if not (self._direct and err.errno == errno.EINVAL):
                         raise
-                    # a file system that took the flag but refuses the writes: go on cached
-                    _set_direct(self._fd, False)
-                    self._direct = False
+                    self._go_cached()  # a file system that took the flag but refuses the writes
             self._flushed += count
             rest = self._fill - count
             if rest:
@@ -104,6 +101,11 @@ class BlobWriter:
             self._fill = rest
         finally:
             view.release()
+
+    def _go_cached(self) -> None:
+        assert self._fd is not None
+        _set_direct(self._fd, False)
+        self._direct = False
 
     def _close(self) -> None:
         assert self._fd is not None
@@ -124,9 +126,9 @@ class DirectReader:
     the bytes asked for copied out. The page cache would cost a fresh page per 4 KiB
     read once, to hold data a GET reads once."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, size: int) -> None:
         self._fd: int | None = fd
-        self._size = os.fstat(fd).st_size
+        self._size = size
         self._direct = True
         self._pos = 0
         self._buf: mmap.mmap | None = None
@@ -211,8 +213,9 @@ class BlobStore:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             raise KeyError(blob_id) from None
-        if os.fstat(fd).st_size >= DIRECT_BUFFER and _set_direct(fd, True):
-            return DirectReader(fd)
+        size = os.fstat(fd).st_size
+        if size >= DIRECT_BUFFER and _set_direct(fd, True):
+            return DirectReader(fd, size)
         return open(fd, "rb")
 
     def size(self, blob_id: str) -> int:

@@ -554,9 +554,7 @@ def _encode_root(node: Node, value: Any, name: str, namespace: str, out: list[st
 def _header_formatter(node: Node) -> Callable[[Any], str]:
     """header_text for one member, its type's branches taken once: strings and integers
     (most headers) then cost a single C call."""
-    if node.type == "string" and not node.jsonvalue:
-        return str
-    if node.type in ("integer", "long"):
+    if node.type in ("integer", "long") or (node.type == "string" and not node.jsonvalue):
         return str
     return partial(header_text, node)
 

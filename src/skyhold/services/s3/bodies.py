@@ -62,8 +62,7 @@ async def write(
             await _pipelined(sink, chunks)  # type: ignore[arg-type]
         else:
             for data in chunks:  # type: ignore[union-attr]
-                sink.digest([data])
-                sink.seal([data])
+                sink.take([data])
         sink.close()
         segment: dict[str, Any] = {"n": sink.size, "k": key.wrapped}
         if sink.writer is None:
@@ -93,8 +92,7 @@ async def _pipelined(sink: _Sink, chunks: AsyncIterator[bytes]) -> None:
     try:
         async for data in chunks:
             if not running and sink.size + batched + len(data) <= BATCH:
-                sink.digest([data])  # still small: on the loop, no thread hop
-                sink.seal([data])
+                sink.take([data])  # still small: on the loop, no thread hop
                 continue
             batch.append(data)
             batched += len(data)
@@ -108,8 +106,7 @@ async def _pipelined(sink: _Sink, chunks: AsyncIterator[bytes]) -> None:
             await job
         running = []
         if batch:
-            sink.digest(batch)
-            sink.seal(batch)
+            sink.take(batch)
     finally:
         if running:  # the body failed mid-way: the workers finish before the blob is dropped
             await asyncio.wait(running)
@@ -136,6 +133,11 @@ class _Sink:
         self._sealed_size = 0
         self.held: list[bytes] = []  # sealed frames while the body may still be inlined
         self.writer: BlobWriter | None = None
+
+    def take(self, batch: list[bytes]) -> None:
+        """Both, one after the other, on the calling thread."""
+        self.digest(batch)
+        self.seal(batch)
 
     def digest(self, batch: list[bytes]) -> None:
         for data in batch:
