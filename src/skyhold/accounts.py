@@ -1,4 +1,6 @@
-"""Accounts: each has a root user and, from birth, an IAM user `admin` with a key.
+"""Accounts: each has a root user and, from birth, an IAM user `admin` with a key and
+an enabled virtual MFA device (`skyhold credentials` signs in with both, as a careful
+administrator does: GetSessionToken's credentials reach IAM only with MFA).
 
 Kind `account`, key = the 12-digit account id. The first account created is the
 default one that `skyhold configure` points at.
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from skyhold import clock, ids
+from skyhold.services.iam import mfa
 from skyhold.services.iam import records as iam
 from skyhold.store.base import Store
 
@@ -56,6 +59,7 @@ def create_account(store: Store, name: str) -> NewAccount:
         admin["AttachedPolicies"] = [ADMINISTRATOR_ACCESS]
         store.put(iam.USER, iam.user_key(account_id, ADMIN_USER), admin, expect_version=1)
         key = iam.create_access_key(store, account_id, ADMIN_USER)
+        _give_admin_mfa(store, account_id)
     return NewAccount(account_id, name, key["AccessKeyId"], key["SecretAccessKey"])
 
 
@@ -64,8 +68,32 @@ def default_account(store: Store) -> dict[str, Any] | None:
     return accounts[0] if accounts else None
 
 
+def _give_admin_mfa(store: Store, account_id: str) -> None:
+    """The admin's MFA device, remembered on the account (`AdminMfaSerial`)."""
+    rec = store.get(ACCOUNT, account_id)
+    assert rec is not None
+    device = mfa.enabled_device(store, account_id, ADMIN_USER)
+    store.put(ACCOUNT, account_id, {**rec.value, "AdminMfaSerial": device["SerialNumber"]}, expect_version=rec.version)
+
+
+def admin_mfa_device(store: Store, account_id: str) -> dict[str, Any] | None:
+    """The admin's MFA device while it is still enabled for the admin (a user may
+    deactivate or delete it like any other)."""
+    account = get_account(store, account_id)
+    serial = account.get("AdminMfaSerial") if account else None
+    rec = store.get(iam.MFA, serial) if serial else None
+    if rec is None or rec.value.get("UserName") != ADMIN_USER:
+        return None
+    return rec.value
+
+
 def bootstrap(store: Store) -> NewAccount | None:
-    """Create the first account on first start; None when one already exists."""
+    """Create the first account on first start; None when one already exists.
+    Accounts made before admins had MFA devices get theirs here, once."""
     if default_account(store):
+        for account in list_accounts(store):
+            if "AdminMfaSerial" not in account and store.get(iam.MFA, iam.mfa_arn(account["Id"], ADMIN_USER)) is None:
+                with store.transaction():
+                    _give_admin_mfa(store, account["Id"])
         return None
     return create_account(store, "default")

@@ -182,27 +182,28 @@ def _admin_key(args: Any) -> tuple[dict[str, Any], dict[str, Any]] | int:
 
 
 def _credentials(args: Any) -> int:
-    """credential_process: GetSessionToken as admin, printed in the SDKs' format."""
+    """credential_process: the admin's session (GetSessionToken with MFA), in the SDKs' format."""
     import json
 
-    import botocore.session
+    from skyhold import accounts, admin_api, admin_session
 
     found = _admin_key(args)
     if isinstance(found, int):
         return found
-    _, key = found
-    sts = botocore.session.get_session().create_client(
-        "sts", endpoint_url=_endpoint(args), region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+    account, key = found
+    store, _ = _open(args)
+    try:
+        admin_api.load_clock(store)  # kept sessions expire by Skyhold's clock
+        device = accounts.admin_mfa_device(store, account["Id"])
+    finally:
+        store.close()
+    if device is None:
+        print(f"skyhold: account {account['Id']}'s admin has no enabled MFA device of Skyhold's: these "
+              "credentials cannot call IAM (GetSessionToken without MFA)", file=sys.stderr)
+    creds = admin_session.admin_credentials(
+        config.data_dir(args.data_dir), account["Id"], key, device, _endpoint(args), args.duration
     )
-    creds = sts.get_session_token(DurationSeconds=args.duration)["Credentials"]
-    print(json.dumps({
-        "Version": 1,
-        "AccessKeyId": creds["AccessKeyId"],
-        "SecretAccessKey": creds["SecretAccessKey"],
-        "SessionToken": creds["SessionToken"],
-        "Expiration": creds["Expiration"].isoformat(),
-    }))
+    print(json.dumps(creds))
     return 0
 
 

@@ -48,8 +48,8 @@ def _is_principal(event: dict[str, Any], wanted: str) -> bool:
 
 def suggestion(explain: dict[str, Any]) -> dict[str, Any] | None:
     """The smallest statement that would turn this denial into an allow, and where
-    it goes; None when only removing an explicit deny would help."""
-    if explain.get("decision") == "ExplicitlyDenied":
+    it goes; None when only removing an explicit deny would help, or no policy can."""
+    if explain.get("decision") == "ExplicitlyDenied" or "fix" in explain:
         return None
     action, resource, principal = explain.get("action"), explain.get("resource"), explain.get("principal")
     statement: dict[str, Any] = {"Effect": "Allow", "Action": action, "Resource": resource}
@@ -94,7 +94,9 @@ def render(record: dict[str, Any]) -> str:
     for st in explain.get("matched_statements", []):
         lines.append(f"  matched: {st['effect']} statement {st['statement']} of {st['policy_type']} {st['policy']}")
     fix = suggestion(explain)
-    if fix is None:
+    if "fix" in explain:  # a limit no policy can lift
+        lines.append(f"\nNo policy can allow it. {explain['fix']}")
+    elif fix is None:
         lines.append("\nAn explicit Deny decided this call: no Allow can override it; narrow or remove that statement.")
     else:
         lines.append(f"\nThe smallest statement that would allow it, added to {fix['add_to']}:")

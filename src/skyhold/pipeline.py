@@ -35,6 +35,7 @@ from skyhold.services.iam.access_keys import record_key_use
 from skyhold.services.registry import SERVED, Handler, load_authz, load_handlers
 from skyhold.services.s3 import cors as s3_cors
 from skyhold.services.s3 import post_object as s3_post
+from skyhold.services.sts import limits as session_limits
 from skyhold.store.base import Store
 from skyhold.store import open_trail_store
 from skyhold.store.blobs import BlobStore
@@ -158,6 +159,7 @@ class Pipeline:
                 op, body = await self._find_operation(model, req, body)
                 operation = op.name
                 call = await self._authenticate(req, body, model, op, service, request_id, scope_service is not None)
+                session_limits.check(call.principal, service, operation)
                 params = protocol.parse_request(op, req)
                 self.authorizer.check(call, params)
                 result = await self._dispatch(call, params)

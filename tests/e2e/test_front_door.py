@@ -235,3 +235,25 @@ def test_root_user_key_and_identity(server: Server, admin: AwsEnv) -> None:
     with pytest.raises(ClientError) as e:
         _sts(admin, key=key, secret=secret).get_caller_identity()
     assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
+
+
+def test_admin_profile_is_an_mfa_session_kept_between_commands(server: Server, admin: AwsEnv) -> None:
+    """`skyhold credentials` signs in as a careful admin does: GetSessionToken with a
+    TOTP code of the admin's own MFA device, so its session may call IAM; the session
+    is kept (owner-only) and handed out again, since each code works only once."""
+    first = json.loads(server.cli("credentials", "--endpoint", server.endpoint).stdout)
+    second = json.loads(server.cli("credentials", "--endpoint", server.endpoint).stdout)
+    assert first["AccessKeyId"].startswith("ASIA") and second == first
+    account = admin.client("sts").get_caller_identity()["Account"]
+    kept = server.data_dir / "cli-sessions" / f"{account}.json"
+    assert json.loads(kept.read_text()) == first and oct(kept.stat().st_mode & 0o777) == "0o600"
+    iam = admin.client("iam")
+    devices = iam.list_mfa_devices(UserName="admin")["MFADevices"]
+    assert [d["SerialNumber"] for d in devices] == [f"arn:aws:iam::{account}:mfa/admin"]
+    # the trail records the admin's calls as made with MFA
+    events = admin.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": first["AccessKeyId"]}])["Events"]
+    assert events
+    for event in events:
+        identity = json.loads(event["CloudTrailEvent"])["userIdentity"]
+        assert identity["sessionContext"]["attributes"]["mfaAuthenticated"] == "true"

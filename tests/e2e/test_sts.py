@@ -185,23 +185,64 @@ def test_session_tags_reach_principal_tag_conditions(admin: AwsEnv, learner: dic
         client(admin.endpoint, "iam", red["Credentials"]).list_users()
 
 
-def test_get_session_token_and_federation_token(admin: AwsEnv, learner: dict) -> None:
-    sts = client(admin.endpoint, "sts", learner["key"])
-    code = totp.code(learner["seed"], totp.current_step() + 1)
-    st = sts.get_session_token(SerialNumber=learner["serial"], TokenCode=code, DurationSeconds=900)["Credentials"]
-    assert client(admin.endpoint, "sts", st).get_caller_identity()["Arn"] == learner["arn"]
+def refused(call: object, code: str, message: str) -> None:
     with pytest.raises(ClientError) as e:
-        client(admin.endpoint, "sts", st).get_session_token()
-    assert e.value.response["Error"]["Code"] == "AccessDenied"
-    admin.client("iam").put_user_policy(UserName=learner["name"], PolicyName="fed",
-                                        PolicyDocument=allow(["sts:GetFederationToken", "iam:ListUsers", "iam:ListRoles"]))
-    fed = sts.get_federation_token(Name="alice", Policy=allow("iam:ListUsers"))
-    assert fed["FederatedUser"]["Arn"] == f"arn:aws:sts::{learner['account']}:federated-user/alice"
-    fed_iam = client(admin.endpoint, "iam", fed["Credentials"])
-    fed_iam.list_users()  # in both the user's policy and the session policy
-    with pytest.raises(ClientError):
-        fed_iam.list_roles()  # the user may, the session policy does not
-    info = admin.client("sts").get_access_key_info(AccessKeyId=learner["key"]["AccessKeyId"])
+        call()
+    err = e.value.response["Error"]
+    assert (err["Code"], err["Message"]) == (code, message)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+IAM_REFUSAL = "The security token included in the request is invalid"
+
+
+def test_get_session_token_limits(admin: AwsEnv, server: Server, learner: dict, mfa_role: str) -> None:
+    """GetSessionToken's credentials call IAM only with MFA, and of STS only AssumeRole and GetCallerIdentity."""
+    admin.client("iam").put_user_policy(UserName=learner["name"], PolicyName="p",
+                                        PolicyDocument=allow(["iam:ListUsers", "sts:GetFederationToken"]))
+    sts = client(admin.endpoint, "sts", learner["key"])
+    plain = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    assert client(admin.endpoint, "sts", plain).get_caller_identity()["Arn"] == learner["arn"]
+    refused(client(admin.endpoint, "iam", plain).list_users, "InvalidClientTokenId", IAM_REFUSAL)
+    why = server.cli("explain", "--last-denied", learner["name"])
+    assert "call:      iam:ListUsers" in why.stdout, why.stderr
+    assert "issued without MFA may call no IAM API" in why.stdout
+    assert "No policy can allow it. Call GetSessionToken with SerialNumber and TokenCode" in why.stdout
+    refused(client(admin.endpoint, "sts", plain).get_session_token, "AccessDenied",
+            "Cannot call GetSessionToken with session credentials")
+    refused(lambda: client(admin.endpoint, "sts", plain).get_federation_token(Name="bob"), "AccessDenied",
+            "Cannot call GetFederationToken with session credentials")
+    code = totp.code(learner["seed"], totp.current_step() + 1)
+    mfa = sts.get_session_token(SerialNumber=learner["serial"], TokenCode=code, DurationSeconds=900)["Credentials"]
+    client(admin.endpoint, "iam", mfa).list_users()  # with MFA, IAM answers
+    # AssumeRole is allowed, and the MFA the session was issued with satisfies the trust policy
+    role = client(admin.endpoint, "sts", mfa).assume_role(RoleArn=mfa_role, RoleSessionName="s2")["Credentials"]
+    client(admin.endpoint, "iam", role).list_roles()  # role sessions have no such limits
+    refused(lambda: client(admin.endpoint, "sts", plain).assume_role(RoleArn=mfa_role, RoleSessionName="s2"),
+            "AccessDenied", f"User: {learner['arn']} is not authorized to perform: sts:AssumeRole on resource: {mfa_role} "
+            "because no resource-based policy allows the sts:AssumeRole action")  # the trust policy wants MFA
+
+
+def test_get_federation_token(admin: AwsEnv, learner: dict) -> None:
+    """A federated user gets the intersection of its user's policy and the session policy, and no IAM."""
+    admin.client("iam").put_user_policy(UserName=learner["name"], PolicyName="fed", PolicyDocument=allow(
+        ["sts:GetFederationToken", "iam:ListUsers", "s3:ListAllMyBuckets", "kms:ListKeys", "sts:GetAccessKeyInfo"]))
+    sts = client(admin.endpoint, "sts", learner["key"])
+    fed = sts.get_federation_token(Name="alice", Policy=allow(["s3:ListAllMyBuckets", "iam:ListUsers"]))
+    fed_arn = f"arn:aws:sts::{learner['account']}:federated-user/alice"
+    assert fed["FederatedUser"]["Arn"] == fed_arn
+    creds = fed["Credentials"]
+    assert client(admin.endpoint, "sts", creds).get_caller_identity()["Arn"] == fed_arn
+    client(admin.endpoint, "s3", creds).list_buckets()  # in both the user's policy and the session policy
+    with pytest.raises(ClientError) as e:
+        client(admin.endpoint, "kms", creds).list_keys()  # the user may, the session policy does not
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    # IAM refuses a federated user whatever the policies say
+    refused(client(admin.endpoint, "iam", creds).list_users, "InvalidClientTokenId", IAM_REFUSAL)
+    refused(client(admin.endpoint, "sts", creds).get_session_token, "AccessDenied",
+            "Cannot call GetSessionToken with session credentials")
+    # the user's long-term key may call what its session may not
+    info = sts.get_access_key_info(AccessKeyId=learner["key"]["AccessKeyId"])
     assert info["Account"] == learner["account"]
 
 
@@ -295,11 +336,17 @@ def test_decode_authorization_message(admin: AwsEnv, server: Server, learner: di
     # what EC2 puts in an UnauthorizedOperation, sealed with this server's root key
     message = {"allowed": False, "explicitDeny": False, "context": {"action": "ec2:RunInstances"}}
     encoded = authorization_message.encode(server.data_dir, message)
-    decoded = admin.client("sts").decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"]
+    sts = client(admin.endpoint, "sts", learner["key"])
+    with pytest.raises(ClientError) as e:  # the learner has no sts:DecodeAuthorizationMessage yet
+        sts.decode_authorization_message(EncodedMessage=encoded)
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    admin.client("iam").put_user_policy(UserName=learner["name"], PolicyName="decode",
+                                        PolicyDocument=allow("sts:DecodeAuthorizationMessage"))
+    decoded = sts.decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"]
     assert json.loads(decoded) == message
     with pytest.raises(ClientError) as e:
-        admin.client("sts").decode_authorization_message(EncodedMessage=encoded[:-4] + "AAAA")
+        sts.decode_authorization_message(EncodedMessage=encoded[:-4] + "AAAA")
     assert e.value.response["Error"]["Code"] == "InvalidAuthorizationMessageException"
-    with pytest.raises(ClientError) as e:  # the learner has no sts:DecodeAuthorizationMessage
-        client(admin.endpoint, "sts", learner["key"]).decode_authorization_message(EncodedMessage=encoded)
-    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    # the admin profile's session (GetSessionToken's) may call no STS API but AssumeRole and GetCallerIdentity
+    refused(lambda: admin.client("sts").decode_authorization_message(EncodedMessage=encoded), "AccessDenied",
+            "Cannot call DecodeAuthorizationMessage with session credentials")

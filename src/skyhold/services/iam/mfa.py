@@ -186,6 +186,16 @@ def _locate(call: Call, params: dict[str, Any]):  # type: ignore[no-untyped-def]
     return device, lambda value: call.store.put(records.MFA, value["SerialNumber"], value, expect_version=version)
 
 
+def enabled_device(store: Store, account: str, user_name: str) -> dict[str, Any]:
+    """A virtual MFA device named after the user, enabled for them, as the console
+    makes one (for an account's `admin`, whose `skyhold credentials` sign in with it)."""
+    serial = records.mfa_arn(account, user_name, "/")
+    device = {"SerialNumber": serial, "Account": account, "Name": user_name, "Path": "/", "Seed": totp.new_seed(),
+              "Tags": [], "LastCounter": -1, "UserName": user_name, "EnableDate": common.now_text()}
+    store.put(records.MFA, serial, device, expect_version=0)
+    return device
+
+
 def verify_totp(store: Store, serial: str, code: str) -> bool:
     """True when `code` is the current one-time code of the enabled device `serial`.
 
