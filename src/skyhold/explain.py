@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from skyhold.store.base import Store
-from skyhold.trail.recorder import EVENT, REQUEST
+from skyhold.trail.events import EVENT, REQUEST
 
 
 def find_by_request(store: Store, request_id: str) -> dict[str, Any] | None:

@@ -191,7 +191,8 @@ class Pipeline:
             who = call.principal
             # The response goes out only once its event is durable.
             try:
-                recorded = self.audit_enabled and await self.audit.record(call, params, result, failure)
+                recorded = self.audit_enabled and await self.audit.record(
+                    call, params, result, failure, committed=self.store.writes != writes)
             except WriterStopped:  # its event may be lost: the call must not look done
                 recorded = False
                 failure = AwsError("InternalFailure", "The audit trail could not record this request.",

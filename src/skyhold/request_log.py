@@ -1,9 +1,10 @@
 """One line per request: time, service, operation, principal, status, latency, id.
 
 Written straight to the stream: the logging module's record machinery costs more
-than the rest of a GetCallerIdentity call. Inside the event loop, lines wait until
-the loop's current round of callbacks is done and go out in one write: a write per
-request is a system call per request, and each one hands the GIL to other threads.
+than the rest of a GetCallerIdentity call. While an event loop is attached (the
+server's, from start-up to shutdown), lines wait until the loop's current round of
+callbacks is done and go out in one write: a write per request is a system call per
+request, and each one hands the GIL to other threads.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from typing import TextIO
 
 _stream: TextIO | None = None
+_loop: asyncio.AbstractEventLoop | None = None
 _second = -1
 _stamp = ""
 _pending: list[str] = []
@@ -26,6 +28,14 @@ def configure(stream: TextIO | None = None) -> None:
     _stream = stream or sys.stderr
 
 
+def attach(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Batch lines per round of `loop` (None: write each at once). Asked once, rather
+    than per line: asyncio.get_running_loop() costs a system call on every call."""
+    global _loop
+    flush()
+    _loop = loop
+
+
 def write(line: str) -> None:
     global _second, _stamp
     if _stream is None:
@@ -33,16 +43,14 @@ def write(line: str) -> None:
     now = time.time()
     if int(now) != _second:  # format the timestamp once per second
         _second = int(now)
-        _stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-    text = f"{_stamp}Z {line}\n"
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # no event loop (CLI, tests): write at once
+        _stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime(now))
+    text = f"{_stamp}{line}\n"
+    if _loop is None:  # no event loop (CLI, tests): write at once
         _stream.write(text)
         _stream.flush()
         return
     if not _pending:
-        loop.call_soon(flush)
+        _loop.call_soon(flush)
     _pending.append(text)
 
 

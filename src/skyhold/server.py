@@ -6,6 +6,7 @@ every microsecond here is paid on every request.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -107,6 +108,7 @@ class App:
                 # cyclic GC stops walking it on each full collection (models do the
                 # same as they load: see wire.models).
                 gc.freeze()
+                request_log.attach(asyncio.get_running_loop())
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -114,7 +116,7 @@ class App:
                 for pkg in load_lifecycle():
                     if hasattr(pkg, "on_shutdown"):
                         await pkg.on_shutdown(self.pipeline)
-                request_log.flush()
+                request_log.attach(None)  # writes out what waits
                 self.pipeline.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

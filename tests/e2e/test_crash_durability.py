@@ -1,5 +1,6 @@
 """SIGKILL during concurrent calls: every answered write and every answered call's
-audit event survives; nothing half-written is visible."""
+audit event survives (a read's event too, which is answered once it is handed to the
+trail's writer process, before it is on disk); nothing half-written is visible."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from skyhold.store import open_store, open_trail_store
-from skyhold.trail.recorder import REQUEST
+from skyhold.trail.events import REQUEST
 
 from .conftest import AwsEnv, Server, clean_env, free_port
 
@@ -44,7 +45,21 @@ def test_sigkill_loses_no_acknowledged_write_or_event(tmp_path) -> None:
                 acked_users.append(name)
                 acked_requests.append(out["ResponseMetadata"]["RequestId"])
 
+    def reader() -> None:
+        iam = boto3.client("iam", endpoint_url=srv.endpoint, region_name="us-east-1",
+                           aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
+                           config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5))
+        while not stop.is_set():
+            try:
+                out = iam.get_user(UserName="admin")
+            except (ClientError, BotoCoreError):
+                return
+            with lock:
+                acked_reads.append(out["ResponseMetadata"]["RequestId"])
+
+    acked_reads: list[str] = []
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
     for t in threads:
         t.start()
     time.sleep(2.0)
@@ -54,7 +69,7 @@ def test_sigkill_loses_no_acknowledged_write_or_event(tmp_path) -> None:
     stop.set()
     for t in threads:
         t.join()
-    assert len(acked_users) > 10
+    assert len(acked_users) > 10 and len(acked_reads) > 10
 
     # Coming back up on the same data indexes what the journal holds.
     srv.start()
@@ -65,7 +80,7 @@ def test_sigkill_loses_no_acknowledged_write_or_event(tmp_path) -> None:
         users = {r.value["UserName"] for r in store.scan("iam.user")}
         missing = [u for u in acked_users if u not in users]
         assert not missing, f"acknowledged users lost: {missing[:5]}"
-        lost_events = [r for r in acked_requests if trail.get(REQUEST, r) is None]
+        lost_events = [r for r in acked_requests + acked_reads if trail.get(REQUEST, r) is None]
         assert not lost_events, f"events of answered calls lost: {lost_events[:5]}"
     finally:
         store.close()

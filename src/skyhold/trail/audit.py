@@ -1,19 +1,26 @@
-"""The pipeline's last step: turn a finished call into CloudTrail events and record them.
+"""The pipeline's last step: hand a finished call to the trail.
 
 An event goes to the caller's account and, for a cross-account call, to the account
 that owns the resource too (recipientAccountId differs), as CloudTrail does.
+
+How long a response waits for its event:
+- a call that changed something, or failed (denials above all), answers only once
+  its event is on disk, together with its changes (recorder.py);
+- a call that succeeded and only read answers once its event is in the writer
+  process's pipe: a crash of the server loses nothing, and the event is on disk a
+  moment later, as the writer works through the pipe. (AWS's own CloudTrail makes no
+  call wait for its record at all.)
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
-from pathlib import Path
-
 from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import events
-from skyhold.trail.recorder import EVENT, REQUEST, Recorder, Row
+from skyhold.trail.recorder import Recorder
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -25,9 +32,16 @@ class Audit:
         self.recorder = Recorder(store, journal_folder, sync)
 
     async def record(
-        self, call: Call, params: dict[str, Any] | None, result: dict[str, Any] | None, failure: AwsError | None
+        self,
+        call: Call,
+        params: dict[str, Any] | None,
+        result: dict[str, Any] | None,
+        failure: AwsError | None,
+        *,
+        committed: bool,
     ) -> bool:
-        """Whether anything was recorded (and is now durable)."""
+        """Whether anything was recorded. `committed`: the call changed the store (its
+        changes are then made durable with its event)."""
         who = call.principal
         accesses = call.accesses
         owners = [a.resource_account for a in accesses if a.resource_account]
@@ -36,30 +50,22 @@ class Audit:
             return False  # an anonymous call on nothing anyone owns: no trail to write to
         resources = [r for a in accesses if (r := events.resource_of(a.resource, a.resource_account or who.account))]
         request = call.request
-        explain = failure.explanation if failure is not None else None
-        rows: list[Row] = []
-        keys = []
-        for account in accounts:
-            event = events.build(
-                who=who,
-                service=call.service,
-                operation=call.operation,
-                region=call.region,
-                source_ip=request.source_ip,
-                user_agent=request.headers.get("user-agent", ""),
-                request_id=call.request_id,
-                params=params,
-                result=result,
-                error_code=failure.code if failure else None,
-                error_message=failure.message if failure else None,
-                recipient_account=account,
-                resources=resources,
-            )
-            key = self.recorder.key(account)
-            keys.append(key)
-            rows.append((EVENT, key, {"event": event, "explain": explain}))
-        rows.append((REQUEST, call.request_id, {"events": keys}))
-        await self.recorder.record(rows)
+        line = events.call_line(
+            who=who,
+            service=call.service,
+            operation=call.operation,
+            region=call.region,
+            source_ip=request.source_ip,
+            user_agent=request.headers.get("user-agent", ""),
+            request_id=call.request_id,
+            params=params,
+            result=result,
+            failure=failure,
+            keys=[self.recorder.key(account) for account in accounts],
+            resources=resources,
+        )
+        durable = committed or failure is not None or not events.is_read_only(call.operation)
+        await self.recorder.record(line, durable=durable)
         return True
 
     def start(self) -> None:

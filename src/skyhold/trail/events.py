@@ -1,16 +1,36 @@
-"""Build CloudTrail records (eventVersion 1.11) from what the pipeline knows of a call."""
+"""CloudTrail records (eventVersion 1.11) of Skyhold's calls, built in two halves.
+
+The server, on every call, writes down what happened as one compact line (`call_line`):
+the caller's userIdentity, the redacted request parameters and response elements,
+the error, the trail keys. The trail's writer process turns that line into the
+CloudTrail events themselves and their index rows (`journal_lines`), off the event
+loop and on another core.
+
+Layout of the trail database (store.open_trail_store): kind `cloudtrail.event`, key
+"<account>/<time-ordered id>" (newest last; LookupEvents scans an account's prefix
+backwards), value {"event": record, "explain": decision trace or None}. Kind
+`cloudtrail.request`, key request id → the event keys, for `skyhold explain`.
+"""
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyhold import arn as arns
 from skyhold import clock, ids
 from skyhold import principal as p
-from skyhold.trail import redact
+from skyhold.store import jsontext
+from skyhold.trail import journal, redact
+
+if TYPE_CHECKING:
+    from skyhold.errors import AwsError
+
+EVENT = "cloudtrail.event"
+REQUEST = "cloudtrail.request"
+CALL = b"\x02"  # starts a call line on the writer's pipe; JSON escapes every control character
 
 EVENT_VERSION = "1.11"
 
@@ -143,7 +163,7 @@ def _facts(service: str, operation: str) -> tuple[bool, str, str]:
     return is_read_only(operation), category(service, operation), event_source(service)
 
 
-def build(
+def call_line(
     *,
     who: p.Principal,
     service: str,
@@ -154,37 +174,68 @@ def build(
     request_id: str,
     params: dict[str, Any] | None,
     result: dict[str, Any] | None,
-    error_code: str | None,
-    error_message: str | None,
-    recipient_account: str,
+    failure: AwsError | None,
+    keys: list[str],
     resources: list[dict[str, str]],
-) -> dict[str, Any]:
+) -> bytes:
+    """One call, as the server hands it to the writer: one event per key (an account
+    that receives it, "<account>/<id>"). Redacted here: secrets never leave the server."""
+    read_only = _facts(service, operation)[0]
+    record = (
+        clock.now_iso8601(),
+        user_identity(who),
+        service,
+        operation,
+        region,
+        source_ip,
+        user_agent,
+        request_id,
+        wire_json(params) if params else None,
+        wire_json(result) if result and not read_only and failure is None else None,
+        failure.code if failure is not None else None,
+        (failure.message or "") if failure is not None else None,
+        keys,
+        resources,
+        failure.explanation if failure is not None else None,
+    )
+    return CALL + jsontext.dumps(record) + b"\n"
+
+
+def journal_lines(line: bytes) -> bytes:
+    """A call line (without its CALL mark) → its events and its request row, as journal
+    lines (in the writer)."""
+    (time, identity, service, operation, region, source_ip, user_agent, request_id, parameters, elements,
+     error_code, error_message, keys, resources, explain) = jsontext.loads(line)
     read_only, kind, source = _facts(service, operation)
-    event: dict[str, Any] = {
-        "eventVersion": EVENT_VERSION,
-        "userIdentity": user_identity(who),
-        "eventTime": clock.now_iso8601(),
-        "eventSource": source,
-        "eventName": operation,
-        "awsRegion": region,
-        "sourceIPAddress": source_ip,
-        "userAgent": user_agent,
-    }
-    if error_code:
-        event["errorCode"] = error_code
-        event["errorMessage"] = error_message or ""
-    event["requestParameters"] = wire_json(params) if params else None
-    event["responseElements"] = wire_json(result) if result and not read_only and not error_code else None
-    event["requestID"] = request_id
-    event["eventID"] = ids.request_id()
-    event["readOnly"] = read_only
-    if resources:
-        event["resources"] = resources
-    event["eventType"] = "AwsApiCall"
-    event["managementEvent"] = kind == "Management"
-    event["recipientAccountId"] = recipient_account
-    event["eventCategory"] = kind
-    return event
+    out = []
+    for key in keys:
+        event: dict[str, Any] = {
+            "eventVersion": EVENT_VERSION,
+            "userIdentity": identity,
+            "eventTime": time,
+            "eventSource": source,
+            "eventName": operation,
+            "awsRegion": region,
+            "sourceIPAddress": source_ip,
+            "userAgent": user_agent,
+        }
+        if error_code:
+            event["errorCode"] = error_code
+            event["errorMessage"] = error_message
+        event["requestParameters"] = parameters
+        event["responseElements"] = elements
+        event["requestID"] = request_id
+        event["eventID"] = ids.request_id()
+        event["readOnly"] = read_only
+        if resources:
+            event["resources"] = resources
+        event["eventType"] = "AwsApiCall"
+        event["managementEvent"] = kind == "Management"
+        event["recipientAccountId"] = key.partition("/")[0]
+        event["eventCategory"] = kind
+        out.append(journal.encode(EVENT, key, {"event": event, "explain": explain}))
+    out.append(journal.encode(REQUEST, request_id, {"events": keys}))
+    return b"".join(out)
 
 
 _RESOURCE_TYPES = {
@@ -211,7 +262,7 @@ def resource_of(resource_arn: str, account: str) -> dict[str, str] | None:
         kind = "AWS::S3::Object" if "/" in parsed.resource else "AWS::S3::Bucket"
         return {"accountId": account, "type": kind, "ARN": resource_arn}
     head = parsed.resource.split("/", 1)[0].split(":", 1)[0]
-    kind = _RESOURCE_TYPES.get((parsed.service, head))
-    if kind is None:
+    known = _RESOURCE_TYPES.get((parsed.service, head))
+    if known is None:
         return None
-    return {"accountId": parsed.account or account, "type": kind, "ARN": resource_arn}
+    return {"accountId": parsed.account or account, "type": known, "ARN": resource_arn}

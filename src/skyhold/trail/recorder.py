@@ -1,23 +1,28 @@
-"""Recording events without slowing the request path, and without losing one.
+"""Recording calls without slowing the request path, and without losing one.
 
-Every call's event is on disk before its response leaves, yet the event loop never
-touches the disk: the calls of one loop turn hand their rows over together, as one
-write of journal lines on a pipe to the trail's writer process (writer.py), and wait;
-the writer makes everything waiting in the pipe durable in one write and acknowledges
-it, and the
-loop, woken by that acknowledgement, releases the calls. Neither a crash of Skyhold
-nor of the machine loses an event of an answered call. If the writer dies, the calls
-waiting on it fail and a new writer is started for the next ones.
+The event loop never touches the disk. A call's line (events.call_line) goes over a
+pipe to the trail's writer process (writer.py), which builds the call's events, makes
+everything waiting in the pipe durable in one write, and acknowledges it.
 
-Readers want an index, not a log: the writer's indexer moves journaled lines into the
-trail database every few tenths of a second, and anything that reads events
-(LookupEvents, delivery, `skyhold explain`) catches up first (index.catch_up), so it
-sees every call answered before it asked.
+The calls of one loop turn hand their lines over together, as one write on the pipe,
+and then wait, each for one of two things:
+- durable: the loop, woken by the writer's acknowledgement, releases the call once
+  its line is on disk. Neither a crash of Skyhold nor of the machine loses the event
+  of an answered call.
+- handed over: the call goes on once its line is in the pipe. The pipe belongs to the
+  writer, so a crash of the server loses nothing; only a crash of the machine in the
+  moment before the writer's next write could. If the writer has fallen behind (the
+  pipe is full), the call waits until its line is on disk.
 
-Layout of the trail database (store.open_trail_store): kind `cloudtrail.event`, key
-"<account>/<time-ordered id>" (newest last; LookupEvents scans an account's prefix
-backwards), value {"event": record, "explain": decision trace or None}. Kind
-`cloudtrail.request`, key request id → the event keys, for `skyhold explain`.
+Whatever the writer has not acknowledged stays here: if the writer dies, a new one is
+started and given it all again (a line written twice is indexed once: its keys are
+the same). Only if writers keep dying without acknowledging anything are the waiting
+calls failed.
+
+Readers want an index, not a log: the writer's indexer moves journaled events into
+the trail database when writes pause, and anything that reads events (LookupEvents,
+delivery, `skyhold explain`) catches up first (index.catch_up); in this process,
+`index` first waits for everything handed over to be on disk.
 """
 
 from __future__ import annotations
@@ -25,20 +30,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import subprocess
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import index, journal, writer
 
-EVENT = "cloudtrail.event"
-REQUEST = "cloudtrail.request"
 PIPE_BYTES = 1 << 20  # room for a burst of turns while the writer is on the disk
-
-Row = tuple[str, str, dict[str, Any]]
+FRUITLESS_STARTS = 2  # writers in a row that died acknowledging nothing: give up on what they held
 
 log = logging.getLogger("skyhold.trail")
 
@@ -58,8 +60,7 @@ class Recorder:
         index.catch_up(store, self._folder, tidy=True)  # what a previous run journaled
         self._seq = 0
         self._writer: _Writer | None = None
-        self._rows: list[Row] = []  # this loop turn's, not yet handed over
-        self._turn: asyncio.Future[None] | None = None
+        self._turn: _Turn | None = None  # this loop turn's lines, not yet handed over
 
     def start(self) -> None:
         """Start the writer process now rather than on the first event (`skyhold up`
@@ -73,36 +74,40 @@ class Recorder:
         self._seq = (self._seq + 1) % 1_000_000
         return f"{account}/{time.time_ns():020d}{self._seq:06d}"
 
-    async def record(self, rows: list[Row]) -> None:
-        """Returns once the rows are on disk."""
-        if self._turn is None:
+    async def record(self, line: bytes, *, durable: bool = True) -> None:
+        """Hand `line` (journal lines, or a call line) to the writer with this loop
+        turn's others. Returns once it is on disk (`durable`), or else once it is in
+        the writer's pipe."""
+        turn = self._turn
+        if turn is None:
             loop = asyncio.get_running_loop()
-            self._turn = loop.create_future()
+            turn = self._turn = _Turn(loop)
             loop.call_soon(self._hand_over, loop)
-        done = self._turn
-        self._rows.extend(rows)
-        await done
+        turn.lines.append(line)
+        await (turn.durable if durable else turn.handed_over)
 
     def index(self) -> None:
-        """Bring the index up to every event recorded so far."""
+        """Bring the index up to every event handed over so far."""
+        if self._writer is not None:
+            self._writer.drain()
         index.catch_up(self._store, self._folder)
 
-    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        rows, done = self._rows, self._turn
-        self._rows, self._turn = [], None
-        assert done is not None
+    def _attached(self, loop: asyncio.AbstractEventLoop) -> _Writer:
         self.start()
         assert self._writer is not None
         if self._writer.loop is not loop:  # a new event loop (tests run several)
             self._writer.attach(loop)
-        self._writer.send(self._payload(rows), done)
+        return self._writer
 
-    def _payload(self, rows: list[Row]) -> bytes:
-        return self._sync_mark() + b"".join([journal.encode(*row) for row in rows])
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        turn = self._turn
+        assert turn is not None
+        self._turn = None
+        self._attached(loop).send(self._sync_mark() + b"".join(turn.lines), turn)
 
     def _sync_mark(self) -> bytes:
-        """SYNC when the store was committed to since the last turn: those commits
-        were all made before this turn's calls handed their events over."""
+        """SYNC when the store was committed to since the last mark: those commits
+        were all made before the lines that follow the mark were handed over."""
         if self._sync is None or self._writer is None:
             return b""
         # A new writer (the last one died) syncs again: its predecessor may not have.
@@ -116,15 +121,26 @@ class Recorder:
         """Hand over what is left, let the writer write and index it, and stop it."""
         if self._writer is not None:
             if self._turn is not None:
-                self._writer.send(self._payload(self._rows), self._turn)
-                self._rows, self._turn = [], None
+                self._writer.send(self._sync_mark() + b"".join(self._turn.lines), self._turn)
+                self._turn = None
             self._writer.close()
             self._writer = None
         index.catch_up(self._store, self._folder, tidy=True)
 
 
+class _Turn:
+    """The lines of one event-loop turn, and what their calls wait for."""
+
+    __slots__ = ("lines", "handed_over", "durable")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.lines: list[bytes] = []
+        self.handed_over: asyncio.Future[None] = loop.create_future()  # all in the pipe
+        self.durable: asyncio.Future[None] = loop.create_future()  # all on disk
+
+
 class _Writer:
-    """One writer process, the pipes to it, and the turns it has not acknowledged."""
+    """One writer process at a time, the pipes to it, and what it has not acknowledged."""
 
     def __init__(self, trail_db: Path, folder: Path, wal: Path | None) -> None:
         self._trail_db = trail_db
@@ -132,15 +148,18 @@ class _Writer:
         self._wal = wal
         self.loop: asyncio.AbstractEventLoop | None = None
         self.starts = 0
+        self._fruitless = 0  # writers in a row that died without acknowledging anything
+        # (end offset in this writer's pipe, bytes, the turn they are) not acknowledged yet
+        self._unacked: deque[tuple[int, bytes, _Turn | None]] = deque()
         self._spawn()
 
     def _spawn(self) -> None:
         self._process, self._data, self._ack = writer.spawn(self._folder, self._trail_db, PIPE_BYTES, self._wal)
         self.starts += 1
+        self._acked_any = False
         os.set_blocking(self._data, False)
         os.set_blocking(self._ack, False)
-        self._sent = 0  # bytes handed to the process
-        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()  # (end offset, turn)
+        self._sent = 0  # bytes handed to this process
         self._outbox = bytearray()  # bytes the pipe had no room for yet
         self._acks = bytearray()
 
@@ -149,9 +168,14 @@ class _Writer:
         self.loop = loop
         loop.add_reader(self._ack, self._on_ack)
 
-    def send(self, data: bytes, done: asyncio.Future[None]) -> None:
+    def send(self, data: bytes, turn: _Turn | None) -> None:
         self._sent += len(data)
-        self._waiting.append((self._sent, done))
+        self._unacked.append((self._sent, data, turn))
+        self._write(data)
+        if turn is not None and not self._outbox:
+            _settle(turn.handed_over)
+
+    def _write(self, data: bytes) -> None:
         if self._outbox:
             self._outbox += data
             return
@@ -159,9 +183,8 @@ class _Writer:
             written = os.write(self._data, data)
         except BlockingIOError:
             written = 0
-        except BrokenPipeError:
-            self._stopped()
-            return
+        except BrokenPipeError:  # the process is gone: its end of the ack pipe says so
+            written = 0
         if written < len(data):
             self._outbox += data[written:]
             if self.loop is not None:
@@ -172,8 +195,9 @@ class _Writer:
             written = os.write(self._data, self._outbox)
         except BlockingIOError:
             return
-        except BrokenPipeError:
-            self._stopped()
+        except BrokenPipeError:  # the ack pipe's end starts a new writer, which gets it all
+            if self.loop is not None:
+                self.loop.remove_writer(self._data)
             return
         del self._outbox[:written]
         if not self._outbox and self.loop is not None:
@@ -184,7 +208,7 @@ class _Writer:
             self._stopped()
 
     def _read_acks(self) -> bool:
-        """Settle the turns the process says are durable; False once it is gone."""
+        """Settle what the process says is durable; False once it is gone."""
         try:
             data = os.read(self._ack, writer.ACK.size * 512)
         except BlockingIOError:
@@ -196,21 +220,43 @@ class _Writer:
         if whole:
             (durable,) = writer.ACK.unpack_from(self._acks, whole - writer.ACK.size)
             del self._acks[:whole]
-            waiting = self._waiting
-            while waiting and waiting[0][0] <= durable:
-                _, done = waiting.popleft()
-                if not done.done():
-                    done.set_result(None)
+            self._acked_any = True
+            self._fruitless = 0
+            unacked = self._unacked
+            while unacked and unacked[0][0] <= durable:
+                turn = unacked.popleft()[2]
+                if turn is not None:  # handed over long since, unless the pipe was full
+                    _settle(turn.handed_over)
+                    _settle(turn.durable)
         return True
 
+    def drain(self, timeout: float = 30.0) -> None:
+        """Block until everything handed over is on disk (a reader is about to look)."""
+        deadline = time.monotonic() + timeout
+        while self._unacked and time.monotonic() < deadline:
+            if self._outbox:
+                os.set_blocking(self._data, True)
+                try:
+                    os.write(self._data, self._outbox)
+                    self._outbox.clear()
+                    if self.loop is not None:
+                        self.loop.remove_writer(self._data)
+                except BrokenPipeError:
+                    pass  # the read below sees the end and starts a new writer
+                finally:
+                    os.set_blocking(self._data, False)
+            select.select([self._ack], [], [], 0.5)
+            if not self._read_acks():
+                self._stopped()
+
     def _stopped(self) -> None:
-        """The process is gone: fail what it did not acknowledge and start afresh."""
+        """The process is gone: start another and give it what this one did not
+        acknowledge; fail it instead if writers keep dying without writing anything."""
         log.error("the trail writer stopped (exit code %s); starting a new one", self._process.poll())
-        failed = WriterStopped("the audit trail could not record this call")
-        while self._waiting:
-            _, done = self._waiting.popleft()
-            if not done.done():
-                done.set_exception(failed)
+        if not self._acked_any:
+            self._fruitless += 1
+        held = list(self._unacked)
+        self._unacked.clear()
         loop = self.loop
         self._detach()
         for fd in (self._data, self._ack):
@@ -219,6 +265,18 @@ class _Writer:
         self._spawn()
         if loop is not None:
             self.attach(loop)
+        if self._fruitless >= FRUITLESS_STARTS:
+            self._fruitless = 0
+            failed = WriterStopped("the audit trail could not record this call")
+            for _, _, turn in held:
+                if turn is not None:
+                    for waiting in (turn.handed_over, turn.durable):
+                        if not waiting.done():
+                            waiting.set_exception(failed)
+                            waiting.exception()  # one of the two may have no call waiting: no warning for it
+            return
+        for _, data, turn in held:  # whole turns: resent as they were
+            self.send(data, turn)
 
     def _detach(self) -> None:
         if self.loop is not None and not self.loop.is_closed():
@@ -247,3 +305,8 @@ class _Writer:
         while self._read_acks():  # settle what it acknowledged before it exited
             pass
         os.close(self._ack)
+
+
+def _settle(waiting: asyncio.Future[None]) -> None:
+    if not waiting.done():
+        waiting.set_result(None)

@@ -1,14 +1,15 @@
 """The trail's writer: a process of its own that makes events durable, then indexes them.
 
-The server (recorder.py) hands each event-loop turn's events over a pipe as journal
-lines (journal.encode). This process takes every complete line waiting in the pipe,
-appends them to the journal in one O_DSYNC write, and then acknowledges: it writes
-back the running total of bytes now on disk. While it writes, the next lines gather
-in the pipe, so batches grow with the load (group commit).
+The server (recorder.py) hands calls over a pipe as call lines (events.call_line), or
+as ready journal lines (journal.encode). This process takes every complete line
+waiting in the pipe, turns each call into its CloudTrail events, appends them all to
+the journal in one O_DSYNC write, and then acknowledges: it writes back the running
+total of pipe bytes now on disk. While it writes, the next lines gather in the pipe,
+so batches grow with the load (group commit).
 
 A process rather than a thread, because it never needs the server's GIL: the event
-loop pays one write per turn to hand events over and one read to learn what is
-durable, and the encoding, the disk and the indexing run on another core.
+loop pays one compact line per call and one write to hand lines over, and the
+events' envelopes, their encoding, the disk and the indexing run on another core.
 
 A turn whose calls committed to the server's store (opened with grouped sync: its
 commits do not wait for the disk) starts with the line SYNC; the writer then fsyncs
@@ -41,7 +42,7 @@ from pathlib import Path
 import skyhold
 from skyhold.store.fsync import fsync_path
 from skyhold.store.sqlite import SqliteStore
-from skyhold.trail import index, journal
+from skyhold.trail import events, index, journal
 
 ACK = struct.Struct("<Q")  # bytes durable so far
 SYNC = b"\x01\n"  # never inside a journal line: JSON escapes control characters
@@ -101,6 +102,8 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
                 assert wal is not None, "asked to sync a store it was not given"
                 fsync_path(wal)  # by path: SQLite may have replaced the file since
                 lines = lines.replace(SYNC, b"")
+            if events.CALL in lines:
+                lines = _with_events(lines)
             if lines:
                 out.append(lines)
                 wrote[0] = time.monotonic()
@@ -112,6 +115,20 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
     indexer.join()
     index.catch_up(store, folder, tidy=True)
     store.close()
+
+
+def _with_events(lines: bytes) -> bytes:
+    """Complete lines with each call line replaced by its events' journal lines."""
+    out = []
+    for line in lines.split(b"\n")[:-1]:
+        if line.startswith(events.CALL):
+            try:
+                out.append(events.journal_lines(line[1:]))
+            except Exception:  # a line we cannot read must not stop the trail for every other call
+                log.exception("an unreadable call line was skipped: %r", line[:200])
+        else:
+            out.append(line + b"\n")
+    return b"".join(out)
 
 
 def _index_loop(store: SqliteStore, folder: Path, stop: threading.Event, wrote: list[float]) -> None:

@@ -18,6 +18,7 @@ def out() -> io.StringIO:
     buf = io.StringIO()
     request_log.configure(buf)
     yield buf
+    request_log.attach(None)
     request_log.configure(io.StringIO())
 
 
@@ -32,6 +33,7 @@ def test_outside_an_event_loop_lines_are_written_at_once(out: io.StringIO) -> No
 
 def test_in_the_loop_lines_go_out_together_after_the_round(out: io.StringIO) -> None:
     async def main() -> list[str]:
+        request_log.attach(asyncio.get_running_loop())
         for i in range(3):
             request_log.write(f"line {i}")
         before = out.getvalue()
@@ -44,8 +46,21 @@ def test_in_the_loop_lines_go_out_together_after_the_round(out: io.StringIO) -> 
 
 def test_reconfiguring_flushes_waiting_lines(out: io.StringIO) -> None:
     async def main() -> None:
+        request_log.attach(asyncio.get_running_loop())
         request_log.write("waiting")
         request_log.configure(io.StringIO())  # e.g. a restart inside one process
 
     asyncio.run(main())
     assert _lines(out) == ["waiting"]
+
+
+def test_detaching_the_loop_writes_what_waits_and_then_writes_at_once(out: io.StringIO) -> None:
+    async def main() -> None:
+        request_log.attach(asyncio.get_running_loop())
+        request_log.write("batched")
+        request_log.attach(None)  # the server's shutdown
+        assert _lines(out) == ["batched"]
+        request_log.write("direct")
+        assert _lines(out) == ["batched", "direct"]
+
+    asyncio.run(main())

@@ -26,3 +26,40 @@ def test_parameter_values_are_hidden_only_for_secure_strings() -> None:
                         "Tags": [{"Key": "team", "Value": "blue"}]})
     assert secure["value"] == HIDDEN and secure["tags"] == [{"key": "team", "value": "blue"}]
     assert wire_json({"Name": "/app/url", "Value": "https://x", "Type": "String"})["value"] == "https://x"
+
+
+def test_a_call_line_becomes_one_event_per_account_and_a_request_row() -> None:
+    """The server's compact line, expanded by the writer, is CloudTrail's record."""
+    from skyhold import principal
+    from skyhold.errors import AwsError
+    from skyhold.store import jsontext
+    from skyhold.trail import events
+
+    who = principal.Principal(type=principal.IAM_USER, account="111111111111",
+                              arn="arn:aws:iam::111111111111:user/alice", user_id="AIDAEXAMPLE", name="alice",
+                              access_key_id="AKIAEXAMPLE")
+    denied = AwsError("AccessDenied", "no", status=403, explanation={"decision": "ImplicitlyDenied"})
+    line = events.call_line(
+        who=who, service="s3", operation="PutObject", region="us-east-1", source_ip="10.0.0.1",
+        user_agent="aws-cli", request_id="req-1", params={"Bucket": "b", "Key": "k", "Body": b"x" * 2048},
+        result={"ETag": "e"}, failure=denied, keys=["111111111111/001", "222222222222/002"],
+        resources=[{"accountId": "222222222222", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::b"}])
+    assert line.startswith(events.CALL) and line.endswith(b"\n") and line.count(b"\n") == 1
+    rows = [text.split(b"\t") for text in events.journal_lines(line[1:]).splitlines()]
+    assert [(kind.decode(), key.decode()) for kind, key, _ in rows] == [
+        (events.EVENT, "111111111111/001"), (events.EVENT, "222222222222/002"), (events.REQUEST, "req-1")]
+    first, second = (jsontext.loads(value) for _, _, value in rows[:2])
+    event = first["event"]
+    assert event["userIdentity"] == {"type": "IAMUser", "principalId": "AIDAEXAMPLE",
+                                     "arn": "arn:aws:iam::111111111111:user/alice", "accountId": "111111111111",
+                                     "accessKeyId": "AKIAEXAMPLE", "userName": "alice"}
+    assert event["eventSource"] == "s3.amazonaws.com" and event["eventName"] == "PutObject"
+    assert event["errorCode"] == "AccessDenied" and event["errorMessage"] == "no"
+    assert event["requestParameters"] == {"bucket": "b", "key": "k"}  # the body is never written down
+    assert event["responseElements"] is None  # a failed call has none
+    assert event["readOnly"] is False and event["eventCategory"] == "Data" and event["managementEvent"] is False
+    assert event["resources"][0]["ARN"] == "arn:aws:s3:::b"
+    assert (event["recipientAccountId"], second["event"]["recipientAccountId"]) == ("111111111111", "222222222222")
+    assert event["eventID"] != second["event"]["eventID"]
+    assert first["explain"] == {"decision": "ImplicitlyDenied"}
+    assert jsontext.loads(rows[2][2]) == {"events": ["111111111111/001", "222222222222/002"]}

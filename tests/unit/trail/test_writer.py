@@ -1,4 +1,5 @@
-"""The trail's writer process: journal lines in, durable and acknowledged; a recorder whose writer dies fails the waiting calls and carries on with a new one."""
+"""The trail's writer process: journal lines and call lines in, events durable and
+acknowledged; a recorder whose writer dies hands what it held to a new one."""
 
 from __future__ import annotations
 
@@ -47,11 +48,11 @@ def test_recorded_rows_are_on_disk_when_record_returns(tmp_path: Path) -> None:
 
     async def calls() -> None:
         # many calls in one loop turn share one frame; later turns get their own
-        await asyncio.gather(*(recorder.record([("ev", f"k{i}", {"i": i, "text": "tab\there,\nünï"})])
+        await asyncio.gather(*(recorder.record(journal.encode("ev", f"k{i}", {"i": i, "text": "tab\there,\nünï"}))
                                for i in range(50)))
         lines, _ = journal.read_since(folder, (0, 0))  # written before anyone indexed it
         assert sorted(key for _, key, _ in lines) == sorted(f"k{i}" for i in range(50))
-        await recorder.record([("ev", "last", {"i": -1})])
+        await recorder.record(journal.encode("ev", "last", {"i": -1}))
 
     asyncio.run(calls())
     recorder.index()
@@ -61,21 +62,74 @@ def test_recorded_rows_are_on_disk_when_record_returns(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_writer_that_dies_fails_its_calls_and_is_replaced(tmp_path: Path) -> None:
+def test_a_writer_that_dies_is_replaced_and_its_successor_gets_what_it_held(tmp_path: Path) -> None:
     recorder, store, folder = _recorder(tmp_path)
 
     async def calls() -> None:
-        await recorder.record([("ev", "before", {})])
+        await recorder.record(journal.encode("ev", "before", {}))
+        process = recorder._writer._process  # type: ignore[union-attr]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        # handed to a dead writer: the next one writes it, and the call never knows
+        await recorder.record(journal.encode("ev", "held", {}))
+        await recorder.record(journal.encode("ev", "after", {}), durable=False)
+
+    asyncio.run(calls())
+    recorder.close()
+    for key in ("before", "held", "after"):
+        assert store.get("ev", key) is not None, key
+    store.close()
+
+
+def test_writers_that_keep_dying_fail_the_waiting_calls(tmp_path: Path) -> None:
+    recorder, store, folder = _recorder(tmp_path)
+
+    async def calls() -> None:
+        await recorder.record(journal.encode("ev", "before", {}))
+        # No writer can start any more: the journal's folder is a file now.
+        folder.rename(tmp_path / "journal-away")
+        folder.write_text("not a folder")
         process = recorder._writer._process  # type: ignore[union-attr]
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         with pytest.raises(WriterStopped):
-            await recorder.record([("ev", "lost", {})])
-        await recorder.record([("ev", "after", {})])  # a new writer took over
+            await recorder.record(journal.encode("ev", "lost", {}))
+        folder.unlink()
+        (tmp_path / "journal-away").rename(folder)
+        await recorder.record(journal.encode("ev", "after", {}))  # writers work again
 
     asyncio.run(calls())
     recorder.close()
-    assert store.get("ev", "before") is not None and store.get("ev", "after") is not None
+    assert store.get("ev", "after") is not None and store.get("ev", "lost") is None
+    store.close()
+
+
+def test_a_handed_over_line_is_in_the_pipe_when_record_returns(tmp_path: Path) -> None:
+    """Not waited for, yet not lost when the server dies: the writer owns the pipe."""
+    recorder, store, folder = _recorder(tmp_path)
+
+    async def call() -> None:
+        await recorder.record(journal.encode("ev", "read", {"n": 1}), durable=False)
+
+    asyncio.run(call())
+    writer_process = recorder._writer._process  # type: ignore[union-attr]
+    os.close(recorder._writer._data)  # as if the server were killed: its end of the pipe closes
+    assert writer_process.wait(10) == 0
+    assert store.get("ev", "read").value == {"n": 1}  # written and indexed on the way out
+    os.close(recorder._writer._ack)  # type: ignore[union-attr]
+    store.close()
+
+
+def test_index_waits_for_what_was_handed_over(tmp_path: Path) -> None:
+    recorder, store, folder = _recorder(tmp_path)
+
+    async def call() -> None:
+        await recorder.record(journal.encode("ev", "read", {"n": 2}), durable=False)
+        recorder.index()
+        assert store.get("ev", "read").value == {"n": 2}
+
+    asyncio.run(call())
+    recorder.close()
     store.close()
 
 
@@ -83,7 +137,7 @@ def test_close_writes_what_was_handed_over(tmp_path: Path) -> None:
     recorder, store, folder = _recorder(tmp_path)
 
     async def hand_over_without_waiting() -> None:
-        asyncio.ensure_future(recorder.record([("ev", "pending", {"x": 1})]))
+        asyncio.ensure_future(recorder.record(journal.encode("ev", "pending", {"x": 1})))
         await asyncio.sleep(0)  # handed over this turn; nobody waits for the answer
 
     asyncio.run(hand_over_without_waiting())
@@ -122,7 +176,7 @@ def test_a_turn_after_commits_asks_for_a_sync(tmp_path: Path) -> None:
 
     async def call() -> None:
         main.put("thing", "b", {"v": 2})
-        await recorder.record([("ev", "after-commit", {})])
+        await recorder.record(journal.encode("ev", "after-commit", {}))
 
     asyncio.run(call())
     assert recorder._sync_mark() == b""  # that turn carried it

@@ -28,7 +28,7 @@ from skyhold import principal as p
 from skyhold.errors import AwsError
 from skyhold.services.cloudtrail import signing
 from skyhold.services.cloudtrail.trails import TRAIL, cloudtrail_may_write, log_prefix, next_hour
-from skyhold.trail.recorder import EVENT
+from skyhold.trail.events import EVENT
 from skyhold.wire.http import HttpRequest
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
 from skyhold.errors import AwsError
-from skyhold.trail.recorder import EVENT
+from skyhold.trail.events import EVENT
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
