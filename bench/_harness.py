@@ -134,16 +134,18 @@ def start_moto() -> Proc:
 
 
 def start_hello() -> Proc:
-    """A bare ASGI app on the same server stack Skyhold uses: the ceiling."""
+    """A bare ASGI app on the same server stack Skyhold uses (uvicorn, uvloop,
+    httptools, Skyhold's HTTP protocol): the ceiling."""
     port = free_port()
     code = (
         "import uvicorn\n"
+        "from skyhold.http_protocol import HttpProtocol\n"
         "async def app(scope, receive, send):\n"
         "    if scope['type'] != 'http': return\n"
         "    while (await receive()).get('more_body'): pass\n"
         "    await send({'type':'http.response.start','status':200,'headers':[(b'content-type',b'text/plain'),(b'content-length',b'5')]})\n"
         "    await send({'type':'http.response.body','body':b'hello'})\n"
-        f"uvicorn.run(app, host='127.0.0.1', port={port}, loop='uvloop', http='httptools', access_log=False, log_level='warning', lifespan='off')\n"
+        f"uvicorn.run(app, host='127.0.0.1', port={port}, loop='uvloop', http=HttpProtocol, access_log=False, log_level='warning', lifespan='off')\n"
     )
     p = subprocess.Popen([sys.executable, "-c", code])
     proc = Proc(p, port)

@@ -15,6 +15,8 @@ from skyhold.store import open_store
 def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
     import uvicorn
 
+    from skyhold.http_protocol import HttpProtocol
+
     data_dir.mkdir(parents=True, exist_ok=True)
     store, blobs = open_store(data_dir, grouped_sync=True)  # the pipeline syncs before it answers
     created = accounts.bootstrap(store)
@@ -36,7 +38,7 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=HttpProtocol,  # uvicorn's httptools protocol, a response in one write
         lifespan="on",
         access_log=False,  # the pipeline logs one richer line per request
         log_level="warning",

@@ -1,0 +1,76 @@
+"""uvicorn's HTTP protocol, with each response's head and body sent in one system call.
+
+uvicorn writes a response's status line and headers with one transport write and its
+body with another; each reaches the kernel as a send of its own: two TCP segments and,
+on loopback, two wake-ups of the client for one small response. Here the head is held
+back until the body's first bytes follow it (or the response ends without a body, as
+a HEAD's does), and both go out together. Everything else is uvicorn's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+_INTERIM = b"HTTP/1.1 1"  # a 1xx line (100 Continue) is never held: the client waits for it
+
+
+class _HeadJoiningTransport:
+    """The connection's transport, joining a response's head to what follows it."""
+
+    __slots__ = ("_transport", "_held", "expect_head", "is_closing", "pause_reading", "resume_reading")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+        self.expect_head = False  # the next final write is a response's head
+        # What uvicorn calls on every request, bound once rather than looked up through
+        # __getattr__ each time.
+        self.is_closing = transport.is_closing
+        self.pause_reading = transport.pause_reading
+        self.resume_reading = transport.resume_reading
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.writelines((held, data))
+        elif self.expect_head and not data.startswith(_INTERIM):
+            self.expect_head = False
+            self._held = data
+        else:
+            self._transport.write(data)
+
+    def release(self) -> None:
+        """Send a held head (the response ended without a body)."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.release()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol; pass it as uvicorn's `http`."""
+
+    transport: _HeadJoiningTransport  # type: ignore[assignment]
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_HeadJoiningTransport(transport))  # type: ignore[arg-type]
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        # A response begins only here (a pipelined request waits for the one before it).
+        self.transport.expect_head = True
+        super()._start_asgi_task(cycle, app)
+
+    def on_response_complete(self) -> None:
+        self.transport.release()
+        super().on_response_complete()
