@@ -7,9 +7,8 @@ How long a response waits for its event:
 - a call that changed something, or failed (denials above all), answers only once
   its event is on disk, together with its changes (recorder.py);
 - a call that succeeded and only read answers once its event is in the writer
-  process's pipe: a crash of the server loses nothing, and the event is on disk a
-  moment later, as the writer works through the pipe. (AWS's own CloudTrail makes no
-  call wait for its record at all.)
+  process's pipe: a crash of the server loses nothing, and the event is on disk
+  within milliseconds. (AWS's own CloudTrail makes no call wait for its record at all.)
 """
 
 from __future__ import annotations

@@ -128,15 +128,16 @@ def wire_json(data: Any) -> Any:
     out (redact.py) — in one pass, as every call's event needs it."""
     if isinstance(data, dict):
         out = {}
-        secret_value = redact.value_is_secret(data)
+        secret_value = data.get(_SECRET_MEMBER) == _SECRET_TYPE
         for k, v in data.items():
-            if not _keep(v):
-                continue
-            name = _camel(k)
-            hidden = redact.rule(name, secret_value)
-            if hidden is redact.DROPPED:
-                continue
-            out[name] = wire_json(v) if hidden is None else hidden
+            if v is not None and not isinstance(v, _KEPT):
+                continue  # bodies and other streams
+            name = _CAMEL.get(k) or _camel(k)
+            hidden = _RULES.get(name)
+            if hidden is None:
+                out[name] = v if type(v) in _PLAIN else wire_json(v)
+            elif hidden is redact.HIDDEN:
+                out[name] = hidden if secret_value or name != "value" else wire_json(v)
         return out
     if isinstance(data, list):
         return [wire_json(v) for v in data]
@@ -148,13 +149,18 @@ def wire_json(data: Any) -> Any:
     return data
 
 
-@lru_cache(maxsize=4096)
+_SECRET_MEMBER, _SECRET_TYPE = redact.SECRET_VALUE_WHEN
+_RULES = redact.RULES
+_KEPT = (str, int, float, bool, dict, list, datetime, bytes)
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # written as they are
+_CAMEL: dict[str, str] = {}
+
+
 def _camel(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
-def _keep(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool, dict, list, datetime, bytes))
+    camel = name[:1].lower() + name[1:]
+    if len(_CAMEL) < 4096:  # names come from the models, but bounded all the same
+        _CAMEL[name] = camel
+    return camel
 
 
 @lru_cache(maxsize=4096)

@@ -10,9 +10,10 @@ and then wait, each for one of two things:
   its line is on disk. Neither a crash of Skyhold nor of the machine loses the event
   of an answered call.
 - handed over: the call goes on once its line is in the pipe. The pipe belongs to the
-  writer, so a crash of the server loses nothing; only a crash of the machine in the
-  moment before the writer's next write could. If the writer has fallen behind (the
-  pipe is full), the call waits until its line is on disk.
+  writer, so a crash of the server loses nothing; the writer writes the line within a
+  few milliseconds (writer.LINGER), and only a crash of the machine before then could
+  lose it. If the writer has fallen behind (the pipe is full), the call waits until
+  its line is on disk.
 
 Whatever the writer has not acknowledged stays here: if the writer dies, a new one is
 started and given it all again (a line written twice is indexed once: its keys are
@@ -84,7 +85,11 @@ class Recorder:
             turn = self._turn = _Turn(loop)
             loop.call_soon(self._hand_over, loop)
         turn.lines.append(line)
-        await (turn.durable if durable else turn.handed_over)
+        if durable:
+            turn.urgent = True
+            await turn.durable
+        else:
+            await turn.handed_over
 
     def index(self) -> None:
         """Bring the index up to every event handed over so far."""
@@ -103,7 +108,10 @@ class Recorder:
         turn = self._turn
         assert turn is not None
         self._turn = None
-        self._attached(loop).send(self._sync_mark() + b"".join(turn.lines), turn)
+        self._attached(loop).send(self._payload(turn), turn)
+
+    def _payload(self, turn: _Turn) -> bytes:
+        return self._sync_mark() + (writer.URGENT if turn.urgent else b"") + b"".join(turn.lines)
 
     def _sync_mark(self) -> bytes:
         """SYNC when the store was committed to since the last mark: those commits
@@ -121,7 +129,7 @@ class Recorder:
         """Hand over what is left, let the writer write and index it, and stop it."""
         if self._writer is not None:
             if self._turn is not None:
-                self._writer.send(self._sync_mark() + b"".join(self._turn.lines), self._turn)
+                self._writer.send(self._payload(self._turn), self._turn)
                 self._turn = None
             self._writer.close()
             self._writer = None
@@ -131,10 +139,11 @@ class Recorder:
 class _Turn:
     """The lines of one event-loop turn, and what their calls wait for."""
 
-    __slots__ = ("lines", "handed_over", "durable")
+    __slots__ = ("lines", "urgent", "handed_over", "durable")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.lines: list[bytes] = []
+        self.urgent = False  # a call waits for these to be on disk
         self.handed_over: asyncio.Future[None] = loop.create_future()  # all in the pipe
         self.durable: asyncio.Future[None] = loop.create_future()  # all on disk
 
@@ -233,6 +242,8 @@ class _Writer:
     def drain(self, timeout: float = 30.0) -> None:
         """Block until everything handed over is on disk (a reader is about to look)."""
         deadline = time.monotonic() + timeout
+        if self._unacked:
+            self.send(writer.URGENT, None)  # what lingers in the writer, written now
         while self._unacked and time.monotonic() < deadline:
             if self._outbox:
                 os.set_blocking(self._data, True)

@@ -28,20 +28,10 @@ DROP = frozenset(
 
 # SSM parameter values are hidden only for SecureStrings; everywhere else `value`
 # (tags, filters) is ordinary data. Checked on the handler's own member names.
-_VALUE_IS_SECRET_WHEN = {"Type": "SecureString"}
+SECRET_VALUE_WHEN = ("Type", "SecureString")
 
-DROPPED = object()  # rule(): leave the member out
+DROPPED = object()  # rules: leave the member out
 
-
-def value_is_secret(members: dict[str, object]) -> bool:
-    return all(members.get(k) == v for k, v in _VALUE_IS_SECRET_WHEN.items())
-
-
-def rule(name: str, secret_value: bool) -> object:
-    """What a member (lower-camel name, as in records) becomes: DROPPED, HIDDEN, or
-    None for "keep, with its contents redacted in turn"."""
-    if name in DROP:
-        return DROPPED
-    if name in HIDE and (name != "value" or secret_value):
-        return HIDDEN
-    return None
+# Lower-camel member name → DROPPED or HIDDEN; a name not here is kept (its contents
+# redacted in turn). `value` is HIDDEN only in a structure whose values are secret.
+RULES: dict[str, object] = {**{name: HIDDEN for name in HIDE}, **{name: DROPPED for name in DROP}}

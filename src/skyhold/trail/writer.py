@@ -16,6 +16,10 @@ commits do not wait for the disk) starts with the line SYNC; the writer then fsy
 that store's WAL before it writes the turn's lines, so one acknowledgement stands for
 both: the calls' changes and their events are on disk.
 
+A turn with a call that waits for its line to be on disk carries the line URGENT and is
+written at once. Lines no call waits for (calls that only read) linger up to LINGER
+for others to join them: under load, fewer and larger disk writes.
+
 An indexer thread moves journaled lines into the trail database (index.catch_up) once
 writes pause for INDEX_IDLE, and under steady writes every INDEX_AT_MOST seconds:
 indexing takes the GIL from the thread that acknowledges, so it is done in few, large
@@ -31,6 +35,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -46,6 +51,11 @@ from skyhold.trail import events, index, journal
 
 ACK = struct.Struct("<Q")  # bytes durable so far
 SYNC = b"\x01\n"  # never inside a journal line: JSON escapes control characters
+URGENT = b"\x03\n"  # a call waits for what precedes it: write without lingering
+# Lines no call waits for yet (calls that only read) linger this long for more to join
+# them in one write (fewer, larger disk writes under load), unless this many gather.
+LINGER = 0.002  # seconds
+LINGER_BYTES = 256 * 1024
 INDEX_IDLE = 0.05  # seconds
 INDEX_AT_MOST = 2.0  # seconds
 READ_BYTES = 1 << 20
@@ -93,28 +103,63 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
     out = journal.Journal(folder)
     pending = b""
     durable = 0
-    while chunk := os.read(data_fd, READ_BYTES):
-        pending += chunk
+    due: float | None = None  # when the complete lines waiting must be written at the latest
+    acking = True  # until the server's end of the ack pipe is gone (it died)
+    while True:
+        wait = None if due is None else max(0.0, due - time.monotonic())
+        if wait is None or select.select([data_fd], [], [], wait)[0]:
+            chunk = os.read(data_fd, READ_BYTES)
+            if not chunk:
+                break
+            pending += chunk
         complete = pending.rfind(b"\n") + 1  # a write may stop inside a line
-        if complete:
-            lines = pending[:complete]
-            if SYNC in lines:
-                assert wal is not None, "asked to sync a store it was not given"
-                fsync_path(wal)  # by path: SQLite may have replaced the file since
-                lines = lines.replace(SYNC, b"")
-            if events.CALL in lines:
-                lines = _with_events(lines)
-            if lines:
-                out.append(lines)
-                wrote[0] = time.monotonic()
-            durable += complete
-            pending = pending[complete:]
-            os.write(ack_fd, ACK.pack(durable))
+        if not complete:
+            continue
+        lines = pending[:complete]
+        if URGENT not in lines and complete < LINGER_BYTES:
+            if due is None:
+                due = time.monotonic() + LINGER
+            if time.monotonic() < due:
+                continue  # nobody waits for these yet: gather more into one write
+        due = None
+        _write(lines, out, wal, wrote)
+        durable += complete
+        pending = pending[complete:]
+        acking = acking and _ack(ack_fd, durable)
+    complete = pending.rfind(b"\n") + 1  # the server is gone or done: write what it gave
+    if complete:
+        _write(pending[:complete], out, wal, wrote)
+        acking and _ack(ack_fd, durable + complete)
     out.close()
     stop.set()
     indexer.join()
     index.catch_up(store, folder, tidy=True)
     store.close()
+
+
+def _ack(ack_fd: int, durable: int) -> bool:
+    """Tell the server how many of its bytes are on disk; False once it is gone."""
+    try:
+        os.write(ack_fd, ACK.pack(durable))
+    except BrokenPipeError:
+        return False
+    return True
+
+
+def _write(lines: bytes, out: journal.Journal, wal: Path | None, wrote: list[float]) -> None:
+    """Make complete lines durable: the store's WAL first if a SYNC asks, then the
+    lines (calls expanded into their events) in one write."""
+    if SYNC in lines:
+        assert wal is not None, "asked to sync a store it was not given"
+        fsync_path(wal)  # by path: SQLite may have replaced the file since
+        lines = lines.replace(SYNC, b"")
+    if URGENT in lines:
+        lines = lines.replace(URGENT, b"")
+    if events.CALL in lines:
+        lines = _with_events(lines)
+    if lines:
+        out.append(lines)
+        wrote[0] = time.monotonic()
 
 
 def _with_events(lines: bytes) -> bytes:

@@ -204,3 +204,29 @@ def test_the_writer_indexes_once_writes_pause(tmp_path: Path) -> None:
         os.close(data)
         assert process.wait(10) == 0
         os.close(ack)
+
+
+def test_lines_no_call_waits_for_are_written_soon_and_urgent_ones_at_once(tmp_path: Path) -> None:
+    """Read calls' lines linger briefly to share a disk write; URGENT (a call waits)
+    writes everything before it; either way every byte is acknowledged."""
+    folder = tmp_path / journal.FOLDER
+    process, data, ack = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
+    try:
+        read = journal.encode("ev", "read", {"n": 1})
+        os.write(data, read)
+        acked = b""
+        while len(acked) < writer.ACK.size:
+            assert select.select([ack], [], [], 5)[0], "a lingering line was never written"
+            acked += os.read(ack, 64)
+        assert writer.ACK.unpack_from(acked, len(acked) - 8)[0] == len(read)
+        write = journal.encode("ev", "write", {"n": 2})
+        os.write(data, write + writer.URGENT)
+        total = len(read) + len(write) + len(writer.URGENT)
+        while writer.ACK.unpack_from(acked, len(acked) - 8)[0] < total:
+            acked += os.read(ack, 64)
+        assert writer.ACK.unpack_from(acked, len(acked) - 8)[0] == total
+        assert [key for _, key, _ in journal.read_since(folder, (0, 0))[0]] == ["read", "write"]  # no mark journaled
+    finally:
+        os.close(data)
+        assert process.wait(10) == 0
+        os.close(ack)
