@@ -1,6 +1,7 @@
 """What the audit trail costs: 1 KiB GetObject and signed GetCallerIdentity replayed
-with wrk against Skyhold with recording on (every event durable before the response)
-and off (`skyhold up --no-audit`), in the same run. Goal: <= 10% on GetObject.
+with wrk against Skyhold with recording on (every event handed to the trail's writer
+before the response; on disk before it for calls that change something) and off
+(`skyhold up --no-audit`), in the same run. Goal: <= 10% on GetObject.
 
 Run:  .venv/bin/python bench/bench_audit.py [--seconds 4] [--rounds 5]
 """
