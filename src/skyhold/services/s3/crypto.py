@@ -14,6 +14,7 @@ the frames it touches. The data key is stored wrapped:
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -54,7 +55,7 @@ def new_data_key(call: Call, sse: dict[str, str], context: dict[str, str],
         plaintext, blob, key_arn = on_behalf.generate_data_key(call, key_ref, context, "s3")
         sse["kms"] = key_arn
         return DataKey(plaintext, "kms:" + base64.b64encode(blob).decode())
-    plaintext = AESGCM.generate_key(256)
+    plaintext = os.urandom(32)  # a fresh AES-256 key for every object (AESGCM.generate_key, directly)
     sealed = root.seal(call.pipeline.data_dir, plaintext, _WRAP_AAD)
     return DataKey(plaintext, "s3:" + base64.b64encode(sealed).decode())
 
