@@ -12,6 +12,7 @@ Then the body: its hash (x-amz-content-sha256), Content-MD5, or aws-chunked fram
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,14 +56,13 @@ def authenticate(
     model's, optional) picks coral JSON error names for json/rest-json services; `now`
     replaces the wall clock for the skew check (tests replaying recorded requests)."""
     style = errors.style_for(s3, protocol)
-    info = sigv4.extract_sigv4(req, s3=s3, protocol=protocol)
+    info = sigv4.extract_sigv4(req, s3=s3, style=style)
     if info is None:
         if not s3:
             raise errors.missing_authentication(style)
         return _with_body(req, None, None, s3)  # S3's anonymous caller
-    wall = now or clock.wall_now()
     if s3:
-        _check_time(info, style, wall)
+        _check_time(info, style, now)
         fault = errors.s3_credential_fault(
             f"{info.access_key_id}/{info.scope}", info.presigned, regions, service
         )
@@ -74,14 +74,15 @@ def authenticate(
             raise errors.scope_date_mismatch(style, info.date, info.amz_date_text)
         _check_payload_mode(info)
     else:
-        fault = errors.coral_scope_fault(
-            style, info.region, info.service, info.terminal, info.region in regions, service
-        )
-        if fault is not None:
-            raise fault
+        if info.service != service or info.region not in regions or info.terminal != sigv4.TERMINATOR:
+            fault = errors.coral_scope_fault(
+                style, info.region, info.service, info.terminal, info.region in regions, service
+            )
+            if fault is not None:
+                raise fault
         if info.date != info.amz_date_text[:8]:
             raise errors.scope_date_mismatch(style, info.date, info.amz_date_text)
-        _check_time(info, style, wall)
+        _check_time(info, style, now)
     credential = lookup(info.access_key_id)
     if credential is None or not credential.active:
         raise errors.unknown_access_key(style, info.access_key_id)
@@ -96,21 +97,26 @@ def authenticate(
 # --- the checks -----------------------------------------------------------------------
 
 
-def _check_time(info: SigV4Info, style: Style, now: datetime) -> None:
-    ahead = info.amz_date - now
-    if not info.presigned:
-        if ahead > MAX_SKEW or -ahead > MAX_SKEW:
-            raise errors.skewed(style, info.amz_date_text, info.amz_date, now)
-        return
+def _check_time(info: SigV4Info, style: Style, now: datetime | None) -> None:
+    """`now`: the wall clock (a test replaying a recorded request passes its time)."""
+    wall = time.time() if now is None else now.timestamp()
+    ahead = info.amz_date.timestamp() - wall  # seconds the request claims to be ahead
     expires = info.expires
-    if expires is None:  # coral presigned URL without X-Amz-Expires: the usual window
-        if ahead > MAX_SKEW or -ahead > MAX_SKEW:
-            raise errors.skewed(style, info.amz_date_text, info.amz_date, now)
+    if not info.presigned or expires is None:  # coral presigned URLs without X-Amz-Expires: the usual window
+        if ahead > _SKEW or -ahead > _SKEW:
+            raise errors.skewed(style, info.amz_date_text, info.amz_date, _wall(now))
         return
-    if ahead > MAX_SKEW:
-        raise errors.presign_not_yet_valid(style, info.amz_date, expires, now)
-    if (now - info.amz_date).total_seconds() > expires:
-        raise errors.presign_expired(style, str(expires), info.amz_date, expires, now)
+    if ahead > _SKEW:
+        raise errors.presign_not_yet_valid(style, info.amz_date, expires, _wall(now))
+    if -ahead > expires:
+        raise errors.presign_expired(style, str(expires), info.amz_date, expires, _wall(now))
+
+
+_SKEW = MAX_SKEW.total_seconds()
+
+
+def _wall(now: datetime | None) -> datetime:
+    return now or clock.wall_now()
 
 
 def _check_payload_mode(info: SigV4Info) -> None:

@@ -61,15 +61,8 @@ class SigV4Info:
     terminal: str = TERMINATOR
     # Decoded query pairs, kept so canonicalization does not parse the query twice.
     query_pairs: list[tuple[str, str]] = field(default_factory=list, repr=False)
-
-    @property
-    def scope(self) -> str:
-        return _scope(self.date, self.region, self.service, self.terminal)
-
-
-@lru_cache(maxsize=1024)
-def _scope(date: str, region: str, service: str, terminal: str) -> str:
-    return f"{date}/{region}/{service}/{terminal}"
+    # "date/region/service/terminal": the credential after the access key id.
+    scope: str = ""
 
 
 # --- signing math -------------------------------------------------------------------
@@ -296,8 +289,7 @@ def _usual_authorization(header: str) -> re.Match[str] | None:
 
 
 def _split_authorization(header: str, style: Style) -> tuple[str, dict[str, str]]:
-    if (usual := _usual_authorization(header)) is not None:
-        return ALGORITHM, {"Credential": usual[1], "SignedHeaders": usual[2], "Signature": usual[3]}
+    """Any other header's scheme and fields (the usual one is matched whole)."""
     scheme, _, rest = header.strip().partition(" ")
     fields: dict[str, str] = {}
     if scheme != ALGORITHM:
@@ -315,14 +307,18 @@ def _split_authorization(header: str, style: Style) -> tuple[str, dict[str, str]
     return scheme, fields
 
 
-def extract_sigv4(req: HttpRequest, *, s3: bool, protocol: str | None = None) -> SigV4Info | None:
+def extract_sigv4(
+    req: HttpRequest, *, s3: bool, protocol: str | None = None, style: Style | None = None
+) -> SigV4Info | None:
     """What the request's SigV4 signature claims; None when it carries no signature at all.
 
     Raises AwsError (in S3's or coral's words) when a signature is present but malformed.
     Time, scope region/service and the key itself are checked by `authenticate`."""
-    style = errors.style_for(s3, protocol)
+    if style is None:
+        style = errors.style_for(s3, protocol)
     header = req.headers.get("authorization")
-    pairs = parse_query(req.query)
+    query = req.query
+    pairs = parse_query(query) if query else []
     params = dict(pairs) if pairs else {}
     if header is not None:
         if s3 and ("X-Amz-Algorithm" in params or "Signature" in params):
@@ -345,13 +341,18 @@ def _from_header(req: HttpRequest, header: str, style: Style, pairs: list[tuple[
             raise errors.s3_sigv2_refused()
         if scheme.upper() != ALGORITHM:
             raise errors.s3_unsupported_authorization(header)
-    scheme, fields = _split_authorization(header, style)
+    usual = _usual_authorization(header)
+    if usual is not None:  # as every SDK writes it
+        scheme = ALGORITHM
+        credential, signed, signature = usual.groups()
+    else:
+        scheme, fields = _split_authorization(header, style)
+        credential = fields.get("Credential")
+        signed = fields.get("SignedHeaders")
+        signature = fields.get("Signature")
     dated = _request_date(req.headers)
     if s3 and dated is None:
         raise errors.s3_no_date()
-    credential = fields.get("Credential")
-    signed = fields.get("SignedHeaders")
-    signature = fields.get("Signature")
     if scheme != ALGORITHM or not credential or not signed or not signature or dated is None:
         if s3:
             raise errors.s3_three_components()
@@ -389,6 +390,7 @@ def _from_header(req: HttpRequest, header: str, style: Style, pairs: list[tuple[
         amz_date_text=amz_text,
         terminal=parts[4],
         query_pairs=pairs,
+        scope=credential.partition("/")[2],
     )
 
 
@@ -459,6 +461,7 @@ def _from_query(req: HttpRequest, params: dict[str, str], style: Style, pairs: l
         amz_date_text=amz_text,
         terminal=parts[4],
         query_pairs=pairs,
+        scope=credential.partition("/")[2],
     )
 
 
