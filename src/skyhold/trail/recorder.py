@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import select
 import subprocess
 import time
 from collections import deque
@@ -91,10 +90,11 @@ class Recorder:
         else:
             await turn.handed_over
 
-    def index(self) -> None:
-        """Bring the index up to every event handed over so far."""
-        if self._writer is not None:
-            self._writer.drain()
+    async def index(self) -> None:
+        """Bring the index up to every event handed over so far: first wait until it
+        is all on disk (an empty urgent line: acknowledgements are cumulative)."""
+        if self._writer is not None or self._turn is not None:
+            await self.record(b"", durable=True)
         index.catch_up(self._store, self._folder)
 
     def _attached(self, loop: asyncio.AbstractEventLoop) -> _Writer:
@@ -238,27 +238,6 @@ class _Writer:
                     _settle(turn.handed_over)
                     _settle(turn.durable)
         return True
-
-    def drain(self, timeout: float = 30.0) -> None:
-        """Block until everything handed over is on disk (a reader is about to look)."""
-        deadline = time.monotonic() + timeout
-        if self._unacked:
-            self.send(writer.URGENT, None)  # what lingers in the writer, written now
-        while self._unacked and time.monotonic() < deadline:
-            if self._outbox:
-                os.set_blocking(self._data, True)
-                try:
-                    os.write(self._data, self._outbox)
-                    self._outbox.clear()
-                    if self.loop is not None:
-                        self.loop.remove_writer(self._data)
-                except BrokenPipeError:
-                    pass  # the read below sees the end and starts a new writer
-                finally:
-                    os.set_blocking(self._data, False)
-            select.select([self._ack], [], [], 0.5)
-            if not self._read_acks():
-                self._stopped()
 
     def _stopped(self) -> None:
         """The process is gone: start another and give it what this one did not

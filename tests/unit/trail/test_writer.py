@@ -53,10 +53,10 @@ def test_recorded_rows_are_on_disk_when_record_returns(tmp_path: Path) -> None:
         lines, _ = journal.read_since(folder, (0, 0))  # written before anyone indexed it
         assert sorted(key for _, key, _ in lines) == sorted(f"k{i}" for i in range(50))
         await recorder.record(journal.encode("ev", "last", {"i": -1}))
+        await recorder.index()
+        assert store.get("ev", "last").value == {"i": -1}
 
     asyncio.run(calls())
-    recorder.index()
-    assert store.get("ev", "last").value == {"i": -1}
     recorder.close()
     assert store.get("ev", "k49").value == {"i": 49, "text": "tab\there,\nünï"}
     store.close()
@@ -125,7 +125,7 @@ def test_index_waits_for_what_was_handed_over(tmp_path: Path) -> None:
 
     async def call() -> None:
         await recorder.record(journal.encode("ev", "read", {"n": 2}), durable=False)
-        recorder.index()
+        await recorder.index()
         assert store.get("ev", "read").value == {"n": 2}
 
     asyncio.run(call())

@@ -109,7 +109,7 @@ class Deliverer:
         return True
 
     async def _deliver_logs(self, trail: dict[str, Any]) -> bool:
-        self.pipeline.audit.recorder.index()
+        await self.pipeline.audit.recorder.index()
         rows = self.pipeline.trail_store.scan(EVENT, f"{trail['Account']}/", start_after=trail["Cursor"], limit=5000)
         if not rows:
             return False

@@ -77,7 +77,7 @@ def _summary(event: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def lookup_events(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+async def lookup_events(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     attributes = params.get("LookupAttributes") or []
     if len(attributes) > 1:
         raise AwsError("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.")
@@ -99,7 +99,7 @@ def lookup_events(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     account = call.principal.account
     found: list[dict[str, Any]] = []
     last_key = ""
-    call.pipeline.audit.recorder.index()
+    await call.pipeline.audit.recorder.index()
     while len(found) < limit:
         rows = call.pipeline.trail_store.scan(EVENT, f"{account}/", before=before, limit=_PAGE, reverse=True)
         if not rows:
