@@ -131,9 +131,13 @@ class SqliteStore:
         `ignore_bulk`: unchanged by commits that wrote only BULK_KINDS (S3 objects),
         for caches of everything else."""
         local = self._local
-        self._conn()
+        try:
+            polled_at = local.polled_at
+        except AttributeError:  # this thread's first use: its connection opens
+            self._conn()
+            polled_at = local.polled_at
         now = time.monotonic()
-        if now - local.polled_at >= DATA_VERSION_POLL:
+        if now - polled_at >= DATA_VERSION_POLL:
             local.data_version = local.conn.execute("PRAGMA data_version").fetchone()[0]
             local.polled_at = now
         return (self._settled_writes if ignore_bulk else self._writes), local.data_version
