@@ -2,8 +2,9 @@
 an enabled virtual MFA device (`skyhold credentials` signs in with both, as a careful
 administrator does: GetSessionToken's credentials reach IAM only with MFA).
 
-Kind `account`, key = the 12-digit account id. The first account created is the
-default one that `skyhold configure` points at.
+Kind `account`, key = the 12-digit account id. The first account created (on first
+start) is the default one that `skyhold configure` points at; it is marked so, as
+accounts created in the same second could not be told apart by their CreatedAt.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class NewAccount:
 
 
 def list_accounts(store: Store) -> list[dict[str, Any]]:
-    return sorted((r.value for r in store.scan(ACCOUNT)), key=lambda a: a["CreatedAt"])
+    """The default account first, then the others as they were created."""
+    return sorted((r.value for r in store.scan(ACCOUNT)), key=lambda a: (not a.get("Default"), a["CreatedAt"]))
 
 
 def get_account(store: Store, account_id: str) -> dict[str, Any] | None:
@@ -42,7 +44,7 @@ def find_by_name(store: Store, name: str) -> dict[str, Any] | None:
     return next((a for a in list_accounts(store) if a["Name"] == name), None)
 
 
-def create_account(store: Store, name: str) -> NewAccount:
+def create_account(store: Store, name: str, *, default: bool = False) -> NewAccount:
     if find_by_name(store, name):
         raise ValueError(f"an account named {name!r} already exists")
     with store.transaction():
@@ -52,7 +54,7 @@ def create_account(store: Store, name: str) -> NewAccount:
         store.put(
             ACCOUNT,
             account_id,
-            {"Id": account_id, "Name": name, "CreatedAt": clock.now_iso8601()},
+            {"Id": account_id, "Name": name, "CreatedAt": clock.now_iso8601(), **({"Default": True} if default else {})},
             expect_version=0,
         )
         admin = iam.create_user(store, account_id, ADMIN_USER)
@@ -90,10 +92,16 @@ def admin_mfa_device(store: Store, account_id: str) -> dict[str, Any] | None:
 def bootstrap(store: Store) -> NewAccount | None:
     """Create the first account on first start; None when one already exists.
     Accounts made before admins had MFA devices get theirs here, once."""
-    if default_account(store):
+    first = default_account(store)
+    if first:
+        if not first.get("Default"):  # a data dir from before the mark: the earliest account gets it
+            with store.transaction():
+                rec = store.get(ACCOUNT, first["Id"])
+                assert rec is not None
+                store.put(ACCOUNT, first["Id"], {**rec.value, "Default": True}, expect_version=rec.version)
         for account in list_accounts(store):
             if "AdminMfaSerial" not in account and store.get(iam.MFA, iam.mfa_arn(account["Id"], ADMIN_USER)) is None:
                 with store.transaction():
                     _give_admin_mfa(store, account["Id"])
         return None
-    return create_account(store, "default")
+    return create_account(store, "default", default=True)
