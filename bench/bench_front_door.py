@@ -4,7 +4,8 @@ Run:  .venv/bin/python bench/bench_front_door.py  [--seconds 5] [--rounds 3]
 
 Measures, in one run, Skyhold (full SigV4 verification, parse, serialize, request
 log), moto_server (auth off, its default) and a bare ASGI "hello" app on the same
-server stack (uvicorn + httptools + uvloop, single process) — and prints requests/s,
+server stack (uvicorn + httptools + uvloop with Skyhold's one-write HTTP protocol,
+single process) — and prints requests/s,
 p50/p99 and the ratios. Also cold start (process start → first successful signed
 request) and idle RSS for Skyhold and moto.
 The signed request is valid for 15 minutes, so replaying it is legitimate.
