@@ -272,6 +272,7 @@ def _oidc_token(args: Any) -> int:
 
 def _explain(args: Any) -> int:
     import json
+    import time
 
     from skyhold import explain
 
@@ -280,7 +281,7 @@ def _explain(args: Any) -> int:
         return 2
     from skyhold.store import open_trail_store
 
-    from skyhold.trail import index, journal
+    from skyhold.trail import index, journal, writer
 
     data_dir = config.data_dir(args.data_dir)
     store = open_trail_store(data_dir)
@@ -288,6 +289,10 @@ def _explain(args: Any) -> int:
         index.catch_up(store, data_dir / journal.FOLDER)  # calls the server has not indexed yet
         if args.request_id:
             record = explain.find_by_request(store, args.request_id)
+            if record is None:  # a read answered a moment ago: its event may still linger in the writer
+                time.sleep(writer.LINGER * 25)
+                index.catch_up(store, data_dir / journal.FOLDER)
+                record = explain.find_by_request(store, args.request_id)
         else:
             record = explain.find_last_denied(store, args.last_denied)
     finally:

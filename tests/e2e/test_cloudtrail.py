@@ -135,6 +135,15 @@ def test_explain_names_the_missing_permission(server: Server, story: dict) -> No
                                                  "Resource": record["explain"]["resource"]}
 
 
+def test_a_read_is_explainable_the_moment_it_is_answered(admin: AwsEnv, server: Server) -> None:
+    """A successful read answers before its event is on disk (it is in the trail
+    writer's pipe); `skyhold explain` right after still finds it."""
+    request_id = admin.client("iam").list_users()["ResponseMetadata"]["RequestId"]
+    out = server.cli("explain", request_id)
+    assert out.returncode == 0, out.stderr
+    assert f"Request {request_id}" in out.stdout and "iam:ListUsers" in out.stdout and "success" in out.stdout
+
+
 def test_cross_account_call_is_recorded_in_both_accounts(admin: AwsEnv, server: Server, tmp_path) -> None:
     from .conftest import clean_env
 
