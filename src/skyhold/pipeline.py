@@ -189,7 +189,8 @@ class Pipeline:
             response.headers.append(("connection", "close"))
         if call is not None:
             who = call.principal
-            # The response goes out only once its event is durable.
+            # The response goes out only once its event is durable (or, for a call that
+            # only read and succeeded, handed to the trail's writer: trail/audit.py).
             try:
                 recorded = self.audit_enabled and await self.audit.record(
                     call, params, result, failure, committed=self.store.writes != writes)

@@ -27,6 +27,7 @@ from skyhold.errors import AwsError
 from skyhold.wire.http import HttpRequest
 
 BodyVerifier = ChunkedDecoder | PayloadVerifier
+_SKEW = MAX_SKEW.total_seconds()
 
 
 @dataclass
@@ -110,9 +111,6 @@ def _check_time(info: SigV4Info, style: Style, now: datetime | None) -> None:
         raise errors.presign_not_yet_valid(style, info.amz_date, expires, _wall(now))
     if -ahead > expires:
         raise errors.presign_expired(style, str(expires), info.amz_date, expires, _wall(now))
-
-
-_SKEW = MAX_SKEW.total_seconds()
 
 
 def _wall(now: datetime | None) -> datetime:

@@ -307,15 +307,14 @@ def _split_authorization(header: str, style: Style) -> tuple[str, dict[str, str]
     return scheme, fields
 
 
-def extract_sigv4(
-    req: HttpRequest, *, s3: bool, protocol: str | None = None, style: Style | None = None
-) -> SigV4Info | None:
+def extract_sigv4(req: HttpRequest, *, s3: bool, style: Style | None = None) -> SigV4Info | None:
     """What the request's SigV4 signature claims; None when it carries no signature at all.
 
-    Raises AwsError (in S3's or coral's words) when a signature is present but malformed.
-    Time, scope region/service and the key itself are checked by `authenticate`."""
+    Raises AwsError (in S3's or coral's words; `style`, else S3's or the query
+    services') when a signature is present but malformed. Time, scope region/service
+    and the key itself are checked by `authenticate`."""
     if style is None:
-        style = errors.style_for(s3, protocol)
+        style = errors.style_for(s3)
     header = req.headers.get("authorization")
     query = req.query
     pairs = parse_query(query) if query else []

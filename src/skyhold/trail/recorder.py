@@ -40,7 +40,7 @@ from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import index, journal, writer
 
 PIPE_BYTES = 1 << 20  # room for a burst of turns while the writer is on the disk
-FRUITLESS_STARTS = 2  # writers in a row that died acknowledging nothing: give up on what they held
+FRUITLESS_STARTS = 2  # writers that died with no acknowledgement between them: give up on what they held
 
 log = logging.getLogger("skyhold.trail")
 
@@ -157,7 +157,7 @@ class _Writer:
         self._wal = wal
         self.loop: asyncio.AbstractEventLoop | None = None
         self.starts = 0
-        self._fruitless = 0  # writers in a row that died without acknowledging anything
+        self._fruitless = 0  # writers that died since the last acknowledgement
         # (end offset in this writer's pipe, bytes, the turn they are) not acknowledged yet
         self._unacked: deque[tuple[int, bytes, _Turn | None]] = deque()
         self._spawn()
@@ -165,7 +165,6 @@ class _Writer:
     def _spawn(self) -> None:
         self._process, self._data, self._ack = writer.spawn(self._folder, self._trail_db, PIPE_BYTES, self._wal)
         self.starts += 1
-        self._acked_any = False
         os.set_blocking(self._data, False)
         os.set_blocking(self._ack, False)
         self._sent = 0  # bytes handed to this process
@@ -229,7 +228,6 @@ class _Writer:
         if whole:
             (durable,) = writer.ACK.unpack_from(self._acks, whole - writer.ACK.size)
             del self._acks[:whole]
-            self._acked_any = True
             self._fruitless = 0
             unacked = self._unacked
             while unacked and unacked[0][0] <= durable:
@@ -243,8 +241,7 @@ class _Writer:
         """The process is gone: start another and give it what this one did not
         acknowledge; fail it instead if writers keep dying without writing anything."""
         log.error("the trail writer stopped (exit code %s); starting a new one", self._process.poll())
-        if not self._acked_any:
-            self._fruitless += 1
+        self._fruitless += 1
         held = list(self._unacked)
         self._unacked.clear()
         loop = self.loop
