@@ -66,7 +66,7 @@ def _time_keys() -> tuple[float, str, str]:
     return epoch, _second[1], _second[2]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity
 class _Subject:
     """What the engine needs of one principal, compiled once per store generation."""
 
@@ -75,6 +75,7 @@ class _Subject:
     identity: tuple[LabeledPolicy, ...]
     boundary: LabeledPolicy | None
     session: tuple[LabeledPolicy, ...]
+    context_free: bool  # none of its policies reads the request context
 
 
 def _caller(who: p.Principal) -> Caller:
@@ -107,6 +108,17 @@ class Authorizer:
 
     def check_access(self, call: Call, access: Access) -> None:
         """Decide one Access for the caller; raise the service's AccessDenied."""
+        subject = self._subject(call.principal)
+        policy = access.resource_policy
+        if subject.context_free and (policy is None or _resource_policy(policy).policy.context_free):
+            # No policy in play reads the request's context (no condition, no variable):
+            # the verdict is the same for every request of this caller on this action
+            # and resource, until the store changes. A denial is decided again below,
+            # for its explanation.
+            key = ("verdict", subject, access.action, access.resource, access.resource_account, policy,
+                   access.resource_policy_required)
+            if self._cache.get(key, lambda: self.decide(call, access).allowed):
+                return
         decision = self.decide(call, access)
         if not decision.allowed:
             raise self.denied(call, decision)
@@ -145,7 +157,9 @@ class Authorizer:
     def _new_subject(self, who: p.Principal) -> _Subject:
         identity, boundary = self.identity_policies(who)
         policies = PolicySet.build(identity=identity, boundary=boundary, session=who.session.get("policies") or ())
-        return _Subject(who, _caller(who), policies.identity, policies.boundary, policies.session)
+        every = (*policies.identity, *policies.session, *((policies.boundary,) if policies.boundary else ()))
+        return _Subject(who, _caller(who), policies.identity, policies.boundary, policies.session,
+                        all(lp.policy.context_free for lp in every))
 
     def denied(self, call: Call, decision: Decision) -> AwsError:
         code, status = _DENIED_CODE.get(call.service, _DEFAULT_DENIED)

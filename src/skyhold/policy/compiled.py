@@ -113,6 +113,14 @@ class CompiledPolicy:
     statements: tuple[CompiledStatement, ...]
     document: dict[str, Any]
     _by_action: dict[str, tuple[CompiledStatement, ...]] = field(default_factory=dict)
+    # No statement reads the request context (no condition, no variable in a
+    # resource): its verdict depends only on caller, action and resource.
+    context_free: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.context_free = not any(
+            s.conditions or any(type(r) is Template for r in s.resources) for s in self.statements
+        )
 
     def statements_for(self, action_lower: str) -> tuple[CompiledStatement, ...]:
         hit = self._by_action.get(action_lower)

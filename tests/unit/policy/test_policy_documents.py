@@ -53,6 +53,14 @@ def test_context_keys_lists_condition_keys_and_variables() -> None:
     ]
 
 
+def test_context_free_means_no_condition_and_no_variable() -> None:
+    assert compile_policy(doc(stmt(resource="arn:aws:s3:::b/*"), stmt("Deny", resource="*"))).context_free
+    assert not compile_policy(doc(stmt(), stmt(Condition={"Bool": {"aws:SecureTransport": "true"}}))).context_free
+    assert not compile_policy(doc(stmt(resource="arn:aws:s3:::b/${aws:username}/*"))).context_free
+    # Version 2008-10-17 has no variables: the same text is a literal pattern there.
+    assert compile_policy(doc(stmt(resource="arn:aws:s3:::b/${aws:username}/*"), version="2008-10-17")).context_free
+
+
 def test_statement_results_and_missing_context_values() -> None:
     d = compile_policy(
         doc(
