@@ -4,7 +4,13 @@ uvicorn writes a response's status line and headers with one transport write and
 body with another; each reaches the kernel as a send of its own: two TCP segments and,
 on loopback, two wake-ups of the client for one small response. Here the head is held
 back until the body's first bytes follow it (or the response ends without a body, as
-a HEAD's does), and both go out together. Everything else is uvicorn's own.
+a HEAD's does), and both go out together.
+
+Every write and close goes through the egress gate (egress.py): while the trail's
+lines of this loop turn are not handed over yet, what a connection sends waits for
+them. Held bytes count against the connection's flow control as if the transport
+buffered them, so a streamed body cannot pile up in memory meanwhile. Everything else
+is uvicorn's own.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from skyhold import egress
 
 _INTERIM = b"HTTP/1.1 1"  # a 1xx line (100 Continue) is never held: the client waits for it
 
@@ -20,11 +29,15 @@ _INTERIM = b"HTTP/1.1 1"  # a 1xx line (100 Continue) is never held: the client 
 class _HeadJoiningTransport:
     """The connection's transport, joining a response's head to what follows it."""
 
-    __slots__ = ("_transport", "_held", "expect_head", "is_closing", "pause_reading", "resume_reading")
+    __slots__ = ("_transport", "_protocol", "_held", "_waiting", "_paused", "expect_head", "is_closing",
+                 "pause_reading", "resume_reading")
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, protocol: asyncio.Protocol) -> None:
         self._transport = transport
+        self._protocol = protocol
         self._held: bytes | None = None
+        self._waiting = 0  # bytes the egress gate holds for this connection
+        self._paused = False  # writing paused by us, for what the gate holds
         self.expect_head = False  # the next final write is a response's head
         # What uvicorn calls on every request, bound once rather than looked up through
         # __getattr__ each time.
@@ -36,23 +49,50 @@ class _HeadJoiningTransport:
         held = self._held
         if held is not None:
             self._held = None
-            self._transport.writelines((held, data))
+            self._out((held, data))
         elif self.expect_head and not data.startswith(_INTERIM):
             self.expect_head = False
             self._held = data
         else:
-            self._transport.write(data)
+            self._out((data,))
 
     def release(self) -> None:
         """Send a held head (the response ended without a body)."""
         held = self._held
         if held is not None:
             self._held = None
-            self._transport.write(held)
+            self._out((held,))
 
     def close(self) -> None:
         self.release()
-        self._transport.close()
+        if not egress.send(self, None):
+            self._transport.close()
+
+    def _out(self, parts: tuple[bytes, ...]) -> None:
+        if not egress.send(self, parts):
+            self._transport.writelines(parts)
+            return
+        self._waiting += sum(map(len, parts))
+        if self._waiting > HIGH_WATER_LIMIT:
+            self._paused = True
+            self._protocol.pause_writing()  # uvicorn's send then waits to drain
+
+    def send_now(self, parts: tuple[bytes, ...] | None) -> None:
+        """What the gate held, now that it may go (None: a close)."""
+        if parts is None:
+            self._transport.close()
+            return
+        self._transport.writelines(parts)
+        self._waiting -= sum(map(len, parts))
+        if self._paused and not self._waiting:
+            self._paused = False
+            transport = self._transport
+            # Unless the transport itself is full now: it resumes writing once it drains.
+            if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[1]:
+                self._protocol.resume_writing()
+
+    def abort_now(self) -> None:
+        self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -64,7 +104,7 @@ class HttpProtocol(HttpToolsProtocol):
     transport: _HeadJoiningTransport  # type: ignore[assignment]
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_HeadJoiningTransport(transport))  # type: ignore[arg-type]
+        super().connection_made(_HeadJoiningTransport(transport, self))  # type: ignore[arg-type]
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # A response begins only here (a pipelined request waits for the one before it).

@@ -4,16 +4,17 @@ The event loop never touches the disk. A call's line (events.call_line) goes ove
 pipe to the trail's writer process (writer.py), which builds the call's events, makes
 everything waiting in the pipe durable in one write, and acknowledges it.
 
-The calls of one loop turn hand their lines over together, as one write on the pipe,
-and then wait, each for one of two things:
+The calls of one loop turn hand their lines over together, as one write on the pipe
+at the end of the turn. A call waits for one of two things:
 - durable: the loop, woken by the writer's acknowledgement, releases the call once
   its line is on disk. Neither a crash of Skyhold nor of the machine loses the event
   of an answered call.
-- handed over: the call goes on once its line is in the pipe. The pipe belongs to the
-  writer, so a crash of the server loses nothing; the writer writes the line within a
-  few milliseconds (writer.LINGER), and only a crash of the machine before then could
-  lose it. If the writer has fallen behind (the pipe is full), the call waits until
-  its line is on disk.
+- handed over: the call goes on at once, but what the server sends meanwhile waits
+  at the egress gate (egress.py) until the turn's lines are in the pipe. The pipe
+  belongs to the writer, so a crash of the server loses nothing; the writer writes
+  the line within a few milliseconds (writer.LINGER), and only a crash of the machine
+  before then could lose it. If the writer has fallen behind (the pipe is full), the
+  answers wait until the lines are on disk.
 
 Whatever the writer has not acknowledged stays here: if the writer dies, a new one is
 started and given it all again (a line written twice is indexed once: its keys are
@@ -36,6 +37,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from skyhold import egress
 from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import index, journal, writer
 
@@ -76,19 +78,18 @@ class Recorder:
 
     async def record(self, line: bytes, *, durable: bool = True) -> None:
         """Hand `line` (journal lines, or a call line) to the writer with this loop
-        turn's others. Returns once it is on disk (`durable`), or else once it is in
-        the writer's pipe."""
+        turn's others. Returns once it is on disk (`durable`), or else at once: the
+        egress gate holds the server's answers until the line is in the writer's pipe."""
         turn = self._turn
         if turn is None:
             loop = asyncio.get_running_loop()
             turn = self._turn = _Turn(loop)
+            egress.hold(turn)
             loop.call_soon(self._hand_over, loop)
         turn.lines.append(line)
         if durable:
             turn.urgent = True
             await turn.durable
-        else:
-            await turn.handed_over
 
     async def index(self) -> None:
         """Bring the index up to every event handed over so far: first wait until it
@@ -144,8 +145,13 @@ class _Turn:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.lines: list[bytes] = []
         self.urgent = False  # a call waits for these to be on disk
-        self.handed_over: asyncio.Future[None] = loop.create_future()  # all in the pipe
+        self.handed_over = False  # all in the pipe (the egress gate is released)
         self.durable: asyncio.Future[None] = loop.create_future()  # all on disk
+
+    def hand_over(self) -> None:
+        if not self.handed_over:
+            self.handed_over = True
+            egress.release(self)
 
 
 class _Writer:
@@ -181,7 +187,7 @@ class _Writer:
         self._unacked.append((self._sent, data, turn))
         self._write(data)
         if turn is not None and not self._outbox:
-            _settle(turn.handed_over)
+            turn.hand_over()
 
     def _write(self, data: bytes) -> None:
         if self._outbox:
@@ -233,7 +239,7 @@ class _Writer:
             while unacked and unacked[0][0] <= durable:
                 turn = unacked.popleft()[2]
                 if turn is not None:  # handed over long since, unless the pipe was full
-                    _settle(turn.handed_over)
+                    turn.hand_over()
                     _settle(turn.durable)
         return True
 
@@ -257,10 +263,11 @@ class _Writer:
             failed = WriterStopped("the audit trail could not record this call")
             for _, _, turn in held:
                 if turn is not None:
-                    for waiting in (turn.handed_over, turn.durable):
-                        if not waiting.done():
-                            waiting.set_exception(failed)
-                            waiting.exception()  # one of the two may have no call waiting: no warning for it
+                    if not turn.handed_over:
+                        egress.fail(turn)  # answers held for it are never sent
+                    if not turn.durable.done():
+                        turn.durable.set_exception(failed)
+                        turn.durable.exception()  # no call may wait on it: no warning for that
             return
         for _, data, turn in held:  # whole turns: resent as they were
             self.send(data, turn)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from skyhold import egress
 from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import journal, writer
 from skyhold.trail.recorder import Recorder, WriterStopped
@@ -104,12 +105,16 @@ def test_writers_that_keep_dying_fail_the_waiting_calls(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_handed_over_line_is_in_the_pipe_when_record_returns(tmp_path: Path) -> None:
-    """Not waited for, yet not lost when the server dies: the writer owns the pipe."""
+def test_answers_wait_at_the_gate_until_the_line_is_in_the_pipe(tmp_path: Path) -> None:
+    """Not waited for by the call, yet no answer leaves before its line is in the pipe,
+    and then it is not lost when the server dies: the writer owns the pipe."""
     recorder, store, folder = _recorder(tmp_path)
 
     async def call() -> None:
         await recorder.record(journal.encode("ev", "read", {"n": 1}), durable=False)
+        assert egress.holding()  # returned at once: the server's answers wait
+        await asyncio.sleep(0)  # the end of the loop turn hands the turn's lines over
+        assert not egress.holding()
 
     asyncio.run(call())
     writer_process = recorder._writer._process  # type: ignore[union-attr]
