@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ _AAD = b"authorization-message"
 
 
 def decoded(explanation: dict[str, Any], principal_id: str, principal_arn: str,
-            context: dict[str, Any]) -> dict[str, Any]:
+            context: Mapping[str, Any]) -> dict[str, Any]:
     matched = [{"statementId": s.get("sid") or "", "effect": s["effect"], "policy": s["policy"],
                 "policyType": s["policy_type"]} for s in explanation.get("matched_statements", [])]
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
+from collections.abc import Callable
 from typing import Protocol
 
 import google_crc32c
@@ -82,7 +83,7 @@ def _has_awscrt() -> bool:
     return find_spec("awscrt") is not None
 
 
-_FACTORIES = {
+_FACTORIES: dict[str, Callable[[], Checksum]] = {
     "crc32": _Crc32,
     "crc32c": _Crc32c,
     "sha1": lambda: _Hash("sha1"),

@@ -100,12 +100,12 @@ class MetadataService:
                 return _error(400)
             if not 1 <= ttl <= MAX_TTL:
                 return _error(400)
-            token = secrets.token_urlsafe(42)
+            issued = secrets.token_urlsafe(42)
             now = time.monotonic()
             if len(self.tokens) > 10_000:  # forget expired tokens before the table grows without bound
                 self.tokens = {t: expiry for t, expiry in self.tokens.items() if expiry > now}
-            self.tokens[token] = now + ttl
-            return 200, {**text, "X-aws-ec2-metadata-token-ttl-seconds": str(ttl), "_ttl": "1"}, token
+            self.tokens[issued] = now + ttl
+            return 200, {**text, "X-aws-ec2-metadata-token-ttl-seconds": str(ttl), "_ttl": "1"}, issued
         if method not in ("GET", "HEAD"):
             return _error(405)
         token = headers.get("x-aws-ec2-metadata-token")

@@ -178,7 +178,9 @@ def _load_cases(text: str) -> tuple[list[Any], bool]:
         try:
             cases.append((n, json.loads(line)))
         except ValueError as e:
-            raise InputError(f"line {n}: not JSON ({e.msg})") from None
+            # Not only JSONDecodeError: an over-long integer raises a bare ValueError.
+            reason = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+            raise InputError(f"line {n}: not JSON ({reason})") from None
     return cases, True
 
 

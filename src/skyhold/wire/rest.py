@@ -283,9 +283,9 @@ def _parse_headers(plan: InputPlan, headers: dict[str, str], out: dict[str, Any]
                 out[hit[0]] = _header_value(hit[1], value, hname)
     else:
         for hname, (name, node) in members.items():
-            value = headers.get(hname)
-            if value is not None:
-                out[name] = _header_value(node, value, hname)
+            raw = headers.get(hname)
+            if raw is not None:
+                out[name] = _header_value(node, raw, hname)
     for prefix, name, node in plan.header_maps:
         found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
         if found:

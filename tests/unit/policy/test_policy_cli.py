@@ -76,6 +76,8 @@ def test_invalid_input_exit_2_names_line_and_field() -> None:
     assert r.returncode == 2 and "identity_policies[0]" in r.stderr
     r = run("evaluate", "-", stdin="{not json")
     assert r.returncode == 2 and "line 1" in r.stderr
+    r = run("evaluate", "-", stdin="1" * 5000)  # json raises a bare ValueError (no .msg) for this
+    assert r.returncode == 2 and "line 1: not JSON" in r.stderr
     r = run("evaluate", "-", stdin=json.dumps(dict(CASE, colour="red")))
     assert r.returncode == 2 and "colour" in r.stderr
 

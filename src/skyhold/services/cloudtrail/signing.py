@@ -33,9 +33,9 @@ def _aad(region: str) -> bytes:
 def _load(pipeline: Pipeline, region: str) -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
     rec = pipeline.trail_store.get(KEY, region)
     if rec is None:
-        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+        fresh = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        der = fresh.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
         # Valid from the start of Skyhold's day, so a key made now already covers a
         # validation that starts earlier today.
         start = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)

@@ -45,14 +45,14 @@ def metadata_options(given: dict[str, Any], image: dict[str, Any] | None = None)
     (ImdsSupport v2.0, as Amazon Linux 2023 is) launch with HttpTokens=required and a
     hop limit of 2; others with optional and 1."""
     v2_only = (image or {}).get("ImdsSupport") == "v2.0"
-    options = {"State": "applied",
-               "HttpTokens": given.get("HttpTokens") or ("required" if v2_only else "optional"),
-               "HttpPutResponseHopLimit": (given["HttpPutResponseHopLimit"]
-                                           if given.get("HttpPutResponseHopLimit") is not None
-                                           else 2 if v2_only else 1),
-               "HttpEndpoint": given.get("HttpEndpoint") or "enabled",
-               "HttpProtocolIpv6": given.get("HttpProtocolIpv6") or "disabled",
-               "InstanceMetadataTags": given.get("InstanceMetadataTags") or "disabled"}
+    options: dict[str, Any] = {"State": "applied",
+                                "HttpTokens": given.get("HttpTokens") or ("required" if v2_only else "optional"),
+                                "HttpPutResponseHopLimit": (given["HttpPutResponseHopLimit"]
+                                                            if given.get("HttpPutResponseHopLimit") is not None
+                                                            else 2 if v2_only else 1),
+                                "HttpEndpoint": given.get("HttpEndpoint") or "enabled",
+                                "HttpProtocolIpv6": given.get("HttpProtocolIpv6") or "disabled",
+                                "InstanceMetadataTags": given.get("InstanceMetadataTags") or "disabled"}
     allowed = {"HttpTokens": ("optional", "required"), "HttpEndpoint": ("enabled", "disabled"),
                "HttpProtocolIpv6": ("enabled", "disabled"), "InstanceMetadataTags": ("enabled", "disabled")}
     for name, values in allowed.items():

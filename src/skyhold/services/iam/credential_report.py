@@ -94,8 +94,8 @@ def render(store: Store, account: str) -> str:
 def generate_credential_report(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     store, account = call.store, common.account_of(call)
     existing = store.get(records.CREDENTIAL_REPORT, account)
-    fresh = existing is not None and clock.now() - common.dt(existing.value["GeneratedTime"]) < EXPIRES_AFTER
-    if fresh:
+    generated = common.dt(existing.value["GeneratedTime"]) if existing is not None else None
+    if generated is not None and clock.now() - generated < EXPIRES_AFTER:
         return {"State": "COMPLETE"}
     store.put(records.CREDENTIAL_REPORT, account,
               {"GeneratedTime": common.now_text(), "Content": render(store, account)})

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from skyhold.errors import AwsError
 from skyhold.services.kms import keyspecs
 
-_HASH = {"SHA_1": hashes.SHA1, "SHA_256": hashes.SHA256, "SHA_384": hashes.SHA384, "SHA_512": hashes.SHA512,
-         "SHA_224": hashes.SHA224}
+_HASH: dict[str, type[hashes.HashAlgorithm]] = {
+    "SHA_1": hashes.SHA1, "SHA_256": hashes.SHA256, "SHA_384": hashes.SHA384, "SHA_512": hashes.SHA512,
+    "SHA_224": hashes.SHA224}
 
 
 def _hash_of(algorithm: str) -> hashes.HashAlgorithm:

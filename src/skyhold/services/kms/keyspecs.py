@@ -63,6 +63,7 @@ def spec_for(name: str, usage: str | None) -> tuple[Spec, str]:
 
 
 def new_material(spec: Spec) -> bytes:
+    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     if spec.rsa_bits:
         private = rsa.generate_private_key(public_exponent=65537, key_size=spec.rsa_bits)
     elif spec.curve is not None:

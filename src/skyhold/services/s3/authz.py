@@ -169,7 +169,7 @@ def _with_statements(policy: str | None, statements: str) -> str:
 
 def _write_context(call: Call, tags: dict[str, str] | None = None) -> dict[str, Any]:
     headers = call.request.headers
-    ctx = {_WRITE_KEYS[h]: headers[h] for h in _WRITE_KEYS.keys() & headers.keys()}  # the few present
+    ctx: dict[str, Any] = {_WRITE_KEYS[h]: headers[h] for h in _WRITE_KEYS.keys() & headers.keys()}  # the few present
     if tags:
         for k, v in tags.items():
             ctx[f"s3:RequestObjectTag/{k}"] = v

@@ -56,7 +56,7 @@ async def write(
     """Encrypt `chunks` into a new segment (a blob once it outgrows INLINE_MAX).
     `declared`: x-amz-checksum-* values the request carries (verified here; BadDigest
     leaves nothing behind). `customer`: an SSE-C key, which then seals the data key."""
-    key = crypto.new_data_key(call, sse, context, customer and customer.key)
+    key = crypto.new_data_key(call, sse, context, customer.key if customer is not None else None)
     sink = _Sink(call, key.plaintext, checksum_algorithm, declared)
     try:
         if hasattr(chunks, "__aiter__"):
@@ -193,7 +193,7 @@ def read(call: Call, segments: list[dict[str, Any]], context: dict[str, str],
             offset += seg["n"]
             if seg["n"] == 0 or hi < start or lo > end:
                 continue
-            aead = crypto.opener(call, seg["k"], context, customer and customer.key)
+            aead = crypto.opener(call, seg["k"], context, customer.key if customer is not None else None)
             plan.append((_open(call, seg), aead, max(start, lo) - lo, min(end, hi) - lo))
     except BaseException:  # a refused key (KMS, SSE-C): close what was opened
         for fh, *_ in plan:
@@ -216,7 +216,7 @@ def read_inline(call: Call, segments: list[dict[str, Any]], context: dict[str, s
             continue
         if "i" not in seg:
             return None
-        aead = crypto.opener(call, seg["k"], context, customer and customer.key)
+        aead = crypto.opener(call, seg["k"], context, customer.key if customer is not None else None)
         plain = crypto.open_frame(aead, 0, _inline_frame(seg["i"]))  # inline: one frame
         parts.append(plain[max(start, lo) - lo:min(end, hi) - lo + 1])
     return parts[0] if len(parts) == 1 else b"".join(parts)

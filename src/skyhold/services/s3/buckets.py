@@ -16,8 +16,8 @@ from skyhold.store.base import ConflictError
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
-DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-                                 "BucketKeyEnabled": False}]}
+DEFAULT_ENCRYPTION: dict[str, Any] = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                                  "BucketKeyEnabled": False}]}
 _OWNERSHIPS = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
 
 

@@ -146,5 +146,5 @@ class FrameSealer:
         return sealed
 
 
-def open_frame(aead: AESGCM, index: int, sealed: bytes) -> bytes:
+def open_frame(aead: AESGCM, index: int, sealed: bytes | memoryview) -> bytes:
     return aead.decrypt(_nonce(index), sealed, None)

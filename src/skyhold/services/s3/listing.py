@@ -4,8 +4,8 @@ the store, folded by delimiter into CommonPrefixes, paged by marker/token."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
 from skyhold.services.s3 import buckets, errors, records, versions
@@ -29,7 +29,8 @@ def _max_keys(params: dict[str, Any]) -> int:
     return min(n, 1000)
 
 
-def _scan(call: Call, kind: str, bucket: str, prefix: str, after: str) -> Iterator[Record]:
+def _scan(call: Call, kind: str, bucket: str, prefix: str,
+          after: str) -> Generator[Record | None, str | None, None]:
     """Records of `kind` under bucket/prefix after `after` (a full store key), in order,
     fetched in batches; `send(new_after)` skips ahead (past a common prefix)."""
     full_prefix = f"{bucket}/{prefix}"
@@ -74,6 +75,10 @@ def _past_prefix(bucket: str, marker: str, prefix: str, delimiter: str) -> str |
     return f"{bucket}/{marker[: cut + len(delimiter)]}{_AFTER_ALL}" if cut >= 0 else None
 
 
+@overload
+def _enc(text: str, url: bool) -> str: ...
+@overload
+def _enc(text: str | None, url: bool) -> str | None: ...
 def _enc(text: str | None, url: bool) -> str | None:
     if text is None:
         return None

@@ -440,8 +440,8 @@ def _is_public(text: str) -> bool:
     statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
     for st in statements:
         principal = st.get("Principal")
-        wildcard = principal == "*" or (isinstance(principal, dict) and "*" in (
-            principal.get("AWS") if isinstance(principal.get("AWS"), list) else [principal.get("AWS")]))
+        aws = principal.get("AWS") if isinstance(principal, dict) else None
+        wildcard = principal == "*" or "*" in (aws if isinstance(aws, list) else [aws])
         if st.get("Effect") == "Allow" and wildcard and not st.get("Condition"):
             return True
     return False
