@@ -13,8 +13,11 @@ recorder that has nothing to do with it is only sent a turn later, never lost.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable
 from typing import Protocol
+
+log = logging.getLogger("skyhold")
 
 
 class Outlet(Protocol):
@@ -56,7 +59,10 @@ def release(turn: Hashable) -> None:
         held = _held.copy()
         _held.clear()
         for outlet, parts in held:
-            outlet.send_now(parts)
+            try:
+                outlet.send_now(parts)
+            except Exception:  # one connection's trouble must not keep the others' answers
+                log.exception("sending a held response failed")
 
 
 def fail(turn: Hashable) -> None:

@@ -29,7 +29,7 @@ _INTERIM = b"HTTP/1.1 1"  # a 1xx line (100 Continue) is never held: the client 
 class _HeadJoiningTransport:
     """The connection's transport, joining a response's head to what follows it."""
 
-    __slots__ = ("_transport", "_protocol", "_held", "_waiting", "_paused", "expect_head", "is_closing",
+    __slots__ = ("_transport", "_protocol", "_held", "_waiting", "_paused", "_closed", "expect_head",
                  "pause_reading", "resume_reading")
 
     def __init__(self, transport: asyncio.Transport, protocol: asyncio.Protocol) -> None:
@@ -38,10 +38,10 @@ class _HeadJoiningTransport:
         self._held: bytes | None = None
         self._waiting = 0  # bytes the egress gate holds for this connection
         self._paused = False  # writing paused by us, for what the gate holds
+        self._closed = False  # closed by uvicorn (the close itself may wait at the gate)
         self.expect_head = False  # the next final write is a response's head
         # What uvicorn calls on every request, bound once rather than looked up through
         # __getattr__ each time.
-        self.is_closing = transport.is_closing
         self.pause_reading = transport.pause_reading
         self.resume_reading = transport.resume_reading
 
@@ -63,8 +63,14 @@ class _HeadJoiningTransport:
             self._held = None
             self._out((held,))
 
+    def is_closing(self) -> bool:
+        # Closing from the moment uvicorn closes: it must not read another request
+        # from this connection while the close waits at the gate.
+        return self._closed or self._transport.is_closing()
+
     def close(self) -> None:
         self.release()
+        self._closed = True
         if not egress.send(self, None):
             self._transport.close()
 
@@ -79,6 +85,8 @@ class _HeadJoiningTransport:
 
     def send_now(self, parts: tuple[bytes, ...] | None) -> None:
         """What the gate held, now that it may go (None: a close)."""
+        if self._transport.is_closing():  # the client left meanwhile: a closed transport refuses writes
+            return
         if parts is None:
             self._transport.close()
             return

@@ -121,3 +121,20 @@ def test_truncated_bodies(server: Server, admin: AwsEnv, cut: int, chunked_heade
         s.sendall(head + body[: cut % len(body)])
     status, payload = _send(server, admin, "GET", "/_skyhold/health", b"", {}, "s3", sign=False)
     assert status == 200
+
+
+def test_a_refused_upload_closes_its_connection_unread(server: Server) -> None:
+    """Refused before its body was read, an upload's connection is closed after the
+    answer: the unread body is never parsed as a request."""
+    smuggled = b"GET /_skyhold/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    head = (b"PUT /no-such-bucket-for-refusal/key HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Length: 1048576\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head + smuggled)
+        received = b""
+        while chunk := s.recv(65536):  # the server hangs up after its answer
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 404 ")
+    assert b"<Code>NoSuchBucket</Code>" in received
+    assert b"connection: close" in received.lower()
+    assert received.count(b"HTTP/1.1 ") == 1  # the body was not read as a request

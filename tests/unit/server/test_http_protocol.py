@@ -20,9 +20,11 @@ class Recording:
         self.aborted = False
 
     def write(self, data: bytes) -> None:
+        assert not self.closed, "a closed transport refuses writes"
         self.sends.append(data)
 
     def writelines(self, parts: Any) -> None:
+        assert not self.closed, "a closed transport refuses writes"
         self.sends.append(b"".join(parts))
 
     def close(self) -> None:
@@ -129,6 +131,7 @@ def test_writes_wait_for_the_turns_hand_over_in_order_closes_included() -> None:
     second.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     first.close()
     assert raw_first.sends == [] and not raw_first.closed and raw_second.sends == []
+    assert first.is_closing()  # uvicorn reads no further request from it meanwhile
     egress.release(turn)
     assert raw_first.sends == [] and raw_second.sends == []  # another turn is still pending
     egress.release(later)
@@ -164,3 +167,15 @@ def test_held_bytes_count_against_flow_control() -> None:
     assert protocol.writing_paused
     egress.release(turn)
     assert raw.sends == [chunk, chunk] and not protocol.writing_paused
+
+
+def test_a_client_gone_while_its_answer_waited_does_not_stop_the_others() -> None:
+    gone, raw_gone = _joining()
+    staying, raw_staying = _joining()
+    turn = Turn()
+    egress.hold(turn)
+    gone.write(b"answer one")
+    staying.write(b"answer two")
+    raw_gone.close()  # the client hung up: uvicorn saw the connection lost
+    egress.release(turn)
+    assert raw_gone.sends == [] and raw_staying.sends == [b"answer two"]
