@@ -269,9 +269,14 @@ def _request_date(headers: dict[str, str]) -> tuple[str, datetime] | None:
 
 
 # The Authorization header as every SDK writes it; anything else takes the general
-# parser below, which also words the errors.
+# parser below, which also words the errors. Its parts hold no whitespace (`\s`).
 _USUAL_AUTHORIZATION = re.compile(
     r"AWS4-HMAC-SHA256 Credential=([^\s,=]+), ?SignedHeaders=([^\s,=]+), ?Signature=([^\s,=]+)\Z")
+# The same for an ASCII header (as good as every one), with `\s` spelled out as it is
+# in ASCII: a class of ASCII characters only matches twice as fast.
+_NOT_SPACE = r"[^\t\n\x0b\x0c\r\x1c-\x1f ,=]+"
+_USUAL_ASCII_AUTHORIZATION = re.compile(
+    rf"AWS4-HMAC-SHA256 Credential=({_NOT_SPACE}), ?SignedHeaders=({_NOT_SPACE}), ?Signature=({_NOT_SPACE})\Z")
 
 
 _last_usual: tuple[str, re.Match[str] | None] = ("", None)
@@ -283,7 +288,8 @@ def _usual_authorization(header: str) -> re.Match[str] | None:
     global _last_usual
     text, match = _last_usual
     if text is not header:
-        match = _USUAL_AUTHORIZATION.match(header)
+        usual = _USUAL_ASCII_AUTHORIZATION if header.isascii() else _USUAL_AUTHORIZATION
+        match = usual.match(header)
         _last_usual = (header, match)
     return match
 
