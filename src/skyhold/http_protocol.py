@@ -23,11 +23,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from skyhold import egress
 
-_INTERIM = b"HTTP/1.1 1"  # a 1xx line (100 Continue) is never held: the client waits for it
+_INTERIM = b"HTTP/1.1 1"  # a 1xx line (100 Continue) never waits for a body: the client waits for it
 
 
 class _HeadJoiningTransport:
-    """The connection's transport, joining a response's head to what follows it."""
+    """The connection's transport, joining a response's head to what follows it and
+    sending through the egress gate."""
 
     __slots__ = ("_transport", "_protocol", "_held", "_waiting", "_paused", "_closed", "expect_head",
                  "pause_reading", "resume_reading")

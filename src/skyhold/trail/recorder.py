@@ -240,7 +240,8 @@ class _Writer:
                 turn = unacked.popleft()[2]
                 if turn is not None:  # handed over long since, unless the pipe was full
                     turn.hand_over()
-                    _settle(turn.durable)
+                    if not turn.durable.done():
+                        turn.durable.set_result(None)
         return True
 
     def _stopped(self) -> None:
@@ -299,8 +300,3 @@ class _Writer:
         while self._read_acks():  # settle what it acknowledged before it exited
             pass
         os.close(self._ack)
-
-
-def _settle(waiting: asyncio.Future[None]) -> None:
-    if not waiting.done():
-        waiting.set_result(None)
