@@ -102,6 +102,7 @@ class SqliteStore:
                 conn.execute(f"PRAGMA wal_autocheckpoint={int(COMMIT_CHECKPOINT_FRAMES)}")
             self._local.conn = conn
             self._local.depth = 0
+            self._local.seen = None
             self._local.polled_at = float("-inf")
             self._local.data_version = 0
             with self._lock:
@@ -147,6 +148,9 @@ class SqliteStore:
         row = self._conn().execute(
             "SELECT version, value FROM records WHERE kind=? AND key=?", (kind, key.encode())
         ).fetchone()
+        seen = self._local.seen
+        if seen is not None:  # inside a transaction: a put of this record needs no second look
+            seen[kind, key] = row[0] if row else 0
         return Record(kind, key, row[0], _loads(row[1])) if row else None
 
     def scan(
@@ -205,8 +209,11 @@ class SqliteStore:
     def _put(self, kind: str, key: str, value: dict[str, Any], text: str, expect_version: int | None) -> Record:
         conn = self._conn()
         raw_key = key.encode()
-        row = conn.execute("SELECT version FROM records WHERE kind=? AND key=?", (kind, raw_key)).fetchone()
-        current = row[0] if row else 0
+        seen = self._local.seen
+        current = seen.get((kind, key)) if seen is not None else None
+        if current is None:
+            row = conn.execute("SELECT version FROM records WHERE kind=? AND key=?", (kind, raw_key)).fetchone()
+            current = row[0] if row else 0
         if expect_version is not None and current != expect_version:
             raise ConflictError(f"{kind} {key!r}: version is {current}, expected {expect_version}")
         version = current + 1
@@ -215,6 +222,8 @@ class SqliteStore:
             "ON CONFLICT(kind, key) DO UPDATE SET version=excluded.version, value=excluded.value",
             (kind, raw_key, version, text),
         )
+        if seen is not None:
+            seen[kind, key] = version
         return Record(kind, key, version, value)
 
     def delete(self, kind: str, key: str, *, expect_version: int | None = None) -> bool:
@@ -229,6 +238,7 @@ class SqliteStore:
             if expect_version is not None and row[0] != expect_version:
                 raise ConflictError(f"{kind} {key!r}: version is {row[0]}, expected {expect_version}")
             conn.execute("DELETE FROM records WHERE kind=? AND key=?", (kind, key.encode()))
+            self._local.seen[kind, key] = 0
         return True
 
     def append_json(self, rows: list[tuple[str, str, str]]) -> None:
@@ -239,6 +249,7 @@ class SqliteStore:
             self._touch(kind)
         with self.transaction():
             conn = self._conn()
+            self._local.seen.clear()  # rows it inserts were not looked at
             for start in range(0, len(values), _APPEND_CHUNK * 3):
                 chunk = values[start : start + _APPEND_CHUNK * 3]
                 conn.execute(_append_sql(len(chunk) // 3), chunk)
@@ -264,6 +275,10 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         self._local.depth = 1
         local = self._local
+        # Versions of the records this transaction has read or written: it holds the
+        # write lock, so they stay true until it ends, and a put after a get (S3's
+        # every write) need not read the version again.
+        local.seen = {}
         local.settled = getattr(local, "settled", False)  # a put() notes its kind first
         try:
             yield
@@ -278,6 +293,7 @@ class SqliteStore:
         finally:
             local.depth = 0
             local.settled = False
+            local.seen = None
 
     def _checkpoints(self) -> None:
         """Copy the WAL into the database now and then, off the committing thread: a

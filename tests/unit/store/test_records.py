@@ -90,6 +90,46 @@ def test_transaction_rolls_back_everything(store: SqliteStore) -> None:
     assert store.get("k", "keep").value == {"v": 1}
 
 
+
+def test_versions_read_in_a_transaction_stay_exact(store: SqliteStore) -> None:
+    """A put after a get in one transaction takes the version it read; gets, puts and
+    deletes in any order still number versions as a fresh read would."""
+    store.put("k", "a", {"n": 1})
+    with store.transaction():
+        assert store.get("k", "a").version == 1
+        assert store.put("k", "a", {"n": 2}).version == 2
+        assert store.put("k", "a", {"n": 3}).version == 3
+        with pytest.raises(ConflictError):
+            store.put("k", "a", {"n": 0}, expect_version=2)
+        assert store.delete("k", "a", expect_version=3)
+        assert store.put("k", "a", {"n": 4}, expect_version=0).version == 1  # gone: a new record
+        assert store.get("k", "b") is None
+        store.append_json([("k", "b", '{"n": 5}')])  # a row no get has seen
+        with pytest.raises(ConflictError):
+            store.put("k", "b", {"n": 6}, expect_version=0)
+        assert store.put("k", "b", {"n": 6}).version == 2
+    assert (store.get("k", "a").version, store.get("k", "b").version) == (1, 2)
+
+
+def test_versions_read_before_a_transaction_are_read_again(tmp_path: Path) -> None:
+    """What one transaction read is forgotten when it ends: another connection (the
+    CLI, another thread) may write the record in between."""
+    one, other = SqliteStore(tmp_path / "db"), SqliteStore(tmp_path / "db")
+    try:
+        one.put("k", "a", {"n": 1})
+        with one.transaction():
+            assert one.get("k", "a").version == 1
+        other.put("k", "a", {"n": 2})
+        with pytest.raises(ConflictError):  # rolled back: nothing changes
+            with one.transaction():
+                one.put("k", "a", {"n": 3}, expect_version=1)
+        with one.transaction():
+            assert one.put("k", "a", {"n": 3}).version == 3
+        assert other.get("k", "a").value == {"n": 3}
+    finally:
+        one.close()
+        other.close()
+
 def test_concurrent_writers_one_wins_per_version(store: SqliteStore) -> None:
     store.put("ctr", "c", {"n": 0})
     wins: list[int] = []
