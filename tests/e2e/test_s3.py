@@ -112,6 +112,56 @@ def test_long_key_is_stored_exactly(s3, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"v"
 
 
+
+def test_limits_of_a_new_object(s3, bucket: str) -> None:
+    """Keys over 1024 UTF-8 bytes, user metadata over 2 KB and unknown storage classes
+    are refused with S3's codes and fields, by every write that names them; nothing is
+    stored."""
+    long_key = "k/" + "é" * 512  # 514 characters, 1026 bytes of UTF-8
+    meta = {"a" * 24: "v" * 2026}  # 2050 bytes (clients send ASCII metadata only)
+    s3.put_object(Bucket=bucket, Key="src", Body=b"v")
+    refused = [
+        (lambda: s3.put_object(Bucket=bucket, Key=long_key, Body=b"v"),
+         "KeyTooLongError", "Your key is too long", {"Size": "1026", "MaxSizeAllowed": "1024"}),
+        (lambda: s3.copy_object(Bucket=bucket, Key=long_key, CopySource={"Bucket": bucket, "Key": "src"}),
+         "KeyTooLongError", "Your key is too long", {"Size": "1026", "MaxSizeAllowed": "1024"}),
+        (lambda: s3.create_multipart_upload(Bucket=bucket, Key=long_key),
+         "KeyTooLongError", "Your key is too long", {"Size": "1026", "MaxSizeAllowed": "1024"}),
+        (lambda: s3.put_object(Bucket=bucket, Key="m", Body=b"v", Metadata=meta),
+         "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size",
+         {"Size": "2050", "MaxSizeAllowed": "2048"}),
+        (lambda: s3.copy_object(Bucket=bucket, Key="m", CopySource={"Bucket": bucket, "Key": "src"},
+                                MetadataDirective="REPLACE", Metadata=meta),
+         "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size",
+         {"Size": "2050", "MaxSizeAllowed": "2048"}),
+        (lambda: s3.create_multipart_upload(Bucket=bucket, Key="m", Metadata=meta),
+         "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size",
+         {"Size": "2050", "MaxSizeAllowed": "2048"}),
+        (lambda: s3.put_object(Bucket=bucket, Key="m", Body=b"v", StorageClass="EXPRESS_ONEZONE"),
+         "InvalidStorageClass", "The storage class you specified is not valid",
+         {"StorageClassRequested": "EXPRESS_ONEZONE"}),
+        (lambda: s3.copy_object(Bucket=bucket, Key="m", CopySource={"Bucket": bucket, "Key": "src"},
+                                StorageClass="ARCHIVE"),
+         "InvalidStorageClass", "The storage class you specified is not valid", {"StorageClassRequested": "ARCHIVE"}),
+        (lambda: s3.create_multipart_upload(Bucket=bucket, Key="m", StorageClass="SNOW"),
+         "InvalidStorageClass", "The storage class you specified is not valid", {"StorageClassRequested": "SNOW"}),
+    ]
+    for call, code, message, fields in refused:
+        with pytest.raises(ClientError) as e:
+            call()
+        error = e.value.response["Error"]
+        assert (error["Code"], error["Message"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+            code, message, 400)
+        assert {k: error.get(k) for k in fields} == fields
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["src"]
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    # At the limits, and a copy that keeps its source's metadata, all go through.
+    at_limit = {"a" * 24: "v" * 2024}  # 2048 bytes
+    s3.put_object(Bucket=bucket, Key="m", Body=b"v", Metadata=at_limit, StorageClass="GLACIER_IR")
+    s3.copy_object(Bucket=bucket, Key="k/" + "é" * 511, CopySource={"Bucket": bucket, "Key": "m"})
+    head = s3.head_object(Bucket=bucket, Key="k/" + "é" * 511)
+    assert (head["Metadata"], head["StorageClass"]) == (at_limit, "GLACIER_IR")
+
 def test_listing_delimiter_and_pages(s3, bucket: str) -> None:
     keys = ["a.txt", "b/1", "b/2", "c/x/1", "d+e f", "z"]
     for k in keys:

@@ -245,6 +245,10 @@ def test_posts_against_the_policy_store_nothing(s3, bucket: str) -> None:
     assert (r.status_code, err["Code"], err["Message"]) == (
         403, "AccessDenied", "Invalid according to Policy: Policy expired.")
 
+    r = _post(post, ("n" * 1022 + ".txt", b"fits"))  # "in/" + 1026 characters
+    err = _error(r.content)
+    assert (r.status_code, err["Code"], err["Size"], err["MaxSizeAllowed"]) == (400, "KeyTooLongError", "1029", "1024")
+
     tampered = dict(post, fields={**post["fields"], "policy": post["fields"]["policy"][:-4] + "AAA="})
     r = _post(tampered, ("f.txt", b"fits"))
     assert (r.status_code, _error(r.content)["Code"]) == (403, "SignatureDoesNotMatch")

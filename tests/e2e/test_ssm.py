@@ -40,6 +40,35 @@ def test_string_parameters_versions_labels_paths(admin: AwsEnv) -> None:
     assert e.value.response["Error"]["Code"] == "ParameterNotFound"
 
 
+def test_parameter_names_follow_ssm_rules(admin: AwsEnv) -> None:
+    """Names outside SSM's rules are refused with SSM's errors, and nothing is stored."""
+    ssm = admin.client("ssm")
+    rules = ("Parameter name: can't be prefixed with \"ssm\" (case-insensitive). If formed as a path, it can "
+             "consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, "
+             "numbers and the following 3 symbols .-_")
+    prefixed = "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."
+    refused = {
+        "app/db/host": ("ValidationException", "Parameter name must be a fully qualified name."),
+        "/app/db/user@example.com": ("ValidationException", rules),
+        "/app//host": ("ValidationException", rules),
+        "has space": ("ValidationException", rules),
+        "AWS-setting": ("ValidationException", prefixed),
+        "/ssmtp": ("ValidationException", prefixed),
+        "/SSM/setting": ("ValidationException", rules),
+        "/aws/reference/mine": ("AccessDeniedException", "No access to reserved parameter name: /aws/reference/mine."),
+    }
+    for name, expected in refused.items():
+        with pytest.raises(ClientError) as e:
+            ssm.put_parameter(Name=name, Value="v", Type="String")
+        error = e.value.response["Error"]
+        assert (error["Code"], error["Message"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+            *expected, 400), name
+    names = [p["Name"] for p in ssm.describe_parameters()["Parameters"]]
+    assert not set(names) & set(refused)
+    for name in ("/app-names/db.host_1-a", "plain.name_1-a", "/awesome"):  # within the rules
+        assert ssm.put_parameter(Name=name, Value="v", Type="String")["Version"] == 1
+
+
 def test_secure_string_needs_kms_decrypt(admin: AwsEnv, server: Server) -> None:
     name = f"/prod/db-password-{uuid.uuid4().hex[:6]}"
     kms = admin.client("kms")

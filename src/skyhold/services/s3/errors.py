@@ -187,3 +187,23 @@ def object_not_in_active_tier(bucket: str) -> AwsError:
     """CopyObject / UploadPartCopy from an archived source that was not restored."""
     return AwsError("ObjectNotInActiveTierError", "The source object of the COPY action is not in the active tier "
                     "and is only stored in Amazon S3 Glacier", 403, extra={"BucketName": bucket})
+
+
+# Limits of a new object (messages and fields as S3 answers them).
+MAX_KEY_BYTES = 1024  # UTF-8
+MAX_METADATA_BYTES = 2048  # user metadata: UTF-8 bytes of every name and value
+
+
+def key_too_long(size: int) -> AwsError:
+    return AwsError("KeyTooLongError", "Your key is too long", 400,
+                    extra={"Size": str(size), "MaxSizeAllowed": str(MAX_KEY_BYTES)})
+
+
+def metadata_too_large(size: int) -> AwsError:
+    return AwsError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size", 400,
+                    extra={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)})
+
+
+def invalid_storage_class(requested: str) -> AwsError:
+    return AwsError("InvalidStorageClass", "The storage class you specified is not valid", 400,
+                    extra={"StorageClassRequested": requested})

@@ -33,6 +33,7 @@ def _upload(call: Call, bucket: str, key: str, upload_id: str) -> dict[str, Any]
 def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
     key = params["Key"]
+    objects.check_new_object(params)
     ownership = acl_ops.new_object(call, bucket, params)
     sse, customer = objects.write_encryption(params, bucket)
     algorithm = (params.get("ChecksumAlgorithm") or "").lower() or None

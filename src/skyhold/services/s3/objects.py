@@ -32,6 +32,10 @@ _RESPONSE_OVERRIDES = {
 _SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 _CHECKSUM_MEMBER = {"crc32": "ChecksumCRC32", "crc32c": "ChecksumCRC32C", "sha1": "ChecksumSHA1",
                     "sha256": "ChecksumSHA256", "crc64nvme": "ChecksumCRC64NVME"}
+# The classes a general purpose bucket stores objects in (the model's enum also names
+# those of directory buckets, Outposts, Snow and FSx, which S3 refuses here).
+STORAGE_CLASSES = frozenset({"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+                             "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"})
 
 
 def bucket_of(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +166,22 @@ def _write_check(params: dict[str, Any], key: str) -> Any:
     return check
 
 
+def check_new_object(params: dict[str, Any], *, metadata: bool = True) -> None:
+    """S3's limits on what a write names: the key, the storage class and (`metadata`:
+    when the request sets it) the user metadata. Checked before a byte is stored."""
+    size = len(params["Key"].encode("utf-8", "surrogateescape"))
+    if size > errors.MAX_KEY_BYTES:
+        raise errors.key_too_long(size)
+    storage_class = params.get("StorageClass")
+    if storage_class is not None and storage_class not in STORAGE_CLASSES:
+        raise errors.invalid_storage_class(storage_class)
+    if metadata and (meta := params.get("Metadata")):
+        size = sum(len(k.encode("utf-8", "surrogateescape")) + len(v.encode("utf-8", "surrogateescape"))
+                   for k, v in meta.items())
+        if size > errors.MAX_METADATA_BYTES:
+            raise errors.metadata_too_large(size)
+
+
 def _etag(md5: bytes) -> str:
     return f'"{md5.hex()}"'
 
@@ -222,6 +242,7 @@ async def put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
+    check_new_object(params)
     ownership = acl_ops.new_object(call, bucket, params)
     sse, customer = write_encryption(params, bucket)
     tags = parse_tagging(params.get("Tagging"))
@@ -473,6 +494,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     tag_directive = params.get("TaggingDirective") or "COPY"
     if directive not in ("COPY", "REPLACE"):
         raise errors.invalid_argument("Unknown metadata directive.", "MetadataDirective", directive)
+    check_new_object(params, metadata=directive == "REPLACE")
     same = src_bucket["Name"] == bucket["Name"] and src_key == key
     if same and directive == "COPY" and not params.get("ServerSideEncryption") and not params.get("StorageClass") \
             and not params.get("WebsiteRedirectLocation") and not params.get("SSECustomerAlgorithm"):

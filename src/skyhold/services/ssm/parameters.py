@@ -26,7 +26,29 @@ VERSION = "ssm.parameter-version"
 _LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
 MAX_VERSIONS = 100
 DEFAULT_KEY = "alias/aws/ssm"
-_NAME = re.compile(r"^[a-zA-Z0-9_.\-/]+$")
+_SEGMENT = re.compile(r"[a-zA-Z0-9_.\-]+")  # a name, or each level of a hierarchical one
+_RESERVED = ("aws", "ssm")  # prefixes of AWS's own parameters, in any case
+# What SSM answers for a name outside its rules (not only for the "ssm" prefix it names).
+_NAME_RULES = ("Parameter name: can't be prefixed with \"ssm\" (case-insensitive). If formed as a path, it can "
+               "consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, "
+               "numbers and the following 3 symbols .-_")
+
+
+def _check_name(name: str) -> None:
+    """A new parameter's name, refused with SSM's own errors: a hierarchy starts with
+    "/", "/aws/..." is AWS's, no name starts with "aws" or "ssm"."""
+    if "/" in name and not name.startswith("/"):
+        raise AwsError("ValidationException", "Parameter name must be a fully qualified name.", 400)
+    hierarchical = name.count("/") > 1
+    if name.lower().lstrip("/").startswith(_RESERVED):
+        if hierarchical and name.lower().startswith("/aws"):
+            raise AwsError("AccessDeniedException", f"No access to reserved parameter name: {name}.", 400)
+        if not hierarchical:
+            raise AwsError("ValidationException",
+                           "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive).", 400)
+        raise AwsError("ValidationException", _NAME_RULES, 400)
+    if not all(_SEGMENT.fullmatch(level) for level in name.removeprefix("/").split("/")):
+        raise AwsError("ValidationException", _NAME_RULES, 400)
 
 
 def _key(call: Call, name: str) -> str:
@@ -117,9 +139,7 @@ def _view(call: Call, p: dict[str, Any], decrypt: bool) -> dict[str, Any]:
 def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name, value = params["Name"], params["Value"]
     kind = params.get("Type")
-    if not _NAME.match(name) or (name.startswith("/") and "//" in name):
-        raise AwsError("ValidationException", f"Parameter name: can't be prefixed with \"aws\" or \"ssm\" "
-                       f"(case-insensitive) and must contain only a-zA-Z0-9_.-/", 400)
+    _check_name(name)
     tier = params.get("Tier") or "Standard"
     if len(value.encode()) > _LIMITS.get(tier, 4096):
         raise AwsError("ValidationException", f"Standard tier parameters support a maximum parameter value of "
