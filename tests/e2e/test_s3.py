@@ -51,6 +51,14 @@ def test_bucket_lifecycle_and_naming(s3, admin: AwsEnv) -> None:
     with pytest.raises(ClientError) as e:
         eu.create_bucket(Bucket=eu_name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     assert _code(e) == ("BucketAlreadyOwnedByYou", 409)
+    for constraint in ("mars-1", "us-east-1"):  # no such region; and us-east-1 is never named
+        with pytest.raises(ClientError) as e:
+            s3.create_bucket(Bucket=_name(), CreateBucketConfiguration={"LocationConstraint": constraint})
+        assert _code(e) == ("InvalidLocationConstraint", 400)
+        assert e.value.response["Error"]["LocationConstraint"] == constraint
+    legacy = _name()  # "EU", the model's legacy name of eu-west-1
+    s3.create_bucket(Bucket=legacy, CreateBucketConfiguration={"LocationConstraint": "EU"})
+    assert eu.head_bucket(Bucket=legacy)["BucketRegion"] == "eu-west-1"
     s3.put_object(Bucket=name, Key="k", Body=b"x")
     with pytest.raises(ClientError) as e:
         s3.delete_bucket(Bucket=name)
@@ -200,7 +208,11 @@ def test_copy_and_delete_objects(s3, bucket: str) -> None:
 
 def test_versioning(s3, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"v0")  # before versioning: the null version
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    with pytest.raises(ClientError) as e:  # never said to be on while nothing enforces it
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"})
+    assert _code(e) == ("NotImplemented", 501) and "MFA Delete" in e.value.response["Error"]["Message"]
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled", "MFADelete": "Disabled"})
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"v1")["VersionId"]
     v2 = s3.put_object(Bucket=bucket, Key="k", Body=b"v2")["VersionId"]

@@ -8,7 +8,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
-from skyhold.regions import DEFAULT_REGION
+from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.s3 import acl_ops, bodies, cors, errors, lifecycle_rules, public_access, records, sse_c
 from skyhold.services.s3.names import valid_bucket_name
 from skyhold.store.base import ConflictError
@@ -60,9 +60,14 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"Location": location, "BucketArn": records.bucket_arn(name)}
 
 
+_LEGACY_CONSTRAINTS = {"EU": "eu-west-1"}  # still in the model's enum, and still accepted by S3
+
+
 def _bucket_region(signing_region: str, constraint: str | None) -> str:
+    if constraint is not None:
+        constraint = _LEGACY_CONSTRAINTS.get(constraint, constraint)
     if signing_region == DEFAULT_REGION:
-        if constraint == DEFAULT_REGION:
+        if constraint == DEFAULT_REGION or (constraint is not None and constraint not in REGIONS):
             raise errors.invalid_location(constraint)
         return constraint or DEFAULT_REGION  # the global endpoint creates anywhere
     if constraint != signing_region:
@@ -179,9 +184,15 @@ def delete_bucket_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
-    status = (params.get("VersioningConfiguration") or {}).get("Status")
-    if status not in ("Enabled", "Suspended"):
+    config = params.get("VersioningConfiguration") or {}
+    status = config.get("Status")
+    if status not in ("Enabled", "Suspended") or config.get("MFADelete") not in (None, "Enabled", "Disabled"):
         raise errors.malformed_xml()
+    if config.get("MFADelete") == "Enabled":
+        # Said to be on, MFA Delete would have to guard every version's deletion: a
+        # learner must not believe a bucket protected that is not.
+        raise AwsError("NotImplemented", "Skyhold does not implement MFA Delete (MFADelete=Enabled in "
+                       "s3:PutBucketVersioning) yet", status=501, sender_fault=False)
     bucket = records.get_bucket(call.store, name).value
     with call.store.transaction():
         if not bucket.get("Versioning"):
