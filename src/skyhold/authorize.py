@@ -20,6 +20,7 @@ from skyhold import principal as p
 from skyhold.authz import Access, AuthzFn
 from skyhold.errors import AwsError
 from skyhold.policy import Caller, Decision, PolicySet, RequestContext, evaluate
+from skyhold.policy.decision import RESOURCE
 from skyhold.policy.evaluate import LabeledPolicy, labeled
 from skyhold.services.iam import effective, records
 from skyhold.store.base import Store
@@ -163,7 +164,8 @@ class Authorizer:
 
     def denied(self, call: Call, decision: Decision) -> AwsError:
         code, status = _DENIED_CODE.get(call.service, _DEFAULT_DENIED)
-        message = decision.denial_message(quote_resource=call.service in ("s3", "s3control"))
+        trust = call.service == "sts" and decision.denied_by == RESOURCE  # a role's trust policy
+        message = decision.denial_message(quote_resource=call.service in ("s3", "s3control"), say_why=not trust)
         if call.principal.is_anonymous:
             message = "Access Denied"  # AWS tells anonymous callers nothing more
         explanation = decision.explain()

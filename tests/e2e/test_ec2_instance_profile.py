@@ -251,3 +251,54 @@ def test_imdsv2_with_curl(server: Server, admin: AwsEnv) -> None:
     assert lines[0] == "no-token:401" and lines[1] == f"role:{role}"
     creds = json.loads("\n".join(lines[2:]))
     assert creds["AccessKeyId"].startswith("ASIA") and creds["Token"]
+
+
+def test_dry_run_missing_image_and_the_running_quota(server: Server, admin: AwsEnv) -> None:
+    """DryRun answers whether the call would be allowed and does nothing; a launch past
+    the account's running-instance quota in a region is cut to it, or refused."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    def error(call) -> tuple[str, str, int]:
+        try:
+            call()
+        except ClientError as err:
+            return (err.response["Error"]["Code"], err.response["Error"]["Message"],
+                    err.response["ResponseMetadata"]["HTTPStatusCode"])
+        raise AssertionError("no error")
+
+    ec2 = admin.client("ec2", region_name="eu-north-1")  # a region of its own: the quota counts per region
+    would = ("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
+    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, DryRun=True)) == would
+    assert error(lambda: ec2.create_key_pair(KeyName="dry", DryRun=True)) == would
+    assert error(lambda: ec2.describe_instances(DryRun=True)) == would
+    assert ec2.describe_instances()["Reservations"] == []
+    assert ec2.describe_key_pairs()["KeyPairs"] == []
+
+    iam = admin.client("iam")
+    name = f"reader-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    reader = boto3.client("ec2", endpoint_url=server.endpoint, region_name="eu-north-1",
+                          aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    assert error(lambda: reader.describe_instances(DryRun=True)) == would
+    code, _, status = error(lambda: reader.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, DryRun=True))
+    assert (code, status) == ("UnauthorizedOperation", 403)
+
+    unchecked = admin.session().client("ec2", region_name="eu-north-1", config=Config(parameter_validation=False,
+                                                                                       retries={"max_attempts": 1}))
+    assert error(lambda: unchecked.run_instances(MinCount=1, MaxCount=1)) == (
+        "MissingParameter", "The request must contain the parameter ImageId", 400)
+
+    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=21, MaxCount=21)) == (
+        "InstanceLimitExceeded", "Your quota allows for 20 more running instance(s). You requested at least 21", 400)
+    first = [i["InstanceId"] for i in ec2.run_instances(ImageId=UBUNTU, MinCount=2, MaxCount=2)["Instances"]]
+    rest = [i["InstanceId"] for i in ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=50)["Instances"]]
+    assert len(rest) == 18  # as many as the quota leaves
+    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1)) == (
+        "InstanceLimitExceeded", "Your quota allows for 0 more running instance(s). You requested at least 1", 400)
+    ec2.stop_instances(InstanceIds=first)  # stopped instances are not running ones
+    assert len(ec2.run_instances(ImageId=UBUNTU, MinCount=2, MaxCount=2)["Instances"]) == 2
+    ec2.terminate_instances(InstanceIds=[*first, *rest])

@@ -117,6 +117,18 @@ def test_session_policy_narrows_the_role(admin: AwsEnv, learner: dict) -> None:
     assert "because no session policy allows the iam:ListRoles action" in e.value.response["Error"]["Message"]
     wide = sts.assume_role(RoleArn=role_arn, RoleSessionName="wide")
     client(admin.endpoint, "iam", wide["Credentials"]).list_roles()
+    # A managed policy as session policy: its ARN is what is packed, not its (long) document.
+    managed = sts.assume_role(RoleArn=role_arn, RoleSessionName="managed",
+                              PolicyArns=[{"arn": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}])
+    assert 0 < managed["PackedPolicySize"] <= 5
+    managed_iam = client(admin.endpoint, "iam", managed["Credentials"])
+    managed_iam.list_roles()
+    with pytest.raises(ClientError) as e:
+        managed_iam.create_user(UserName="x-" + uuid.uuid4().hex[:6])
+    assert "because no session policy allows the iam:CreateUser action" in e.value.response["Error"]["Message"]
+    read_only = sts.assume_role(RoleArn=role_arn, RoleSessionName="ro",
+                                PolicyArns=[{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}])
+    assert read_only["PackedPolicySize"] <= 5  # the policy's document alone is 40 times the packed limit
 
 
 def test_duration_rules(admin: AwsEnv, learner: dict) -> None:
@@ -219,8 +231,8 @@ def test_get_session_token_limits(admin: AwsEnv, server: Server, learner: dict, 
     role = client(admin.endpoint, "sts", mfa).assume_role(RoleArn=mfa_role, RoleSessionName="s2")["Credentials"]
     client(admin.endpoint, "iam", role).list_roles()  # role sessions have no such limits
     refused(lambda: client(admin.endpoint, "sts", plain).assume_role(RoleArn=mfa_role, RoleSessionName="s2"),
-            "AccessDenied", f"User: {learner['arn']} is not authorized to perform: sts:AssumeRole on resource: {mfa_role} "
-            "because no resource-based policy allows the sts:AssumeRole action")  # the trust policy wants MFA
+            "AccessDenied", f"User: {learner['arn']} is not authorized to perform: sts:AssumeRole on resource: "
+            f"{mfa_role}")  # the trust policy wants MFA; STS does not say which policy refused
 
 
 def test_get_federation_token(admin: AwsEnv, learner: dict) -> None:

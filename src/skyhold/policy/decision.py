@@ -82,8 +82,10 @@ class Decision:
             out.append(f"allowed by {self.allowed_by}")
         return out
 
-    def denial_message(self, quote_resource: bool = True) -> str:
-        """AWS's AccessDenied text; some services quote the resource (S3), some don't."""
+    def denial_message(self, quote_resource: bool = True, say_why: bool = True) -> str:
+        """AWS's AccessDenied text; some services quote the resource (S3), some don't.
+        `say_why`: name the policy type that decided (STS never does for a role's trust
+        policy: who may assume a role is not told to those who may not)."""
         if self.allowed:
             return ""
         req = self.request
@@ -93,6 +95,8 @@ class Decision:
             res = f'"{req.resource}"' if quote_resource else req.resource
             head += f" on resource: {res}"
         t = self.denied_by or IDENTITY
+        if not say_why:
+            return head
         if self.kind is DecisionKind.EXPLICITLY_DENIED:
             return f"{head} with an explicit deny in {_ARTICLE[t]} {t}"
         return f"{head} because no {t} allows the {action} action"

@@ -87,7 +87,7 @@ def test_delete_user_conflicts_in_order(iam):
          {"PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
         ("Cannot delete entity, must delete login profile first.", "DeleteLoginProfile", {}),
         ("Cannot delete entity, must delete access keys first.", None, {}),
-        ("Cannot delete entity, must remove user from all groups first.", "RemoveUserFromGroup",
+        ("Cannot delete entity, must remove users from group first.", "RemoveUserFromGroup",
          {"GroupName": "g"}),
     ]
     for message, fix, extra in steps:

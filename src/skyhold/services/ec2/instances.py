@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 MAX_USER_DATA = 16 * 1024  # bytes, before base64, as AWS limits it
+# Running (and pending) instances an account may have in a region: EC2's long-standing
+# default quota. Each one here also runs a metadata service; a launch of thousands
+# must be refused, as on AWS, not attempted.
+RUNNING_QUOTA = 20
 
 
 @lru_cache(maxsize=1)
@@ -155,6 +159,8 @@ def _tag_specs(params: dict[str, Any]) -> list[dict[str, str]]:
 
 
 async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    if not params.get("ImageId"):  # optional in the model (a launch template may name it)
+        raise AwsError("MissingParameter", "The request must contain the parameter ImageId")
     image = catalog.image(params["ImageId"])
     low, high = params["MinCount"], params["MaxCount"]
     if low < 1 or high < 1:
@@ -162,6 +168,11 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                        f"{'minCount' if low < 1 else 'maxCount'} is invalid. Expecting a value greater than 0.")
     if low > high:
         raise AwsError("InvalidParameterValue", "MinCount must be less than or equal to MaxCount")
+    room = RUNNING_QUOTA - sum(1 for i in r.instances(call) if i["State"] in ("pending", "running"))
+    if low > room:
+        raise AwsError("InstanceLimitExceeded", f"Your quota allows for {max(room, 0)} more running instance(s). "
+                       f"You requested at least {low}")
+    high = min(high, room)  # as many as the quota allows, up to MaxCount
     instance_type = params.get("InstanceType") or "m1.small"
     if instance_type not in instance_types():
         raise AwsError("InvalidParameterValue", f"Invalid value '{instance_type}' for InstanceType.")

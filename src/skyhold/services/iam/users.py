@@ -118,7 +118,7 @@ def delete_user(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if records.mfa_devices_of(store, account, name):
         raise errors.delete_conflict("Cannot delete entity, must delete MFA device first.")
     if user.get("Groups"):
-        raise errors.delete_conflict("Cannot delete entity, must remove user from all groups first.")
+        raise errors.delete_conflict("Cannot delete entity, must remove users from group first.")
     store.delete(records.USER, records.user_key(account, name), expect_version=version)
     return {}
 

@@ -89,7 +89,7 @@ def assume_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         },
     }
     if policies or tags:
-        result["PackedPolicySize"] = packed_policy_size(policies, tags)
+        result["PackedPolicySize"] = packed_policy_size(params, tags)
     if source_identity:
         result["SourceIdentity"] = source_identity
     return result
@@ -127,7 +127,7 @@ def assume_role_with_web_identity(call: Call, params: dict[str, Any]) -> dict[st
         "Audience": claims["aud"],
     }
     if policies:
-        result["PackedPolicySize"] = packed_policy_size(policies, {})
+        result["PackedPolicySize"] = packed_policy_size(params, {})
     return result
 
 
@@ -191,7 +191,7 @@ def get_federation_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         "FederatedUser": {"FederatedUserId": f"{who.account}:{name}", "Arn": federated_arn},
     }
     if policies or tags:
-        result["PackedPolicySize"] = packed_policy_size(policies, tags)
+        result["PackedPolicySize"] = packed_policy_size(params, tags)
     return result
 
 

@@ -57,9 +57,12 @@ def session_tags(tags: list[dict[str, str]]) -> dict[str, str]:
     return seen
 
 
-def packed_policy_size(policies: list[str], tags: dict[str, str]) -> int:
-    """PackedPolicySize: percent of the packed limit used; above 100 is refused."""
-    packed = sum(len(json.dumps(json.loads(doc), separators=(",", ":"))) for doc in policies)
+def packed_policy_size(params: dict[str, Any], tags: dict[str, str]) -> int:
+    """PackedPolicySize: percent of the packed limit used; above 100 is refused. What is
+    packed is the inline session policy, the managed policies' ARNs (not their
+    documents: AWS resolves those when it evaluates) and the session tags."""
+    packed = len(json.dumps(json.loads(params["Policy"]), separators=(",", ":"))) if params.get("Policy") else 0
+    packed += sum(len(ref["arn"]) for ref in params.get("PolicyArns") or [])
     packed += sum(len(k) + len(v) for k, v in tags.items())
     percent = (packed * 100 + PACKED_LIMIT - 1) // PACKED_LIMIT
     if percent > 100:
