@@ -34,6 +34,14 @@ class AwsError(Exception):
         return id(self)
 
 
+def validation_failed(problems: list[str], code: str = "ValidationException") -> AwsError:
+    """AWS's request validation error, as every service words it: "1 validation error
+    detected: <problem>", or "N validation errors detected: <a>; <b>". Query services
+    (IAM, STS) name the code ValidationError."""
+    n = len(problems)
+    return AwsError(code, f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
+
+
 def not_implemented(service: str, operation: str) -> AwsError:
     """An operation that exists in AWS but Skyhold does not serve yet."""
     return AwsError(

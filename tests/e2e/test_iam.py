@@ -252,3 +252,34 @@ def test_roles_policies_and_instance_profiles(admin: AwsEnv) -> None:
     assert error_of(exc)[0] == "DeleteConflict"
     summary = iam.get_account_summary()["SummaryMap"]
     assert summary["Roles"] >= 1 and summary["AccessKeysPerUserQuota"] == 2
+
+
+def test_trust_policies_name_principals_that_exist(admin: AwsEnv) -> None:
+    """IAM resolves the users and roles a trust policy names: one that does not exist,
+    a group, or a malformed ARN is refused; accounts are taken as they are."""
+    iam = admin.client("iam")
+    account = admin.client("sts").get_caller_identity()["Account"]
+    user = iam.create_user(UserName=unique("trusted"))["User"]
+    role_name = unique("trusting")
+
+    def trust(who: object) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": who}, "Action": "sts:AssumeRole"}]})
+
+    group = iam.create_group(GroupName=unique("g"))["Group"]["Arn"]
+    for who in (f"arn:aws:iam::{account}:user/nobody-{uuid.uuid4().hex[:6]}",
+                f"arn:aws:iam::{account}:role/{role_name}",  # itself, before it exists
+                group, "notanarn", f"arn:aws:iam::{account}:user/other-path/{user['UserName']}"):
+        with pytest.raises(ClientError) as e:
+            iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust([user["Arn"], who]))
+        assert error_of(e) == ("MalformedPolicyDocument", 400, f'Invalid principal in policy: "AWS":"{who}"')
+    with pytest.raises(ClientError):
+        iam.get_role(RoleName=role_name)  # nothing was created
+    arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust(
+        [user["Arn"], account, "arn:aws:iam::111122223333:root"]))["Role"]["Arn"]
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust(arn))  # now it exists
+    with pytest.raises(ClientError) as e:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust(f"{arn}-gone"))
+    assert error_of(e) == ("MalformedPolicyDocument", 400, f'Invalid principal in policy: "AWS":"{arn}-gone"')
+    assert iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"][
+        "AWS"] == arn  # the refused update changed nothing

@@ -68,6 +68,19 @@ def test_lockout_safety_check(admin: AwsEnv) -> None:
         kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=nobody)
     assert e.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"
     assert json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])["Id"] == "key-default-1"
+    # A role that does not exist is no principal, lockout check or not.
+    account = admin.client("sts").get_caller_identity()["Account"]
+    ghost = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:role/DoesNotExist"},
+         "Action": "kms:Decrypt", "Resource": "*"}]})
+    for call in (lambda: kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=ghost,
+                                            BypassPolicyLockoutSafetyCheck=True),
+                 lambda: kms.create_key(Policy=ghost)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == (
+            "MalformedPolicyDocumentException", "Policy contains a statement with one or more invalid principals.")
 
 
 def test_disabled_key_refuses_and_rotation_keeps_old_ciphertexts(admin: AwsEnv) -> None:
@@ -257,3 +270,112 @@ def test_new_operations_round_trip_through_boto3(admin: AwsEnv) -> None:
     assert kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"])["Plaintext"] == pair["PrivateKeyPlaintext"]
     managed = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
     assert managed["KeyManager"] == "AWS"
+
+
+def _fails(operation, **params) -> tuple[str, str]:
+    """(code, message) of a call that must fail as a client error."""
+    with pytest.raises(ClientError) as e:
+        operation(**params)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def test_data_keys_need_a_symmetric_encryption_key(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    signer = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    ecc = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    mac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    for key in (signer, ecc, rsa, mac):
+        assert _fails(kms.generate_data_key, KeyId=key["KeyId"], KeySpec="AES_256") == (
+            "InvalidKeyUsageException", f"{key['Arn']} key usage is {key['KeyUsage']} which is not valid for "
+            "GenerateDataKey.")
+        assert _fails(kms.generate_data_key_without_plaintext, KeyId=key["KeyId"], NumberOfBytes=32) == (
+            "InvalidKeyUsageException", f"{key['Arn']} key usage is {key['KeyUsage']} which is not valid for "
+            "GenerateDataKeyWithoutPlaintext.")
+    blob = kms.encrypt(KeyId=kms.create_key()["KeyMetadata"]["KeyId"], Plaintext=b"move me")["CiphertextBlob"]
+    assert _fails(kms.re_encrypt, CiphertextBlob=blob, DestinationKeyId=signer["KeyId"]) == (
+        "InvalidKeyUsageException", f"{signer['Arn']} key usage is SIGN_VERIFY which is not valid for ReEncrypt.")
+    assert _fails(kms.re_encrypt, CiphertextBlob=blob, DestinationKeyId=rsa["KeyId"]) == (
+        "InvalidKeyUsageException", "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048.")
+    moved = kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=rsa["KeyId"],
+                           DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    assert moved["DestinationEncryptionAlgorithm"] == "RSAES_OAEP_SHA_256"
+    assert kms.decrypt(KeyId=rsa["KeyId"], CiphertextBlob=moved["CiphertextBlob"],
+                       EncryptionAlgorithm="RSAES_OAEP_SHA_256")["Plaintext"] == b"move me"
+
+
+def test_rsa_encrypt_refuses_plaintext_beyond_the_oaep_limit(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+    kms.encrypt(KeyId=key_id, Plaintext=b"x" * 190, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    assert _fails(kms.encrypt, KeyId=key_id, Plaintext=b"x" * 300, EncryptionAlgorithm="RSAES_OAEP_SHA_256") == (
+        "ValidationException", "Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than "
+        "190 bytes.")
+    assert _fails(kms.encrypt, KeyId=key_id, Plaintext=b"x" * 215, EncryptionAlgorithm="RSAES_OAEP_SHA_1") == (
+        "ValidationException", "Algorithm RSAES_OAEP_SHA_1 and key spec RSA_2048 cannot encrypt data larger than "
+        "214 bytes.")
+
+
+def test_data_key_size_must_fit_the_model(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    assert len(kms.generate_data_key(KeyId=key_id, NumberOfBytes=1024)["Plaintext"]) == 1024
+    assert _fails(kms.generate_data_key, KeyId=key_id, NumberOfBytes=1025) == (
+        "ValidationException", "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy "
+        "constraint: Member must have value less than or equal to 1024")
+    assert _fails(kms.generate_data_key_without_plaintext, KeyId=key_id, KeySpec="AES_512") == (
+        "ValidationException", "1 validation error detected: Value 'AES_512' at 'keySpec' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [AES_256, AES_128]")
+
+
+def test_create_grant_checks_key_state_operations_and_name(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    grantee = f"arn:aws:iam::{admin.client('sts').get_caller_identity()['Account']}:user/admin"
+    symmetric = kms.create_key()["KeyMetadata"]
+    signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    mac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    kms.create_grant(KeyId=signer["KeyId"], GranteePrincipal=grantee, Operations=["Sign", "GetPublicKey"])
+    kms.create_grant(KeyId=mac["KeyId"], GranteePrincipal=grantee, Operations=["GenerateMac", "VerifyMac"])
+
+    code, message = _fails(kms.create_grant, KeyId=symmetric["KeyId"], GranteePrincipal=grantee,
+                           Operations=["Decrypt", "Sign"])
+    assert code == "ValidationException" and "[Sign]" in message
+    code, message = _fails(kms.create_grant, KeyId=signer["KeyId"], GranteePrincipal=grantee,
+                           Operations=["GenerateDataKey"])
+    assert code == "ValidationException" and "[GenerateDataKey]" in message
+    code, _ = _fails(kms.create_grant, KeyId=signer["KeyId"], GranteePrincipal=grantee, Operations=["Sign"],
+                     Constraints={"EncryptionContextSubset": {"app": "billing"}})
+    assert code == "ValidationException"
+    assert _fails(kms.create_grant, KeyId=symmetric["KeyId"], GranteePrincipal=grantee, Operations=[]) == (
+        "ValidationException", "1 validation error detected: Value '[]' at 'operations' failed to satisfy "
+        "constraint: Member must have length greater than or equal to 1")
+    assert _fails(kms.create_grant, KeyId=symmetric["KeyId"], GranteePrincipal=grantee, Operations=["CreateGrant"]) == (
+        "ValidationException", "Grants must not contain only the CreateGrant operation.")
+    assert _fails(kms.create_grant, KeyId=symmetric["KeyId"], GranteePrincipal=grantee, Operations=["Decrypt"],
+                  Name="my grant!") == (
+        "ValidationException", "1 validation error detected: Value 'my grant!' at 'name' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$")
+
+    kms.disable_key(KeyId=symmetric["KeyId"])
+    assert _fails(kms.create_grant, KeyId=symmetric["KeyId"], GranteePrincipal=grantee, Operations=["Decrypt"]) == (
+        "DisabledException", f"{symmetric['Arn']} is disabled.")
+    kms.schedule_key_deletion(KeyId=symmetric["KeyId"], PendingWindowInDays=7)
+    assert _fails(kms.create_grant, KeyId=symmetric["KeyId"], GranteePrincipal=grantee, Operations=["Decrypt"]) == (
+        "KMSInvalidStateException", f"{symmetric['Arn']} is pending deletion.")
+    assert kms.list_grants(KeyId=symmetric["KeyId"])["Grants"] == []
+
+
+def test_key_management_respects_key_state(admin: AwsEnv) -> None:
+    kms = admin.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    kms.disable_key(KeyId=key["KeyId"])
+    kms.tag_resource(KeyId=key["KeyId"], Tags=[{"TagKey": "team", "TagValue": "a"}])  # a disabled key may be tagged
+    assert _fails(kms.disable_key_rotation, KeyId=key["KeyId"]) == ("DisabledException", f"{key['Arn']} is disabled.")
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    pending = ("KMSInvalidStateException", f"{key['Arn']} is pending deletion.")
+    assert _fails(kms.tag_resource, KeyId=key["KeyId"], Tags=[{"TagKey": "team", "TagValue": "b"}]) == pending
+    assert _fails(kms.untag_resource, KeyId=key["KeyId"], TagKeys=["team"]) == pending
+    assert _fails(kms.update_key_description, KeyId=key["KeyId"], Description="new") == pending
+    assert kms.list_resource_tags(KeyId=key["KeyId"])["Tags"] == [{"TagKey": "team", "TagValue": "a"}]
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["Description"] == ""

@@ -161,6 +161,11 @@ def test_malformed_bucket_policies(s3, bucket: str) -> None:
         json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                     "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}):
             "Missing required field Principal",
+        # a user that does not exist (S3 resolves the users and roles a policy names)
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::123456789012:user/nobody-here"},
+                    "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}):
+            "Invalid principal in policy",
     }
     for doc, message in cases.items():
         with pytest.raises(ClientError) as e:

@@ -8,6 +8,7 @@ import sys
 import uuid
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .conftest import AwsEnv, Server, clean_env
@@ -217,3 +218,110 @@ def test_course_script_as_a_role(admin: AwsEnv, server: Server, tmp_path) -> Non
     allowed = run_as_role()
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.strip() == "role-read-me"
+
+
+def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, str]:
+    response = exc.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
+
+
+def _unvalidated(admin: AwsEnv) -> object:
+    """A client that sends what it is given: boto3 would refuse bad lengths itself."""
+    return admin.session().client("secretsmanager", config=Config(parameter_validation=False,
+                                                                  retries={"max_attempts": 1}))
+
+
+def test_put_resource_policy_refuses_a_malformed_policy_with_the_modelled_code(admin: AwsEnv) -> None:
+    sm = admin.client("secretsmanager")
+    name = f"policy/{uuid.uuid4().hex[:6]}"
+    sm.create_secret(Name=name, SecretString="x")
+    # the SDK maps the error to its modelled exception class only for the modelled code
+    with pytest.raises(sm.exceptions.MalformedPolicyDocumentException) as e:
+        sm.put_resource_policy(SecretId=name, ResourcePolicy="{bad")
+    assert _error(e) == (400, "MalformedPolicyDocumentException", "This policy has invalid syntax.")
+    assert "ResourcePolicy" not in sm.get_resource_policy(SecretId=name)
+
+
+def test_create_secret_checks_the_name_and_lengths(admin: AwsEnv) -> None:
+    sm = _unvalidated(admin)
+    prefix = uuid.uuid4().hex[:6]
+    refused = [
+        ({"Name": f"{prefix} bad name!"}, "Invalid name. Must be a valid name containing alphanumeric characters, "
+         "or any of the following: -/_+=.@!"),
+        ({"Name": prefix + "a" * 507}, "1 validation error detected: Value at 'name' failed to satisfy constraint: "
+         "Member must have length less than or equal to 512"),
+        ({"Name": prefix, "Description": "d" * 2049}, "1 validation error detected: Value at 'description' failed "
+         "to satisfy constraint: Member must have length less than or equal to 2048"),
+        ({"Name": prefix, "ClientRequestToken": "t" * 31}, "1 validation error detected: Value at "
+         "'clientRequestToken' failed to satisfy constraint: Member must have length greater than or equal to 32"),
+    ]
+    for params, message in refused:
+        with pytest.raises(ClientError) as e:
+            sm.create_secret(SecretString="x", **params)
+        assert _error(e) == (400, "ValidationException", message)
+        with pytest.raises(ClientError) as e:
+            sm.describe_secret(SecretId=params["Name"])
+        assert e.value.response["Error"]["Code"] in ("ResourceNotFoundException", "ValidationException")
+    longest = prefix + "/_+=.@-" + "a" * 499  # 512 characters, every allowed punctuation mark
+    assert sm.create_secret(Name=longest, SecretString="x", Description="d" * 2048)["Name"] == longest
+
+
+def test_client_request_token_makes_retries_idempotent(admin: AwsEnv) -> None:
+    sm = _unvalidated(admin)
+    name = f"retry/{uuid.uuid4().hex[:6]}"
+    token = str(uuid.uuid4())
+    created = sm.create_secret(Name=name, SecretString="v1", ClientRequestToken=token)
+    created.pop("ResponseMetadata")
+    again = sm.create_secret(Name=name, SecretString="v1", ClientRequestToken=token)
+    again.pop("ResponseMetadata")
+    assert again == created == {"ARN": created["ARN"], "Name": name, "VersionId": token}
+    in_use = (f"You can't use ClientRequestToken {token} because that value is already in use for a version of "
+              f"secret {created['ARN']}.")
+    with pytest.raises(ClientError) as e:
+        sm.create_secret(Name=name, SecretString="other", ClientRequestToken=token)
+    assert _error(e) == (400, "ResourceExistsException", in_use)
+
+    put = sm.put_secret_value(SecretId=name, SecretString="v1", ClientRequestToken=token)
+    assert (put["VersionId"], put["VersionStages"]) == (token, ["AWSCURRENT"])
+    with pytest.raises(ClientError) as e:
+        sm.put_secret_value(SecretId=name, SecretString="v2", ClientRequestToken=token)
+    assert _error(e) == (400, "ResourceExistsException", in_use)
+    for bad, rule in (("t" * 31, "greater than or equal to 32"), ("t" * 65, "less than or equal to 64")):
+        with pytest.raises(ClientError) as e:
+            sm.put_secret_value(SecretId=name, SecretString="v2", ClientRequestToken=bad)
+        assert _error(e) == (400, "ValidationException", "1 validation error detected: Value at "
+                             f"'clientRequestToken' failed to satisfy constraint: Member must have length {rule}")
+    versions = sm.list_secret_version_ids(SecretId=name)["Versions"]
+    assert [(v["VersionId"], v["VersionStages"]) for v in versions] == [(token, ["AWSCURRENT"])]
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v1"
+
+
+def test_update_secret_version_stage_never_strands_awscurrent(admin: AwsEnv) -> None:
+    sm = admin.client("secretsmanager")
+    name = f"stages/{uuid.uuid4().hex[:6]}"
+    old = sm.create_secret(Name=name, SecretString="v1")["VersionId"]
+    new = sm.put_secret_value(SecretId=name, SecretString="v2")["VersionId"]
+    sm.update_secret_version_stage(SecretId=name, VersionStage="CUSTOM", MoveToVersionId=new)
+    before = {old: ["AWSPREVIOUS"], new: ["AWSCURRENT", "CUSTOM"]}
+    not_holder = ("When you move staging label {0}, if you specify RemoveFromVersionId, it must be set to the "
+                  "version that currently has the staging label {0}.")
+    refused = [
+        ({"VersionStage": "AWSCURRENT", "RemoveFromVersionId": new},
+         "You can't remove AWSCURRENT from a version without moving it to another version."),
+        ({"VersionStage": "AWSCURRENT", "MoveToVersionId": old, "RemoveFromVersionId": old},
+         not_holder.format("AWSCURRENT")),
+        ({"VersionStage": "CUSTOM", "RemoveFromVersionId": old}, not_holder.format("CUSTOM")),
+        ({"VersionStage": "AWSCURRENT", "MoveToVersionId": old},
+         f"The parameter RemoveFromVersionId can't be empty. Staging label AWSCURRENT is currently attached to "
+         f"version {new}, so you must explicitly reference that version in RemoveFromVersionId."),
+    ]
+    for params, message in refused:
+        with pytest.raises(ClientError) as e:
+            sm.update_secret_version_stage(SecretId=name, **params)
+        assert _error(e) == (400, "InvalidParameterException", message)
+        assert sm.describe_secret(SecretId=name)["VersionIdsToStages"] == before
+    sm.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=old,
+                                   RemoveFromVersionId=new)
+    assert sm.describe_secret(SecretId=name)["VersionIdsToStages"] == {old: ["AWSCURRENT"],
+                                                                        new: ["CUSTOM", "AWSPREVIOUS"]}
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v1"

@@ -5,7 +5,8 @@ does."""
 from __future__ import annotations
 
 from skyhold.policy.validate import PolicyType, validate_policy
-from skyhold.services.iam import errors
+from skyhold.services.iam import errors, principals
+from skyhold.store.base import Store
 
 IDENTITY = "identity"  # inline and managed policies, permissions boundaries
 TRUST = "trust"  # role trust (AssumeRolePolicyDocument)
@@ -33,10 +34,12 @@ def check_managed(text: str) -> None:
         raise errors.quota("PolicySize", MANAGED_POLICY_SIZE)
 
 
-def check_trust(text: str) -> None:
+def check_trust(store: Store, text: str) -> None:
     check(text, TRUST)
     if size(text) > TRUST_POLICY_SIZE:
         raise errors.quota("ACLSizePerRole", TRUST_POLICY_SIZE)
+    for who in principals.unknown(store, text):
+        raise errors.malformed_policy(f'Invalid principal in policy: "AWS":"{who}"')
 
 
 def check_inline(text: str, owner_kind: str, owner_name: str, others: dict[str, str], name: str) -> None:

@@ -41,7 +41,7 @@ def create_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name, path = params["RoleName"], params.get("Path") or "/"
     new_tags = tags.initial(params.get("Tags"))
     trust = params["AssumeRolePolicyDocument"]
-    documents.check_trust(trust)
+    documents.check_trust(store, trust)
     boundary = params.get("PermissionsBoundary")
     if boundary:
         managed.require_boundary(store, account, boundary)
@@ -104,7 +104,7 @@ def update_role_description(call: Call, params: dict[str, Any]) -> dict[str, Any
 
 def update_assume_role_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     common.require_role(call.store, common.account_of(call), params["RoleName"])
-    documents.check_trust(params["PolicyDocument"])
+    documents.check_trust(call.store, params["PolicyDocument"])
     _update(call, params["RoleName"], AssumeRolePolicyDocument=params["PolicyDocument"])
     return {}
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.model import Shape
 
+from skyhold.errors import validation_failed
 from skyhold.services.iam.errors import validation
 from skyhold.wire.models import service_model
 
@@ -174,6 +175,4 @@ def check(operation: str, params: dict[str, Any]) -> None:
     except _Friendly as friendly:
         raise validation(str(friendly)) from None
     if errors:
-        n = len(errors)
-        head = f"{n} validation error{'s' if n > 1 else ''} detected: "
-        raise validation(head + "; ".join(errors))
+        raise validation_failed(errors, "ValidationError")

@@ -39,6 +39,11 @@ def rsa_encrypt(material: bytes, plaintext: bytes, algorithm: str) -> bytes:
     public = keyspecs.private_key(material).public_key()
     assert isinstance(public, rsa.RSAPublicKey)
     h = _hash_of(algorithm)
+    # OAEP fits at most modulus - 2*hash - 2 bytes (RFC 8017 7.1.1); KMS states that bound.
+    limit = public.key_size // 8 - 2 * h.digest_size - 2
+    if len(plaintext) > limit:
+        raise AwsError("ValidationException", f"Algorithm {algorithm} and key spec RSA_{public.key_size} cannot "
+                       f"encrypt data larger than {limit} bytes.", 400)
     return public.encrypt(plaintext, padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None))
 
 

@@ -10,6 +10,7 @@ everything else — an explicit Deny still wins, as in KMS.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock
 from skyhold.errors import AwsError
 from skyhold.services.kms import records as r
+from skyhold.services.kms import validation
+from skyhold.services.kms.handlers import usable
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -26,6 +29,18 @@ GRANT_OPERATIONS = frozenset({
     "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey", "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac", "DeriveSharedSecret",
 })
+_GRANT_NAME = re.compile(r"[a-zA-Z0-9:/_-]+")
+# What a grant may allow on each kind of key (KMS's key type table): symmetric keys
+# make data keys, asymmetric keys never do, and each usage keeps to its own operations.
+_ANY_KEY = ("CreateGrant", "RetireGrant", "DescribeKey")
+_SYMMETRIC_OPERATIONS = frozenset(_ANY_KEY + (
+    "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"))
+_USAGE_OPERATIONS = {
+    "ENCRYPT_DECRYPT": frozenset(_ANY_KEY + ("Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey")),
+    "SIGN_VERIFY": frozenset(_ANY_KEY + ("Sign", "Verify", "GetPublicKey")),
+    "GENERATE_VERIFY_MAC": frozenset(_ANY_KEY + ("GenerateMac", "VerifyMac")),
+}
 
 
 _FOLDED: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -76,12 +91,47 @@ def _fold(policy: str, grants: list[dict[str, Any]]) -> str:
     return json.dumps(doc)
 
 
-def create_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    key, version = r.find(call, params["KeyId"])
-    operations = params["Operations"]
-    unknown = [op for op in operations if op not in GRANT_OPERATIONS]
+def _check_request(params: dict[str, Any]) -> None:
+    """The members' own constraints, checked before the key is looked up."""
+    problems = []
+    if not params["Operations"]:
+        problems.append(validation.problem("operations", "[]", "have length greater than or equal to 1"))
+    name = params.get("Name")
+    if name is not None:
+        if len(name) > 256:
+            problems.append(validation.problem("name", name, "have length less than or equal to 256"))
+        if not _GRANT_NAME.fullmatch(name):
+            problems.append(validation.problem("name", name,
+                                               "satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"))
+    validation.raise_if(problems)
+    unknown = [op for op in params["Operations"] if op not in GRANT_OPERATIONS]
     if unknown:
         raise AwsError("ValidationException", f"Invalid grant operation: {unknown[0]}", 400)
+    if set(params["Operations"]) == {"CreateGrant"}:
+        raise AwsError("ValidationException", "Grants must not contain only the CreateGrant operation.", 400)
+
+
+def _check_fits_key(key: dict[str, Any], params: dict[str, Any]) -> None:
+    """A grant may only allow what its key can do; encryption context exists only for
+    symmetric encryption keys, so only their grants may be constrained by it."""
+    symmetric = key["KeySpec"] == "SYMMETRIC_DEFAULT"
+    allowed = _SYMMETRIC_OPERATIONS if symmetric else _USAGE_OPERATIONS[key["KeyUsage"]]
+    refused = [op for op in params["Operations"] if op not in allowed]
+    if refused:
+        raise AwsError("ValidationException", f"Grant operations [{', '.join(refused)}] are not valid for "
+                       f"{key['Arn']}, whose key spec is {key['KeySpec']} and key usage is {key['KeyUsage']}.", 400)
+    constraints = params.get("Constraints") or {}
+    if not symmetric and (constraints.get("EncryptionContextSubset") or constraints.get("EncryptionContextEquals")):
+        raise AwsError("ValidationException", f"Encryption context grant constraints are not valid for {key['Arn']}: "
+                       "only symmetric encryption KMS keys use an encryption context.", 400)
+
+
+def create_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_request(params)
+    key, version = r.find(call, params["KeyId"])
+    usable(key)
+    _check_fits_key(key, params)
+    operations = params["Operations"]
     name = params.get("Name")
     grants = key.setdefault("Grants", [])
     for grant in grants:  # CreateGrant is idempotent for the same name and contents

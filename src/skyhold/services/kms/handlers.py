@@ -12,7 +12,8 @@ from skyhold import clock
 from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.policy import validate_policy
-from skyhold.services.kms import asymmetric, ciphertext, keyspecs
+from skyhold.services.iam import principals
+from skyhold.services.kms import asymmetric, ciphertext, keyspecs, validation
 from skyhold.services.kms import records as r
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 MAX_PLAINTEXT = 4096
 _ALIAS_NAME = re.compile(r"[a-zA-Z0-9:/_-]+")
-_DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
+_DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}  # the model's DataKeySpec, in its order
 
 
 def metadata(key: dict[str, Any]) -> dict[str, Any]:
@@ -51,12 +52,17 @@ def metadata(key: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def not_pending_deletion(key: dict[str, Any]) -> None:
+    """Management operations (tags, description, aliases, state) refuse a key pending deletion."""
+    if key["KeyState"] == "PendingDeletion":
+        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+
+
 def usable(key: dict[str, Any]) -> None:
     """Cryptographic operations need an enabled key, as KMS enforces."""
     if key["KeyState"] == "Disabled":
         raise AwsError("DisabledException", f"{key['Arn']} is disabled.", 400)
-    if key["KeyState"] == "PendingDeletion":
-        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+    not_pending_deletion(key)
 
 
 def create_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -115,28 +121,43 @@ def _plaintext(params: dict[str, Any]) -> bytes:
     return data
 
 
-def _encrypt_with(call: Call, key: dict[str, Any], plaintext: bytes, context: dict[str, str] | None) -> bytes:
+def _invalid_usage(key: dict[str, Any], operation: str) -> AwsError:
+    return AwsError("InvalidKeyUsageException", f"{key['Arn']} key usage is {key['KeyUsage']} which is not valid "
+                    f"for {operation}.", 400)
+
+
+def _require_usage(key: dict[str, Any], usage: str, operation: str) -> None:
+    if key["KeyUsage"] != usage:
+        raise _invalid_usage(key, operation)
+
+
+def _symmetric_encrypt(call: Call, key: dict[str, Any], plaintext: bytes, context: dict[str, str] | None,
+                       operation: str) -> bytes:
+    """A symmetric ciphertext; data keys (and data key pairs) are only ever made under a
+    symmetric encryption key — KMS refuses asymmetric and HMAC keys for them."""
+    _require_usage(key, "ENCRYPT_DECRYPT", operation)
+    if key["KeySpec"] != "SYMMETRIC_DEFAULT":
+        raise _invalid_usage(key, operation)
     usable(key)
     version = len(key["Material"]) - 1
     return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context)
 
 
-def _require_usage(key: dict[str, Any], usage: str, operation: str) -> None:
-    if key["KeyUsage"] != usage:
-        raise AwsError("InvalidKeyUsageException", f"{key['Arn']} key usage is {key['KeyUsage']} which is not valid "
-                       f"for {operation}.", 400)
+def _encrypt_under(call: Call, key: dict[str, Any], plaintext: bytes, algorithm: str,
+                   context: dict[str, str] | None, operation: str) -> bytes:
+    """Encrypt and ReEncrypt's destination: symmetric, or RSA-OAEP with an RSA key."""
+    _require_usage(key, "ENCRYPT_DECRYPT", operation)
+    asymmetric.check_algorithm(key, algorithm, "encryption")
+    if key["KeySpec"] == "SYMMETRIC_DEFAULT":
+        return _symmetric_encrypt(call, key, plaintext, context, operation)
+    usable(key)
+    return asymmetric.rsa_encrypt(r.material(call, key, 0), plaintext, algorithm)
 
 
 def encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
-    _require_usage(key, "ENCRYPT_DECRYPT", "Encrypt")
     algorithm = params.get("EncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
-    asymmetric.check_algorithm(key, algorithm, "encryption")
-    if key["KeySpec"] != "SYMMETRIC_DEFAULT":
-        usable(key)
-        blob = asymmetric.rsa_encrypt(r.material(call, key, 0), _plaintext(params), algorithm)
-    else:
-        blob = _encrypt_with(call, key, _plaintext(params), params.get("EncryptionContext"))
+    blob = _encrypt_under(call, key, _plaintext(params), algorithm, params.get("EncryptionContext"), "Encrypt")
     return {"CiphertextBlob": blob, "KeyId": key["Arn"], "EncryptionAlgorithm": algorithm}
 
 
@@ -232,6 +253,7 @@ def verify_mac(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
+    not_pending_deletion(key)
     tags = {t["TagKey"]: t["TagValue"] for t in key.get("Tags", [])}
     tags.update({t["TagKey"]: t["TagValue"] for t in params["Tags"]})
     key["Tags"] = [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
@@ -241,6 +263,7 @@ def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def untag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
+    not_pending_deletion(key)
     key["Tags"] = [t for t in key.get("Tags", []) if t["TagKey"] not in params["TagKeys"]]
     r.save(call, key, version)
     return {}
@@ -253,6 +276,7 @@ def list_resource_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def update_key_description(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
+    not_pending_deletion(key)
     key["Description"] = params["Description"]
     r.save(call, key, version)
     return {}
@@ -262,25 +286,31 @@ def re_encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     source, plaintext = _decrypt(call, params["CiphertextBlob"], params.get("SourceEncryptionContext"),
                                  params.get("SourceKeyId"))
     target, _ = r.find(call, params["DestinationKeyId"])
-    blob = _encrypt_with(call, target, plaintext, params.get("DestinationEncryptionContext"))
+    algorithm = params.get("DestinationEncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
+    blob = _encrypt_under(call, target, plaintext, algorithm, params.get("DestinationEncryptionContext"),
+                          "ReEncrypt")
     return {"CiphertextBlob": blob, "SourceKeyId": source["Arn"], "KeyId": target["Arn"],
-            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": algorithm}
 
 
 def _data_key_size(params: dict[str, Any]) -> int:
-    if params.get("KeySpec") and params.get("NumberOfBytes"):
-        raise AwsError("ValidationException", "Please specify either number of bytes or key spec.", 400)
-    if params.get("KeySpec"):
-        return _DATA_KEY_BYTES[params["KeySpec"]]
-    if params.get("NumberOfBytes"):
-        return params["NumberOfBytes"]
+    spec, size = params.get("KeySpec"), params.get("NumberOfBytes")
+    problems = [] if size is None else validation.check_range("numberOfBytes", size, 1, 1024)
+    if spec is not None and spec not in _DATA_KEY_BYTES:
+        problems.append(validation.enum_problem("keySpec", spec, _DATA_KEY_BYTES))
+    validation.raise_if(problems)
+    if spec is not None and size is None:
+        return _DATA_KEY_BYTES[spec]
+    if size is not None and spec is None:
+        return int(size)
     raise AwsError("ValidationException", "Please specify either number of bytes or key spec.", 400)
 
 
 def generate_data_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    size = _data_key_size(params)  # the request's own members are checked before its key
     key, _ = r.find(call, params["KeyId"])
-    plaintext = secrets.token_bytes(_data_key_size(params))
-    blob = _encrypt_with(call, key, plaintext, params.get("EncryptionContext"))
+    plaintext = secrets.token_bytes(size)
+    blob = _symmetric_encrypt(call, key, plaintext, params.get("EncryptionContext"), call.operation)
     return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key["Arn"]}
 
 
@@ -300,11 +330,8 @@ def generate_data_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]
         raise AwsError("ValidationException", f"1 validation error detected: Value '{pair_spec}' at 'keyPairSpec' "
                        "failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, "
                        "RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SM2]", 400)
-    if key["KeySpec"] != "SYMMETRIC_DEFAULT":
-        raise AwsError("InvalidKeyUsageException", f"{key['Arn']} key usage is {key['KeyUsage']} which is not valid "
-                       "for GenerateDataKeyPair.", 400)
     private = keyspecs.new_material(spec)
-    blob = _encrypt_with(call, key, private, params.get("EncryptionContext"))
+    blob = _symmetric_encrypt(call, key, private, params.get("EncryptionContext"), call.operation)
     return {"PrivateKeyCiphertextBlob": blob, "PrivateKeyPlaintext": private, "PublicKey": keyspecs.public_der(private),
             "KeyId": key["Arn"], "KeyPairSpec": pair_spec}
 
@@ -317,16 +344,15 @@ def generate_data_key_pair_without_plaintext(call: Call, params: dict[str, Any])
 
 def generate_random(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     n = params.get("NumberOfBytes")
-    if n is None or not 1 <= n <= 1024:
-        raise AwsError("ValidationException", "1 validation error detected: Value at 'numberOfBytes' failed to "
-                       "satisfy constraint: Member must have value less than or equal to 1024", 400)
+    if n is None:
+        raise AwsError("ValidationException", "NumberOfBytes is required.", 400)
+    validation.raise_if(validation.check_range("numberOfBytes", n, 1, 1024))
     return {"Plaintext": secrets.token_bytes(n)}
 
 
 def _set_state(call: Call, params: dict[str, Any], state: str) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
-    if key["KeyState"] == "PendingDeletion":
-        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+    not_pending_deletion(key)
     key["KeyState"] = state
     r.save(call, key, version)
     return {}
@@ -346,8 +372,7 @@ def schedule_key_deletion(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("ValidationException", "1 validation error detected: Value at 'pendingWindowInDays' failed "
                        "to satisfy constraint: Member must have value between 7 and 30", 400)
     key, version = r.find(call, params["KeyId"])
-    if key["KeyState"] == "PendingDeletion":
-        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+    not_pending_deletion(key)
     key["KeyState"], key["DeletionDate"] = "PendingDeletion", r.deletion_date(days)
     r.save(call, key, version)
     return {"KeyId": key["Arn"], "DeletionDate": r.parse_time(key["DeletionDate"]), "KeyState": "PendingDeletion",
@@ -396,6 +421,7 @@ def enable_key_rotation(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def disable_key_rotation(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
     _symmetric_only(key)
+    usable(key)
     key.pop("NextRotationDate", None)
     r.save(call, key, version)
     return {}
@@ -432,8 +458,7 @@ def _check_alias_name(name: str) -> None:
 def _aliasable(key: dict[str, Any]) -> None:
     if key["KeyManager"] == "AWS":
         raise AwsError("NotAuthorizedException", "", 400)
-    if key["KeyState"] == "PendingDeletion":
-        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending deletion.", 400)
+    not_pending_deletion(key)
 
 
 def create_alias(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -513,6 +538,9 @@ def _check_policy(call: Call, key_arn: str, policy: str, bypass: bool) -> None:
         validate_policy(policy, "resource")
     except AwsError as err:
         raise AwsError("MalformedPolicyDocumentException", err.message, 400) from None
+    if principals.unknown(call.store, policy):
+        raise AwsError("MalformedPolicyDocumentException",
+                       "Policy contains a statement with one or more invalid principals.", 400)
     if bypass:
         return
     # The lockout safety check: the caller must still be able to PutKeyPolicy after

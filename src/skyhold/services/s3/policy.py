@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold.errors import AwsError
 from skyhold.policy import validate as v
 from skyhold.policy.validate import validate_policy
+from skyhold.services.iam import principals
 from skyhold.services.s3 import errors, public_access, records
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ def put_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     check_policy(name, text)
+    if principals.unknown(call.store, text):
+        raise errors.malformed_policy("Invalid principal in policy")
     if public_access.is_public_policy(text) and public_access.effective(call.store, bucket)["BlockPublicPolicy"]:
         who = call.principal.arn
         raise errors.access_denied(f'User: {who} is not authorized to perform: s3:PutBucketPolicy on resource: '

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets as random
 import string
 import uuid
@@ -24,11 +25,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from skyhold import clock
 from skyhold.authz import Access
-from skyhold.errors import AwsError
+from skyhold.errors import AwsError, validation_failed
 from skyhold.policy import validate_policy
+from skyhold.policy.validate import SYNTAX
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
 from skyhold.services.secretsmanager import rotation
+from skyhold.wire.models import service_model
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
 SECRET = "secretsmanager.secret"
 SERVICE = "secretsmanager"
 CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
+# What CreateSecret's model documents for a name: ASCII letters, digits and /_+=.@-
+# ("!" in AWS's message is for names of secrets that other services manage).
+_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]+")
 
 
 def _not_found() -> AwsError:
@@ -45,6 +51,33 @@ def _not_found() -> AwsError:
 def _deleted() -> AwsError:
     return AwsError("InvalidRequestException",
                     "You can't perform this operation on the secret because it was marked for deletion.")
+
+
+def _check_lengths(operation: str, params: dict[str, Any], *members: str) -> None:
+    """The model's length bounds, which AWS's request validation checks before
+    Secrets Manager sees the request; it names the member without echoing its value."""
+    shapes = service_model(SERVICE).operation_model(operation).input_shape.members
+    problems = []
+    for member in members:
+        value, meta = params.get(member), shapes[member].metadata
+        if value is None:
+            continue
+        if len(value) < meta.get("min", 0):
+            rule = f"greater than or equal to {meta['min']}"
+        elif "max" in meta and len(value) > meta["max"]:
+            rule = f"less than or equal to {meta['max']}"
+        else:
+            continue
+        problems.append(f"Value at '{member[0].lower()}{member[1:]}' failed to satisfy constraint: "
+                        f"Member must have length {rule}")
+    if problems:
+        raise validation_failed(problems)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise AwsError("ValidationException", "Invalid name. Must be a valid name containing alphanumeric "
+                       "characters, or any of the following: -/_+=.@!")
 
 
 def _arn(call: Call, name: str) -> str:
@@ -90,7 +123,8 @@ def _save(call: Call, secret: dict[str, Any], version: int) -> None:
     call.store.put(SECRET, _store_key(secret), secret, expect_version=version)
 
 
-def _seal(call: Call, secret: dict[str, Any], version_id: str, params: dict[str, Any]) -> dict[str, Any]:
+def _data(params: dict[str, Any]) -> tuple[str, bytes]:
+    """The request's secret value: (kind, bytes)."""
     if params.get("SecretString") is not None and params.get("SecretBinary") is not None:
         raise AwsError("InvalidParameterException", "You can't specify both a binary secret value and a string "
                        "secret value in the same secret.")
@@ -102,6 +136,25 @@ def _seal(call: Call, secret: dict[str, Any], version_id: str, params: dict[str,
         raise AwsError("InvalidRequestException", "You must provide either SecretString or SecretBinary.")
     if len(raw) > 65536:
         raise AwsError("InvalidParameterException", "Secret value exceeds the maximum size of 65536 bytes.")
+    return kind, raw
+
+
+def _retried(call: Call, secret: dict[str, Any], version_id: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The version a ClientRequestToken already names, if any. A retry with the same
+    secret data is a no-op that answers with that version; other data is refused, as
+    an existing version can never change."""
+    v = secret["Versions"].get(version_id)
+    if v is None:
+        return None
+    kind, raw = _data(params)
+    if kind != v["Kind"] or raw != _open(call, secret, version_id, v):
+        raise AwsError("ResourceExistsException", f"You can't use ClientRequestToken {version_id} because that "
+                       f"value is already in use for a version of secret {secret['ARN']}.")
+    return v
+
+
+def _seal(call: Call, secret: dict[str, Any], version_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    kind, raw = _data(params)
     # Envelope encryption, as Secrets Manager does: a fresh KMS data key per version
     # (kms:GenerateDataKey via Secrets Manager) seals the value with AES-256-GCM; only
     # the KMS-encrypted data key is kept beside it.
@@ -154,12 +207,20 @@ def _add_version(secret: dict[str, Any], version_id: str, sealed: dict[str, Any]
 
 
 def create_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_lengths("CreateSecret", params, "Name", "ClientRequestToken", "Description")
     name = params["Name"]
+    _check_name(name)
     key = f"{call.principal.account}/{call.region}/{name}"
     if (existing := call.store.get(SECRET, key)) is not None:
-        if existing.value.get("DeletedDate"):
+        found = existing.value
+        if found.get("DeletedDate"):
             raise AwsError("InvalidRequestException", "You can't create this secret because a secret with this name "
                            "is already scheduled for deletion.")
+        # A retried CreateSecret (same token, same value) succeeds and changes nothing.
+        token = params.get("ClientRequestToken")
+        has_value = params.get("SecretString") is not None or params.get("SecretBinary") is not None
+        if token and has_value and _retried(call, found, token, params) is not None:
+            return {"ARN": found["ARN"], "Name": name, "VersionId": token}
         raise AwsError("ResourceExistsException", f"The operation failed because the secret {name} already exists.")
     now = clock.now_iso8601()
     secret: dict[str, Any] = {
@@ -223,12 +284,15 @@ def batch_get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]
 
 
 def put_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_lengths("PutSecretValue", params, "ClientRequestToken")
     secret, version = _find(call, params["SecretId"])
     version_id = params.get("ClientRequestToken") or str(uuid.uuid4())
-    if version_id in secret["Versions"]:
-        raise AwsError("ResourceExistsException", f"You can't modify an existing version, you can only create a "
-                       f"new version.")
+    if (existing := _retried(call, secret, version_id, params)) is not None:
+        return {"ARN": secret["ARN"], "Name": secret["Name"], "VersionId": version_id,
+                "VersionStages": existing["Stages"]}
     stages = params.get("VersionStages") or [CURRENT]
+    if not secret["Versions"] and CURRENT not in stages:
+        stages = [*stages, CURRENT]  # a secret's first version is always AWSCURRENT
     _add_version(secret, version_id, _seal(call, secret, version_id, params), stages)
     secret["LastChangedDate"] = clock.now_iso8601()
     _save(call, secret, version)
@@ -236,6 +300,7 @@ def put_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_lengths("UpdateSecret", params, "ClientRequestToken", "Description")
     secret, version = _find(call, params["SecretId"])
     if "Description" in params:
         secret["Description"] = params["Description"]
@@ -244,7 +309,8 @@ def update_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"ARN": secret["ARN"], "Name": secret["Name"]}
     if params.get("SecretString") is not None or params.get("SecretBinary") is not None:
         version_id = params.get("ClientRequestToken") or str(uuid.uuid4())
-        _add_version(secret, version_id, _seal(call, secret, version_id, params), [CURRENT])
+        if _retried(call, secret, version_id, params) is None:
+            _add_version(secret, version_id, _seal(call, secret, version_id, params), [CURRENT])
         out["VersionId"] = version_id
     secret["LastChangedDate"] = clock.now_iso8601()
     _save(call, secret, version)
@@ -256,21 +322,31 @@ def update_secret_version_stage(call: Call, params: dict[str, Any]) -> dict[str,
     stage, move_to, remove_from = params["VersionStage"], params.get("MoveToVersionId"), params.get("RemoveFromVersionId")
     versions = secret["Versions"]
     holder = next((vid for vid, v in versions.items() if stage in v["Stages"]), None)
-    if holder and holder != remove_from and move_to:
-        raise AwsError("InvalidParameterException", f"The staging label {stage} is currently attached to version "
-                       f"{holder}, so you must explicitly reference that version in RemoveFromVersionId.")
     if move_to and move_to not in versions:
         raise _not_found()
-    if remove_from and remove_from in versions:
-        versions[remove_from]["Stages"] = [s for s in versions[remove_from]["Stages"] if s != stage]
-        if stage == CURRENT:
+    # The label leaves only the version that holds it, named explicitly; and
+    # AWSCURRENT can only move, never be left on no version.
+    if remove_from and remove_from != holder:
+        raise AwsError("InvalidParameterException", f"When you move staging label {stage}, if you specify "
+                       f"RemoveFromVersionId, it must be set to the version that currently has the staging label "
+                       f"{stage}.")
+    if move_to and holder and holder != move_to and not remove_from:
+        raise AwsError("InvalidParameterException", f"The parameter RemoveFromVersionId can't be empty. Staging "
+                       f"label {stage} is currently attached to version {holder}, so you must explicitly reference "
+                       f"that version in RemoveFromVersionId.")
+    if stage == CURRENT and remove_from and not move_to:
+        raise AwsError("InvalidParameterException", "You can't remove AWSCURRENT from a version without moving it "
+                       "to another version.")
+    if move_to != holder:
+        if remove_from:
+            versions[remove_from]["Stages"].remove(stage)
+        if move_to:
+            versions[move_to]["Stages"].append(stage)
+        if stage == CURRENT and remove_from:
+            # AWSPREVIOUS follows to the version AWSCURRENT left.
+            for v in versions.values():
+                v["Stages"] = [s for s in v["Stages"] if s != PREVIOUS]
             versions[remove_from]["Stages"].append(PREVIOUS)
-            for vid, v in versions.items():
-                if vid != remove_from:
-                    v["Stages"] = [s for s in v["Stages"] if s != PREVIOUS]
-    if move_to:
-        versions[move_to]["Stages"] = [s for s in versions[move_to]["Stages"] if s != PREVIOUS or stage != CURRENT]
-        versions[move_to]["Stages"].append(stage)
     _save(call, secret, version)
     return {"ARN": secret["ARN"], "Name": secret["Name"]}
 
@@ -397,6 +473,7 @@ def _rotator(call: Call) -> rotation.Rotator:
 
 
 def rotate_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_lengths("RotateSecret", params, "ClientRequestToken")
     secret, version = _find(call, params["SecretId"])
     if params.get("RotationLambdaARN"):
         rotation.check_function(call, params["RotationLambdaARN"])
@@ -426,7 +503,12 @@ def cancel_rotate_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def put_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, version = _find(call, params["SecretId"])
     text = params["ResourcePolicy"]
-    validate_policy(text, "resource")
+    try:
+        validate_policy(text, "resource")
+    except AwsError as err:
+        # Secrets Manager's own code; for a grammar error its own sentence too.
+        message = "This policy has invalid syntax." if err.message == SYNTAX else err.message
+        raise AwsError("MalformedPolicyDocumentException", message) from None
     if params.get("BlockPublicPolicy") and _is_public(text):
         raise AwsError("PublicPolicyException", "This resource policy contains a statement that grants public "
                        "access, and BlockPublicPolicy is set to true.")

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from skyhold.errors import AwsError
+from skyhold.errors import AwsError, validation_failed
 
 # AWS packs session policies and tags into the session token; the limit is on that
 # packed form. Skyhold approximates the packing as compact JSON against AWS's
@@ -31,8 +31,7 @@ def check_pattern(field: str, value: str, pattern: str, min_len: int, max_len: i
         problems.append(f"Value '{value}' at '{field}' failed to satisfy constraint: "
                         f"Member must satisfy regular expression pattern: {pattern}")
     if problems:
-        n = len(problems)
-        raise AwsError("ValidationError", f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
+        raise validation_failed(problems, "ValidationError")
 
 
 def check_duration(value: int, low: int, high: int) -> None:
