@@ -52,6 +52,19 @@ def test_trail_needs_a_bucket_policy_for_cloudtrail(trail_env: dict) -> None:
     assert out.returncode != 0 and "InsufficientS3BucketPolicyException" in out.stderr
 
 
+def test_trail_names_follow_cloudtrail_rules(trail_env: dict) -> None:
+    """No adjacent periods, underscores or dashes, and nothing that looks like an IP address."""
+    from botocore.exceptions import ClientError
+
+    cloudtrail = trail_env["admin"].client("cloudtrail")
+    refused = ("my--trail", "my_-trail", "my..trail", "192.168.5.4", "-trail", "ab")
+    for name in refused:
+        with pytest.raises(ClientError) as e:
+            cloudtrail.create_trail(Name=name, S3BucketName="no-policy-logs")
+        assert e.value.response["Error"]["Code"] == "InvalidTrailNameException", name
+    assert not {t["Name"] for t in cloudtrail.describe_trails()["trailList"]} & set(refused)
+
+
 def test_delivery_and_validate_logs(trail_env: dict) -> None:
     srv: Server = trail_env["server"]
     admin: AwsEnv = trail_env["admin"]

@@ -287,6 +287,11 @@ def test_dry_run_missing_image_and_the_running_quota(server: Server, admin: AwsE
     code, _, status = error(lambda: reader.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, DryRun=True))
     assert (code, status) == ("UnauthorizedOperation", 403)
 
+    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, InstanceType="t4g.micro")) == (
+        "InvalidParameterValue", "The architecture 'arm64' of the specified instance type does not match the "
+        "architecture 'x86_64' of the specified AMI. Specify an instance type and an AMI that have matching "
+        "architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover the "
+        "architecture of the instance type or AMI.", 400)
     unchecked = admin.session().client("ec2", region_name="eu-north-1", config=Config(parameter_validation=False,
                                                                                        retries={"max_attempts": 1}))
     assert error(lambda: unchecked.run_instances(MinCount=1, MaxCount=1)) == (
@@ -302,3 +307,20 @@ def test_dry_run_missing_image_and_the_running_quota(server: Server, admin: AwsE
     ec2.stop_instances(InstanceIds=first)  # stopped instances are not running ones
     assert len(ec2.run_instances(ImageId=UBUNTU, MinCount=2, MaxCount=2)["Instances"]) == 2
     ec2.terminate_instances(InstanceIds=[*first, *rest])
+
+
+def test_tag_lengths(admin: AwsEnv) -> None:
+    from botocore.exceptions import ClientError
+
+    ec2 = admin.client("ec2")
+    key_pair = ec2.create_key_pair(KeyName=f"tags-{uuid.uuid4().hex[:6]}")["KeyPairId"]
+    for tag, message in (({"Key": "k" * 129, "Value": "v"}, "Tag key exceeds the maximum length of 128 characters"),
+                         ({"Key": "k", "Value": "v" * 257}, "Tag value exceeds the maximum length of 256 characters")):
+        try:
+            ec2.create_tags(Resources=[key_pair], Tags=[tag])
+            raise AssertionError("tag accepted")
+        except ClientError as err:
+            assert (err.response["Error"]["Code"], err.response["Error"]["Message"]) == (
+                "InvalidParameterValue", message)
+    ec2.create_tags(Resources=[key_pair], Tags=[{"Key": "k" * 128, "Value": "v" * 256}])
+    assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [key_pair]}])["Tags"][0]["Key"] == "k" * 128

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 TRAIL = "cloudtrail.trail"
 SERVICE_PRINCIPAL = "cloudtrail.amazonaws.com"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$")
+_ADJACENT = re.compile(r"[._-]{2}")  # "my--trail", "my-_trail", "a..b": refused
+_IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")  # nor may a name look like an IP address
 
 
 def trail_arn(region: str, account: str, name: str) -> str:
@@ -73,7 +75,7 @@ def _view(trail: dict[str, Any]) -> dict[str, Any]:
 
 def create_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name, bucket = params["Name"], params["S3BucketName"]
-    if not _NAME.match(name) or ".." in name:
+    if not _NAME.match(name) or _ADJACENT.search(name) or _IP.match(name):
         raise AwsError("InvalidTrailNameException", "Trail name must starts with a letter or number, end with a letter "
                        "or number, be between 3 and 128 characters, and contain only letters, numbers, periods, "
                        "underscores and dashes.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import re
 import secrets
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,15 @@ def instance_types() -> frozenset[str]:
 
     model = botocore.session.get_session().get_service_model("ec2")
     return frozenset(model.shape_for("InstanceType").enum)
+
+
+# Graviton families: a "g" right after the generation digit (t4g, m7gd, c6gn, is4gen),
+# the first one, a1, and Grace (p6e-gb200). Every other family in the model is x86_64.
+_ARM_FAMILY = re.compile(r"a1|[a-z]+\d+g[a-z]*|[a-z0-9]+-gb\d+")
+
+
+def architecture(instance_type: str) -> str:
+    return "arm64" if _ARM_FAMILY.fullmatch(instance_type.split(".", 1)[0]) else "x86_64"
 
 
 def state(name: str) -> dict[str, Any]:
@@ -176,6 +186,12 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     instance_type = params.get("InstanceType") or "m1.small"
     if instance_type not in instance_types():
         raise AwsError("InvalidParameterValue", f"Invalid value '{instance_type}' for InstanceType.")
+    arch, image_arch = architecture(instance_type), image.get("Architecture", "x86_64")
+    if arch != image_arch:
+        raise AwsError("InvalidParameterValue", f"The architecture '{arch}' of the specified instance type does not "
+                       f"match the architecture '{image_arch}' of the specified AMI. Specify an instance type and an "
+                       "AMI that have matching architectures, and try again. You can use 'describe-instance-types' "
+                       "or 'describe-images' to discover the architecture of the instance type or AMI.")
     if params.get("KeyName") and call.store.get(
             r.KEY_PAIR, f"{call.principal.account}/{call.region}/{params['KeyName']}") is None:
         raise AwsError("InvalidKeyPair.NotFound", f"The key pair '{params['KeyName']}' does not exist")

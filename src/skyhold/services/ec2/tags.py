@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 MAX_TAGS = 50
+MAX_KEY, MAX_VALUE = 128, 256  # characters
 _TYPES = {"i": "instance", "vpc": "vpc", "subnet": "subnet", "sg": "security-group", "key": "key-pair"}
 
 
@@ -33,8 +34,13 @@ def as_list(tags: dict[str, str]) -> list[dict[str, str]]:
 
 
 def check_new(tags: list[dict[str, Any]], existing: dict[str, str] | None = None) -> None:
-    """AWS's rules for tags a caller sets: `aws:` keys are reserved, at most 50."""
+    """AWS's rules for tags a caller sets: keys of up to 128 characters, values of up
+    to 256, `aws:` keys are reserved, at most 50."""
     for tag in tags:
+        if len(tag["Key"]) > MAX_KEY:
+            raise AwsError("InvalidParameterValue", f"Tag key exceeds the maximum length of {MAX_KEY} characters")
+        if len(tag.get("Value") or "") > MAX_VALUE:
+            raise AwsError("InvalidParameterValue", f"Tag value exceeds the maximum length of {MAX_VALUE} characters")
         if tag["Key"].lower().startswith("aws:"):
             raise AwsError("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
     if len({**(existing or {}), **as_dict(tags)}) > MAX_TAGS:
