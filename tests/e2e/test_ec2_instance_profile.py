@@ -324,3 +324,35 @@ def test_tag_lengths(admin: AwsEnv) -> None:
                 "InvalidParameterValue", message)
     ec2.create_tags(Resources=[key_pair], Tags=[{"Key": "k" * 128, "Value": "v" * 256}])
     assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [key_pair]}])["Tags"][0]["Key"] == "k" * 128
+
+
+def test_malformed_ids_and_group_names(admin: AwsEnv) -> None:
+    from botocore.exceptions import ClientError
+
+    ec2 = admin.client("ec2")
+
+    def error(call) -> tuple[str, str]:
+        try:
+            call()
+        except ClientError as err:
+            return err.response["Error"]["Code"], err.response["Error"]["Message"]
+        raise AssertionError("no error")
+
+    group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]
+    assert ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]["GroupName"] == "default"
+    assert error(lambda: ec2.describe_security_groups(GroupIds=["i-0d9566a2e1c8fe35d"])) == (
+        "InvalidGroupId.Malformed", 'Invalid id: "i-0d9566a2e1c8fe35d" (expecting "sg-...")')
+    assert error(lambda: ec2.describe_security_groups(GroupIds=["sg-0b3bzz"])) == (
+        "InvalidGroupId.Malformed", "The security-group ID 'sg-0b3bzz' is malformed")
+    assert error(lambda: ec2.describe_security_groups(GroupIds=["sg-0123456789abcdef0"]))[0] == "InvalidGroup.NotFound"
+    assert error(lambda: ec2.describe_vpcs(VpcIds=["foo"])) == (
+        "InvalidVpcID.Malformed", 'Invalid id: "foo" (expecting "vpc-...")')
+    assert error(lambda: ec2.describe_subnets(SubnetIds=["foo"])) == (
+        "InvalidSubnetID.Malformed", 'Invalid id: "foo" (expecting "subnet-...")')
+    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, SubnetId="foo"))[0] == \
+        "InvalidSubnetID.Malformed"
+    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, SecurityGroups=["web"])) == (
+        "InvalidGroup.NotFound", f"The security group 'web' does not exist in default VPC '{group['VpcId']}'")
+    launched = ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, SecurityGroups=["default"])["Instances"][0]
+    assert [g["GroupId"] for g in launched["SecurityGroups"]] == [group["GroupId"]]
+    ec2.terminate_instances(InstanceIds=[launched["InstanceId"]])

@@ -196,7 +196,7 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             r.KEY_PAIR, f"{call.principal.account}/{call.region}/{params['KeyName']}") is None:
         raise AwsError("InvalidKeyPair.NotFound", f"The key pair '{params['KeyName']}' does not exist")
     subnet = network.subnet_for(call, params.get("SubnetId"))
-    groups = network.groups_for(call, params.get("SecurityGroupIds"))
+    groups = network.groups_for(call, params.get("SecurityGroupIds"), params.get("SecurityGroups"))
     options = metadata_options(params.get("MetadataOptions") or {}, image)
     user_data = _user_data(params.get("UserData"))
     instance_tags = _tag_specs(params)

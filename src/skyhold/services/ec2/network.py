@@ -4,6 +4,8 @@ security group — enough for RunInstances with no network arguments."""
 
 from __future__ import annotations
 
+import re
+
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
@@ -52,27 +54,51 @@ def security_group(call: Call, net: dict[str, Any]) -> dict[str, Any]:
             "Tags": _tags(net, net["GroupId"])}
 
 
+# An id of another form is refused before any lookup, with codes whose spelling AWS
+# does not keep consistent (VpcID, SubnetID, but GroupId).
+_MALFORMED = {"vpc": "InvalidVpcID.Malformed", "subnet": "InvalidSubnetID.Malformed", "sg": "InvalidGroupId.Malformed"}
+_HEX_ID = re.compile(r"[0-9a-f]{8}(?:[0-9a-f]{9})?")
+
+
+def check_id(resource_id: str, prefix: str) -> None:
+    if not resource_id.startswith(prefix + "-"):
+        raise AwsError(_MALFORMED[prefix], f'Invalid id: "{resource_id}" (expecting "{prefix}-...")')
+    if prefix == "sg" and not _HEX_ID.fullmatch(resource_id[3:]):
+        raise AwsError(_MALFORMED[prefix], f"The security-group ID '{resource_id}' is malformed")
+
+
 def subnet_for(call: Call, subnet_id: str | None) -> dict[str, Any]:
     """The subnet an instance launches into: the one named, else the first zone's."""
     net = network(call)
     if subnet_id is None:
         return net["Subnets"][0]
+    check_id(subnet_id, "subnet")
     for s in net["Subnets"]:
         if s["SubnetId"] == subnet_id:
             return s
     raise AwsError("InvalidSubnetID.NotFound", f"The subnet ID '{subnet_id}' does not exist")
 
 
-def groups_for(call: Call, group_ids: list[str] | None) -> list[str]:
+def groups_for(call: Call, group_ids: list[str] | None, group_names: list[str] | None = None) -> list[str]:
+    """The groups an instance launches with, named by id or (in the default VPC) by name."""
     net = network(call)
+    for name in group_names or []:
+        if name != "default":
+            raise AwsError("InvalidGroup.NotFound", f"The security group '{name}' does not exist in default VPC "
+                           f"'{net['VpcId']}'")
+    if group_names and not group_ids:
+        group_ids = [net["GroupId"]]
     for gid in group_ids or []:
+        check_id(gid, "sg")
         if gid != net["GroupId"]:
             raise AwsError("InvalidGroup.NotFound", f"The security group '{gid}' does not exist")
     return list(dict.fromkeys(group_ids or [net["GroupId"]]))
 
 
 def _select(items: list[dict[str, Any]], id_field: str, ids: list[str] | None, error: str, noun: str,
-            params: dict[str, Any], fields: filters.Fields) -> list[dict[str, Any]]:
+            params: dict[str, Any], fields: filters.Fields, prefix: str) -> list[dict[str, Any]]:
+    for i in ids or []:
+        check_id(i, prefix)
     if ids:
         missing = [i for i in ids if i not in {item[id_field] for item in items}]
         if missing:
@@ -100,20 +126,20 @@ _GROUP_FIELDS: filters.Fields = {
 
 def describe_vpcs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found = _select([vpc(call, network(call))], "VpcId", params.get("VpcIds"), "InvalidVpcID.NotFound", "vpc ID",
-                    params, _VPC_FIELDS)
+                    params, _VPC_FIELDS, "vpc")
     return {"Vpcs": found}
 
 
 def describe_subnets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found = _select(subnets(call, network(call)), "SubnetId", params.get("SubnetIds"), "InvalidSubnetID.NotFound",
-                    "subnet ID", params, _SUBNET_FIELDS)
+                    "subnet ID", params, _SUBNET_FIELDS, "subnet")
     return {"Subnets": found}
 
 
 def describe_security_groups(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     groups = [security_group(call, network(call))]
     found = _select(groups, "GroupId", params.get("GroupIds"), "InvalidGroup.NotFound", "security group", params,
-                    _GROUP_FIELDS)
+                    _GROUP_FIELDS, "sg")
     for name in params.get("GroupNames") or []:
         if name != "default":
             raise AwsError("InvalidGroup.NotFound", f"The security group '{name}' does not exist in default VPC "
