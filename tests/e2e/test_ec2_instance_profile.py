@@ -356,3 +356,24 @@ def test_malformed_ids_and_group_names(admin: AwsEnv) -> None:
     launched = ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, SecurityGroups=["default"])["Instances"][0]
     assert [g["GroupId"] for g in launched["SecurityGroups"]] == [group["GroupId"]]
     ec2.terminate_instances(InstanceIds=[launched["InstanceId"]])
+
+
+def test_filter_names(admin: AwsEnv) -> None:
+    """Names EC2 documents work; an unknown one is refused even when nothing would match."""
+    from botocore.exceptions import ClientError
+
+    ec2 = admin.client("ec2", region_name="ap-south-2")  # no instances or key pairs here
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
+    assert ec2.describe_vpcs(Filters=[{"Name": "cidr-block-association.cidr-block",
+                                       "Values": [vpc["CidrBlock"]]}])["Vpcs"][0]["VpcId"] == vpc["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "cidrBlock", "Values": ["172.31.*"]},
+                                            {"Name": "map-public-ip-on-launch", "Values": ["true"]}])["Subnets"]
+    assert subnets and all(s["VpcId"] == vpc["VpcId"] for s in subnets)
+    for call in (lambda f: ec2.describe_instances(Filters=f), lambda f: ec2.describe_key_pairs(Filters=f),
+                 lambda f: ec2.describe_subnets(Filters=f), lambda f: ec2.describe_tags(Filters=f)):
+        try:
+            call([{"Name": "bogus", "Values": ["x"]}])
+            raise AssertionError("unknown filter accepted")
+        except ClientError as err:
+            assert (err.response["Error"]["Code"], err.response["Error"]["Message"]) == (
+                "InvalidParameterValue", "The filter 'bogus' is invalid")

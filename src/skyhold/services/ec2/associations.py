@@ -77,7 +77,7 @@ def describe_iam_instance_profile_associations(call: Call, params: dict[str, Any
         if missing:
             raise AwsError("InvalidAssociationID.NotFound", f"An association with ID {missing[0]} does not exist.")
         found = [f for f in found if f["AssociationId"] in wanted]
-    found = [f for f in found if filters.matches(f, params.get("Filters"), _FIELDS)]
+    found = filters.select(found, params.get("Filters"), _FIELDS)
     start = int(params["NextToken"]) if (params.get("NextToken") or "").isdigit() else 0
     limit = params.get("MaxResults") or len(found) or 1
     out: dict[str, Any] = {"IamInstanceProfileAssociations": found[start:start + limit]}

@@ -52,7 +52,7 @@ def describe_images(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if owners:
         # "amazon" names AWS's own images; "self" the caller's (Skyhold has none yet).
         found = [i for i in found if i["OwnerId"] in owners or (i.get("ImageOwnerAlias") or "-") in owners]
-    return {"Images": [i for i in found if filters.matches(i, params.get("Filters"), _FIELDS)]}
+    return {"Images": filters.select(found, params.get("Filters"), _FIELDS)}
 
 
 def describe_regions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def describe_regions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
              for name in sorted(names or REGIONS)]
     fields: filters.Fields = {"region-name": lambda g: [g["RegionName"]], "endpoint": lambda g: [g["Endpoint"]],
                               "opt-in-status": lambda g: [g["OptInStatus"]]}
-    return {"Regions": [g for g in found if filters.matches(g, params.get("Filters"), fields)]}
+    return {"Regions": filters.select(found, params.get("Filters"), fields)}
 
 
 def zones(region: str) -> list[dict[str, Any]]:
@@ -86,7 +86,7 @@ def describe_availability_zones(call: Call, params: dict[str, Any]) -> dict[str,
     fields: filters.Fields = {"zone-name": lambda z: [z["ZoneName"]], "zone-id": lambda z: [z["ZoneId"]],
                               "region-name": lambda z: [z["RegionName"]], "state": lambda z: [z["State"]],
                               "zone-type": lambda z: [z["ZoneType"]], "group-name": lambda z: [z["GroupName"]]}
-    return {"AvailabilityZones": [z for z in found if filters.matches(z, params.get("Filters"), fields)]}
+    return {"AvailabilityZones": filters.select(found, params.get("Filters"), fields)}
 
 
 HANDLERS = {

@@ -26,6 +26,22 @@ def _tags(resource: dict[str, Any]) -> dict[str, str]:
     return tags if isinstance(tags, dict) else {t["Key"]: t.get("Value", "") for t in tags}
 
 
+def check(filters: list[dict[str, Any]] | None, fields: Fields) -> None:
+    """An unknown filter name is AWS's InvalidParameterValue, whether or not any
+    resource is there to be filtered."""
+    for f in filters or []:
+        name = f.get("Name") or ""
+        if not (name.startswith("tag:") or name in ("tag-key", "tag-value") or name in fields):
+            raise AwsError("InvalidParameterValue", f"The filter '{name}' is invalid")
+
+
+def select(resources: Iterable[dict[str, Any]], filters: list[dict[str, Any]] | None,
+           fields: Fields) -> list[dict[str, Any]]:
+    """The resources that pass every filter (names checked first)."""
+    check(filters, fields)
+    return [r for r in resources if matches(r, filters, fields)]
+
+
 def matches(resource: dict[str, Any], filters: list[dict[str, Any]] | None, fields: Fields) -> bool:
     """True when the resource passes every filter; an unknown filter name is AWS's
     InvalidParameterValue. `tag:<key>` and `tag-key`/`tag-value` work for any

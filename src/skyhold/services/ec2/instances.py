@@ -297,7 +297,7 @@ def describe_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                         key=lambda i: (i.get("LaunchedAt", i["LaunchTime"]), i["AmiLaunchIndex"], i["InstanceId"]))
     else:
         chosen = r.instances(call)
-    found = [i for i in chosen if filters.matches(i, params.get("Filters"), _FIELDS)]
+    found = filters.select(chosen, params.get("Filters"), _FIELDS)
     start = 0
     if params.get("NextToken"):
         # The token names the last instance of the previous page (in launch order).

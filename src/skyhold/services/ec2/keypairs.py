@@ -115,9 +115,7 @@ def describe_key_pairs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                 raise AwsError("InvalidKeyPair.NotFound", f"The {what} '{missing[0]}' does not exist")
             pairs = [p for p in pairs if p[field] in wanted]
     shown = []
-    for pair in pairs:
-        if not filters.matches(pair, params.get("Filters"), _FIELDS):
-            continue
+    for pair in filters.select(pairs, params.get("Filters"), _FIELDS):
         item = {k: v for k, v in pair.items() if k != "PublicKey" or params.get("IncludePublicKey")}
         item["CreateTime"] = r.parse_time(pair["CreateTime"])
         item["Tags"] = pair.get("Tags") or []

@@ -104,19 +104,27 @@ def _select(items: list[dict[str, Any]], id_field: str, ids: list[str] | None, e
         if missing:
             raise AwsError(error, f"The {noun} '{missing[0]}' does not exist")
         items = [item for item in items if item[id_field] in ids]
-    return [item for item in items if filters.matches(item, params.get("Filters"), fields)]
+    return filters.select(items, params.get("Filters"), fields)
 
 
 _VPC_FIELDS: filters.Fields = {
     "vpc-id": lambda v: [v["VpcId"]], "cidr": lambda v: [v["CidrBlock"]], "cidr-block": lambda v: [v["CidrBlock"]],
-    "is-default": lambda v: [v["IsDefault"]], "state": lambda v: [v["State"]], "owner-id": lambda v: [v["OwnerId"]],
+    "is-default": lambda v: [v["IsDefault"]], "isDefault": lambda v: [v["IsDefault"]],
+    "state": lambda v: [v["State"]], "owner-id": lambda v: [v["OwnerId"]],
     "dhcp-options-id": lambda v: [v["DhcpOptionsId"]],
+    "cidr-block-association.cidr-block": lambda v: [a["CidrBlock"] for a in v["CidrBlockAssociationSet"]],
+    "cidr-block-association.association-id": lambda v: [a["AssociationId"] for a in v["CidrBlockAssociationSet"]],
+    "cidr-block-association.state": lambda v: [a["CidrBlockState"]["State"] for a in v["CidrBlockAssociationSet"]],
 }
 _SUBNET_FIELDS: filters.Fields = {
     "subnet-id": lambda s: [s["SubnetId"]], "vpc-id": lambda s: [s["VpcId"]],
     "availability-zone": lambda s: [s["AvailabilityZone"]], "availability-zone-id": lambda s: [s["AvailabilityZoneId"]],
     "default-for-az": lambda s: [s["DefaultForAz"]], "defaultForAz": lambda s: [s["DefaultForAz"]],
-    "cidr-block": lambda s: [s["CidrBlock"]], "state": lambda s: [s["State"]], "owner-id": lambda s: [s["OwnerId"]],
+    "cidr-block": lambda s: [s["CidrBlock"]], "cidr": lambda s: [s["CidrBlock"]],
+    "cidrBlock": lambda s: [s["CidrBlock"]],
+    "state": lambda s: [s["State"]], "owner-id": lambda s: [s["OwnerId"]],
+    "map-public-ip-on-launch": lambda s: [s["MapPublicIpOnLaunch"]], "subnet-arn": lambda s: [s["SubnetArn"]],
+    "available-ip-address-count": lambda s: [s["AvailableIpAddressCount"]],
 }
 _GROUP_FIELDS: filters.Fields = {
     "group-id": lambda g: [g["GroupId"]], "group-name": lambda g: [g["GroupName"]], "vpc-id": lambda g: [g["VpcId"]],

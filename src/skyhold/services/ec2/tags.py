@@ -125,6 +125,7 @@ def describe_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     for resource_id, tags in ((net.value.get("Tags") or {}) if net else {}).items():
         items += [{"ResourceId": resource_id, "ResourceType": resource_type(resource_id), "Key": k, "Value": v}
                   for k, v in tags.items()]
+    filters.check(params.get("Filters"), _FIELDS)
     found = [t for t in items if filters.matches({**t, "Tags": {}}, params.get("Filters"), _FIELDS)]
     found.sort(key=lambda t: (t["ResourceId"], t["Key"]))
     return {"Tags": found}
