@@ -366,6 +366,19 @@ def test_filter_names(admin: AwsEnv) -> None:
     vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
     assert ec2.describe_vpcs(Filters=[{"Name": "cidr-block-association.cidr-block",
                                        "Values": [vpc["CidrBlock"]]}])["Vpcs"][0]["VpcId"] == vpc["VpcId"]
+    images = ec2.describe_images(Filters=[{"Name": "root-device-name", "Values": ["/dev/xvda"]},
+                                          {"Name": "creation-date", "Values": ["2024-*"]}])["Images"]
+    assert [i["ImageId"] for i in images] == [AL2023]
+    assert ec2.describe_images(Filters=[{"Name": "platform", "Values": ["windows"]}])["Images"] == []
+    launched = ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1)["Instances"][0]
+    zone_id = ec2.describe_availability_zones(ZoneNames=[launched["Placement"]["AvailabilityZone"]])[
+        "AvailabilityZones"][0]["ZoneId"]
+    for name, value, found in (("tenancy", "default", 1), ("root-device-type", "ebs", 1),
+                               ("availability-zone-id", zone_id, 1), ("platform", "windows", 0),
+                               ("instance-lifecycle", "spot", 0)):
+        listed = ec2.describe_instances(Filters=[{"Name": name, "Values": [value]}])["Reservations"]
+        assert len(listed) == found, name
+    ec2.terminate_instances(InstanceIds=[launched["InstanceId"]])
     subnets = ec2.describe_subnets(Filters=[{"Name": "cidrBlock", "Values": ["172.31.*"]},
                                             {"Name": "map-public-ip-on-launch", "Values": ["true"]}])["Subnets"]
     assert subnets and all(s["VpcId"] == vpc["VpcId"] for s in subnets)

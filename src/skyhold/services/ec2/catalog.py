@@ -40,6 +40,9 @@ _FIELDS: filters.Fields = {
     "state": lambda i: [i["State"]], "image-type": lambda i: [i["ImageType"]], "is-public": lambda i: [i["Public"]],
     "platform-details": lambda i: [i["PlatformDetails"]], "root-device-type": lambda i: [i["RootDeviceType"]],
     "virtualization-type": lambda i: [i["VirtualizationType"]], "description": lambda i: [i["Description"]],
+    "creation-date": lambda i: [i.get("CreationDate")], "root-device-name": lambda i: [i.get("RootDeviceName")],
+    "platform": lambda i: [i.get("Platform")],  # "windows" only: Linux images have none
+    "boot-mode": lambda i: [i.get("BootMode")],
 }
 
 

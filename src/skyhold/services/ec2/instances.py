@@ -252,6 +252,11 @@ _FIELDS: filters.Fields = {
     "network-interface.network-interface-id": lambda i: [i["NetworkInterfaceId"]],
     "launch-time": lambda i: [i["LaunchTime"]],
     "architecture": lambda i: [r.IMAGES.get(i["ImageId"], {}).get("Architecture", "x86_64")],
+    "availability-zone-id": lambda i: [r.zone_id(i["Region"], i["AvailabilityZone"][-1])],
+    "root-device-type": lambda i: ["ebs"], "tenancy": lambda i: ["default"],
+    "root-device-name": lambda i: [r.IMAGES.get(i["ImageId"], {}).get("RootDeviceName")],
+    # On-demand, Linux, no public address: what these name is never there, so nothing matches.
+    "instance-lifecycle": lambda i: [], "platform": lambda i: [], "ip-address": lambda i: [], "dns-name": lambda i: [],
     "metadata-options.http-tokens": lambda i: [i["MetadataOptions"]["HttpTokens"]],
     "metadata-options.http-endpoint": lambda i: [i["MetadataOptions"]["HttpEndpoint"]],
     "metadata-options.http-put-response-hop-limit": lambda i: [i["MetadataOptions"]["HttpPutResponseHopLimit"]],
