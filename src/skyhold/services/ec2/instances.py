@@ -178,7 +178,8 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                        f"{'minCount' if low < 1 else 'maxCount'} is invalid. Expecting a value greater than 0.")
     if low > high:
         raise AwsError("InvalidParameterValue", "MinCount must be less than or equal to MaxCount")
-    room = RUNNING_QUOTA - sum(1 for i in r.instances(call) if i["State"] in ("pending", "running"))
+    existing = r.instances(call)
+    room = RUNNING_QUOTA - sum(1 for i in existing if i["State"] in ("pending", "running"))
     if low > room:
         raise AwsError("InstanceLimitExceeded", f"Your quota allows for {max(room, 0)} more running instance(s). "
                        f"You requested at least {low}")
@@ -202,7 +203,7 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     instance_tags = _tag_specs(params)
     profile = r.profile_by_ref(call, params["IamInstanceProfile"]) if params.get("IamInstanceProfile") else None
     vpc_id = network.network(call)["VpcId"]
-    taken = {i["PrivateIpAddress"] for i in r.instances(call)}
+    taken = {i["PrivateIpAddress"] for i in existing}
     now = clock.now_iso8601()
     reservation = r.new_id("r")
     launched = []

@@ -26,12 +26,13 @@ def unknown(store: Store, document: str) -> list[str]:
             continue  # "*", or no principal (an identity policy)
         aws = named.get("AWS")
         for who in aws if isinstance(aws, list) else [aws] if aws is not None else []:
-            if not _exists(store, str(who)):
+            if not exists(store, str(who)):
                 out.append(str(who))
     return out
 
 
-def _exists(store: Store, who: str) -> bool:
+def exists(store: Store, who: str) -> bool:
+    """Whether one "AWS" principal of a policy names a principal."""
     if who == "*" or _account(who):
         return True
     parts = who.split(":", 5)

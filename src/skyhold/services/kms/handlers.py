@@ -135,8 +135,7 @@ def _symmetric_encrypt(call: Call, key: dict[str, Any], plaintext: bytes, contex
                        operation: str) -> bytes:
     """A symmetric ciphertext; data keys (and data key pairs) are only ever made under a
     symmetric encryption key — KMS refuses asymmetric and HMAC keys for them."""
-    _require_usage(key, "ENCRYPT_DECRYPT", operation)
-    if key["KeySpec"] != "SYMMETRIC_DEFAULT":
+    if key["KeyUsage"] != "ENCRYPT_DECRYPT" or key["KeySpec"] != "SYMMETRIC_DEFAULT":
         raise _invalid_usage(key, operation)
     usable(key)
     version = len(key["Material"]) - 1

@@ -13,6 +13,7 @@ from skyhold.services.s3 import errors, public_access, records
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
+    from skyhold.store.base import Store
 
 # IAM's MalformedPolicyDocument messages → S3's MalformedPolicy wording.
 _S3_WORDS = {
@@ -35,7 +36,7 @@ def _as_list(x: Any) -> list[Any]:
     return x if isinstance(x, list) else [] if x is None else [x]
 
 
-def check_policy(bucket: str, text: str) -> dict[str, Any]:
+def check_policy(store: Store, bucket: str, text: str) -> dict[str, Any]:
     """Validate a bucket policy like S3: JSON, IAM grammar, then S3's own rules (its
     resources are this bucket and its objects, its actions are S3's)."""
     if not text.lstrip().startswith("{"):
@@ -58,7 +59,7 @@ def check_policy(bucket: str, text: str) -> dict[str, Any]:
             if res != "*" and res != own and not str(res).startswith(own + "/"):
                 raise errors.malformed_policy("Policy has invalid resource")
         for who in _principals(st):
-            if not _principal_ok(who):
+            if not principals.exists(store, who):
                 raise errors.malformed_policy("Invalid principal in policy")
     return doc
 
@@ -72,23 +73,13 @@ def _principals(st: dict[str, Any]) -> list[str]:
     return []
 
 
-def _principal_ok(who: str) -> bool:
-    if who == "*" or (len(who) == 12 and who.isdigit()):
-        return True
-    parts = who.split(":", 5)
-    return len(parts) == 6 and parts[0] == "arn" and parts[2] in ("iam", "sts") and \
-        (parts[4].isdigit() and len(parts[4]) == 12)
-
-
 def put_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     bucket = records.get_bucket(call.store, name).value
     text = params.get("Policy") or ""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    check_policy(name, text)
-    if principals.unknown(call.store, text):
-        raise errors.malformed_policy("Invalid principal in policy")
+    check_policy(call.store, name, text)
     if public_access.is_public_policy(text) and public_access.effective(call.store, bucket)["BlockPublicPolicy"]:
         who = call.principal.arn
         raise errors.access_denied(f'User: {who} is not authorized to perform: s3:PutBucketPolicy on resource: '
