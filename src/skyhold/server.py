@@ -29,6 +29,18 @@ _LATIN1_DECODE = methodcaller("decode", "latin-1")
 _LATIN1_ENCODE = methodcaller("encode", "latin-1")
 
 
+def _header_bytes(value: str) -> bytes:
+    """A header value as bytes: Latin-1 as HTTP has it, else the UTF-8 the client sent."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return value.encode("utf-8", "surrogateescape")  # bytes of the query that were not UTF-8
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace")
+
+
 class AsgiBody:
     """The request body, read from ASGI `receive` once: whole or as a stream."""
 
@@ -150,7 +162,10 @@ class App:
         )
         response = await self.pipeline.handle(req, AsgiBody(receive))
         names, values = zip(*response.headers) if response.headers else ((), ())
-        raw_headers = list(zip(map(_LATIN1_ENCODE, names), map(_LATIN1_ENCODE, values)))
+        try:
+            raw_headers = list(zip(map(_LATIN1_ENCODE, names), map(_LATIN1_ENCODE, values)))
+        except UnicodeEncodeError:  # a value echoed from the query (S3's response-* overrides)
+            raw_headers = list(zip(map(_LATIN1_ENCODE, names), map(_header_bytes, values)))
         body = response.body
         if isinstance(body, bytes):
             if "content-length" not in names and "Content-Length" not in names:

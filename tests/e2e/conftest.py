@@ -11,15 +11,17 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.credentials
 import botocore.session
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -134,6 +136,12 @@ class AwsEnv:
     def client(self, service: str, **kw: object) -> object:
         return self.session().client(service, config=Config(retries={"max_attempts": 1}), **kw)
 
+    def unchecked_client(self, service: str, **kw: object) -> Any:
+        """A client without the SDK's own parameter checks: it sends what a client
+        without them (or a hand-made request) would, so the server must refuse it."""
+        return self.session().client(service, config=Config(parameter_validation=False,
+                                                            retries={"max_attempts": 1}), **kw)
+
     def new_user(self, policy: dict | None = None) -> dict:
         """A new IAM user of this profile's account, with an inline policy if given: its access key."""
         iam = self.client("iam")
@@ -148,6 +156,16 @@ class AwsEnv:
         return boto3.client(service, aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
                             endpoint_url=self.endpoint, region_name="us-east-1",
                             config=Config(retries={"max_attempts": 1}))
+
+
+def aws_error(call: Callable[[], Any]) -> tuple[str, str, int]:
+    """(code, message, HTTP status) of the error `call` must end in."""
+    try:
+        call()
+    except ClientError as err:
+        return (err.response["Error"]["Code"], err.response["Error"]["Message"],
+                err.response["ResponseMetadata"]["HTTPStatusCode"])
+    raise AssertionError("no error")
 
 
 def clean_env(home: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ import os
 import subprocess
 import uuid
 
-from .conftest import VENV_BIN, AwsEnv, Server
+from .conftest import VENV_BIN, AwsEnv, Server, aws_error
 
 AL2023 = "ami-0453ec754f44f9a4a"
 UBUNTU = "ami-0e2c8caa4b6378d8c"
@@ -257,22 +257,12 @@ def test_dry_run_missing_image_and_the_running_quota(server: Server, admin: AwsE
     """DryRun answers whether the call would be allowed and does nothing; a launch past
     the account's running-instance quota in a region is cut to it, or refused."""
     import boto3
-    from botocore.config import Config
-    from botocore.exceptions import ClientError
-
-    def error(call) -> tuple[str, str, int]:
-        try:
-            call()
-        except ClientError as err:
-            return (err.response["Error"]["Code"], err.response["Error"]["Message"],
-                    err.response["ResponseMetadata"]["HTTPStatusCode"])
-        raise AssertionError("no error")
 
     ec2 = admin.client("ec2", region_name="eu-north-1")  # a region of its own: the quota counts per region
     would = ("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
-    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, DryRun=True)) == would
-    assert error(lambda: ec2.create_key_pair(KeyName="dry", DryRun=True)) == would
-    assert error(lambda: ec2.describe_instances(DryRun=True)) == would
+    assert aws_error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, DryRun=True)) == would
+    assert aws_error(lambda: ec2.create_key_pair(KeyName="dry", DryRun=True)) == would
+    assert aws_error(lambda: ec2.describe_instances(DryRun=True)) == would
     assert ec2.describe_instances()["Reservations"] == []
     assert ec2.describe_key_pairs()["KeyPairs"] == []
 
@@ -283,26 +273,25 @@ def test_dry_run_missing_image_and_the_running_quota(server: Server, admin: AwsE
     key = iam.create_access_key(UserName=name)["AccessKey"]
     reader = boto3.client("ec2", endpoint_url=server.endpoint, region_name="eu-north-1",
                           aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
-    assert error(lambda: reader.describe_instances(DryRun=True)) == would
-    code, _, status = error(lambda: reader.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, DryRun=True))
+    assert aws_error(lambda: reader.describe_instances(DryRun=True)) == would
+    code, _, status = aws_error(lambda: reader.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, DryRun=True))
     assert (code, status) == ("UnauthorizedOperation", 403)
 
-    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, InstanceType="t4g.micro")) == (
+    assert aws_error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1, InstanceType="t4g.micro")) == (
         "InvalidParameterValue", "The architecture 'arm64' of the specified instance type does not match the "
         "architecture 'x86_64' of the specified AMI. Specify an instance type and an AMI that have matching "
         "architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover the "
         "architecture of the instance type or AMI.", 400)
-    unchecked = admin.session().client("ec2", region_name="eu-north-1", config=Config(parameter_validation=False,
-                                                                                       retries={"max_attempts": 1}))
-    assert error(lambda: unchecked.run_instances(MinCount=1, MaxCount=1)) == (
+    unchecked = admin.unchecked_client("ec2", region_name="eu-north-1")
+    assert aws_error(lambda: unchecked.run_instances(MinCount=1, MaxCount=1)) == (
         "MissingParameter", "The request must contain the parameter ImageId", 400)
 
-    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=21, MaxCount=21)) == (
+    assert aws_error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=21, MaxCount=21)) == (
         "InstanceLimitExceeded", "Your quota allows for 20 more running instance(s). You requested at least 21", 400)
     first = [i["InstanceId"] for i in ec2.run_instances(ImageId=UBUNTU, MinCount=2, MaxCount=2)["Instances"]]
     rest = [i["InstanceId"] for i in ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=50)["Instances"]]
     assert len(rest) == 18  # as many as the quota leaves
-    assert error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1)) == (
+    assert aws_error(lambda: ec2.run_instances(ImageId=UBUNTU, MinCount=1, MaxCount=1)) == (
         "InstanceLimitExceeded", "Your quota allows for 0 more running instance(s). You requested at least 1", 400)
     ec2.stop_instances(InstanceIds=first)  # stopped instances are not running ones
     assert len(ec2.run_instances(ImageId=UBUNTU, MinCount=2, MaxCount=2)["Instances"]) == 2

@@ -379,3 +379,42 @@ def test_key_management_respects_key_state(admin: AwsEnv) -> None:
     assert _fails(kms.update_key_description, KeyId=key["KeyId"], Description="new") == pending
     assert kms.list_resource_tags(KeyId=key["KeyId"])["Tags"] == [{"TagKey": "team", "TagValue": "a"}]
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["Description"] == ""
+
+
+def test_dry_run_authorizes_and_does_nothing(admin: AwsEnv) -> None:
+    """`--dry-run` is how the KMS guide says to test permissions: authorized, the call
+    answers DryRunOperationException (412) and does nothing; denied, it is denied."""
+    kms = admin.client("kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"s3cret")["CiphertextBlob"]
+    grantee = admin.client("iam").create_user(UserName=f"grantee-{uuid.uuid4().hex[:6]}")["User"]["Arn"]
+
+    def dry(call, **params) -> dict:
+        with pytest.raises(ClientError) as err:
+            call(DryRun=True, **params)
+        return err.value.response
+
+    for answer in (dry(kms.create_grant, KeyId=key, GranteePrincipal=grantee, Operations=["Decrypt"]),
+                   dry(kms.encrypt, KeyId=key, Plaintext=b"x"),
+                   dry(kms.decrypt, CiphertextBlob=blob),
+                   dry(kms.decrypt, KeyId=key, DryRunModifiers=["IGNORE_CIPHERTEXT"]),
+                   dry(kms.generate_data_key, KeyId=key, KeySpec="AES_256")):
+        assert answer["Error"] == {"Code": "DryRunOperationException",
+                                   "Message": "The request would have succeeded, but the DryRun option is set."}
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 412
+    assert kms.list_grants(KeyId=key)["Grants"] == []  # the dry run created nothing
+
+    grant = kms.create_grant(KeyId=key, GranteePrincipal=grantee, Operations=["Decrypt"])["GrantId"]
+    assert dry(kms.revoke_grant, KeyId=key, GrantId=grant)["Error"]["Code"] == "DryRunOperationException"
+    assert [g["GrantId"] for g in kms.list_grants(KeyId=key)["Grants"]] == [grant]  # still there
+
+    # Ignoring the ciphertext, the dry run must name its key.
+    missing = dry(kms.decrypt, DryRunModifiers=["IGNORE_CIPHERTEXT"])["Error"]
+    assert missing == {"Code": "ValidationException", "Message": "1 validation error detected: Value null at "
+                       "'keyId' failed to satisfy constraint: Member must not be null"}
+
+    # Not allowed: a dry run answers what the real call would.
+    denied = dry(_user_client(admin, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}]}).decrypt, CiphertextBlob=blob)
+    assert denied["Error"]["Code"] == "AccessDeniedException"
+    assert "is not authorized to perform: kms:Decrypt" in denied["Error"]["Message"]

@@ -7,7 +7,8 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from skyhold.errors import AwsError
+from skyhold import constraints
+from skyhold.errors import AwsError, validation_failed
 from skyhold.wire import jsoncodec
 from skyhold.wire.http import HttpRequest, HttpResponse
 from skyhold.wire.problems import BadValue, Malformed, MissingMember, WireProblem, camel_path
@@ -31,8 +32,7 @@ def read_json(body: bytes | None) -> Any:
 def problem_error(problem: WireProblem) -> AwsError:
     """The errors AWS's JSON services (Coral) give for a body they cannot read."""
     if isinstance(problem, MissingMember):
-        return AwsError("ValidationException", "1 validation error detected: Value null at "
-                        f"'{camel_path(problem.path)}' failed to satisfy constraint: Member must not be null")
+        return validation_failed([constraints.null_member(camel_path(problem.path))])
     if isinstance(problem, BadValue):
         if problem.expected in ("structure", "map"):
             msg = "Start of structure or map found where not expected." if isinstance(problem.value, dict) \

@@ -11,7 +11,8 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from skyhold.errors import AwsError
+from skyhold import constraints
+from skyhold.errors import AwsError, validation_failed
 from skyhold.wire import scalars, xmlcodec
 from skyhold.wire.http import HttpRequest, HttpResponse
 from skyhold.wire.problems import BadValue, Malformed, MissingMember, WireProblem, camel_path
@@ -154,8 +155,7 @@ def problem_error(problem: WireProblem, ec2: bool) -> AwsError:
     if isinstance(problem, MissingMember):
         if ec2:
             return AwsError("MissingParameter", f"The request must contain the parameter {problem.wire_name}")
-        return AwsError("ValidationError", "1 validation error detected: Value null at "
-                        f"'{camel_path(problem.path)}' failed to satisfy constraint: Member must not be null")
+        return validation_failed([constraints.null_member(camel_path(problem.path))], "ValidationError")
     if isinstance(problem, BadValue):
         return AwsError("InvalidParameterValue",
                         f"Value ({problem.value}) for parameter {problem.path} is invalid. "

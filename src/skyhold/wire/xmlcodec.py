@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
@@ -115,9 +116,18 @@ def decode_scalar(node: Node, text: str, path: str) -> Any:
 
 # ---- writing ----------------------------------------------------------------------
 
+# Characters XML 1.0 cannot carry at all, not even as a character reference. A value
+# that holds one (echoed input, mostly) has it replaced by U+FFFD, so that the answer
+# stays a document every client can parse.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 # `in` + `replace` per character: most values need no escaping, and a substring
 # test is a memchr, where str.translate looks every character up in a dict.
+# isprintable() is true of plain text, which then skips the search for the rest.
 def escape(text: str) -> str:
+    if not text.isprintable() and _NOT_XML.search(text):
+        text = _NOT_XML.sub("\ufffd", text)
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:

@@ -3,12 +3,11 @@ region, newest first, filtered by at most one lookup attribute."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
+from skyhold import clock, paging
 from skyhold.errors import AwsError
 from skyhold.trail.events import EVENT
 
@@ -95,7 +94,7 @@ async def lookup_events(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if start > end:
         raise AwsError("InvalidTimeRangeException", "Start time must be before end time.")
     start = max(start, now - HISTORY)
-    before = _decode_token(params["NextToken"]) if params.get("NextToken") else ""
+    before = _before_token(params["NextToken"]) if params.get("NextToken") else ""
     account = call.principal.account
     found: list[dict[str, Any]] = []
     last_key = ""
@@ -127,19 +126,15 @@ async def lookup_events(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             break
     result: dict[str, Any] = {"Events": found}
     if last_key and len(found) == limit:
-        result["NextToken"] = _encode_token(last_key)
+        result["NextToken"] = paging.token(last_key)
     return result
 
 
-def _encode_token(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise AwsError("InvalidNextTokenException", "Invalid NextToken.") from None
+def _before_token(token: str) -> str:
+    before = paging.position(token)
+    if before is None:
+        raise AwsError("InvalidNextTokenException", "Invalid NextToken.")
+    return before
 
 
 HANDLERS = {"LookupEvents": lookup_events}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.authz import Access
 from skyhold.services.ec2 import records as r
+from skyhold.services.ec2.tags import check_keys, resource_type
 from skyhold.services.iam import pass_role
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ def _arn(call: Call, kind: str, resource_id: str) -> str:
 def _request_tags(tags: list[dict[str, Any]]) -> dict[str, Any]:
     if not tags:
         return {}
+    check_keys(tags)  # a tag without a key is refused before it is authorized
     ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t.get("Value", "") for t in tags}
     ctx["aws:TagKeys"] = [t["Key"] for t in tags]
     return ctx
@@ -161,8 +163,6 @@ def _association_action(action: str, by_association: bool, passes: bool) -> Auth
 
 def _tagging(action: str) -> AuthzFn:
     def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-        from skyhold.services.ec2.tags import resource_type
-
         ctx = _request_tags(params.get("Tags") or [])
         checks = []
         for resource in dict.fromkeys(params["Resources"]):

@@ -17,7 +17,7 @@ import secrets
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
+from skyhold import clock, paging
 from skyhold.errors import AwsError
 from skyhold.services.ec2 import associations, catalog, filters, metadata, network, tags
 from skyhold.services.ec2 import records as r
@@ -287,7 +287,7 @@ def _named(call: Call, ids: list[str]) -> list[tuple[dict[str, Any], int]]:
 
 
 def _token(instance_id: str) -> str:
-    return base64.urlsafe_b64encode(instance_id.encode()).decode()
+    return paging.token(instance_id)
 
 
 def describe_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -307,10 +307,7 @@ def describe_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     start = 0
     if params.get("NextToken"):
         # The token names the last instance of the previous page (in launch order).
-        try:
-            after = base64.urlsafe_b64decode(params["NextToken"].encode()).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            after = ""
+        after = paging.position(params["NextToken"]) or ""
         start = next((n + 1 for n, i in enumerate(found) if i["InstanceId"] == after), -1)
         if start < 0:
             raise AwsError("InvalidParameterValue", f"Invalid value '{params['NextToken']}' for nextToken")

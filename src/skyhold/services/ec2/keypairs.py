@@ -7,6 +7,7 @@ import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
@@ -83,7 +84,7 @@ def import_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("InvalidKeyPair.Duplicate", f"The keypair '{name}' already exists.")
     try:
         public = serialization.load_ssh_public_key(params["PublicKeyMaterial"])
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):  # not OpenSSH's format, or a key type it does not know
         raise AwsError("InvalidKey.Format", "Key is not in valid OpenSSH public key format") from None
     if isinstance(public, ed25519.Ed25519PublicKey):
         fingerprint = openssh_sha256(public)

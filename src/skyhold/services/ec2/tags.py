@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from skyhold.errors import AwsError
+from skyhold.errors import AwsError, invalid_parameter_value
 from skyhold.services.ec2 import filters
 from skyhold.services.ec2 import records as r
 
@@ -31,6 +31,14 @@ def as_dict(tags: Any) -> dict[str, str]:
 
 def as_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def check_keys(tags: list[dict[str, Any]]) -> None:
+    """Every tag a request names (to set, delete or launch with) has a key: EC2's model
+    does not mark Key required, EC2 itself refuses a tag without one."""
+    if any(not tag.get("Key") for tag in tags):
+        raise invalid_parameter_value("Value ( '' ) for parameter Tag key is invalid. "
+                                      "Tag key cannot be null or empty.")
 
 
 def check_new(tags: list[dict[str, Any]], existing: dict[str, str] | None = None) -> None:

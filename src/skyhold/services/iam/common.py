@@ -3,13 +3,12 @@ document encoding, pagination, and "the caller's own user"."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from skyhold import clock
+from skyhold import clock, paging
 from skyhold import principal as p
 from skyhold.services.iam import errors, records
 from skyhold.store.base import Store
@@ -88,17 +87,15 @@ def paginate(items: Sequence[T], params: dict[str, Any], key: Callable[[T], str]
     start = 0
     marker = params.get("Marker")
     if marker:
-        try:
-            after = base64.urlsafe_b64decode(marker.encode()).decode()
-        except (ValueError, UnicodeDecodeError):
-            raise errors.invalid_input("Invalid Marker.") from None
+        after = paging.position(marker)
+        if after is None:
+            raise errors.invalid_input("Invalid Marker.")
         while start < len(items) and key(items[start]) < after:
             start += 1
     page = list(items[start : start + max_items])
     rest = start + max_items
     if rest < len(items):
-        nxt = base64.urlsafe_b64encode(key(items[rest]).encode()).decode()
-        return page, {"IsTruncated": True, "Marker": nxt}
+        return page, {"IsTruncated": True, "Marker": paging.token(key(items[rest]))}
     return page, {"IsTruncated": False}
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from skyhold import constraints
 from skyhold.authz import Access
-from skyhold.services.kms import ciphertext, grants, keyspecs
+from skyhold.errors import validation_failed
+from skyhold.services.kms import ciphertext, grants, keyspecs, validation
 from skyhold.services.kms import records as r
 
 if TYPE_CHECKING:
@@ -135,16 +137,24 @@ def _create_key(call: Call, params: dict[str, Any]) -> list[Access]:
 
 
 def _decrypt(call: Call, params: dict[str, Any]) -> list[Access]:
+    blob = validation.ciphertext(params)  # AWS validates a request before it authorizes it
     if params.get("KeyId"):
         key, _ = r.find(call, params["KeyId"])
+    elif blob is None:  # a dry run that ignores the ciphertext must name the key
+        raise validation_failed([constraints.null_member("keyId")])
     else:  # the ciphertext names its key, in whatever account it lives
-        key, _ = r.find(call, ciphertext.key_of(params["CiphertextBlob"])[0], any_account=True)
+        key, _ = r.find(call, ciphertext.key_of(blob)[0], any_account=True)
     return [_on_key(call, "kms:Decrypt", key, params.get("KeyId"), _request_context("Decrypt", params))]
 
 
 def _re_encrypt(call: Call, params: dict[str, Any]) -> list[Access]:
-    key_id, _ = ciphertext.key_of(params["CiphertextBlob"])
-    source, _ = r.find(call, params.get("SourceKeyId") or key_id, any_account=not params.get("SourceKeyId"))
+    blob = validation.ciphertext(params)
+    if params.get("SourceKeyId"):
+        source, _ = r.find(call, params["SourceKeyId"])
+    elif blob is None:  # a dry run that ignores the ciphertext must name the key
+        raise validation_failed([constraints.null_member("sourceKeyId")])
+    else:
+        source, _ = r.find(call, ciphertext.key_of(blob)[0], any_account=True)
     target, _ = r.find(call, params["DestinationKeyId"])
     same = {"kms:ReEncryptOnSameKey": "true" if source["KeyId"] == target["KeyId"] else "false"}
     source_ctx = {**encryption_context(params.get("SourceEncryptionContext")), **same,
@@ -176,8 +186,9 @@ def _alias(action: str) -> AuthzFn:
 
 
 def _create_grant(call: Call, params: dict[str, Any]) -> list[Access]:
+    grantee = grants.grantee(params)
     key, _ = r.find(call, params["KeyId"])
-    ctx: dict[str, Any] = {"kms:GrantIsForAWSResource": "false", "kms:GranteePrincipal": params["GranteePrincipal"]}
+    ctx: dict[str, Any] = {"kms:GrantIsForAWSResource": "false", "kms:GranteePrincipal": grantee}
     if params.get("Operations"):
         ctx["kms:GrantOperations"] = list(params["Operations"])
     if params.get("RetiringPrincipal"):

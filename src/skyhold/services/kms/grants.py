@@ -15,10 +15,9 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
-from skyhold.errors import AwsError
+from skyhold import clock, constraints
+from skyhold.errors import AwsError, validation_failed
 from skyhold.services.kms import records as r
-from skyhold.services.kms import validation
 from skyhold.services.kms.handlers import usable
 
 if TYPE_CHECKING:
@@ -91,19 +90,31 @@ def _fold(policy: str, grants: list[dict[str, Any]]) -> str:
     return json.dumps(doc)
 
 
+def grantee(params: dict[str, Any]) -> str:
+    """The grant's grantee. The model makes GranteePrincipal optional because a grant may
+    name a GranteeServicePrincipal instead (with a SourceArn constraint), which Skyhold
+    does not support."""
+    if params.get("GranteeServicePrincipal") is not None:
+        raise AwsError("UnsupportedOperationException", "Skyhold does not support grants to service principals "
+                       "(GranteeServicePrincipal).", 400)
+    if params.get("GranteePrincipal") is None:
+        raise validation_failed([constraints.null_member("granteePrincipal")])
+    return params["GranteePrincipal"]
+
+
 def _check_request(params: dict[str, Any]) -> None:
     """The members' own constraints, checked before the key is looked up."""
     problems = []
     if not params["Operations"]:
-        problems.append(validation.problem("operations", "[]", "have length greater than or equal to 1"))
+        problems.append(constraints.problem("operations", "[]", "have length greater than or equal to 1"))
     name = params.get("Name")
     if name is not None:
         if len(name) > 256:
-            problems.append(validation.problem("name", name, "have length less than or equal to 256"))
+            problems.append(constraints.problem("name", name, "have length less than or equal to 256"))
         if not _GRANT_NAME.fullmatch(name):
-            problems.append(validation.problem("name", name,
+            problems.append(constraints.problem("name", name,
                                                "satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"))
-    validation.raise_if(problems)
+    constraints.raise_if(problems)
     unknown = [op for op in params["Operations"] if op not in GRANT_OPERATIONS]
     if unknown:
         raise AwsError("ValidationException", f"Invalid grant operation: {unknown[0]}", 400)
@@ -131,11 +142,10 @@ def create_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
     usable(key)
     _check_fits_key(key, params)
-    operations = params["Operations"]
-    name = params.get("Name")
+    operations, name, who = params["Operations"], params.get("Name"), grantee(params)
     grants = key.setdefault("Grants", [])
     for grant in grants:  # CreateGrant is idempotent for the same name and contents
-        if name and grant.get("Name") == name and grant["GranteePrincipal"] == params["GranteePrincipal"] \
+        if name and grant.get("Name") == name and grant["GranteePrincipal"] == who \
                 and grant["Operations"] == operations:
             return {"GrantId": grant["GrantId"], "GrantToken": grant["GrantToken"]}
     grant = {
@@ -143,7 +153,7 @@ def create_grant(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         "GrantToken": secrets.token_urlsafe(96),
         "KeyId": key["Arn"],
         "Name": name or "",
-        "GranteePrincipal": params["GranteePrincipal"],
+        "GranteePrincipal": who,
         "RetiringPrincipal": params.get("RetiringPrincipal"),
         "IssuingAccount": f"arn:aws:iam::{call.principal.account}:root",
         "Operations": operations,
@@ -170,10 +180,15 @@ def list_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_retirable_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    principal = params.get("RetiringPrincipal")
+    # The model makes RetiringPrincipal optional for RetiringServicePrincipal's sake; no
+    # Skyhold grant has a retiring service principal, so that lists none.
+    if principal is None and params.get("RetiringServicePrincipal") is None:
+        raise validation_failed([constraints.null_member("retiringPrincipal")])
     found = []
     for rec in call.store.scan(r.KEY):
         found += [_view(g) for g in rec.value.get("Grants") or []
-                  if g.get("RetiringPrincipal") == params["RetiringPrincipal"]]
+                  if principal is not None and g.get("RetiringPrincipal") == principal]
     return {"Grants": found, "Truncated": False}
 
 

@@ -8,12 +8,12 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
+from skyhold import clock, constraints
 from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.policy import validate_policy
 from skyhold.services.iam import principals
-from skyhold.services.kms import asymmetric, ciphertext, keyspecs, validation
+from skyhold.services.kms import asymmetric, ciphertext, keyspecs
 from skyhold.services.kms import records as r
 
 if TYPE_CHECKING:
@@ -294,10 +294,10 @@ def re_encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def _data_key_size(params: dict[str, Any]) -> int:
     spec, size = params.get("KeySpec"), params.get("NumberOfBytes")
-    problems = [] if size is None else validation.check_range("numberOfBytes", size, 1, 1024)
+    problems = [] if size is None else constraints.check_range("numberOfBytes", size, 1, 1024)
     if spec is not None and spec not in _DATA_KEY_BYTES:
-        problems.append(validation.enum_problem("keySpec", spec, _DATA_KEY_BYTES))
-    validation.raise_if(problems)
+        problems.append(constraints.enum_problem("keySpec", spec, _DATA_KEY_BYTES))
+    constraints.raise_if(problems)
     if spec is not None and size is None:
         return _DATA_KEY_BYTES[spec]
     if size is not None and spec is None:
@@ -345,7 +345,7 @@ def generate_random(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     n = params.get("NumberOfBytes")
     if n is None:
         raise AwsError("ValidationException", "NumberOfBytes is required.", 400)
-    validation.raise_if(validation.check_range("numberOfBytes", n, 1, 1024))
+    constraints.raise_if(constraints.check_range("numberOfBytes", n, 1, 1024))
     return {"Plaintext": secrets.token_bytes(n)}
 
 

@@ -1,31 +1,23 @@
-"""KMS request members that break the API model's constraints, worded as KMS words them:
-"1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy
-constraint: Member must have value less than or equal to 1024" (several problems are
-joined with "; " under "N validation errors detected")."""
+"""KMS request members that break the API model's constraints (worded by
+skyhold.constraints, as AWS words them)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import Any
 
+from skyhold.constraints import null_member
 from skyhold.errors import validation_failed
 
 
-def problem(field: str, value: object, constraint: str) -> str:
-    return f"Value '{value}' at '{field}' failed to satisfy constraint: Member must {constraint}"
-
-
-def enum_problem(field: str, value: str, allowed: Iterable[str]) -> str:
-    return problem(field, value, f"satisfy enum value set: [{', '.join(allowed)}]")
-
-
-def raise_if(problems: list[str]) -> None:
-    if problems:
-        raise validation_failed(problems)
-
-
-def check_range(field: str, value: int, low: int, high: int) -> list[str]:
-    if value < low:
-        return [problem(field, value, f"have value greater than or equal to {low}")]
-    if value > high:
-        return [problem(field, value, f"have value less than or equal to {high}")]
-    return []
+def ciphertext(params: dict[str, Any]) -> bytes | None:
+    """Decrypt's and ReEncrypt's CiphertextBlob, optional in the model only for a dry run
+    with DryRunModifiers IGNORE_CIPHERTEXT (then None: the key is named instead)."""
+    blob: bytes | None = params.get("CiphertextBlob")
+    if blob is None:
+        if params.get("DryRun") and "IGNORE_CIPHERTEXT" in (params.get("DryRunModifiers") or ()):
+            return None
+        raise validation_failed([null_member("ciphertextBlob")])
+    if not blob:
+        raise validation_failed(["Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length "
+                                 "greater than or equal to 1"])
+    return blob

@@ -3,10 +3,10 @@ versioning, default encryption, object ownership, CORS rules and lifecycle rules
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from skyhold import paging
 from skyhold.errors import AwsError
 from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.s3 import acl_ops, bodies, cors, errors, lifecycle_rules, public_access, records, sse_c
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 DEFAULT_ENCRYPTION: dict[str, Any] = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
                                                   "BucketKeyEnabled": False}]}
 _OWNERSHIPS = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
+_MAX_BUCKETS = 10000  # the most one ListBuckets page may ask for
 
 
 def canonical_id(account: str) -> str:
@@ -84,8 +85,9 @@ def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     account = call.principal.account
     prefix = params.get("Prefix") or ""
     region = params.get("BucketRegion")
-    after = _decode_token(params.get("ContinuationToken"))
-    limit = params.get("MaxBuckets")
+    token = params.get("ContinuationToken")
+    after = continuation_after(token) if token else ""
+    limit = _max_buckets(params.get("MaxBuckets"))
     found = []
     for rec in call.store.scan(records.BUCKET, prefix, start_after=after):
         b = rec.value
@@ -98,25 +100,32 @@ def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"Owner": owner_of(account)}
     if limit and len(found) > limit:
         found = found[:limit]
-        out["ContinuationToken"] = _encode_token(found[-1]["Name"])
+        out["ContinuationToken"] = paging.token(found[-1]["Name"])
     out["Buckets"] = found
     if prefix:
         out["Prefix"] = prefix
     return out
 
 
-def _encode_token(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode()
+def _max_buckets(value: int | None) -> int | None:
+    """S3 reads max-buckets as a 32-bit integer, then wants it within 1..10000."""
+    if value is None:
+        return None
+    if not -2**31 <= value < 2**31:
+        raise errors.invalid_argument("Provided max-buckets not an integer or within integer range", "max-buckets",
+                                      str(value))
+    if not 1 <= value <= _MAX_BUCKETS:
+        raise errors.invalid_argument(f"Argument max-buckets must be an integer between 1 and {_MAX_BUCKETS}.",
+                                      "max-buckets", str(value))
+    return value
 
 
-def _decode_token(token: str | None) -> str:
-    if not token:
-        return ""
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise errors.invalid_argument("The continuation token provided is incorrect", "continuation-token",
-                                      token) from None
+def continuation_after(token: str) -> str:
+    """Where a ContinuationToken (ListBuckets', ListObjectsV2's) says to go on from."""
+    after = paging.position(token)
+    if after is None:
+        raise errors.invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
+    return after
 
 
 def delete_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:

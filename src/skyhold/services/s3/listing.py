@@ -3,11 +3,11 @@ the store, folded by delimiter into CommonPrefixes, paged by marker/token."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
+from skyhold import paging
 from skyhold.services.s3 import buckets, errors, records, versions
 from skyhold.store.base import Record
 
@@ -137,7 +137,7 @@ def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.get_bucket(call.store, params["Bucket"])
     token = params.get("ContinuationToken")
     start = params.get("StartAfter") or ""
-    after = _decode_token(token) if token else start
+    after = buckets.continuation_after(token) if token else start
     contents, prefixes, truncated, last = _list(call, params, after, bool(params.get("FetchOwner")))
     out = _common(params)
     out.update(IsTruncated=truncated, KeyCount=len(contents) + len(prefixes))
@@ -150,16 +150,8 @@ def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if start:
         out["StartAfter"] = _enc(start, params.get("EncodingType") == "url")
     if truncated and last is not None:
-        out["NextContinuationToken"] = base64.urlsafe_b64encode(last.encode()).decode()
+        out["NextContinuationToken"] = paging.token(last)
     return out
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise errors.invalid_argument("The continuation token provided is incorrect", "continuation-token",
-                                      token) from None
 
 
 def list_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from skyhold import clock
+from skyhold import clock, constraints
 from skyhold.authz import Access
 from skyhold.errors import AwsError, validation_failed
 from skyhold.policy import validate_policy
@@ -70,6 +70,15 @@ def _check_lengths(operation: str, params: dict[str, Any], *members: str) -> Non
             continue
         problems.append(f"Value at '{member[0].lower()}{member[1:]}' failed to satisfy constraint: "
                         f"Member must have length {rule}")
+    if problems:
+        raise validation_failed(problems)
+
+
+def _check_tags(tags: list[dict[str, Any]]) -> None:
+    """The model leaves a tag's Key and Value optional; a tag needs both (the wording is
+    AWS's for a missing member)."""
+    problems = [constraints.null_member(f"tags.{i}.member.{member.lower()}") for i, tag in enumerate(tags, 1)
+                for member in ("Key", "Value") if tag.get(member) is None]
     if problems:
         raise validation_failed(problems)
 
@@ -374,6 +383,13 @@ def _describe(secret: dict[str, Any]) -> dict[str, Any]:
 
 def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     filters = params.get("Filters") or []
+    _check_filters(filters)
+    limit = params.get("MaxResults", 100)
+    constraints.raise_if(constraints.check_range("maxResults", limit, 1, 100))
+    token = params.get("NextToken")
+    if token is not None and not (token.isascii() and token.isdigit()):  # not a token Skyhold gave
+        raise AwsError("InvalidNextTokenException", "The NextToken value is invalid.")
+    start = int(token or 0)
     out = []
     for rec in call.store.scan(SECRET, f"{call.principal.account}/{call.region}/"):
         secret = rec.value
@@ -384,13 +400,27 @@ def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             view.pop("VersionIdsToStages")
             view["SecretVersionsToStages"] = {vid: v["Stages"] for vid, v in secret["Versions"].items()}
             out.append(view)
-    limit = params.get("MaxResults", 100)
-    start = int(params["NextToken"]) if params.get("NextToken", "").isdigit() else 0
     page = out[start:start + limit]
     result: dict[str, Any] = {"SecretList": page}
     if start + limit < len(out):
         result["NextToken"] = str(start + limit)
     return result
+
+
+# ListSecrets' filter keys, in the order AWS's error message lists them (the two newest
+# keys, unseen in a recorded message, appended).
+_FILTER_KEYS = ("all", "name", "tag-key", "description", "tag-value", "primary-region", "owning-service")
+
+
+def _check_filters(filters: list[dict[str, Any]]) -> None:
+    for i, f in enumerate(filters, 1):
+        key = f.get("Key")
+        if key is None:
+            raise AwsError("InvalidParameterException", "Invalid filter key")
+        if key not in _FILTER_KEYS:
+            raise validation_failed([constraints.enum_problem(f"filters.{i}.member.key", key, _FILTER_KEYS)])
+        if f.get("Values") is None:
+            raise AwsError("InvalidParameterException", f"Invalid filter values for key: {key}")
 
 
 def _filter(secret: dict[str, Any], f: dict[str, Any]) -> bool:
@@ -568,6 +598,7 @@ def list_secret_version_ids(call: Call, params: dict[str, Any]) -> dict[str, Any
 
 
 def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_tags(params["Tags"])
     secret, version = _find(call, params["SecretId"])
     tags = {t["Key"]: t["Value"] for t in secret["Tags"]}
     tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
@@ -639,6 +670,7 @@ def _on_secret(action: str) -> Any:
 
 def _create(call: Call, params: dict[str, Any]) -> list[Access]:
     tags = params.get("Tags") or []
+    _check_tags(tags)  # AWS validates a request before it authorizes it
     ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
     if tags:
         ctx["aws:TagKeys"] = [t["Key"] for t in tags]

@@ -12,9 +12,9 @@ import base64
 import re
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock
+from skyhold import clock, constraints, paging
 from skyhold.authz import Access
-from skyhold.errors import AwsError
+from skyhold.errors import AwsError, validation_failed
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 PARAM = "ssm.parameter"
 VERSION = "ssm.parameter-version"
 _LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
+_TYPES = ("SecureString", "StringList", "String")  # in the order SSM's validation message lists them
 MAX_VERSIONS = 100
 DEFAULT_KEY = "alias/aws/ssm"
 _SEGMENT = re.compile(r"[a-zA-Z0-9_.\-]+")  # a name, or each level of a hierarchical one
@@ -139,13 +140,15 @@ def _view(call: Call, p: dict[str, Any], decrypt: bool) -> dict[str, Any]:
 def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name, value = params["Name"], params["Value"]
     kind = params.get("Type")
+    if kind is not None and kind not in _TYPES:
+        raise validation_failed([constraints.enum_problem("type", kind, _TYPES)])
     _check_name(name)
     tier = params.get("Tier") or "Standard"
     if len(value.encode()) > _LIMITS.get(tier, 4096):
         raise AwsError("ValidationException", f"Standard tier parameters support a maximum parameter value of "
                        f"4096 characters. To create a larger parameter value, upgrade the parameter to use the "
                        f"advanced-parameter tier.", 400)
-    if params.get("AllowedPattern") and not re.fullmatch(params["AllowedPattern"], value):
+    if params.get("AllowedPattern") and not _allowed_pattern(params["AllowedPattern"]).fullmatch(value):
         raise AwsError("ParameterPatternMismatchException",
                        f"Parameter value, cannot be validated against allowedPattern: {params['AllowedPattern']}")
     key = _key(call, name)
@@ -187,6 +190,26 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"Version": version, "Tier": tier}
 
 
+def _allowed_pattern(pattern: str) -> re.Pattern[str]:
+    """AllowedPattern compiled (Python's `re` standing in for SSM's Java regex). A
+    RecursionError is parentheses nested some 500 deep, which 1024 characters allow."""
+    try:
+        return re.compile(pattern)
+    except (re.error, OverflowError, RecursionError):
+        # The exception SSM's model names for this; its wording is the model's description of it.
+        raise AwsError("InvalidAllowedPatternException", "The request doesn't meet the regular expression "
+                       "requirement.") from None
+
+
+def _max_results(params: dict[str, Any], most: int, default: int) -> int:
+    """MaxResults, refused outside the model's range as AWS's request validation does."""
+    limit = params.get("MaxResults")
+    if limit is None:
+        return default
+    constraints.raise_if(constraints.check_range("maxResults", limit, 1, most))
+    return int(limit)
+
+
 def get_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"Parameter": _view(call, _load(call, params["Name"]), params.get("WithDecryption", False))}
 
@@ -209,8 +232,8 @@ def get_parameters_by_path(call: Call, params: dict[str, Any]) -> dict[str, Any]
         raise AwsError("ValidationException", "The parameter doesn't meet the parameter name requirements. The "
                        "parameter name must begin with a forward slash \"/\".", 400)
     prefix = path if path.endswith("/") else path + "/"
-    limit = params.get("MaxResults", 10)
-    start_after = base64.urlsafe_b64decode(params["NextToken"]).decode() if params.get("NextToken") else ""
+    limit = _max_results(params, 10, 10)
+    start_after = _after_token(params.get("NextToken"))
     filters = params.get("ParameterFilters") or []
     for f in filters:
         if f["Key"] not in ("Type", "KeyId", "Label") and not f["Key"].startswith("tag:"):
@@ -229,11 +252,12 @@ def get_parameters_by_path(call: Call, params: dict[str, Any]) -> dict[str, Any]
             break
     out: dict[str, Any] = {"Parameters": found}
     if len(found) == limit and last:
-        out["NextToken"] = base64.urlsafe_b64encode(last.encode()).decode()
+        out["NextToken"] = paging.token(last)
     return out
 
 
 def get_parameter_history(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _max_results(params, 50, 50)  # checked only: Skyhold answers every version (at most 100) in one page
     name = params["Name"]
     rec = call.store.get(PARAM, _key(call, name))
     if rec is None:
@@ -326,8 +350,8 @@ def _matches(p: dict[str, Any], f: dict[str, Any]) -> bool:
 def describe_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     filters = [{"Key": f["Key"], "Values": f["Values"]} for f in params.get("Filters") or []]
     filters += params.get("ParameterFilters") or []
-    limit = params.get("MaxResults") or 10
-    start_after = base64.urlsafe_b64decode(params["NextToken"]).decode() if params.get("NextToken") else ""
+    limit = _max_results(params, 50, 10)
+    start_after = _after_token(params.get("NextToken"))
     out, last = [], ""
     for rec in call.store.scan(PARAM, f"{call.principal.account}/{call.region}/", start_after=start_after):
         p = rec.value
@@ -349,7 +373,7 @@ def describe_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"Parameters": out}
     if len(out) == limit and call.store.scan(PARAM, f"{call.principal.account}/{call.region}/", start_after=last,
                                              limit=1):
-        result["NextToken"] = base64.urlsafe_b64encode(last.encode()).decode()
+        result["NextToken"] = paging.token(last)
     return result
 
 
@@ -466,3 +490,12 @@ AUTHZ = {
     "LabelParameterVersion": _on_name("ssm:LabelParameterVersion"),
     "UnlabelParameterVersion": _on_name("ssm:UnlabelParameterVersion"),
 }
+
+
+def _after_token(token: str | None) -> str:
+    if not token:
+        return ""
+    after = paging.position(token)
+    if after is None:
+        raise AwsError("InvalidNextToken", "The specified token isn't valid.")
+    return after
