@@ -41,3 +41,18 @@ def test_response_header_overrides_beyond_latin1_are_sent_as_utf8(admin: AwsEnv)
     # http.client reads header bytes as Latin-1: the UTF-8 bytes show through that.
     assert headers["cache-control"].encode("latin-1").decode("utf-8") == "max-age=60 中"
     assert head["ContentDisposition"] == 'attachment; filename="é.txt"'  # Latin-1 fits as it is
+
+
+@pytest.mark.parametrize("region", ["mars-1", "X", "US-EAST-1"])
+def test_list_buckets_in_a_region_aws_does_not_have(admin: AwsEnv, region: str) -> None:
+    """Was an empty listing: S3 refuses the bucket-region instead."""
+    s3 = admin.unchecked_client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="fuzz-fixes-bucket-region")
+    with pytest.raises(ClientError) as e:
+        s3.list_buckets(BucketRegion=region)
+    err = e.value.response["Error"]
+    assert (err["Code"], err["Message"], err["ArgumentName"], "ArgumentValue" in err) == (
+        "InvalidArgument", f"Argument value {region} is not a valid AWS Region", "bucket-region", False)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    names = [b["Name"] for b in s3.list_buckets(BucketRegion="us-east-1")["Buckets"]]
+    assert "fuzz-fixes-bucket-region" in names

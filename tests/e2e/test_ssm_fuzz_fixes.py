@@ -53,3 +53,36 @@ def test_put_parameter_of_a_type_ssm_does_not_have(ssm: Any) -> None:
     assert aws_error(lambda: ssm.put_parameter(Name=name, Value="w", Type="", Overwrite=True)) == (
         "ValidationException", rule.format(""), 400)
     assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "v"
+
+
+def test_put_parameter_of_a_tier_ssm_does_not_have(ssm: Any) -> None:
+    name = f"/fuzz/tier-{uuid.uuid4().hex[:6]}"
+    rule = ("1 validation error detected: Value '{}' at 'tier' failed to satisfy constraint: Member must satisfy enum "
+            "value set: [Intelligent-Tiering, Advanced, Standard]")
+    for tier in ("", "standard", "Premium"):
+        assert aws_error(lambda: ssm.put_parameter(Name=name, Value="v", Type="String", Tier=tier)) == (
+            "ValidationException", rule.format(tier), 400)
+    assert aws_error(lambda: ssm.get_parameter(Name=name))[0] == "ParameterNotFound"
+    both = aws_error(lambda: ssm.put_parameter(Name=name, Value="v", Type="Integer", Tier="Premium"))
+    assert both[0] == "ValidationException" and both[1].startswith("2 validation errors detected: Value 'Integer' at "
+                                                                   "'type'")
+    for tier in ("Standard", "Advanced", "Intelligent-Tiering"):  # the model's tiers are all taken
+        assert ssm.put_parameter(Name=name, Value="v", Type="String", Tier=tier, Overwrite=True)["Version"] >= 1
+
+
+def test_put_parameter_of_a_data_type_ssm_does_not_have(ssm: Any) -> None:
+    name = f"/fuzz/data-type-{uuid.uuid4().hex[:6]}"
+    for data_type in ("Text", "aws:ec2:Image", "x"):
+        assert aws_error(lambda: ssm.put_parameter(Name=name, Value="v", Type="String", DataType=data_type)) == (
+            "ValidationException", f"The following data type is not supported: {data_type} "
+            "(Data type names are all lowercase.)", 400)
+    long = "x" * 129
+    assert aws_error(lambda: ssm.put_parameter(Name=name, Value="v", Type="String", DataType=long)) == (
+        "ValidationException", f"1 validation error detected: Value '{long}' at 'dataType' failed to satisfy "
+        "constraint: Member must have length less than or equal to 128", 400)
+    assert aws_error(lambda: ssm.get_parameter(Name=name))[0] == "ParameterNotFound"
+    ssm.put_parameter(Name=name, Value="v", Type="String", DataType="text")
+    assert aws_error(lambda: ssm.put_parameter(Name=name, Value="w", DataType="bogus", Overwrite=True))[0] == (
+        "ValidationException")
+    parameter = ssm.get_parameter(Name=name)["Parameter"]
+    assert (parameter["Value"], parameter["DataType"], parameter["Version"]) == ("v", "text", 1)

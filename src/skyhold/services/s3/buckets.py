@@ -84,7 +84,7 @@ def head_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     account = call.principal.account
     prefix = params.get("Prefix") or ""
-    region = params.get("BucketRegion")
+    region = _listing_region(params.get("BucketRegion"))
     token = params.get("ContinuationToken")
     after = continuation_after(token) if token else ""
     limit = _max_buckets(params.get("MaxBuckets"))
@@ -118,6 +118,15 @@ def _max_buckets(value: int | None) -> int | None:
         raise errors.invalid_argument(f"Argument max-buckets must be an integer between 1 and {_MAX_BUCKETS}.",
                                       "max-buckets", str(value))
     return value
+
+
+def _listing_region(region: str | None) -> str | None:
+    """S3 refuses a bucket-region that names no region rather than listing nothing; its
+    error carries ArgumentName but no ArgumentValue."""
+    if region and region not in REGIONS:
+        raise AwsError("InvalidArgument", f"Argument value {region} is not a valid AWS Region", 400,
+                       extra={"ArgumentName": "bucket-region"})
+    return region
 
 
 def continuation_after(token: str) -> str:

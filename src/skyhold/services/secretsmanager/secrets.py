@@ -280,8 +280,29 @@ def get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def batch_get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    ids, filters = params.get("SecretIdList"), params.get("Filters")
+    # Exactly one way to choose the secrets. moto's wording for "both" (it mimics AWS);
+    # AWS's answer to "neither" is unrecorded, so the same message is assumed.
+    if (ids is None) == (filters is None):
+        raise AwsError("InvalidParameterException",
+                       "Either 'SecretIdList' or 'Filters' must be provided, but not both.")
+    result: dict[str, Any] = {}
+    if filters is None:
+        if "MaxResults" in params:  # paging is only for Filters
+            raise AwsError("InvalidParameterException", "'Filters' not specified. 'Filters' must also be "
+                           "specified when 'MaxResults' is provided.")
+        wanted = list(ids or [])
+    else:
+        _check_filters(filters)
+        limit = params.get("MaxResults", 20)
+        constraints.raise_if(constraints.check_range("maxResults", limit, 1, 20))
+        page, token = _page(_matching(call, filters, False), params.get("NextToken"), limit)
+        wanted = [secret["ARN"] for secret in page]
+        if token is not None:
+            result["NextToken"] = token
     values, errors = [], []
-    for secret_id in params.get("SecretIdList") or []:
+    for secret_id in wanted:
+        # Each secret needs GetSecretValue of its own; a refusal is that secret's error, not the call's.
         try:
             call.pipeline.authorizer.check_access(call, _secret_access(call, "secretsmanager:GetSecretValue",
                                                                        secret_id))
@@ -289,7 +310,7 @@ def batch_get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]
             values.append(_value(call, secret, {}))
         except AwsError as err:
             errors.append({"SecretId": secret_id, "ErrorCode": err.code, "Message": err.message})
-    return {"SecretValues": values, "Errors": errors}
+    return {"SecretValues": values, "Errors": errors, **result}
 
 
 def put_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -386,25 +407,33 @@ def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _check_filters(filters)
     limit = params.get("MaxResults", 100)
     constraints.raise_if(constraints.check_range("maxResults", limit, 1, 100))
-    token = params.get("NextToken")
+    secrets = _matching(call, filters, bool(params.get("IncludePlannedDeletion")))
+    page, token = _page(secrets, params.get("NextToken"), limit)
+    out = []
+    for secret in page:
+        view = _describe(secret)
+        view.pop("VersionIdsToStages")
+        view["SecretVersionsToStages"] = {vid: v["Stages"] for vid, v in secret["Versions"].items()}
+        out.append(view)
+    result: dict[str, Any] = {"SecretList": out}
+    if token is not None:
+        result["NextToken"] = token
+    return result
+
+
+def _matching(call: Call, filters: list[dict[str, Any]], include_deleted: bool) -> list[dict[str, Any]]:
+    """The caller's secrets in this region that pass every filter, in ListSecrets' order."""
+    return [rec.value for rec in call.store.scan(SECRET, f"{call.principal.account}/{call.region}/")
+            if (include_deleted or not rec.value.get("DeletedDate"))
+            and all(_filter(rec.value, f) for f in filters)]
+
+
+def _page(items: list[dict[str, Any]], token: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a listing and the token for the next; the token is the next index."""
     if token is not None and not (token.isascii() and token.isdigit()):  # not a token Skyhold gave
         raise AwsError("InvalidNextTokenException", "The NextToken value is invalid.")
     start = int(token or 0)
-    out = []
-    for rec in call.store.scan(SECRET, f"{call.principal.account}/{call.region}/"):
-        secret = rec.value
-        if secret.get("DeletedDate") and not params.get("IncludePlannedDeletion"):
-            continue
-        if all(_filter(secret, f) for f in filters):
-            view = _describe(secret)
-            view.pop("VersionIdsToStages")
-            view["SecretVersionsToStages"] = {vid: v["Stages"] for vid, v in secret["Versions"].items()}
-            out.append(view)
-    page = out[start:start + limit]
-    result: dict[str, Any] = {"SecretList": page}
-    if start + limit < len(out):
-        result["NextToken"] = str(start + limit)
-    return result
+    return items[start:start + limit], str(start + limit) if start + limit < len(items) else None
 
 
 # ListSecrets' filter keys, in the order AWS's error message lists them (the two newest
@@ -681,13 +710,22 @@ def _create(call: Call, params: dict[str, Any]) -> list[Access]:
                    f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{name}", ctx)]
 
 
+def _batch(call: Call, params: dict[str, Any]) -> list[Access]:
+    # Choosing secrets by Filters lists them, so it needs ListSecrets too (per-secret
+    # GetSecretValue is checked by the handler, which reports refusals in Errors).
+    needs = [Access("secretsmanager:BatchGetSecretValue", "*")]
+    if params.get("Filters") is not None:
+        needs.append(Access("secretsmanager:ListSecrets", "*"))
+    return needs
+
+
 AUTHZ = {
     **{op: _on_secret(f"secretsmanager:{op}") for op in HANDLERS
        if op not in ("CreateSecret", "ListSecrets", "GetRandomPassword", "BatchGetSecretValue",
                      "ValidateResourcePolicy")},
     "ValidateResourcePolicy": lambda call, params: [Access("secretsmanager:ValidateResourcePolicy", "*")],
     "CreateSecret": _create,
-    "BatchGetSecretValue": lambda call, params: [Access("secretsmanager:BatchGetSecretValue", "*")],
+    "BatchGetSecretValue": _batch,
     "RotateSecret": lambda call, params: (_on_secret("secretsmanager:RotateSecret")(call, params)
                                           + rotation.rotate_authz(call, params)),
 }

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold import clock, constraints, paging
 from skyhold.authz import Access
-from skyhold.errors import AwsError, validation_failed
+from skyhold.errors import AwsError
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
 
@@ -25,6 +25,9 @@ PARAM = "ssm.parameter"
 VERSION = "ssm.parameter-version"
 _LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
 _TYPES = ("SecureString", "StringList", "String")  # in the order SSM's validation message lists them
+# Unseen in a recorded message: listed in reverse model order, as SSM's message lists _TYPES.
+_TIERS = ("Intelligent-Tiering", "Advanced", "Standard")
+_DATA_TYPES = ("text", "aws:ec2:image", "aws:ssm:integration")  # no model enum: SSM checks these itself
 MAX_VERSIONS = 100
 DEFAULT_KEY = "alias/aws/ssm"
 _SEGMENT = re.compile(r"[a-zA-Z0-9_.\-]+")  # a name, or each level of a hierarchical one
@@ -139,11 +142,20 @@ def _view(call: Call, p: dict[str, Any], decrypt: bool) -> dict[str, Any]:
 
 def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name, value = params["Name"], params["Value"]
-    kind = params.get("Type")
+    kind, tier, data_type = params.get("Type"), params.get("Tier"), params.get("DataType")
+    problems: list[str] = []  # request validation reports every member at fault at once, in model order
     if kind is not None and kind not in _TYPES:
-        raise validation_failed([constraints.enum_problem("type", kind, _TYPES)])
+        problems.append(constraints.enum_problem("type", kind, _TYPES))
+    if tier is not None and tier not in _TIERS:
+        problems.append(constraints.enum_problem("tier", tier, _TIERS))
+    if data_type is not None and len(data_type) > 128:
+        problems.append(constraints.problem("dataType", data_type, "have length less than or equal to 128"))
+    constraints.raise_if(problems)
     _check_name(name)
-    tier = params.get("Tier") or "Standard"
+    if data_type and data_type not in _DATA_TYPES:  # the model allows any string; SSM's own check
+        raise AwsError("ValidationException", f"The following data type is not supported: {data_type} "
+                       "(Data type names are all lowercase.)", 400)
+    tier = tier or "Standard"
     if len(value.encode()) > _LIMITS.get(tier, 4096):
         raise AwsError("ValidationException", f"Standard tier parameters support a maximum parameter value of "
                        f"4096 characters. To create a larger parameter value, upgrade the parameter to use the "
@@ -167,7 +179,7 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     version = current.get("Version", 0) + 1
     arn = arn_of(call, name)
     record: dict[str, Any] = {
-        "Name": name, "Type": kind, "Version": version, "ARN": arn, "DataType": params.get("DataType") or "text",
+        "Name": name, "Type": kind, "Version": version, "ARN": arn, "DataType": data_type or "text",
         "LastModifiedDate": clock.now_iso8601(), "LastModifiedUser": call.principal.arn,
         "Description": params.get("Description", current.get("Description", "")), "Tier": tier,
         "AllowedPattern": params.get("AllowedPattern", current.get("AllowedPattern")),
