@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv, Server, clean_env
+from .conftest import AwsEnv, Server, aws_error, clean_env
 
 
 def _name() -> str:
@@ -222,3 +222,27 @@ def test_sse_kms_needs_the_callers_kms_permissions(admin: AwsEnv, bucket: str) -
         _client(admin, key).get_object(Bucket=bucket, Key="kms-doc")
     assert e.value.response["Error"]["Code"] == "AccessDenied"
     assert "kms:Decrypt" in e.value.response["Error"]["Message"]
+
+
+def test_expected_bucket_owner_refuses_a_bucket_of_another_account(admin: AwsEnv) -> None:
+    """`--expected-bucket-owner` guards against writing to (or reading from) a bucket whose
+    name another account holds: a mismatch is 403 whatever the caller's permissions."""
+    s3 = admin.client("s3", region_name="us-east-1")
+    account = admin.client("sts").get_caller_identity()["Account"]
+    other = "111122223333" if account != "111122223333" else "444455556666"
+    bucket = f"owner-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"mine", ExpectedBucketOwner=account)
+    assert s3.get_object(Bucket=bucket, Key="doc", ExpectedBucketOwner=account)["Body"].read() == b"mine"
+
+    for call in (lambda: s3.put_object(Bucket=bucket, Key="leak", Body=b"x", ExpectedBucketOwner=other),
+                 lambda: s3.get_object(Bucket=bucket, Key="doc", ExpectedBucketOwner=other),
+                 lambda: s3.list_objects_v2(Bucket=bucket, ExpectedBucketOwner=other),
+                 lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "doc"},
+                                        ExpectedSourceBucketOwner=other)):
+        assert aws_error(call)[::2] == ("AccessDenied", 403)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["doc"]  # nothing written
+
+    out = admin.aws("s3api", "head-bucket", "--bucket", bucket, "--expected-bucket-owner", other)
+    assert out.returncode != 0 and "403" in out.stderr
+    assert admin.aws("s3api", "head-bucket", "--bucket", bucket, "--expected-bucket-owner", account).returncode == 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.auth import sigv4
 from skyhold.authz import Access
-from skyhold.services.s3 import acl, acl_ops, objects, public_access, records, region, versions
+from skyhold.services.s3 import acl, acl_ops, errors, objects, public_access, records, region, versions
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -137,8 +137,18 @@ def bucket_policy_for(call: Call, bucket: dict[str, Any]) -> str | None:
 def _bucket(call: Call, name: str) -> dict[str, Any]:
     bucket = records.get_bucket(call.store, name).value
     region.check(call, bucket)  # before any permission: AWS answers this first
+    _check_owner(call, bucket, "x-amz-expected-bucket-owner")
     call.extras["bucket"] = bucket  # the handler's bucket: read once per request
     return bucket
+
+
+def _check_owner(call: Call, bucket: dict[str, Any], header: str) -> None:
+    """ExpectedBucketOwner (ExpectedSourceBucketOwner for a copy's source): a caller who
+    names the account it means to reach is refused if the bucket is another's, so a
+    bucket name taken over by someone else never receives its data (or feeds it)."""
+    expected = call.request.headers.get(header)
+    if expected is not None and expected != bucket["Owner"]:
+        raise errors.access_denied()
 
 
 def access(call: Call, bucket: dict[str, Any], action: str, resource: str,
@@ -285,6 +295,7 @@ def put_object_tagging(call: Call, params: dict[str, Any]) -> list[Access]:
 def _copy_source_access(call: Call, params: dict[str, Any]) -> Access:
     src_bucket_name, src_key, src_vid = objects.parse_copy_source(params["CopySource"])
     src_bucket = records.get_bucket(call.store, src_bucket_name).value
+    _check_owner(call, src_bucket, "x-amz-source-expected-bucket-owner")
     ctx: dict[str, Any] = {}
     value = _stored(call, src_bucket, src_key, src_vid)
     if src_vid is not None:
