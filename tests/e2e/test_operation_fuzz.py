@@ -47,7 +47,8 @@ _SERVER_GONE = (botocore.exceptions.EndpointConnectionError, botocore.exceptions
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
 
 
 @pytest.fixture(scope="module")
@@ -94,21 +95,17 @@ def _seed_resources(srv: Server, session: boto3.Session) -> dict[str, list[Any]]
     }
 
 
-def _served(service: str) -> list[str]:
-    return sorted(load_handlers()[service])
+SERVED = {name: sorted(ops) for name, ops in load_handlers().items() if ops}
 
 
-SERVICES = sorted(name for name, ops in load_handlers().items() if ops)
-
-
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", sorted(SERVED))
 def test_no_operation_fails_on_the_server(fuzzed: tuple[Server, boto3.Session, dict[str, list[Any]]],
                                          service: str) -> None:
     srv, session, plausible = fuzzed
     client = _client(srv, session, service)
     model = client.meta.service_model
     failures: list[str] = []
-    for op in _served(service):
+    for op in SERVED[service]:
         if op not in model.operation_names:
             continue  # served outside the model (S3's browser POST)
         shape = model.operation_model(op).input_shape

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from skyhold import constraints
 from skyhold.errors import AwsError, validation_failed
 
 # AWS packs session policies and tags into the session token; the limit is on that
@@ -15,32 +16,22 @@ PACKED_LIMIT = 2048
 MAX_SESSION_TAGS = 50
 
 
-def _camel(field: str) -> str:
-    return field[0].lower() + field[1:]
-
-
 def check_pattern(field: str, value: str, pattern: str, min_len: int, max_len: int) -> None:
     problems = []
     if len(value) < min_len:
-        problems.append(f"Value '{value}' at '{field}' failed to satisfy constraint: "
-                        f"Member must have length greater than or equal to {min_len}")
+        problems.append(constraints.problem(field, value, f"have length greater than or equal to {min_len}"))
     if len(value) > max_len:
-        problems.append(f"Value '{value}' at '{field}' failed to satisfy constraint: "
-                        f"Member must have length less than or equal to {max_len}")
+        problems.append(constraints.problem(field, value, f"have length less than or equal to {max_len}"))
     if not re.fullmatch(pattern, value):
-        problems.append(f"Value '{value}' at '{field}' failed to satisfy constraint: "
-                        f"Member must satisfy regular expression pattern: {pattern}")
+        problems.append(constraints.problem(field, value, f"satisfy regular expression pattern: {pattern}"))
     if problems:
         raise validation_failed(problems, "ValidationError")
 
 
 def check_duration(value: int, low: int, high: int) -> None:
-    if value < low:
-        raise AwsError("ValidationError", f"1 validation error detected: Value '{value}' at 'durationSeconds' "
-                       f"failed to satisfy constraint: Member must have value greater than or equal to {low}")
-    if value > high:
-        raise AwsError("ValidationError", f"1 validation error detected: Value '{value}' at 'durationSeconds' "
-                       f"failed to satisfy constraint: Member must have value less than or equal to {high}")
+    problems = constraints.check_range("durationSeconds", value, low, high)
+    if problems:
+        raise validation_failed(problems, "ValidationError")
 
 
 def session_tags(tags: list[dict[str, str]]) -> dict[str, str]:
