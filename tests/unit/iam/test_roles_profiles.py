@@ -29,7 +29,7 @@ def test_role_lifecycle(iam):
 
 
 def test_trust_policy_rules(iam):
-    fails(iam, "CreateRole", "MalformedPolicyDocument", "Syntax errors in policy.",
+    fails(iam, "CreateRole", "MalformedPolicyDocument", "This policy contains invalid Json",
           RoleName="r", AssumeRolePolicyDocument="{not json")
     fails(iam, "CreateRole", "MalformedPolicyDocument", RoleName="r", AssumeRolePolicyDocument=POLICY)
     big = json.loads(TRUST)

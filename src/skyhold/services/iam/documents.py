@@ -4,6 +4,8 @@ does."""
 
 from __future__ import annotations
 
+import json
+
 from skyhold.policy.validate import PolicyType, validate_policy
 from skyhold.services.iam import errors, principals
 from skyhold.store.base import Store
@@ -14,6 +16,9 @@ TRUST = "trust"  # role trust (AssumeRolePolicyDocument)
 MANAGED_POLICY_SIZE = 6144
 TRUST_POLICY_SIZE = 2048
 INLINE_SIZE = {"user": 2048, "group": 5120, "role": 10240}
+# What IAM says of a trust policy that is not JSON at all (identity policies get
+# the policy engine's "Syntax errors in policy." instead).
+TRUST_INVALID_JSON = "This policy contains invalid Json"
 
 
 def size(text: str) -> int:
@@ -35,6 +40,10 @@ def check_managed(text: str) -> None:
 
 
 def check_trust(store: Store, text: str) -> None:
+    try:
+        json.loads(text)
+    except ValueError:
+        raise errors.malformed_policy(TRUST_INVALID_JSON) from None
     check(text, TRUST)
     if size(text) > TRUST_POLICY_SIZE:
         raise errors.quota("ACLSizePerRole", TRUST_POLICY_SIZE)

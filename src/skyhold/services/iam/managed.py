@@ -289,8 +289,12 @@ def _policy_tag_locate(call: Call, params: dict[str, Any]):  # type: ignore[no-u
 
 def _attach(owner: owners.Owner):  # type: ignore[no-untyped-def]
     def handler(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-        value, version = owner.load(call, params[owner.param])
         policy_arn = params["PolicyArn"]
+        try:
+            arns.parse(policy_arn)
+        except ValueError:  # a policy name or other non-ARN: IAM's wording, double space included
+            raise errors.validation("Invalid ARN:  Could not be parsed!") from None
+        value, version = owner.load(call, params[owner.param])
         require_attachable(call.store, common.account_of(call), policy_arn)
         attached = value.setdefault("AttachedPolicies", [])
         if policy_arn in attached:

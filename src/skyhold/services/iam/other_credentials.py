@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from skyhold import principal as p
-from skyhold.services.iam import common
+from skyhold.services.iam import common, errors
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -30,10 +30,22 @@ def _for_account(result_key: str, paged: bool = True):  # type: ignore[no-untype
     return handler
 
 
+# The services IAM issues service-specific credentials for.
+SSC_SERVICES = frozenset({"codecommit.amazonaws.com", "cassandra.amazonaws.com", "bedrock.amazonaws.com"})
+
+
+def list_service_specific_credentials(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    result = _for_user("ServiceSpecificCredentials")(call, params)  # the user is checked first
+    service = params.get("ServiceName")
+    if service is not None and service not in SSC_SERVICES:
+        raise errors.no_such_entity(f"No such service {service} is supported for Service Specific Credentials")
+    return result
+
+
 HANDLERS = {
     "ListSigningCertificates": _for_user("Certificates"),
     "ListSSHPublicKeys": _for_user("SSHPublicKeys"),
-    "ListServiceSpecificCredentials": _for_user("ServiceSpecificCredentials"),
+    "ListServiceSpecificCredentials": list_service_specific_credentials,
     "ListServerCertificates": _for_account("ServerCertificateMetadataList"),
     "ListSAMLProviders": _for_account("SAMLProviderList", paged=False),
 }

@@ -13,24 +13,90 @@ from skyhold.services.iam import common, errors, records, roles
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
-# Service principal → the role name suffix AWS uses for it.
+# Service principal → the role name AWS gives it, after "AWSServiceRoleFor".
 NAMES = {
+    "accountdiscovery.ssm.amazonaws.com": "AmazonSSM_AccountDiscovery",
+    "acm.amazonaws.com": "CertificateManager",
+    "appmesh.amazonaws.com": "AppMesh",
+    "autoscaling-plans.amazonaws.com": "AutoScalingPlans_EC2AutoScaling",
     "autoscaling.amazonaws.com": "AutoScaling",
+    "backup.amazonaws.com": "Backup",
+    "batch.amazonaws.com": "Batch",
+    "cassandra.application-autoscaling.amazonaws.com": "ApplicationAutoScaling_CassandraTable",
+    "cks.kms.amazonaws.com": "KeyManagementServiceCustomKeyStores",
+    "cloudtrail.amazonaws.com": "CloudTrail",
+    "codestar-notifications.amazonaws.com": "CodeStarNotifications",
+    "config.amazonaws.com": "Config",
+    "connect.amazonaws.com": "AmazonConnect",
+    "dms-fleet-advisor.amazonaws.com": "DMSFleetAdvisor",
+    "dms.amazonaws.com": "DMSServerless",
+    "docdb-elastic.amazonaws.com": "DocDB-Elastic",
+    "ec2-instance-connect.amazonaws.com": "Ec2InstanceConnect",
+    "ec2.application-autoscaling.amazonaws.com": "ApplicationAutoScaling_EC2SpotFleetRequest",
+    "ec2scheduled.amazonaws.com": "EC2Scheduled",
+    "ecr.amazonaws.com": "ECRTemplate",
+    "ecs.amazonaws.com": "ECS",
+    "eks-connector.amazonaws.com": "AmazonEKSConnector",
+    "eks-fargate.amazonaws.com": "AmazonEKSForFargate",
+    "eks-nodegroup.amazonaws.com": "AmazonEKSNodegroup",
+    "eks.amazonaws.com": "AmazonEKS",
+    "elasticache.amazonaws.com": "ElastiCache",
+    "elasticbeanstalk.amazonaws.com": "ElasticBeanstalk",
+    "elasticfilesystem.amazonaws.com": "AmazonElasticFileSystem",
     "elasticloadbalancing.amazonaws.com": "ElasticLoadBalancing",
+    "email.cognito-idp.amazonaws.com": "AmazonCognitoIdpEmailService",
+    "emr-containers.amazonaws.com": "AmazonEMRContainers",
+    "emrwal.amazonaws.com": "EMRWAL",
+    "fis.amazonaws.com": "FIS",
+    "grafana.amazonaws.com": "AmazonGrafana",
+    "imagebuilder.amazonaws.com": "ImageBuilder",
+    "iotmanagedintegrations.amazonaws.com": "IoTManagedIntegrations",
+    "kafka.amazonaws.com": "Kafka",
+    "kafkaconnect.amazonaws.com": "KafkaConnect",
+    "lakeformation.amazonaws.com": "LakeFormationDataAccess",
+    "lex.amazonaws.com": "LexBots",
+    "lexv2.amazonaws.com": "LexV2Bots",
+    "lightsail.amazonaws.com": "Lightsail",
+    "m2.amazonaws.com": "AWSM2",
+    "memorydb.amazonaws.com": "MemoryDB",
+    "mq.amazonaws.com": "AmazonMQ",
+    "mrk.kms.amazonaws.com": "KeyManagementServiceMultiRegionKeys",
+    "notifications.amazonaws.com": "AwsUserNotifications",
+    "observability.aoss.amazonaws.com": "AmazonOpenSearchServerless",
+    "opensearchservice.amazonaws.com": "AmazonOpenSearchService",
+    "ops.apigateway.amazonaws.com": "APIGateway",
+    "ops.emr-serverless.amazonaws.com": "AmazonEMRServerless",
+    "opsdatasync.ssm.amazonaws.com": "SystemsManagerOpsDataSync",
+    "opsinsights.ssm.amazonaws.com": "AmazonSSM_OpsInsights",
+    "organizations.amazonaws.com": "Organizations",
+    "pullthroughcache.ecr.amazonaws.com": "ECRPullThroughCache",
+    "ram.amazonaws.com": "ResourceAccessManager",
+    "rds.amazonaws.com": "RDS",
+    "redshift.amazonaws.com": "Redshift",
+    "replication.cassandra.amazonaws.com": "KeyspacesReplication",
+    "replication.ecr.amazonaws.com": "ECRReplication",
+    "repository.sync.codeconnections.amazonaws.com": "GitSync",
+    "resource-explorer-2.amazonaws.com": "ResourceExplorer",
+    "rolesanywhere.amazonaws.com": "RolesAnywhere",
+    "s3-outposts.amazonaws.com": "S3OnOutposts",
+    "secretsmanager.amazonaws.com": "SecretsManager",
+    "ses.amazonaws.com": "AmazonSES",
+    "shield.amazonaws.com": "AWSShield",
     "spot.amazonaws.com": "EC2Spot",
     "spotfleet.amazonaws.com": "EC2SpotFleet",
-    "ec2scheduled.amazonaws.com": "EC2Scheduled",
-    "transitgateway.amazonaws.com": "VPCTransitGateway",
-    "organizations.amazonaws.com": "Organizations",
+    "ssm-incidents.amazonaws.com": "IncidentManager",
+    "ssm-quicksetup.amazonaws.com": "SSMQuickSetup",
     "ssm.amazonaws.com": "AmazonSSM",
-    "cloudtrail.amazonaws.com": "CloudTrail",
-    "ecs.amazonaws.com": "ECS",
-    "rds.amazonaws.com": "RDS",
+    "sso.amazonaws.com": "SSO",
     "support.amazonaws.com": "Support",
+    "transitgateway.amazonaws.com": "VPCTransitGateway",
     "trustedadvisor.amazonaws.com": "TrustedAdvisor",
-    "secretsmanager.amazonaws.com": "SecretsManager",
-    "ecr.amazonaws.com": "ECRReplication",
+    "vpcorigin.cloudfront.amazonaws.com": "CloudFrontVPCOrigin",
+    "waf.amazonaws.com": "WAFLogging",
+    "wafv2.amazonaws.com": "WAFV2Logging",
 }
+# The few services that accept a CustomSuffix; every other refuses one.
+CUSTOM_SUFFIX_ALLOWED = frozenset({"autoscaling.amazonaws.com", "connect.amazonaws.com", "lexv2.amazonaws.com"})
 
 
 def create_service_linked_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +105,8 @@ def create_service_linked_role(call: Call, params: dict[str, Any]) -> dict[str, 
         raise errors.invalid_input(f"Unrecognized service principal: {service}")
     name = f"AWSServiceRoleFor{NAMES[service]}"
     if params.get("CustomSuffix"):
+        if service not in CUSTOM_SUFFIX_ALLOWED:
+            raise errors.invalid_input(f"Custom suffix is not allowed for {service}")
         name += f"_{params['CustomSuffix']}"
     account = common.account_of(call)
     if call.store.get(records.ROLE, records.name_key(account, name)):

@@ -16,7 +16,7 @@ from skyhold.errors import AwsError
 from skyhold.services.iam import verify_totp
 from skyhold.services.sts import web_identity
 from skyhold.services.sts.roles import find_role
-from skyhold.services.sts.validation import tag_context
+from skyhold.services.sts.validation import SESSION_NAME, check_pattern, check_role_arn, tag_context
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -45,12 +45,12 @@ def _owns_device(who: p.Principal, serial: str) -> bool:
 
 
 def assume_role(call: Call, params: dict[str, Any]) -> list[Access]:
+    # STS refuses malformed input before it decides anything (AccessDenied comes later).
+    check_pattern("roleSessionName", params["RoleSessionName"], SESSION_NAME, 2, 64)
     role_arn = params["RoleArn"]
+    check_role_arn(role_arn)
     role = find_role(call.store, role_arn)
-    try:
-        owner = arns.parse(role_arn).account
-    except ValueError:
-        raise AwsError("ValidationError", f"{role_arn} is invalid") from None
+    owner = arns.parse(role_arn).account
     tags = params.get("Tags") or []
     context: dict[str, Any] = {
         "sts:RoleSessionName": params["RoleSessionName"],

@@ -16,6 +16,7 @@ from skyhold.services.iam import records as iam_records
 from skyhold.services.sts import sessions
 from skyhold.services.sts.roles import find_role
 from skyhold.services.sts.validation import (
+    SESSION_NAME,
     check_duration,
     check_pattern,
     packed_policy_size,
@@ -29,7 +30,6 @@ ROLE_CHAINING_LIMIT = 3600
 USER_SESSION_MAX = 129600  # 36 hours: GetSessionToken, GetFederationToken
 USER_SESSION_DEFAULT = 43200
 ROOT_SESSION_MAX = 3600
-_SESSION_NAME = r"[\w+=,.@-]*"
 
 
 def get_caller_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -40,8 +40,7 @@ def get_caller_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def assume_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     who = call.principal
-    session_name = params["RoleSessionName"]
-    check_pattern("roleSessionName", session_name, _SESSION_NAME, 2, 64)
+    session_name = params["RoleSessionName"]  # checked in authz.assume_role
     role = find_role(call.store, params["RoleArn"])
     if role is None:  # authorization already refused an unknown role; defensive
         raise AwsError("AccessDenied", f"Not authorized to perform sts:AssumeRole on {params['RoleArn']}", 403)
@@ -99,7 +98,7 @@ def assume_role_with_web_identity(call: Call, params: dict[str, Any]) -> dict[st
     """The token was verified and the trust policy decided in web_identity.authz."""
     who = call.principal
     session_name = params["RoleSessionName"]
-    check_pattern("roleSessionName", session_name, _SESSION_NAME, 2, 64)
+    check_pattern("roleSessionName", session_name, SESSION_NAME, 2, 64)
     role = find_role(call.store, params["RoleArn"])
     if role is None:
         raise AwsError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403)
@@ -237,16 +236,18 @@ def _tags_for(who: p.Principal, role: dict[str, Any], params: dict[str, Any]) ->
     calling session, then this call's session tags (later ones win)."""
     requested = session_tags(params.get("Tags") or [])
     inherited_keys = list(who.session.get("transitive_tag_keys") or [])
-    inherited = {k: v for k, v in (who.session.get("tags") or {}).items() if k in inherited_keys}
+    lowered = {k.lower() for k in inherited_keys}
+    inherited = {k: v for k, v in (who.session.get("tags") or {}).items() if k.lower() in lowered}
     clash = [k for k in requested if k.lower() in {i.lower() for i in inherited}]
     if clash:
-        raise AwsError("InvalidParameterValue", "One or more session tags are already transitive tags of the "
-                       "role chain and cannot be overridden.")
+        raise AwsError("InvalidParameterValue", "One of the specified transitive tag keys can't be set because it "
+                       "conflicts with a transitive tag key from the calling session.")
     tags = {t["Key"]: t["Value"] for t in role.get("Tags") or []}
     tags.update(inherited)
     tags.update(requested)
     transitive = list(params.get("TransitiveTagKeys") or [])
-    unknown = [k for k in transitive if k not in requested]
+    # Tag keys are case-insensitive: TransitiveTagKeys=["env"] names a tag "Env".
+    unknown = [k for k in transitive if k.lower() not in {r.lower() for r in requested}]
     if unknown:
         raise AwsError("InvalidParameterValue", "The specified transitive tag key must be included in the "
                        "requested tags.")

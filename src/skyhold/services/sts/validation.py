@@ -14,6 +14,7 @@ from skyhold.errors import AwsError, validation_failed
 # documented plain-text limit for inline session policies (2,048 characters).
 PACKED_LIMIT = 2048
 MAX_SESSION_TAGS = 50
+SESSION_NAME = r"[\w+=,.@-]*"  # roleSessionName's pattern in STS's model
 
 
 def check_pattern(field: str, value: str, pattern: str, min_len: int, max_len: int) -> None:
@@ -26,6 +27,14 @@ def check_pattern(field: str, value: str, pattern: str, min_len: int, max_len: i
         problems.append(constraints.problem(field, value, f"satisfy regular expression pattern: {pattern}"))
     if problems:
         raise validation_failed(problems, "ValidationError")
+
+
+def check_role_arn(role_arn: str) -> None:
+    """STS's own ARN check, made before authorization: six colon-separated fields,
+    with partition, service and resource present (region and account may be empty)."""
+    parts = role_arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not (parts[1] and parts[2] and parts[5]):
+        raise AwsError("ValidationError", f"{role_arn} is invalid")
 
 
 def check_duration(value: int, low: int, high: int) -> None:
