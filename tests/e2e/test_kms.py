@@ -383,7 +383,7 @@ def test_key_management_respects_key_state(admin: AwsEnv) -> None:
 
 def test_dry_run_authorizes_and_does_nothing(admin: AwsEnv) -> None:
     """`--dry-run` is how the KMS guide says to test permissions: authorized, the call
-    answers DryRunOperationException (412) and does nothing; denied, it is denied."""
+    answers DryRunOperationException (HTTP 400) and does nothing; denied, it is denied."""
     kms = admin.client("kms")
     key = kms.create_key()["KeyMetadata"]["Arn"]
     blob = kms.encrypt(KeyId=key, Plaintext=b"s3cret")["CiphertextBlob"]
@@ -401,7 +401,7 @@ def test_dry_run_authorizes_and_does_nothing(admin: AwsEnv) -> None:
                    dry(kms.generate_data_key, KeyId=key, KeySpec="AES_256")):
         assert answer["Error"] == {"Code": "DryRunOperationException",
                                    "Message": "The request would have succeeded, but the DryRun option is set."}
-        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 412
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400  # as AWS KMS answers
     assert kms.list_grants(KeyId=key)["Grants"] == []  # the dry run created nothing
 
     grant = kms.create_grant(KeyId=key, GranteePrincipal=grantee, Operations=["Decrypt"])["GrantId"]

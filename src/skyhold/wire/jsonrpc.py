@@ -85,8 +85,10 @@ def serialize(op: OperationModel, result: dict[str, Any], request_id: str) -> Ht
                         json.dumps(body, separators=(",", ":")).encode())
 
 
-def error_body(err: AwsError) -> bytes:
-    data: dict[str, Any] = {"__type": err.code, "message": err.message}
+def error_body(err: AwsError, message_key: str = "message") -> bytes:
+    data: dict[str, Any] = {"__type": err.code}
+    if err.message:  # AWS leaves out an empty message (KMS's InvalidCiphertextException, ...)
+        data[message_key] = err.message
     for k, v in err.extra.items():
         data.setdefault(k, v)
     return json.dumps(data, separators=(",", ":")).encode()
@@ -96,4 +98,11 @@ def serialize_error(model: ServiceModel, err: AwsError, request_id: str) -> Http
     headers = [("content-type", content_type(model)), ("x-amzn-requestid", request_id),
                ("x-amzn-errortype", err.code)]
     headers += [(k.lower(), v) for k, v in err.headers.items()]
-    return HttpResponse(err.status, headers, error_body(err))
+    return HttpResponse(err.status, headers, error_body(err, _message_key(model, err.code)))
+
+
+def _message_key(model: ServiceModel, code: str) -> str:
+    """AWS writes a modeled error by its shape: "Message" where the shape spells it so
+    (Secrets Manager), which SDKs then also expose as the error's Message member."""
+    shape = next((s for s in model.error_shapes if s.error_code == code), None)
+    return "Message" if shape is not None and "Message" in shape.members else "message"

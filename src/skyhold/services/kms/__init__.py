@@ -8,7 +8,8 @@ from skyhold.services.kms.handlers import HANDLERS as _KEY_HANDLERS
 
 
 def _would_succeed() -> AwsError:
-    return AwsError("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.", 412)
+    # HTTP 400, as KMS answers (its API reference says 412).
+    return AwsError("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.", 400)
 
 
 # Every handler is wrapped: parameters hold only modelled members, so DryRun appears only

@@ -112,6 +112,7 @@ def _key_op(operation: str) -> AuthzFn:
     action = f"kms:{operation}"
 
     def authz(call: Call, params: dict[str, Any]) -> list[Access]:
+        validation.request(operation, params)
         key, _ = r.find(call, params["KeyId"])
         return [_on_key(call, action, key, params["KeyId"], _request_context(operation, params))]
 
@@ -119,6 +120,7 @@ def _key_op(operation: str) -> AuthzFn:
 
 
 def _create_key(call: Call, params: dict[str, Any]) -> list[Access]:
+    validation.request("CreateKey", params)
     spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
     known = keyspecs.SPECS.get(spec)
     usage = params.get("KeyUsage") or (known.usages[0] if known else "ENCRYPT_DECRYPT")

@@ -13,13 +13,15 @@ from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.policy import validate_policy
 from skyhold.services.iam import principals
-from skyhold.services.kms import asymmetric, ciphertext, keyspecs
+from skyhold.services.kms import asymmetric, ciphertext, keyspecs, validation
 from skyhold.services.kms import records as r
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 MAX_PLAINTEXT = 4096
+# On-demand rotations a key may have (KMS developer guide, "Perform on-demand key rotation").
+MAX_ON_DEMAND_ROTATIONS = 25
 _ALIAS_NAME = re.compile(r"[a-zA-Z0-9:/_-]+")
 _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}  # the model's DataKeySpec, in its order
 
@@ -255,6 +257,8 @@ def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     not_pending_deletion(key)
     tags = {t["TagKey"]: t["TagValue"] for t in key.get("Tags", [])}
     tags.update({t["TagKey"]: t["TagValue"] for t in params["Tags"]})
+    if len(tags) > validation.MAX_TAGS:
+        raise validation.tag_error("Too many tags")
     key["Tags"] = [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
     r.save(call, key, version)
     return {}
@@ -396,8 +400,12 @@ def _symmetric_only(key: dict[str, Any]) -> None:
 
 def rotate_key_on_demand(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
-    _symmetric_only(key)
-    usable(key)
+    usable(key)  # KMS checks the key's state before its spec
+    if key["KeySpec"] != "SYMMETRIC_DEFAULT":
+        raise AwsError("UnsupportedOperationException", "", 400)  # with no message, as KMS
+    if sum(x["RotationType"] == "ON_DEMAND" for x in key.get("Rotations", [])) >= MAX_ON_DEMAND_ROTATIONS:
+        raise AwsError("LimitExceededException", "The on-demand rotations limit has been reached for the given "
+                       f"keyId. No more on-demand rotations can be performed for this key: {key['Arn']}", 400)
     r.rotate(call, key, "ON_DEMAND")
     r.save(call, key, version)
     return {"KeyId": key["KeyId"]}

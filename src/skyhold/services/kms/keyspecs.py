@@ -13,7 +13,9 @@ from functools import lru_cache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from skyhold.errors import AwsError
+from skyhold.constraints import enum_problem
+from skyhold.errors import AwsError, validation_failed
+from skyhold.services.kms import validation
 
 _RSA_SIGN = ("RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512",
              "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512")
@@ -54,8 +56,10 @@ SPECS = {
 def spec_for(name: str, usage: str | None) -> tuple[Spec, str]:
     spec = SPECS.get(name)
     if spec is None:
-        raise AwsError("ValidationException", f"1 validation error detected: Value '{name}' at 'keySpec' failed to "
-                       f"satisfy constraint: Member must satisfy enum value set: {sorted(SPECS)}", 400)
+        raise validation_failed([enum_problem("keySpec", name, validation.KEY_SPECS)])
+    if usage is None and name != "SYMMETRIC_DEFAULT":
+        raise AwsError("ValidationException", "You must specify a KeyUsage value for all KMS keys except for "
+                       "symmetric encryption keys.", 400)
     usage = usage or spec.usages[0]
     if usage not in spec.usages:
         raise AwsError("ValidationException", f"KeyUsage {usage} is not compatible with KeySpec {name}", 400)

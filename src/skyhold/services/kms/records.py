@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 KEY = "kms.key"
 ALIAS = "kms.alias"
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# A key id is a UUID, or "mrk-" and 32 hex digits for a multi-Region key (which Skyhold
+# never creates, but KMS answers "does not exist" for one, not "Invalid keyId").
+_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}")
 
 
 def key_arn(region: str, account: str, key_id: str) -> str:
@@ -149,13 +151,15 @@ def _find(call: Call, key_ref: str, any_account: bool) -> tuple[dict[str, Any], 
         if len(parts) != 6:
             raise AwsError("NotFoundException", f"Invalid arn {key_ref}", 400)
         region, account, resource = parts[3], parts[4], parts[5]
+        if region != call.region:  # a key is used only in its own Region
+            raise AwsError("NotFoundException", f"Invalid arn {region}", 400)
         if resource.startswith("alias/"):
             key_id = _alias_target(call, account, region, resource)
         else:
             key_id = resource.removeprefix("key/")
     elif key_ref.startswith("alias/"):
         key_id = _alias_target(call, account, region, key_ref)
-    if not _UUID.fullmatch(key_id):
+    if not _KEY_ID.fullmatch(key_id):
         raise AwsError("NotFoundException", f"Invalid keyId '{key_ref}'", 400)
     rec = call.store.get(KEY, key_id)
     if rec is not None and any_account:
