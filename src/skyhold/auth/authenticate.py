@@ -3,7 +3,8 @@
 Checks run in the order AWS answers them, so that a request with two faults gets the
 error AWS would give:
 - S3: signature shape → time (skew, or a presigned URL's validity) → credential scope
-  → scope date → access key → signature → unsigned x-amz-* headers → session token.
+  → scope date → access key → signature → unsigned x-amz-* headers (before the
+  signature for a presigned URL) → session token.
 - query/JSON services: shape → scope → scope date → time → access key → signature →
   session token.
 Then the body: its hash (x-amz-content-sha256), Content-MD5, or aws-chunked framing.
@@ -88,8 +89,12 @@ def authenticate(
     if credential is None or not credential.active:
         raise errors.unknown_access_key(style, info.access_key_id)
     key = sigv4.signing_key(credential.secret_access_key, info.date, info.region, info.service)
+    if s3 and info.presigned:
+        # A presigned URL's unsigned x-amz-* headers are refused before its signature
+        # is checked (S3 answers HeadersNotSigned even when the signature is also wrong).
+        _check_all_amz_headers_signed(req, info)
     _check_signature(req, info, key, style, s3)
-    if s3:
+    if s3 and not info.presigned:
         _check_all_amz_headers_signed(req, info)
     _check_session(credential, info, style)
     return _with_body(req, info, key if info.payload_hash in sigv4.STREAMING_PAYLOADS else None, s3, credential)

@@ -148,8 +148,9 @@ def put_bucket_acl(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _version(call: Call, bucket: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    return objects.lookup(call, bucket, params["Key"], params.get("VersionId"), "GET")
+def _version(call: Call, bucket: dict[str, Any], params: dict[str, Any], method: str = "GET") -> dict[str, Any]:
+    # A PUT refuses a current delete marker (MethodNotAllowed); a GET says NoSuchKey.
+    return objects.lookup(call, bucket, params["Key"], params.get("VersionId"), method, marker_refused=method == "PUT")
 
 
 def get_object_acl(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +162,7 @@ def get_object_acl(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def put_object_acl(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
-    value = _version(call, bucket, params)
+    value = _version(call, bucket, params, "PUT")
     source = acl.acl_source(params, body=params.get("AccessControlPolicy") is not None)
     assert source is not None
     owner_id = buckets.canonical_id(object_owner_of(bucket, value))

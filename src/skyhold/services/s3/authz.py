@@ -147,6 +147,8 @@ def _check_owner(call: Call, bucket: dict[str, Any], header: str) -> None:
     names the account it means to reach is refused if the bucket is another's, so a
     bucket name taken over by someone else never receives its data (or feeds it)."""
     expected = call.request.headers.get(header)
+    if expected is not None and not (len(expected) == 12 and expected.isascii() and expected.isdigit()):
+        raise errors.invalid_bucket_owner(expected)
     if expected is not None and expected != bucket["Owner"]:
         raise errors.access_denied()
 

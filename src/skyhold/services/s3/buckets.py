@@ -28,7 +28,8 @@ def canonical_id(account: str) -> str:
 
 
 def owner_of(account: str) -> dict[str, str]:
-    return {"ID": canonical_id(account), "DisplayName": account}
+    # S3 has returned no DisplayName since November 2025.
+    return {"ID": canonical_id(account)}
 
 
 def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -37,9 +38,12 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.invalid_bucket_name(name)
     constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
     region = _bucket_region(call.region, constraint)
-    ownership = params.get("ObjectOwnership") or "BucketOwnerEnforced"
-    if ownership not in _OWNERSHIPS:
-        raise errors.invalid_argument("Invalid x-amz-object-ownership header", "x-amz-object-ownership", ownership)
+    ownership = params.get("ObjectOwnership")
+    if ownership is None:
+        ownership = "BucketOwnerEnforced"
+    elif ownership not in _OWNERSHIPS:  # an empty header too; S3 names the header but echoes no ArgumentValue
+        raise AwsError("InvalidArgument", f"Invalid x-amz-object-ownership header: {ownership}", 400,
+                       extra={"ArgumentName": "x-amz-object-ownership"})
     grants = acl_ops.for_new_bucket(call, params, ownership)
     account = call.principal.account
     value = {
@@ -54,9 +58,9 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         existing = records.get_bucket(call.store, name).value
         if existing["Owner"] != account:
             raise errors.bucket_already_exists(name) from None
-        if call.region != DEFAULT_REGION:
+        if call.region != DEFAULT_REGION or existing["Region"] != DEFAULT_REGION or region != DEFAULT_REGION:
             raise errors.bucket_already_owned(name) from None
-        # us-east-1 answers a re-create by the owner with 200, for legacy clients.
+        # us-east-1 answers the owner's re-create of a us-east-1 bucket with 200, for legacy clients.
     location = f"/{name}" if region == DEFAULT_REGION else f"http://{name}.s3.amazonaws.com/"
     return {"Location": location, "BucketArn": records.bucket_arn(name)}
 
@@ -64,21 +68,21 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 _LEGACY_CONSTRAINTS = {"EU": "eu-west-1"}  # still in the model's enum, and still accepted by S3
 
 
-def _bucket_region(signing_region: str, constraint: str | None) -> str:
-    if constraint is not None:
-        constraint = _LEGACY_CONSTRAINTS.get(constraint, constraint)
+def _bucket_region(signing_region: str, given: str | None) -> str:
+    constraint = _LEGACY_CONSTRAINTS.get(given, given) if given is not None else None
     if signing_region == DEFAULT_REGION:
         if constraint == DEFAULT_REGION or (constraint is not None and constraint not in REGIONS):
-            raise errors.invalid_location(constraint)
+            raise errors.invalid_location(given or "")
         return constraint or DEFAULT_REGION  # the global endpoint creates anywhere
     if constraint != signing_region:
-        raise errors.illegal_location(constraint)
+        raise errors.illegal_location(given)  # in the client's words: "The EU location constraint ..."
     return signing_region
 
 
 def head_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = records.get_bucket(call.store, params["Bucket"]).value
-    return {"BucketRegion": bucket["Region"], "AccessPointAlias": False}
+    return {"BucketRegion": bucket["Region"], "AccessPointAlias": False,
+            "BucketArn": records.bucket_arn(bucket["Name"])}
 
 
 def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -139,10 +143,10 @@ def continuation_after(token: str) -> str:
 
 def delete_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
-    records.get_bucket(call.store, name)
+    bucket = records.get_bucket(call.store, name).value
     prefix = f"{name}/"
     if call.store.count(records.OBJECT, prefix) or call.store.count(records.VERSION, prefix):
-        raise errors.bucket_not_empty(name)
+        raise errors.bucket_not_empty(name, versioned=bool(bucket.get("Versioning")))
     # Uploads in progress do not keep a bucket alive: they go with it.
     for up in call.store.scan(records.UPLOAD, prefix):
         for part in call.store.scan(records.PART, up.value["UploadId"] + "/"):
@@ -150,6 +154,7 @@ def delete_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             bodies.delete(call, [part.value["seg"]])
         call.store.delete(records.UPLOAD, up.key)
     call.store.delete(records.BUCKET, name)
+    call.extras["http_status"] = 204
     return {}
 
 
@@ -161,21 +166,33 @@ def get_bucket_location(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 # --- tagging ------------------------------------------------------------------------
 
+_OBJECT_TAG_LIMIT = 10
+_TAG_PUNCTUATION = frozenset(" _.:/=+-@")  # with letters and digits, all a tag may hold
+
+
+def tag_text_ok(text: str) -> bool:
+    return all(c.isalnum() or c.isspace() or c in _TAG_PUNCTUATION for c in text)
+
+
 def validate_tags(tag_set: list[dict[str, str]], limit: int) -> dict[str, str]:
+    """S3's checks of a TagSet (an object's when `limit` is 10, else a bucket's)."""
     tags: dict[str, str] = {}
     for tag in tag_set:
-        key, value = tag.get("Key", ""), tag.get("Value", "")
+        key, value = tag.get("Key"), tag.get("Value")
+        if key is None or value is None:  # both elements are required by S3's schema
+            raise errors.malformed_xml()
         if key in tags:
-            raise errors.invalid_tag("Cannot provide multiple Tags with the same key")
+            raise errors.invalid_tag("Cannot provide multiple Tags with the same key", key)
         if key.lower().startswith("aws:"):
-            raise errors.invalid_tag("System tags cannot be added/updated by requester")
-        if not key or len(key) > 128:
-            raise errors.invalid_tag("The TagKey you have provided is invalid")
-        if len(value) > 256:
-            raise errors.invalid_tag("The TagValue you have provided is invalid")
+            raise errors.invalid_tag("Your TagKey cannot be prefixed with aws:" if limit == _OBJECT_TAG_LIMIT
+                                     else "System tags cannot be added/updated by requester", key)
+        if not key or len(key) > 128 or not tag_text_ok(key):
+            raise errors.invalid_tag("The TagKey you have provided is invalid", key)
+        if len(value) > 256 or not tag_text_ok(value):
+            raise errors.invalid_tag("The TagValue you have provided is invalid", key, value)
         tags[key] = value
     if len(tags) > limit:
-        raise errors.invalid_tag(f"Object tags cannot be greater than {limit}" if limit == 10
+        raise errors.invalid_tag(f"Object tags cannot be greater than {limit}" if limit == _OBJECT_TAG_LIMIT
                                  else "Bucket tag count cannot be greater than 50")
     return tags
 
@@ -183,18 +200,20 @@ def validate_tags(tag_set: list[dict[str, str]], limit: int) -> dict[str, str]:
 def put_bucket_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     tags = validate_tags((params.get("Tagging") or {}).get("TagSet") or [], 50)
     records.update_bucket(call.store, params["Bucket"], Tags=tags)
+    call.extras["http_status"] = 204
     return {}
 
 
 def get_bucket_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     tags = records.get_bucket(call.store, params["Bucket"]).value.get("Tags")
     if not tags:
-        raise errors.no_such_tag_set()
+        raise errors.no_such_tag_set(params["Bucket"])
     return {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
 
 def delete_bucket_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.update_bucket(call.store, params["Bucket"], Tags=None)
+    call.extras["http_status"] = 204
     return {}
 
 
@@ -204,6 +223,8 @@ def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     config = params.get("VersioningConfiguration") or {}
     status = config.get("Status")
+    if status is None and config.get("MFADelete") is None:
+        raise AwsError("IllegalVersioningConfigurationException", "The Versioning element must be specified", 400)
     if status not in ("Enabled", "Suspended") or config.get("MFADelete") not in (None, "Enabled", "Disabled"):
         raise errors.malformed_xml()
     if config.get("MFADelete") == "Enabled":
@@ -232,7 +253,7 @@ def get_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def put_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     config = params.get("ServerSideEncryptionConfiguration") or {}
     rules = config.get("Rules") or []
-    if not rules:
+    if len(rules) != 1:  # S3 takes exactly one rule
         raise errors.malformed_xml()
     blocked = None
     for rule in rules:
@@ -246,8 +267,9 @@ def put_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         if alg not in ("AES256", "aws:kms", "aws:kms:dsse"):
             raise errors.malformed_xml()
         if alg == "AES256" and default.get("KMSMasterKeyID"):
-            raise errors.invalid_argument("a KMSMasterKeyID is not applicable if the default sse algorithm "
-                                          "is not aws:kms or aws:kms:dsse", "ApplyServerSideEncryptionByDefault")
+            raise AwsError("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm "
+                           "is not aws:kms or aws:kms:dsse", 400,
+                           extra={"ArgumentName": "ApplyServerSideEncryptionByDefault"})  # and no ArgumentValue
     # The SSE-C block is its own setting: a configuration that does not name it keeps it.
     rules = [{k: v for k, v in rule.items() if k != "BlockedEncryptionTypes"} for rule in rules]
     changes: dict[str, Any] = {"Encryption": {**config, "Rules": rules}}
@@ -267,6 +289,7 @@ def get_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def delete_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.update_bucket(call.store, params["Bucket"], Encryption=None)  # back to SSE-S3, as on AWS
+    call.extras["http_status"] = 204
     return {}
 
 
@@ -284,7 +307,7 @@ def default_sse(bucket: dict[str, Any]) -> dict[str, str]:
 
 def put_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     rules = (params.get("OwnershipControls") or {}).get("Rules") or []
-    ownership = rules[0].get("ObjectOwnership") if rules else None
+    ownership = rules[0].get("ObjectOwnership") if len(rules) == 1 else None  # exactly one rule
     if ownership not in _OWNERSHIPS:
         raise errors.malformed_xml()
     records.update_bucket(call.store, params["Bucket"], Ownership=ownership)
@@ -301,6 +324,7 @@ def get_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]
 
 def delete_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.update_bucket(call.store, params["Bucket"], Ownership=None)
+    call.extras["http_status"] = 204
     return {}
 
 

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from skyhold.crypto import root
+from skyhold.errors import AwsError
 from skyhold.services.kms import on_behalf
 from skyhold.services.s3 import errors
 
@@ -52,12 +53,24 @@ def new_data_key(call: Call, sse: dict[str, str], context: dict[str, str],
     if sse.get("alg") == "aws:kms":
         # The caller needs kms:GenerateDataKey on the key, via S3, as on AWS.
         key_ref = sse.get("kms") or on_behalf.managed_key(call, "s3")
-        plaintext, blob, key_arn = on_behalf.generate_data_key(call, key_ref, context, "s3")
+        try:
+            plaintext, blob, key_arn = on_behalf.generate_data_key(call, key_ref, context, "s3")
+        except AwsError as err:
+            raise _from_kms(err) from None
         sse["kms"] = key_arn
         return DataKey(plaintext, "kms:" + base64.b64encode(blob).decode())
     plaintext = os.urandom(32)  # a fresh AES-256 key for every object (AESGCM.generate_key, directly)
     sealed = root.seal(call.pipeline.data_dir, plaintext, _WRAP_AAD)
     return DataKey(plaintext, "s3:" + base64.b64encode(sealed).decode())
+
+
+def _from_kms(err: AwsError) -> AwsError:
+    """S3 passes KMS's own failure on with its code prefixed "KMS." (KMS.NotFoundException,
+    KMS.DisabledException, ...); a denial stays S3's AccessDenied."""
+    if err.status == 403 or err.code == "AccessDenied" or err.code.startswith("KMS."):
+        return err
+    return AwsError(f"KMS.{err.code}", err.message, err.status, sender_fault=err.sender_fault,
+                    explanation=err.explanation)
 
 
 def unwrap(call: Call, wrapped: str, context: dict[str, str], customer: bytes | None = None) -> bytes:
@@ -67,13 +80,16 @@ def unwrap(call: Call, wrapped: str, context: dict[str, str], customer: bytes | 
     raw = base64.b64decode(text)
     if kind == "c":
         if customer is None:
-            raise errors.access_denied()
+            raise errors.sse_c_wrong_key()
         try:
             return AESGCM(customer).decrypt(raw[:_NONCE], raw[_NONCE:], _WRAP_AAD)
         except InvalidTag:
-            raise errors.access_denied() from None
+            raise errors.sse_c_wrong_key() from None
     if kind == "kms":
-        plaintext, _ = on_behalf.decrypt(call, raw, context, "s3")
+        try:
+            plaintext, _ = on_behalf.decrypt(call, raw, context, "s3")
+        except AwsError as err:
+            raise _from_kms(err) from None
         return plaintext
     return root.unseal(call.pipeline.data_dir, raw, _WRAP_AAD)
 

@@ -45,8 +45,9 @@ def bucket_already_owned(bucket: str) -> AwsError:
                     409, extra={"BucketName": bucket})
 
 
-def bucket_not_empty(bucket: str) -> AwsError:
-    return AwsError("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
+def bucket_not_empty(bucket: str, versioned: bool = False) -> AwsError:
+    more = ". You must delete all versions in the bucket." if versioned else ""
+    return AwsError("BucketNotEmpty", f"The bucket you tried to delete is not empty{more}", 409,
                     extra={"BucketName": bucket})
 
 
@@ -64,6 +65,12 @@ def illegal_location(constraint: str | None) -> AwsError:
 def invalid_location(constraint: str) -> AwsError:
     return AwsError("InvalidLocationConstraint", "The specified location-constraint is not valid", 400,
                     extra={"LocationConstraint": constraint})
+
+
+def invalid_bucket_owner(value: str) -> AwsError:
+    """An x-amz-expected-bucket-owner that is not a 12-digit account id."""
+    return AwsError("InvalidBucketOwnerAWSAccountID",
+                    f"The value of the expected bucket owner parameter must be an AWS Account ID... [{value}]", 400)
 
 
 def no_such_bucket_policy(bucket: str) -> AwsError:
@@ -110,19 +117,31 @@ def no_such_upload(upload_id: str) -> AwsError:
                     "upload may have been aborted or completed.", 404, extra={"UploadId": upload_id})
 
 
-def invalid_part(part_number: int, etag: str) -> AwsError:
+def invalid_part(part_number: int, etag: str, upload_id: str) -> AwsError:
+    # S3 echoes the ETag without its quotes, whichever form the client sent.
     return AwsError("InvalidPart", "One or more of the specified parts could not be found.  The part may not "
                     "have been uploaded, or the specified entity tag may not match the part's entity tag.",
-                    400, extra={"PartNumber": str(part_number), "ETag": etag})
+                    400, extra={"UploadId": upload_id, "PartNumber": str(part_number), "ETag": etag.strip('"')})
 
 
-def invalid_part_order() -> AwsError:
-    return AwsError("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be "
-                    "specified in order by part number.", 400)
+def invalid_part_order(upload_id: str) -> AwsError:
+    return AwsError("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by "
+                    "part number.", 400, extra={"UploadId": upload_id})
 
 
-def no_such_tag_set() -> AwsError:
-    return AwsError("NoSuchTagSet", "The TagSet does not exist", 404)
+def part_too_small(size: int, part_number: int, etag: str) -> AwsError:
+    """CompleteMultipartUpload with a part (not the last) below 5 MiB: names the part."""
+    err = entity_too_small(size)
+    err.extra.update(PartNumber=str(part_number), ETag=etag.strip('"'))
+    return err
+
+
+def bad_digest(message: str) -> AwsError:
+    return AwsError("BadDigest", message, 400)
+
+
+def no_such_tag_set(bucket: str | None = None) -> AwsError:
+    return AwsError("NoSuchTagSet", "The TagSet does not exist", 404, extra={"BucketName": bucket} if bucket else {})
 
 
 def invalid_argument(message: str, name: str | None = None, value: str | None = None) -> AwsError:
@@ -134,8 +153,12 @@ def invalid_request(message: str) -> AwsError:
     return AwsError("InvalidRequest", message, 400)
 
 
-def invalid_tag(message: str) -> AwsError:
-    return AwsError("InvalidTag", message, 400)
+def invalid_tag(message: str, key: str | None = None, value: str | None = None) -> AwsError:
+    """S3 names the faulty tag: TagKey, and TagValue when the value is at fault."""
+    extra = {"TagKey": key} if key is not None else {}
+    if value is not None:
+        extra["TagValue"] = value
+    return AwsError("InvalidTag", message, 400, extra=extra)
 
 
 def no_such_cors(bucket: str) -> AwsError:
@@ -207,3 +230,23 @@ def metadata_too_large(size: int) -> AwsError:
 def invalid_storage_class(requested: str) -> AwsError:
     return AwsError("InvalidStorageClass", "The storage class you specified is not valid", 400,
                     extra={"StorageClassRequested": requested})
+
+
+def header_not_implemented(header: str, detail: str | None = None) -> AwsError:
+    """A conditional header S3 does not serve in this form (If-Match: * on a write, say)."""
+    extra = {"Header": header}
+    if detail is not None:
+        extra["additionalMessage"] = detail
+    return AwsError("NotImplemented", "A header you provided implies functionality that is not implemented", 501,
+                    sender_fault=False, extra=extra)
+
+
+def invalid_part_number(requested: int, count: int) -> AwsError:
+    return AwsError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416,
+                    extra={"PartNumberRequested": str(requested), "ActualPartCount": str(count)})
+
+
+def sse_c_wrong_key() -> AwsError:
+    """An SSE-C key that does not open the object."""
+    return access_denied("Requests specifying Server Side Encryption with Customer provided keys must provide the "
+                         "correct secret key.")

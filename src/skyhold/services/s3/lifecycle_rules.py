@@ -324,7 +324,8 @@ def _midnight(value: Any) -> str:
     moment = value if isinstance(value, datetime) else parse_date(str(value))
     moment = moment.astimezone(timezone.utc)
     if (moment.hour, moment.minute, moment.second, moment.microsecond) != (0, 0, 0, 0):
-        raise errors.invalid_argument("'Date' must be at midnight GMT")
+        sent = value.isoformat() if isinstance(value, datetime) else str(value)
+        raise errors.invalid_argument("'Date' must be at midnight GMT", "Date", sent)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

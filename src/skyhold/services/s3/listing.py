@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
 from skyhold import paging
+from skyhold.errors import AwsError
 from skyhold.services.s3 import buckets, errors, records, versions
 from skyhold.store.base import Record
 
@@ -27,6 +28,13 @@ def _max_keys(params: dict[str, Any]) -> int:
     if n < 0:
         raise errors.invalid_argument("max-keys cannot be negative", "max-keys", str(n))
     return min(n, 1000)
+
+
+def check_encoding_type(params: dict[str, Any]) -> None:
+    """"url" is the only encoding S3 knows; an empty value is refused too."""
+    value = params.get("EncodingType")
+    if value is not None and value != "url":
+        raise errors.invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", value)
 
 
 def _scan(call: Call, kind: str, bucket: str, prefix: str,
@@ -135,7 +143,11 @@ def _common(params: dict[str, Any]) -> dict[str, Any]:
 
 def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.get_bucket(call.store, params["Bucket"])
+    check_encoding_type(params)
     token = params.get("ContinuationToken")
+    if token == "":  # present but empty: S3 names the argument, without a value
+        raise AwsError("InvalidArgument", "The continuation token provided is incorrect", 400,
+                       extra={"ArgumentName": "continuation-token"})
     start = params.get("StartAfter") or ""
     after = buckets.continuation_after(token) if token else start
     contents, prefixes, truncated, last = _list(call, params, after, bool(params.get("FetchOwner")))
@@ -156,6 +168,7 @@ def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.get_bucket(call.store, params["Bucket"])
+    check_encoding_type(params)
     marker = params.get("Marker") or ""
     contents, prefixes, truncated, last = _list(call, params, marker, True)
     out = _common(params)
@@ -172,6 +185,10 @@ def list_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     bucket = records.get_bucket(call.store, name).value
+    check_encoding_type(params)
+    if params.get("VersionIdMarker") and not params.get("KeyMarker"):
+        raise errors.invalid_argument("A version-id marker cannot be specified without a key marker.",
+                                      "version-id-marker", params["VersionIdMarker"])
     prefix = params.get("Prefix") or ""
     delimiter = params.get("Delimiter") or ""
     url = params.get("EncodingType") == "url"

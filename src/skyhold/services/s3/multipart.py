@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from skyhold.auth import checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import acl_ops, bodies, buckets, errors, lifecycle_rules, objects, records, sse_c, versions
+from skyhold.services.s3 import (acl_ops, bodies, buckets, errors, lifecycle_rules, listing, objects, records, sse_c,
+                                 versions)
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 MIN_PART = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10_000
+
+# Every algorithm S3 knows (Skyhold computes CRC64NVME only with awscrt installed).
+_AWS_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+# Reflected polynomial and width of the CRCs whose FULL_OBJECT value is combined from parts.
+_CRCS = {"crc32": (0xEDB88320, 32), "crc32c": (0x82F63B78, 32), "crc64nvme": (0x9A6C9329AC4BC9B5, 64)}
 
 
 def _upload(call: Call, bucket: str, key: str, upload_id: str) -> dict[str, Any]:
@@ -36,15 +43,14 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
     objects.check_new_object(params)
     ownership = acl_ops.new_object(call, bucket, params)
     sse, customer = objects.write_encryption(params, bucket)
-    algorithm = (params.get("ChecksumAlgorithm") or "").lower() or None
-    if algorithm and algorithm not in checksums.supported():
-        raise errors.invalid_request(f"Checksum algorithm {algorithm.upper()} is not supported")
+    objects.check_kms_key(call, bucket, key, sse)
+    algorithm, mode = _checksum_mode(params)
     upload_id = secrets.token_urlsafe(48).replace("-", "A").replace("_", "B")
     value = {
         "Key": key, "UploadId": upload_id, "Initiated": records.now_text(), **ownership,
         "meta": params.get("Metadata") or {}, "hdrs": objects._content_headers(params), "sse": sse,
         "tags": objects.parse_tagging(params.get("Tagging")), "alg": algorithm,
-        "ckt": params.get("ChecksumType") or ("COMPOSITE" if algorithm else None),
+        "ckt": mode,
         "sc": params.get("StorageClass") or "STANDARD",
     }
     if customer is not None:
@@ -57,6 +63,28 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
         out["ChecksumType"] = value["ckt"]
     out.update(_abort(bucket, value))
     return out
+
+
+def _checksum_mode(params: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The upload's (checksum algorithm, checksum type), checked as S3 checks them."""
+    algorithm = (params.get("ChecksumAlgorithm") or "").lower() or None
+    mode = params.get("ChecksumType")
+    if algorithm is not None and algorithm not in _AWS_ALGORITHMS:
+        raise errors.invalid_request("Checksum algorithm provided is unsupported. Please try again with any of the "
+                                     "valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+    if algorithm is None:
+        if mode:
+            raise errors.invalid_request("The x-amz-checksum-type header can only be used with the "
+                                         "x-amz-checksum-algorithm header.")
+        return None, None
+    mode = mode or ("FULL_OBJECT" if algorithm == "crc64nvme" else "COMPOSITE")
+    # Only CRCs combine into a whole-object value; CRC64NVME has no composite form.
+    if (mode == "FULL_OBJECT" and algorithm not in _CRCS) or (mode == "COMPOSITE" and algorithm == "crc64nvme"):
+        raise errors.invalid_request(f"The {mode} checksum type cannot be used with the {algorithm} checksum "
+                                     "algorithm.")
+    if algorithm not in checksums.supported():
+        raise errors.invalid_request(f"Checksum algorithm {algorithm.upper()} is not supported")
+    return algorithm, mode
 
 
 def _abort(bucket: dict[str, Any], upload: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +129,11 @@ async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     number = _part_number(params)
     customer = sse_c.for_part(call, upload, params)
     alg, declared = objects.checksum_request(call, params)
-    alg = alg or upload.get("alg")
+    expected = upload.get("alg")
+    if expected and alg and alg != expected:
+        raise errors.invalid_request(f"Checksum Type mismatch occurred, expected checksum Type: {expected}, "
+                                     f"actual checksum Type: {alg}")
+    alg = alg or expected
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
     written = await bodies.write(call, source, dict(upload["sse"]), objects.encryption_context(bucket["Name"], key),
                                  checksum_algorithm=alg, declared=declared, customer=customer)
@@ -110,6 +142,25 @@ async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     out.update(objects._checksum_result({"cks": part["cks"]}))
     out.pop("ChecksumType", None)
     return out
+
+
+_COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
+
+
+def _copy_range(text: str, size: int) -> tuple[int, int]:
+    """x-amz-copy-source-range: unlike a GET's Range, only bytes=first-last, inside the source."""
+    match = _COPY_RANGE.fullmatch(text)
+    if match is None or int(match[1]) > int(match[2]):
+        raise errors.invalid_argument("The x-amz-copy-source-range value must be of the form bytes=first-last "
+                                      "where first and last are the zero-based offsets of the first and last "
+                                      "bytes to copy", "x-amz-copy-source-range", text)
+    first, last = int(match[1]), int(match[2])
+    if first >= size:
+        raise errors.invalid_request("The specified copy range is invalid for the source object size")
+    if last >= size:
+        raise errors.invalid_argument(f"Range specified is not valid for source object of size: {size}",
+                                      "x-amz-copy-source-range", text)
+    return first, last
 
 
 async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -122,12 +173,7 @@ async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]
     source = src.value
     first, last = 0, source["size"] - 1
     if params.get("CopySourceRange"):
-        span = objects.parse_range(params["CopySourceRange"], source["size"])
-        if span is None:
-            raise errors.invalid_argument("The x-amz-copy-source-range value must be of the form bytes=first-last "
-                                          "where first and last are the zero-based offsets of the first and last "
-                                          "bytes to copy", "x-amz-copy-source-range", params["CopySourceRange"])
-        first, last = span
+        first, last = _copy_range(params["CopySourceRange"], source["size"])
     written = await bodies.write(call, src.body(call, first, last), dict(upload["sse"]),
                                  objects.encryption_context(bucket["Name"], key), checksum_algorithm=upload.get("alg"),
                                  customer=customer)
@@ -151,43 +197,114 @@ def _composite(algorithm: str, parts: list[dict[str, Any]]) -> str | None:
     return f"{running.b64digest()}-{len(parts)}"
 
 
+def _gf2_multiply(a: int, b: int, poly: int, width: int) -> int:
+    """a*b modulo the CRC polynomial, in the reflected bit order of CRC registers."""
+    top, mask, product = 1 << (width - 1), (1 << width) - 1, 0
+    while a:
+        if a & top:
+            product ^= b
+        a = (a << 1) & mask
+        b = (b >> 1) ^ poly if b & 1 else b >> 1
+    return product
+
+
+def _crc_combine(first: int, second: int, second_len: int, poly: int, width: int) -> int:
+    """CRC of A+B from CRC(A), CRC(B) and len(B): CRC(A) shifted over len(B) zero bytes
+    (times x^(8*len(B))), xor CRC(B) -- as zlib's crc32_combine."""
+    top = 1 << (width - 1)
+    shift, power = top, top >> 8  # x^0 and x^8
+    while second_len:
+        if second_len & 1:
+            shift = _gf2_multiply(shift, power, poly, width)
+        power = _gf2_multiply(power, power, poly, width)
+        second_len >>= 1
+    return _gf2_multiply(shift, first, poly, width) ^ second
+
+
 def _full_object_crc(algorithm: str, parts: list[dict[str, Any]]) -> str | None:
-    """FULL_OBJECT CRCs of a multipart object need CRC combination; Skyhold reports
-    none rather than a wrong one (clients then skip validation)."""
-    return None
+    """The whole object's CRC, combined from the parts' CRCs (no byte is read again)."""
+    poly, width = _CRCS[algorithm]
+    crc: int | None = None
+    for part in parts:
+        value = part["cks"].get(algorithm)
+        if value is None:
+            return None
+        part_crc = int.from_bytes(base64.b64decode(value), "big")
+        crc = part_crc if crc is None else _crc_combine(crc, part_crc, part["size"], poly, width)
+    return None if crc is None else base64.b64encode(crc.to_bytes(width // 8, "big")).decode("ascii")
+
+
+def _listed_checksums(item: dict[str, Any]) -> dict[str, str]:
+    """x-amz-checksum-* values (or a listed part's Checksum* members), by algorithm."""
+    return {alg: item[f"Checksum{alg.upper()}"] for alg in _AWS_ALGORITHMS if item.get(f"Checksum{alg.upper()}")}
+
+
+def _check_part_checksum(upload: dict[str, Any], item: dict[str, Any], part: dict[str, Any]) -> None:
+    """A listed part's checksum against the stored part's, in S3's words."""
+    number, etag, alg = part["n"], item.get("ETag", ""), upload.get("alg")
+    given = _listed_checksums(item)
+    if alg is None:  # an upload without a checksum has no part checksum to match
+        if given:
+            raise errors.invalid_part(number, etag, upload["UploadId"])
+        return
+    for other in given:
+        if other != alg:
+            raise errors.bad_digest(f"The {other} you specified for part {number} did not match what we received.")
+    if alg in given:
+        if given[alg] != part["cks"].get(alg):
+            raise errors.invalid_part(number, etag, upload["UploadId"])
+    elif upload.get("ckt") == "COMPOSITE":  # the composite is made of the listed values
+        raise errors.invalid_request(f"The upload was created using a {alg} checksum. The complete request must "
+                                     f"include the checksum for each part. It was missing for part {number} in "
+                                     "the request.")
 
 
 async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
     name, key, upload_id = bucket["Name"], params["Key"], params["UploadId"]
     upload = _upload(call, name, key, upload_id)
-    listed = (params.get("MultipartUpload") or {}).get("Parts") or []
+    if params.get("MultipartUpload") is None:  # no body at all
+        raise errors.invalid_request("You must specify at least one part")
+    listed = params["MultipartUpload"].get("Parts") or []
     if not listed:
         raise errors.malformed_xml()
+    alg, mode = upload.get("alg"), upload.get("ckt")
+    if params.get("ChecksumType") and params["ChecksumType"] != mode:
+        raise errors.invalid_request(f"The upload was created using the {mode or 'null'} checksum mode. The "
+                                     "complete request must use the same checksum mode.")
     stored = {r.value["n"]: r.value for r in call.store.scan(records.PART, upload_id + "/")}
     chosen: list[dict[str, Any]] = []
     previous = 0
     for item in listed:
         number, etag = item.get("PartNumber", 0), item.get("ETag", "")
         if number <= previous:
-            raise errors.invalid_part_order()
+            raise errors.invalid_part_order(upload_id)
         previous = number
         part = stored.get(number)
         if part is None or part["etag"].strip('"') != etag.strip('"'):
-            raise errors.invalid_part(number, etag)
+            raise errors.invalid_part(number, etag, upload_id)
+        _check_part_checksum(upload, item, part)
         chosen.append(part)
     for part in chosen[:-1]:
         if part["size"] < MIN_PART:
-            raise errors.entity_too_small(part["size"])
+            raise errors.part_too_small(part["size"], part["n"], part["etag"])
+    size = sum(p["size"] for p in chosen)
+    if params.get("MpuObjectSize") is not None and int(params["MpuObjectSize"]) != size:
+        raise errors.invalid_request(f"The provided 'x-amz-mp-object-size' header value {params['MpuObjectSize']} "
+                                     f"does not match what was computed: {size}")
     md5s = b"".join(bytes.fromhex(p["md5"]) for p in chosen)
     cks: dict[str, str] = {}
-    alg = upload.get("alg")
     if alg:
-        combined = _composite(alg, chosen) if upload.get("ckt") != "FULL_OBJECT" else _full_object_crc(alg, chosen)
+        combined = _composite(alg, chosen) if mode != "FULL_OBJECT" else _full_object_crc(alg, chosen)
         if combined:
             cks[alg] = combined
+        declared = _listed_checksums(params)
+        # A whole-object checksum is checked only when the request says it is one.
+        if mode == "FULL_OBJECT" and declared and (
+                params.get("ChecksumType") != "FULL_OBJECT" or declared.get(alg) != combined):
+            raise errors.bad_digest(f"The {alg} you specified did not match the calculated checksum.")
     value = {
-        "key": key, "size": sum(p["size"] for p in chosen), "etag": f'"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"',
+        "key": key, "size": size, "etag": f'"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"',
         "mtime": records.now_text(), "segs": [p["seg"] for p in chosen], "meta": upload["meta"],
         "hdrs": upload["hdrs"], "cks": cks, "ckt": upload.get("ckt") or "COMPOSITE", "sse": upload["sse"],
         "tags": upload["tags"], "owner": upload["owner"], "sc": upload.get("sc", "STANDARD"),
@@ -263,9 +380,14 @@ def list_parts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def list_multipart_uploads(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     records.get_bucket(call.store, name)
+    listing.check_encoding_type(params)
     prefix = params.get("Prefix") or ""
     limit = min(params.get("MaxUploads") or 1000, 1000)
     key_marker = params.get("KeyMarker") or ""
+    id_marker = params.get("UploadIdMarker")
+    # An upload id marker must name an upload of the key marker (without one it is ignored).
+    if key_marker and id_marker and call.store.get(records.UPLOAD, records.upload_key(name, key_marker, id_marker)) is None:
+        raise errors.invalid_argument("Invalid uploadId marker", "upload-id-marker", id_marker)
     after = f"{records.versions_prefix(name, key_marker)}{params.get('UploadIdMarker') or chr(0x10FFFF)}" \
         if key_marker else ""
     found = call.store.scan(records.UPLOAD, f"{name}/{prefix}", start_after=after, limit=limit + 1)

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
+from skyhold import clock
 from skyhold.auth import checksums
 from skyhold.auth.payload import header_checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import acl_ops, bodies, buckets, errors, lifecycle_rules, records, sse_c, versions
-from skyhold.services.s3.buckets import validate_tags
+from skyhold.services.s3 import acl_ops, bodies, buckets, crypto, errors, lifecycle_rules, records, sse_c, versions
+from skyhold.services.s3.buckets import tag_text_ok, validate_tags
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -71,9 +72,12 @@ def parse_tagging(text: str | None) -> dict[str, str]:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
     except ValueError:
+        pairs = []
+    # A header S3 cannot read as distinct, well-formed tags is refused as a whole (not as InvalidTag).
+    if not pairs or len({k for k, _ in pairs}) != len(pairs) or not all(
+            tag_text_ok(k) and tag_text_ok(v) for k, v in pairs):
         raise errors.invalid_argument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded "
-                                      "URL query parameters without tag name duplicates.", "x-amz-tagging",
-                                      text) from None
+                                      "URL query parameters without tag name duplicates.", "x-amz-tagging", text)
     return validate_tags([{"Key": k, "Value": v} for k, v in pairs], 10)
 
 
@@ -97,6 +101,9 @@ def _content_headers(params: dict[str, Any]) -> dict[str, Any]:
 def checksum_request(call: Call, params: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
     """(algorithm to compute, declared x-amz-checksum-* values to verify)."""
     declared = header_checksums(call.request.headers)
+    if len(declared) > 1:
+        raise errors.invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types are not "
+                                     "allowed.")
     alg = (params.get("ChecksumAlgorithm") or "").lower() or None
     if alg is None:
         for name in call.request.headers.get("x-amz-trailer", "").split(","):
@@ -141,10 +148,16 @@ def check_conditions(params: dict[str, Any], value: dict[str, Any], prefix: str 
             if prefix:
                 raise errors.precondition_failed("x-amz-copy-source-If-None-Match")
             raise errors.not_modified(etag)
-    elif (since := params.get(prefix + "IfModifiedSince")) is not None and mtime <= since:
+    elif (since := params.get(prefix + "IfModifiedSince")) is not None and mtime <= since and not _future(since):
         if prefix:
             raise errors.precondition_failed("x-amz-copy-source-If-Modified-Since")
         raise errors.not_modified(etag)
+
+
+def _future(since: datetime) -> bool:
+    """S3 ignores an If-Modified-Since date that has not come yet."""
+    now = datetime.fromtimestamp(clock.now_epoch(), UTC)
+    return since > (now if since.tzinfo else now.replace(tzinfo=None))
 
 
 def _write_check(params: dict[str, Any], key: str) -> Any:
@@ -152,9 +165,20 @@ def _write_check(params: dict[str, Any], key: str) -> Any:
     if_none, if_match = params.get("IfNoneMatch"), params.get("IfMatch")
     if if_none is None and if_match is None:
         return None
+    # Writes take If-None-Match: * and If-Match: <etag>, one at a time; S3 does not serve the rest.
+    if if_none is not None and if_match is not None:
+        raise errors.header_not_implemented("If-Match,If-None-Match",
+                                            "Multiple conditional request headers present in the request")
     if if_none is not None and if_none.strip() != "*":
-        raise errors.invalid_argument("If-None-Match only supports *", "If-None-Match", if_none)
+        raise errors.header_not_implemented("If-None-Match",
+                                            "We don't accept the provided value of If-None-Match header for this API")
+    if if_match is not None and if_match.strip() == "*":
+        raise errors.header_not_implemented("If-Match",
+                                            "We don't accept the provided value of If-Match header for this API")
+    return _commit_check(if_none, if_match, key)
 
+
+def _commit_check(if_none: str | None, if_match: str | None, key: str) -> Any:
     def check(current: dict[str, Any] | None) -> None:
         if if_none is not None and current is not None:
             raise errors.precondition_failed("If-None-Match")
@@ -200,6 +224,13 @@ def write_encryption(params: dict[str, Any], bucket: dict[str, Any]) -> tuple[di
     """(the new object's "sse", its SSE-C key if the request sent one)."""
     customer = sse_c.for_write(params, bucket)
     return (sse_c.sse_value(), customer) if customer is not None else (requested_sse(params, bucket), None)
+
+
+def check_kms_key(call: Call, bucket: dict[str, Any], key: str, sse: dict[str, Any]) -> None:
+    """A write that stores no body yet (CreateMultipartUpload) still has its KMS key (and
+    the caller's use of it) checked now, as S3 does; `sse` then names the key by ARN."""
+    if sse.get("alg") == "aws:kms":
+        crypto.new_data_key(call, sse, encryption_context(bucket["Name"], key))
 
 
 def sse_result(sse: dict[str, Any], customer: sse_c.CustomerKey | None = None) -> dict[str, Any]:
@@ -268,10 +299,16 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def lookup(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, method: str) -> dict[str, Any]:
+def lookup(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, method: str, *,
+           marker_refused: bool = False) -> dict[str, Any]:
+    """The version a request names. `marker_refused`: a current delete marker is
+    MethodNotAllowed (as tagging and PutObjectAcl answer), not NoSuchKey (as GET)."""
     if version_id is None:
         value = records.current_object(call.store, bucket["Name"], key)
         if value is None:
+            marker = versions.current_marker(call, bucket, key) if marker_refused else None
+            if marker is not None:
+                raise errors.delete_marker(method, marker)
             raise _missing(call, bucket, errors.no_such_key(key))
         return value
     versions.check_version_id(version_id)
@@ -346,8 +383,9 @@ def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, A
         out["StorageClass"] = value["sc"]
     if params.get("VersionId") is None:  # S3 names the expiry of the current version only
         _add_expiration(out, bucket, value)
-    if params.get("ChecksumMode") == "ENABLED" and not params.get("Range"):
-        out.update(_checksum_result(value))  # a whole-object checksum says nothing of a range
+    if params.get("ChecksumMode") == "ENABLED" and not params.get("Range") and not (
+            value.get("parts") and params.get("PartNumber")):
+        out.update(_checksum_result(value))  # a whole-object checksum says nothing of a range or a part
     if value.get("parts") and params.get("PartNumber"):
         out["PartsCount"] = value["parts"]
     for param in _RESPONSE_OVERRIDES.keys() & params.keys():  # usually none asked for
@@ -357,11 +395,32 @@ def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, A
     return out
 
 
+def _part_span(value: dict[str, Any], number: int) -> tuple[int, int] | None:
+    """(first, last) byte of part `number`: a multipart object's parts are its segments,
+    any other object is one part."""
+    if number < 1:
+        raise errors.invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber",
+                                      str(number))
+    count = value.get("parts") or 1
+    if number > count:
+        raise errors.invalid_part_number(number, count)
+    if not value.get("parts"):
+        return (0, value["size"] - 1) if value["size"] else None
+    first = sum(seg["n"] for seg in value["segs"][:number - 1])
+    return first, first + value["segs"][number - 1]["n"] - 1
+
+
 def _serve_range(call: Call, value: dict[str, Any], params: dict[str, Any], out: dict[str, Any]) -> tuple[int, int] | None:
     header = params.get("Range")
-    if not header:
+    part = params.get("PartNumber")
+    if part is not None:
+        if header:
+            raise errors.invalid_request("Cannot specify both Range header and partNumber query parameter")
+        span = _part_span(value, part)
+    elif not header:
         return None
-    span = parse_range(header, value["size"])
+    else:
+        span = parse_range(header, value["size"])
     if span is None:
         return None
     first, last = span
@@ -402,10 +461,17 @@ def head_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def delete_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     version_id = params.get("VersionId")
+    # A general purpose bucket serves If-Match only (the other two are directory buckets').
+    if params.get("IfMatchLastModifiedTime") is not None:
+        raise errors.header_not_implemented("x-amz-if-match-last-modified-time")
+    if params.get("IfMatchSize") is not None:
+        raise errors.header_not_implemented("x-amz-if-match-size")
+    if_match = params.get("IfMatch")
+    check = _commit_check(None, if_match, params["Key"]) if if_match is not None else None
     call.extras["http_status"] = 204
     if version_id is not None:
-        return versions.delete_version(call, bucket, params["Key"], version_id)
-    return versions.delete(call, bucket, params["Key"])
+        return versions.delete_version(call, bucket, params["Key"], version_id, check)
+    return versions.delete(call, bucket, params["Key"], check)
 
 
 def delete_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -474,12 +540,15 @@ def copy_source(call: Call, params: dict[str, Any]) -> CopySource:
     """The source of a copy, its conditions checked and its SSE-C key verified."""
     src_bucket_name, src_key, src_vid = parse_copy_source(params["CopySource"])
     src_bucket = records.get_bucket(call.store, src_bucket_name).value
-    value = lookup(call, src_bucket, src_key, src_vid, "GET")
+    try:
+        value = lookup(call, src_bucket, src_key, src_vid, "GET")
+    except AwsError as err:
+        if err.code == "MethodNotAllowed":  # the version id names a delete marker
+            raise errors.invalid_request("The source of a copy request may not specifically refer to a delete "
+                                         "marker by version id.") from None
+        raise
     if lifecycle_rules.is_archived(value):
         raise errors.object_not_in_active_tier(src_bucket_name)
-    if src_vid is not None and value.get("dm"):
-        raise errors.invalid_request("The source of a copy request may not specifically refer to a delete marker "
-                                     "by version id.")
     check_conditions(params, value, prefix="CopySource")
     return CopySource(src_bucket, src_key, value, sse_c.for_object(call, value, params, copy_source=True))
 
@@ -488,6 +557,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
     ownership = acl_ops.new_object(call, bucket, params)  # the source's ACL is not copied, as on S3
+    check = _write_check(params, key)
     src = copy_source(call, params)
     src_bucket, src_key, source = src.bucket, src.key, src.value
     directive = params.get("MetadataDirective") or "COPY"
@@ -511,10 +581,10 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     value = new_value(call, key, written, meta_source, sse, tags)
     if directive == "COPY" and "Expires" in source.get("hdrs", {}):
         value["hdrs"]["Expires"] = source["hdrs"]["Expires"]
-    value["sc"] = params.get("StorageClass") or source.get("sc", "STANDARD")
+    value["sc"] = params.get("StorageClass") or "STANDARD"  # the source's class is not copied
     value.update(ownership)
     try:
-        version_id = versions.put(call, bucket, key, value, _write_check(params, key))
+        version_id = versions.put(call, bucket, key, value, check)
     except BaseException:
         bodies.delete(call, [written.segment])
         raise
@@ -534,7 +604,12 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def get_object_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
-    value = lookup(call, bucket, params["Key"], params.get("VersionId"), "GET")
+    try:
+        value = lookup(call, bucket, params["Key"], params.get("VersionId"), "GET", marker_refused=True)
+    except AwsError as err:
+        if err.code == "NoSuchKey":  # here (only here) S3 names the key with its bucket
+            err.extra["Key"] = f"{bucket['Name']}/{params['Key']}"
+        raise
     out: dict[str, Any] = {"TagSet": [{"Key": k, "Value": v} for k, v in (value.get("tags") or {}).items()]}
     if versions.is_versioned(bucket):
         out["VersionId"] = value["vid"]
@@ -550,7 +625,8 @@ def put_object_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def delete_object_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
-    value = versions.update(call, bucket, params["Key"], params.get("VersionId"), lambda v: v.update(tags={}))
+    value = versions.update(call, bucket, params["Key"], params.get("VersionId"), lambda v: v.update(tags={}),
+                            method="DELETE")
     call.extras["http_status"] = 204
     return {"VersionId": value["vid"]} if versions.is_versioned(bucket) else {}
 

@@ -42,9 +42,11 @@ def check_policy(store: Store, bucket: str, text: str) -> dict[str, Any]:
     if not text.lstrip().startswith("{"):
         raise errors.malformed_policy(_NOT_JSON)
     try:
-        json.loads(text)
+        parsed = json.loads(text)
     except ValueError:
         raise errors.malformed_policy(_NOT_JSON) from None
+    if isinstance(parsed, dict) and "Statement" not in parsed:
+        raise errors.malformed_policy("Missing required field Statement")
     try:
         doc = validate_policy(text, "resource")
     except AwsError as err:
@@ -85,6 +87,7 @@ def put_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.access_denied(f'User: {who} is not authorized to perform: s3:PutBucketPolicy on resource: '
                                    f'"{records.bucket_arn(name)}" {_BLOCKED}')
     records.update_bucket(call.store, name, Policy=text)
+    call.extras["http_status"] = 204
     return {}
 
 
@@ -98,6 +101,7 @@ def get_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def delete_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.get_bucket(call.store, params["Bucket"])
     records.update_bucket(call.store, params["Bucket"], Policy=None)
+    call.extras["http_status"] = 204
     return {}
 
 
@@ -126,6 +130,7 @@ def get_public_access_block(call: Call, params: dict[str, Any]) -> dict[str, Any
 def delete_public_access_block(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.get_bucket(call.store, params["Bucket"])
     records.update_bucket(call.store, params["Bucket"], PublicAccessBlock=None)
+    call.extras["http_status"] = 204
     return {}
 
 

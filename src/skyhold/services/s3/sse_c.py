@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 ALGORITHM = "AES256"
 BLOCKED = ["SSE-C"]
 UNBLOCKED = ["NONE"]
-_HEADER = "x-amz-server-side-encryption-customer-"
-_COPY_HEADER = "x-amz-copy-source-server-side-encryption-customer-"
 _NEEDS_KEY = ("The object was stored using a form of Server Side Encryption. The correct parameters must be "
               "provided to retrieve the object.")
 
@@ -39,38 +37,47 @@ class CustomerKey:
     md5: str  # base64 MD5 of the key: what responses echo
 
 
+# S3 names this header in every SSE-C argument error, whichever of the customer headers
+# (or copy-source ones) is at fault, and echoes a value only for a wrong algorithm.
+_ARGUMENT = "x-amz-server-side-encryption"
+
+
+def _invalid(message: str) -> AwsError:
+    return AwsError("InvalidArgument", message, 400, extra={"ArgumentName": _ARGUMENT})
+
+
 def from_params(params: dict[str, Any], *, copy_source: bool = False, md5_required: bool = True) -> CustomerKey | None:
-    """The request's SSE-C key, validated as S3 does; None when it sends none."""
+    """The request's SSE-C key, validated as S3 does; None when it sends none. A read
+    (`md5_required` False) with a key of the wrong size is refused as a wrong key."""
     member = "CopySourceSSECustomer" if copy_source else "SSECustomer"
-    header = _COPY_HEADER if copy_source else _HEADER
     alg, key, md5 = params.get(member + "Algorithm"), params.get(member + "Key"), params.get(member + "KeyMD5")
     if alg is None and key is None and md5 is None:
         return None
     if alg is None:
-        raise errors.invalid_argument("Requests specifying Server Side Encryption with Customer provided keys must "
-                                      "provide a valid encryption algorithm.", header + "algorithm", "null")
+        raise _invalid("Requests specifying Server Side Encryption with Customer provided keys must provide a valid "
+                       "encryption algorithm.")
     if alg != ALGORITHM:
         raise AwsError("InvalidEncryptionAlgorithmError",
                        "The Encryption request you specified is not valid. Supported value: AES256.", 400,
-                       extra={"ArgumentName": header + "algorithm", "ArgumentValue": alg})
+                       extra={"ArgumentName": _ARGUMENT, "ArgumentValue": alg})
     if key is None:
-        raise errors.invalid_argument("Requests specifying Server Side Encryption with Customer provided keys must "
-                                      "provide an appropriate secret key.", header + "key", "null")
+        raise _invalid("Requests specifying Server Side Encryption with Customer provided keys must provide an "
+                       "appropriate secret key.")
     try:
         raw = base64.b64decode(key, validate=True)
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != 32:
-        raise errors.invalid_argument("The secret key was invalid for the specified algorithm.", header + "key", "null")
+        if not md5_required:
+            raise errors.sse_c_wrong_key()
+        raise _invalid("The secret key was invalid for the specified algorithm.")
     digest = base64.b64encode(hashlib.md5(raw).digest()).decode()
     if md5 is None:
         if md5_required:
-            raise errors.invalid_argument("Requests specifying Server Side Encryption with Customer provided keys "
-                                          "must provide the client calculated MD5 of the secret key.",
-                                          header + "key-MD5", "null")
+            raise _invalid("Requests specifying Server Side Encryption with Customer provided keys must provide the "
+                           "client calculated MD5 of the secret key.")
     elif md5 != digest:
-        raise errors.invalid_argument("The calculated MD5 hash of the key did not match the hash that was provided.",
-                                      header + "key-MD5", md5)
+        raise _invalid("The calculated MD5 hash of the key did not match the hash that was provided.")
     return CustomerKey(raw, digest)
 
 
@@ -136,8 +143,9 @@ def for_part(call: Call, upload: dict[str, Any], params: dict[str, Any]) -> Cust
     check = upload.get("kc")
     if check is None:
         if given is not None:
-            raise errors.invalid_request("The multipart upload initiate requested no encryption with customer "
-                                         "provided keys. Subsequent part requests must not include them.")
+            # S3's words even so: the upload was begun with (default) encryption, just not SSE-C.
+            raise errors.invalid_request("The multipart upload initiate requested encryption. Subsequent part "
+                                         "requests must include the appropriate encryption parameters.")
         return None
     if given is None:
         raise errors.invalid_request("The multipart upload initiate requested encryption. Subsequent part requests "

@@ -58,14 +58,17 @@ def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
     return value["vid"] if status else None
 
 
-def delete(call: Call, bucket: dict[str, Any], key: str) -> dict[str, Any]:
-    """DeleteObject without a version id."""
+def delete(call: Call, bucket: dict[str, Any], key: str, check: Any = None) -> dict[str, Any]:
+    """DeleteObject without a version id; `check(current)` runs inside the transaction,
+    for a conditional delete."""
     name, status = bucket["Name"], bucket.get("Versioning")
     okey = records.object_key(name, key)
     garbage: list[dict[str, Any]] = []
     out: dict[str, Any] = {}
     with call.store.transaction():
         old = call.store.get(records.OBJECT, okey)
+        if check is not None:
+            check(old.value if old else None)
         if not status:
             if old is not None:
                 call.store.delete(records.OBJECT, okey)
@@ -107,18 +110,28 @@ def find(call: Call, bucket: dict[str, Any], key: str, version_id: str) -> tuple
     return rec.key, rec.value
 
 
+def current_marker(call: Call, bucket: dict[str, Any], key: str) -> str | None:
+    """The version id of the key's newest version when that is a delete marker."""
+    if not is_versioned(bucket):
+        return None
+    newest = call.store.scan(records.VERSION, records.versions_prefix(bucket["Name"], key), limit=1)
+    return newest[0].value["vid"] if newest and newest[0].value.get("dm") else None
+
+
 def check_version_id(version_id: str) -> None:
     if version_id != NULL_VERSION and records.sort_of(version_id) is None:
         raise errors.invalid_version_id(version_id)
 
 
-def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str) -> dict[str, Any]:
-    """DeleteObject with a version id: that version goes for good."""
+def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str,
+                   check: Any = None) -> dict[str, Any]:
+    """DeleteObject with a version id: that version goes for good (`check(version)`, for a
+    conditional delete, runs on it when it exists)."""
     check_version_id(version_id)
     if not is_versioned(bucket):
         if version_id != NULL_VERSION:
             return {}
-        delete(call, bucket, key)
+        delete(call, bucket, key, check)
         return {"VersionId": NULL_VERSION}
     name = bucket["Name"]
     okey = records.object_key(name, key)
@@ -130,6 +143,8 @@ def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str
             return out
         vkey, value = hit
         assert vkey is not None
+        if check is not None and not value.get("dm"):
+            check(value)
         call.store.delete(records.VERSION, vkey)
         if value.get("dm"):
             out["DeleteMarker"] = True
@@ -144,22 +159,27 @@ def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str
     return out
 
 
-def update(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, change: Any) -> dict[str, Any]:
+def update(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, change: Any,
+           method: str = "PUT") -> dict[str, Any]:
     """Apply `change(value)` to one version (the current one when version_id is None),
-    in both of its records; return the changed value."""
+    in both of its records; return the changed value. A delete marker, named or
+    current, is not an object: MethodNotAllowed for the request's HTTP `method`."""
     name = bucket["Name"]
     okey = records.object_key(name, key)
     with call.store.transaction():
         if version_id is None:
             rec = call.store.get(records.OBJECT, okey)
             if rec is None:
-                raise errors.no_such_key(key)
+                marker = current_marker(call, bucket, key)
+                raise errors.no_such_key(key) if marker is None else errors.delete_marker(method, marker)
             value = dict(rec.value)
         else:
             check_version_id(version_id)
             hit = find(call, bucket, key, version_id)
             if hit is None:
                 raise errors.no_such_version(key, version_id)
+            if hit[1].get("dm"):
+                raise errors.delete_marker(method, version_id)
             value = dict(hit[1])
         change(value)
         if is_versioned(bucket):
