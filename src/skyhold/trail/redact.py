@@ -23,6 +23,7 @@ DROP = frozenset(
         "secretAccessKey", "sessionToken", "plaintext", "keyMaterial", "privateKeyPlaintext", "body",
         "base32StringSeed", "qRCodePNG", "sSECustomerKey", "copySourceSSECustomerKey", "encryptedKeyMaterial",
         "ciphertextBlob", "ciphertextForRecipient", "randomPassword", "privateKey",
+        "servicePassword", "serviceCredentialSecret",
     }
 )
 

