@@ -19,6 +19,19 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(args.func(args))
 
 
+def _botocore_without_crt() -> None:
+    """botocore imports awscrt, when it is installed, to sign requests with it: some 40 ms
+    of native-library loading at every start of the server, for signing the server never
+    does. Hide awscrt from botocore; Skyhold's checksum code imports it on first use."""
+    if "botocore" in sys.modules:
+        return
+    sys.modules["awscrt"] = None  # type: ignore[assignment]  # botocore then falls back to its own signer
+    try:
+        import botocore.compat  # noqa: F401
+    finally:
+        del sys.modules["awscrt"]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skyhold", description="A local AWS cloud with a real security plane.")
     commands = parser.add_subparsers(metavar="COMMAND")
@@ -127,6 +140,7 @@ def _open(args: Any) -> Any:
 
 
 def _up(args: Any) -> int:
+    _botocore_without_crt()
     from skyhold.serve import serve
 
     return serve(config.host(args.host), config.port(args.port), config.data_dir(args.data_dir),

@@ -95,8 +95,10 @@ def test_skewed_clock_is_rejected(admin: AwsEnv) -> None:
     key, secret, token = _admin_key(admin)
     sts = _sts(admin, key=key, secret=secret, token=token)
     skewed = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=20)
-    # botocore stamps X-Amz-Date from get_current_datetime(); move only the signer's clock.
-    with mock.patch("botocore.auth.get_current_datetime", return_value=skewed.replace(tzinfo=None)):
+    # botocore stamps X-Amz-Date from get_current_datetime(); move only the signer's clock
+    # (botocore.crt.auth's too: with awscrt installed, botocore signs with AWS's C signer).
+    with mock.patch("botocore.auth.get_current_datetime", return_value=skewed.replace(tzinfo=None)), \
+            mock.patch("botocore.crt.auth.get_current_datetime", return_value=skewed):
         with pytest.raises(ClientError) as e:
             sts.get_caller_identity()
     err = e.value.response["Error"]

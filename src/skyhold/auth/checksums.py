@@ -1,8 +1,8 @@
 """S3's flexible checksums (x-amz-checksum-*), computed incrementally over a body.
 
 CRC32C comes from google-crc32c (Google's C library, hardware-accelerated, with a pure
-Python fallback); CRC64NVME needs awscrt, which botocore also needs for it, so it is
-offered only when awscrt is installed.
+Python fallback); CRC64NVME -- S3's default checksum -- from awscrt, AWS's own C library,
+which also combines CRCs of consecutive parts into the CRC of the whole.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import base64
 import hashlib
 import zlib
 from collections.abc import Callable
+from types import ModuleType
 from typing import Protocol
 
 import google_crc32c
@@ -61,13 +62,19 @@ class _Hash:
         return base64.b64encode(self._h.digest()).decode("ascii")
 
 
+def _crt() -> ModuleType:
+    """awscrt's checksums, imported on first use: loading its native library takes ~40 ms
+    (botocore.compat usually has, by then)."""
+    from awscrt import checksums as crt  # type: ignore[import-untyped]
+
+    return crt
+
+
 class _Crc64Nvme:
     __slots__ = ("_crc", "_fn")
 
     def __init__(self) -> None:
-        from awscrt import checksums  # type: ignore[import-not-found]
-
-        self._fn = checksums.crc64nvme
+        self._fn = _crt().crc64nvme
         self._crc = 0
 
     def update(self, data: bytes) -> None:
@@ -77,20 +84,18 @@ class _Crc64Nvme:
         return base64.b64encode(self._crc.to_bytes(8, "big")).decode("ascii")
 
 
-def _has_awscrt() -> bool:
-    from importlib.util import find_spec
-
-    return find_spec("awscrt") is not None
-
-
 _FACTORIES: dict[str, Callable[[], Checksum]] = {
     "crc32": _Crc32,
     "crc32c": _Crc32c,
+    "crc64nvme": _Crc64Nvme,
     "sha1": lambda: _Hash("sha1"),
     "sha256": lambda: _Hash("sha256"),
 }
-if _has_awscrt():
-    _FACTORIES["crc64nvme"] = _Crc64Nvme
+
+# What S3 stores for an object uploaded without a checksum (since December 2024).
+DEFAULT = "crc64nvme"
+# The CRCs whose values over consecutive bytes combine into the CRC of the whole.
+CRCS = frozenset({"crc32", "crc32c", "crc64nvme"})
 
 # Digest sizes, to reject a malformed value before reading a byte of the body.
 _SIZES = {"crc32": 4, "crc32c": 4, "sha1": 20, "sha256": 32, "crc64nvme": 8}
@@ -120,3 +125,12 @@ def well_formed(algorithm: str, value: str) -> bool:
 
 def supported() -> frozenset[str]:
     return frozenset(_FACTORIES)
+
+
+def combine(algorithm: str, first: str, second: str, second_len: int) -> str:
+    """The CRC (base64) of A+B from the CRCs of A and of B (`second_len` bytes long):
+    a multipart upload's FULL_OBJECT checksum, without reading a byte again."""
+    width = _SIZES[algorithm]
+    crc = getattr(_crt(), f"combine_{algorithm}")(
+        int.from_bytes(base64.b64decode(first), "big"), int.from_bytes(base64.b64decode(second), "big"), second_len)
+    return base64.b64encode(crc.to_bytes(width, "big")).decode("ascii")

@@ -49,15 +49,16 @@ async def write(
     sse: dict[str, str],
     context: dict[str, str],
     *,
-    checksum_algorithm: str | None = None,
+    checksum_algorithms: Iterable[str] = (),
     declared: dict[str, str] | None = None,
     customer: sse_c.CustomerKey | None = None,
 ) -> Written:
     """Encrypt `chunks` into a new segment (a blob once it outgrows INLINE_MAX).
-    `declared`: x-amz-checksum-* values the request carries (verified here; BadDigest
-    leaves nothing behind). `customer`: an SSE-C key, which then seals the data key."""
+    `checksum_algorithms`: the checksums to compute (those `declared` are not computed
+    twice). `declared`: x-amz-checksum-* values the request carries (verified here;
+    BadDigest leaves nothing behind). `customer`: an SSE-C key, which then seals the data key."""
     key = crypto.new_data_key(call, sse, context, customer.key if customer is not None else None)
-    sink = _Sink(call, key.plaintext, checksum_algorithm, declared)
+    sink = _Sink(call, key.plaintext, checksum_algorithms, declared)
     try:
         if hasattr(chunks, "__aiter__"):
             await _pipelined(sink, chunks)  # type: ignore[arg-type]
@@ -120,16 +121,15 @@ class _Sink:
     """Where a body's bytes go: hashes (`digest`) and sealed frames (`seal`), each fed
     in order by one thread at a time, so the two may run side by side."""
 
-    def __init__(self, call: Call, data_key: bytes, checksum_algorithm: str | None,
+    def __init__(self, call: Call, data_key: bytes, checksum_algorithms: Iterable[str],
                  declared: dict[str, str] | None) -> None:
         self._call = call
         self._sealer = crypto.FrameSealer(data_key)
         self.md5 = hashlib.md5()
         self._declared = declared
         self._verifier = PayloadVerifier(header_checksums=declared) if declared else None
-        self._algorithm = checksum_algorithm
-        self._running = checksums.new(checksum_algorithm) if checksum_algorithm and not (
-            declared and checksum_algorithm in declared) else None
+        self._running = [(alg, checksums.new(alg)) for alg in dict.fromkeys(checksum_algorithms)
+                         if alg not in (declared or ())]
         self.size = 0  # bytes hashed so far
         self._sealed_size = 0
         self.held: list[bytes] = []  # sealed frames while the body may still be inlined
@@ -146,8 +146,8 @@ class _Sink:
             self.md5.update(data)
             if self._verifier is not None:
                 self._verifier.feed(data)
-            if self._running is not None:
-                self._running.update(data)
+            for _, running in self._running:
+                running.update(data)
 
     def seal(self, batch: list[bytes]) -> None:
         for data in batch:
@@ -163,8 +163,7 @@ class _Sink:
 
     def checksums(self) -> dict[str, str]:
         found = dict(self._declared or {})
-        if self._running is not None and self._algorithm:
-            found[self._algorithm] = self._running.b64digest()
+        found.update((alg, running.b64digest()) for alg, running in self._running)
         return found
 
     def _put(self, sealed: bytes) -> None:

@@ -2,7 +2,9 @@
 commits an object whose body is the listed parts, in order, without copying a byte.
 
 ETag of the whole: md5 of the parts' binary md5s, then "-<part count>". Composite
-checksums likewise: the checksum of the parts' raw checksums, then "-<count>".
+checksums likewise: the checksum of the parts' raw checksums, then "-<count>". An upload
+created without a checksum still gets S3's default, a FULL_OBJECT CRC64NVME: each part
+computes one, which only the completed object shows.
 """
 
 from __future__ import annotations
@@ -24,10 +26,8 @@ if TYPE_CHECKING:
 MIN_PART = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10_000
 
-# Every algorithm S3 knows (Skyhold computes CRC64NVME only with awscrt installed).
+# Every algorithm S3 knows.
 _AWS_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
-# Reflected polynomial and width of the CRCs whose FULL_OBJECT value is combined from parts.
-_CRCS = {"crc32": (0xEDB88320, 32), "crc32c": (0x82F63B78, 32), "crc64nvme": (0x9A6C9329AC4BC9B5, 64)}
 
 
 def _upload(call: Call, bucket: str, key: str, upload_id: str) -> dict[str, Any]:
@@ -79,11 +79,10 @@ def _checksum_mode(params: dict[str, Any]) -> tuple[str | None, str | None]:
         return None, None
     mode = mode or ("FULL_OBJECT" if algorithm == "crc64nvme" else "COMPOSITE")
     # Only CRCs combine into a whole-object value; CRC64NVME has no composite form.
-    if (mode == "FULL_OBJECT" and algorithm not in _CRCS) or (mode == "COMPOSITE" and algorithm == "crc64nvme"):
+    if (mode == "FULL_OBJECT" and algorithm not in checksums.CRCS) or (
+            mode == "COMPOSITE" and algorithm == "crc64nvme"):
         raise errors.invalid_request(f"The {mode} checksum type cannot be used with the {algorithm} checksum "
                                      "algorithm.")
-    if algorithm not in checksums.supported():
-        raise errors.invalid_request(f"Checksum algorithm {algorithm.upper()} is not supported")
     return algorithm, mode
 
 
@@ -136,12 +135,27 @@ async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     alg = alg or expected
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
     written = await bodies.write(call, source, dict(upload["sse"]), objects.encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=alg, declared=declared, customer=customer)
+                                 checksum_algorithms=_part_algorithms(upload, alg), declared=declared,
+                                 customer=customer)
     part = _store_part(call, upload, number, written)
     out = {"ETag": part["etag"], **objects.sse_result(upload["sse"], customer)}
-    out.update(objects._checksum_result({"cks": part["cks"]}))
-    out.pop("ChecksumType", None)
+    out.update(_part_checksums(part, alg))
     return out
+
+
+def _part_algorithms(upload: dict[str, Any], alg: str | None) -> tuple[str, ...]:
+    """What a part computes: the checksum asked for, and S3's default when the upload has
+    none (to combine into the completed object's)."""
+    wanted = [alg] if alg else []
+    if not upload.get("alg"):
+        wanted.append(checksums.DEFAULT)
+    return tuple(wanted)
+
+
+def _part_checksums(part: dict[str, Any], alg: str | None) -> dict[str, Any]:
+    """A part's Checksum* members: of `alg` only (the default one stays unseen)."""
+    value = part["cks"].get(alg) if alg else None
+    return {f"Checksum{alg.upper()}": value} if alg and value else {}
 
 
 _COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
@@ -175,12 +189,11 @@ async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]
     if params.get("CopySourceRange"):
         first, last = _copy_range(params["CopySourceRange"], source["size"])
     written = await bodies.write(call, src.body(call, first, last), dict(upload["sse"]),
-                                 objects.encryption_context(bucket["Name"], key), checksum_algorithm=upload.get("alg"),
-                                 customer=customer)
+                                 objects.encryption_context(bucket["Name"], key),
+                                 checksum_algorithms=_part_algorithms(upload, upload.get("alg")), customer=customer)
     part = _store_part(call, upload, number, written)
     result = {"ETag": part["etag"], "LastModified": records.parse_time(part["mtime"])}
-    result.update(objects._checksum_result({"cks": part["cks"]}))
-    result.pop("ChecksumType", None)
+    result.update(_part_checksums(part, upload.get("alg")))
     out: dict[str, Any] = {"CopyPartResult": result, **objects.sse_result(upload["sse"], customer)}
     if versions.is_versioned(src.bucket):
         out["CopySourceVersionId"] = source["vid"]
@@ -197,41 +210,15 @@ def _composite(algorithm: str, parts: list[dict[str, Any]]) -> str | None:
     return f"{running.b64digest()}-{len(parts)}"
 
 
-def _gf2_multiply(a: int, b: int, poly: int, width: int) -> int:
-    """a*b modulo the CRC polynomial, in the reflected bit order of CRC registers."""
-    top, mask, product = 1 << (width - 1), (1 << width) - 1, 0
-    while a:
-        if a & top:
-            product ^= b
-        a = (a << 1) & mask
-        b = (b >> 1) ^ poly if b & 1 else b >> 1
-    return product
-
-
-def _crc_combine(first: int, second: int, second_len: int, poly: int, width: int) -> int:
-    """CRC of A+B from CRC(A), CRC(B) and len(B): CRC(A) shifted over len(B) zero bytes
-    (times x^(8*len(B))), xor CRC(B) -- as zlib's crc32_combine."""
-    top = 1 << (width - 1)
-    shift, power = top, top >> 8  # x^0 and x^8
-    while second_len:
-        if second_len & 1:
-            shift = _gf2_multiply(shift, power, poly, width)
-        power = _gf2_multiply(power, power, poly, width)
-        second_len >>= 1
-    return _gf2_multiply(shift, first, poly, width) ^ second
-
-
 def _full_object_crc(algorithm: str, parts: list[dict[str, Any]]) -> str | None:
     """The whole object's CRC, combined from the parts' CRCs (no byte is read again)."""
-    poly, width = _CRCS[algorithm]
-    crc: int | None = None
+    crc: str | None = None
     for part in parts:
         value = part["cks"].get(algorithm)
-        if value is None:
+        if value is None:  # a part stored before Skyhold kept this checksum
             return None
-        part_crc = int.from_bytes(base64.b64decode(value), "big")
-        crc = part_crc if crc is None else _crc_combine(crc, part_crc, part["size"], poly, width)
-    return None if crc is None else base64.b64encode(crc.to_bytes(width // 8, "big")).decode("ascii")
+        crc = value if crc is None else checksums.combine(algorithm, crc, value, part["size"])
+    return crc
 
 
 def _listed_checksums(item: dict[str, Any]) -> dict[str, str]:
@@ -303,10 +290,14 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
         if mode == "FULL_OBJECT" and declared and (
                 params.get("ChecksumType") != "FULL_OBJECT" or declared.get(alg) != combined):
             raise errors.bad_digest(f"The {alg} you specified did not match the calculated checksum.")
+    else:  # S3's default; a whole-object value the request sends is ignored, as on S3
+        default = _full_object_crc(checksums.DEFAULT, chosen)
+        if default:
+            cks[checksums.DEFAULT], mode = default, "FULL_OBJECT"
     value = {
         "key": key, "size": size, "etag": f'"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"',
         "mtime": records.now_text(), "segs": [p["seg"] for p in chosen], "meta": upload["meta"],
-        "hdrs": upload["hdrs"], "cks": cks, "ckt": upload.get("ckt") or "COMPOSITE", "sse": upload["sse"],
+        "hdrs": upload["hdrs"], "cks": cks, "ckt": mode or "COMPOSITE", "sse": upload["sse"],
         "tags": upload["tags"], "owner": upload["owner"], "sc": upload.get("sc", "STANDARD"),
         "parts": len(chosen),
     }
@@ -359,8 +350,7 @@ def list_parts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         p = rec.value
         entry = {"PartNumber": p["n"], "LastModified": records.parse_time(p["mtime"]), "ETag": p["etag"],
                  "Size": p["size"]}
-        entry.update(objects._checksum_result({"cks": p["cks"]}))
-        entry.pop("ChecksumType", None)
+        entry.update(_part_checksums(p, upload.get("alg")))
         parts.append(entry)
     owner = buckets.owner_of(upload["owner"])
     out: dict[str, Any] = {

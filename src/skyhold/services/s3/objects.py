@@ -98,18 +98,25 @@ def _content_headers(params: dict[str, Any]) -> dict[str, Any]:
     return hdrs
 
 
-def checksum_request(call: Call, params: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
-    """(algorithm to compute, declared x-amz-checksum-* values to verify)."""
+def sent_checksum(call: Call) -> tuple[str | None, dict[str, str]]:
+    """(algorithm of the checksum the body comes with -- an x-amz-checksum-* header or
+    trailer --, declared x-amz-checksum-* header values to verify)."""
     declared = header_checksums(call.request.headers)
     if len(declared) > 1:
         raise errors.invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types are not "
                                      "allowed.")
-    alg = (params.get("ChecksumAlgorithm") or "").lower() or None
+    alg = next(iter(declared), None)
     if alg is None:
         for name in call.request.headers.get("x-amz-trailer", "").split(","):
             alg = checksums.algorithm_of(name.strip().lower()) or alg
-    if alg is None and declared:
-        alg = next(iter(declared))
+    return alg, declared
+
+
+def checksum_request(call: Call, params: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """(algorithm a part names -- x-amz-checksum-algorithm or its value's --, declared
+    x-amz-checksum-* values to verify)."""
+    sent, declared = sent_checksum(call)
+    alg = (params.get("ChecksumAlgorithm") or "").lower() or sent
     if alg is not None and alg not in checksums.supported():
         raise errors.invalid_request(f"Checksum algorithm {alg.upper()} is not supported")
     return alg, declared
@@ -281,10 +288,13 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if check is not None:  # fail before reading a byte when it already cannot hold
         current = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
         check(current.value if current else None)
-    alg, declared = checksum_request(call, params)
+    # S3 stores the checksum the body came with, else its default (x-amz-checksum-algorithm
+    # alone names none: AWS ignores it, whatever it says).
+    alg, declared = sent_checksum(call)
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
     written = await bodies.write(call, source, sse, encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=alg, declared=declared, customer=customer)
+                                 checksum_algorithms=(alg or checksums.DEFAULT,), declared=declared,
+                                 customer=customer)
     value = new_value(call, key, written, params, sse, tags)
     value.update(ownership)
     try:
@@ -573,9 +583,12 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             "object's metadata, storage class, website redirect location or encryption attributes.")
     sse, customer = write_encryption(params, bucket)
     tags = parse_tagging(params.get("Tagging")) if tag_directive == "REPLACE" else dict(source.get("tags") or {})
-    algorithm = (params.get("ChecksumAlgorithm") or "").lower() or next(iter(source.get("cks") or {}), None)
+    # The copy's checksum is computed afresh (FULL_OBJECT): the one asked for, else the source's
+    # algorithm, else S3's default.
+    algorithm = ((params.get("ChecksumAlgorithm") or "").lower() or next(iter(source.get("cks") or {}), None)
+                 or checksums.DEFAULT)
     written = await bodies.write(call, src.body(call), sse, encryption_context(bucket["Name"], key),
-                                 checksum_algorithm=algorithm, customer=customer)
+                                 checksum_algorithms=(algorithm,), customer=customer)
     meta_source = params if directive == "REPLACE" else {
         "Metadata": source.get("meta"), **source.get("hdrs", {})}
     value = new_value(call, key, written, meta_source, sse, tags)
@@ -590,7 +603,6 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise
     result_body: dict[str, Any] = {"ETag": value["etag"], "LastModified": _mtime(value),
                                    **_checksum_result(value)}
-    result_body.pop("ChecksumType", None)
     out: dict[str, Any] = {"CopyObjectResult": result_body, **sse_result(sse, customer)}
     if versions.is_versioned(src_bucket):
         out["CopySourceVersionId"] = source["vid"]
