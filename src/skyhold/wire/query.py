@@ -88,7 +88,7 @@ def parse(op: OperationModel, req: HttpRequest, ec2: bool) -> dict[str, Any]:
     try:
         return _decode(node, tree, "", ec2)
     except WireProblem as problem:
-        raise problem_error(problem, ec2) from None
+        raise problem_error(problem, ec2, op.name) from None
 
 
 def _decode(node: Node, val: Any, path: str, ec2: bool) -> Any:
@@ -151,10 +151,21 @@ def _indexed(items: Any, path: str) -> list[tuple[int, Any]]:
         raise BadValue(path, next(iter(items)), "list index") from None
 
 
-def problem_error(problem: WireProblem, ec2: bool) -> AwsError:
+# EC2's own answers for some required members left out (an empty list sends none):
+# it names its internal parameter, or words it otherwise.
+_EC2_MISSING = {
+    ("CreateTags", "Tag"): ("InvalidParameterValue", "You must specify one or more tags to create"),
+    ("CreateTags", "ResourceId"): ("MissingParameter", "The request must contain the parameter resourceIdSet"),
+    ("DeleteTags", "ResourceId"): ("MissingParameter", "The request must contain the parameter resourceIdSet"),
+}
+
+
+def problem_error(problem: WireProblem, ec2: bool, operation: str = "") -> AwsError:
     if isinstance(problem, MissingMember):
         if ec2:
-            return AwsError("MissingParameter", f"The request must contain the parameter {problem.wire_name}")
+            code, message = _EC2_MISSING.get((operation, problem.wire_name), (
+                "MissingParameter", f"The request must contain the parameter {problem.wire_name}"))
+            return AwsError(code, message)
         return validation_failed([constraints.null_member(camel_path(problem.path))], "ValidationError")
     if isinstance(problem, BadValue):
         return AwsError("InvalidParameterValue",

@@ -6,6 +6,7 @@ unit tests."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from skyhold.pipeline import Call, Pipeline
 from skyhold.services.iam import records as iam_records
 from skyhold.store import open_store
 from skyhold.wire.http import HttpRequest
+from skyhold.wire.models import service_model
 
 
 class Harness:
@@ -38,6 +40,7 @@ class Harness:
             **params: Any) -> dict[str, Any]:
         """Authorize (as the pipeline does) and handle one operation."""
         call = self.call(service, operation, as_ or self.admin, region)
+        params = {**_sdk_tokens(service, operation, params), **params}
         self.pipeline.authorizer.check(call, params)
         return self.pipeline.handlers[service][operation](call, params)
 
@@ -64,6 +67,14 @@ class Harness:
             self.run("iam", "PutUserPolicy", UserName=name, PolicyName="p",
                      PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
         return self.user_principal(name)
+
+
+def _sdk_tokens(service: str, operation: str, params: dict[str, Any]) -> dict[str, str]:
+    """The idempotency tokens an SDK fills in when the caller gives none (ClientRequestToken)."""
+    shape = service_model(service).operation_model(operation).input_shape
+    members = shape.members if shape is not None else {}
+    return {name: str(uuid.uuid4()) for name, member in members.items()
+            if member.metadata.get("idempotencyToken") and name not in params}
 
 
 def allow(action: str | list[str], resource: str = "*", **condition: Any) -> dict[str, Any]:

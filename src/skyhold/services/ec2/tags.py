@@ -56,6 +56,15 @@ def check_new(tags: list[dict[str, Any]], existing: dict[str, str] | None = None
                        f"(Maximum {MAX_TAGS})")
 
 
+def check_not_reserved(tags: list[dict[str, Any]]) -> None:
+    """CreateTags and DeleteTags refuse `aws:` keys (AWS's own, e.g. CloudFormation's)
+    naming the first; tags given at launch are refused in check_new's shorter words."""
+    reserved = next((t["Key"] for t in tags if t["Key"].lower().startswith("aws:")), None)
+    if reserved is not None:
+        raise invalid_parameter_value(f"Value ( {reserved} ) for parameter key is invalid. "
+                                      "Tag keys starting with 'aws:' are reserved for internal use")
+
+
 def _holder(call: Call, resource_id: str) -> tuple[dict[str, str], Callable[[dict[str, str]], None]]:
     """The resource's tags now, and how to store new ones."""
     kind = resource_type(resource_id)
@@ -97,6 +106,7 @@ def _holder(call: Call, resource_id: str) -> tuple[dict[str, str], Callable[[dic
 
 
 def create_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    check_not_reserved(params["Tags"])
     holders = [_holder(call, resource) for resource in dict.fromkeys(params["Resources"])]  # all found before any change
     for tags, save in holders:
         check_new(params["Tags"], tags)
@@ -107,6 +117,7 @@ def create_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def delete_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     drop = params.get("Tags")
+    check_not_reserved(drop or [])
     for tags, save in [_holder(call, resource) for resource in dict.fromkeys(params["Resources"])]:
         # No Tags parameter deletes every tag; a tag given without Value goes whatever its value.
         kept = {k: v for k, v in tags.items()

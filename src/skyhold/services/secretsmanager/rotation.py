@@ -69,8 +69,9 @@ def _function(store: Store, function: str) -> dict[str, Any] | None:
 def check_function(call: Call, function: str) -> dict[str, Any]:
     fn = _function(call.store, function)
     if fn is None:
-        raise AwsError("InvalidRequestException", f"Secrets Manager cannot invoke the specified Lambda function. "
-                       f"Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.")
+        # AWS's answer for a function it cannot invoke (missing, or its policy refuses).
+        raise AwsError("AccessDeniedException", "Secrets Manager cannot invoke the specified Lambda function. "
+                       "Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.")
     return fn
 
 

@@ -42,6 +42,11 @@ CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
 # What CreateSecret's model documents for a name: ASCII letters, digits and /_+=.@-
 # ("!" in AWS's message is for names of secrets that other services manage).
 _NAME = re.compile(r"[A-Za-z0-9/_+=.@-]+")
+# A SecretId is a name or an ARN: the name's characters, the "!" of managed secrets'
+# names, and an ARN's ":". AWS refuses any other (a space, "*", "?") before looking.
+_SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@!:-]+")
+_INVALID_NAME = ("Invalid name. Must be a valid name containing alphanumeric characters, or any of the "
+                 "following: -/_+=.@!")
 
 
 def _not_found() -> AwsError:
@@ -85,8 +90,19 @@ def _check_tags(tags: list[dict[str, Any]]) -> None:
 
 def _check_name(name: str) -> None:
     if not _NAME.fullmatch(name):
-        raise AwsError("ValidationException", "Invalid name. Must be a valid name containing alphanumeric "
-                       "characters, or any of the following: -/_+=.@!")
+        raise AwsError("ValidationException", _INVALID_NAME)
+
+
+def _check_secret_id(secret_id: str) -> None:
+    if not _SECRET_ID.fullmatch(secret_id):
+        raise AwsError("ValidationException", _INVALID_NAME)
+
+
+def _need_token(params: dict[str, Any], code: str = "InvalidRequestException") -> None:
+    """The SDKs always fill in ClientRequestToken; a hand-made request that creates a
+    version without one is refused (RotateSecret answers with another code)."""
+    if not params.get("ClientRequestToken"):
+        raise AwsError(code, "You must provide a ClientRequestToken value. We recommend a UUID-type value.")
 
 
 def _arn(call: Call, name: str) -> str:
@@ -97,6 +113,7 @@ def _arn(call: Call, name: str) -> str:
 def _find(call: Call, secret_id: str, *, allow_deleted: bool = False) -> tuple[dict[str, Any], int]:
     """By name, full ARN, or ARN without its random suffix. An ARN may name a secret of
     another account (cross-account access: the secret's resource policy decides)."""
+    _check_secret_id(secret_id)
     account, region, name = call.principal.account, call.region, secret_id
     rec = None
     if secret_id.startswith("arn:"):
@@ -219,6 +236,8 @@ def create_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _check_lengths("CreateSecret", params, "Name", "ClientRequestToken", "Description")
     name = params["Name"]
     _check_name(name)
+    if params.get("SecretString") is not None or params.get("SecretBinary") is not None:
+        _need_token(params)
     key = f"{call.principal.account}/{call.region}/{name}"
     if (existing := call.store.get(SECRET, key)) is not None:
         found = existing.value
@@ -248,9 +267,13 @@ def create_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def _pick_version(secret: dict[str, Any], params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     wanted_id, stage = params.get("VersionId"), params.get("VersionStage")
+    if wanted_id and (v := secret["Versions"].get(wanted_id)) is not None:
+        if stage and stage not in v["Stages"]:
+            raise AwsError("InvalidRequestException",
+                           "You provided a VersionStage that is not associated to the provided VersionId.")
+        return wanted_id, v
     for vid, v in secret["Versions"].items():
-        if (wanted_id and vid == wanted_id and (not stage or stage in v["Stages"])) or (
-                not wanted_id and (stage or CURRENT) in v["Stages"]):
+        if not wanted_id and (stage or CURRENT) in v["Stages"]:
             return vid, v
     raise AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for "
                    + (f"VersionId: {wanted_id}" if wanted_id else f"staging label: {stage or CURRENT}"))
@@ -315,6 +338,7 @@ def batch_get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]
 
 def put_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _check_lengths("PutSecretValue", params, "ClientRequestToken")
+    _need_token(params)
     secret, version = _find(call, params["SecretId"])
     version_id = params.get("ClientRequestToken") or str(uuid.uuid4())
     if (existing := _retried(call, secret, version_id, params)) is not None:
@@ -331,6 +355,8 @@ def put_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def update_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _check_lengths("UpdateSecret", params, "ClientRequestToken", "Description")
+    if params.get("SecretString") is not None or params.get("SecretBinary") is not None:
+        _need_token(params)
     secret, version = _find(call, params["SecretId"])
     if "Description" in params:
         secret["Description"] = params["Description"]
@@ -468,7 +494,6 @@ def _filter(secret: dict[str, Any], f: dict[str, Any]) -> bool:
 
 
 def delete_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    secret, version = _find(call, params["SecretId"], allow_deleted=True)
     force = params.get("ForceDeleteWithoutRecovery", False)
     window = params.get("RecoveryWindowInDays")
     if force and window is not None:
@@ -478,6 +503,16 @@ def delete_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("InvalidParameterException", "The RecoveryWindowInDays value must be between 7 and 30 days "
                        "(inclusive).")
     now = clock.now()
+    try:
+        secret, version = _find(call, params["SecretId"], allow_deleted=True)
+    except AwsError as err:
+        # A forced delete of a secret that does not exist answers as if it had deleted it.
+        if not force or err.code != "ResourceNotFoundException":
+            raise
+        secret_id = params["SecretId"]
+        name = secret_id.split(":", 6)[6] if secret_id.startswith("arn:") else secret_id
+        return {"ARN": secret_id if secret_id.startswith("arn:") else _arn(call, name), "Name": name,
+                "DeletionDate": now}
     if force:
         call.store.delete(SECRET, _store_key(secret))
         return {"ARN": secret["ARN"], "Name": secret["Name"], "DeletionDate": now}
@@ -533,6 +568,7 @@ def _rotator(call: Call) -> rotation.Rotator:
 
 def rotate_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _check_lengths("RotateSecret", params, "ClientRequestToken")
+    _need_token(params, "InvalidParameterException")
     secret, version = _find(call, params["SecretId"])
     if params.get("RotationLambdaARN"):
         rotation.check_function(call, params["RotationLambdaARN"])
@@ -628,6 +664,9 @@ def list_secret_version_ids(call: Call, params: dict[str, Any]) -> dict[str, Any
 
 def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _check_tags(params["Tags"])
+    # "aws:" keys are AWS's own (e.g. CloudFormation's); a caller can't set them.
+    if (system := next((t["Key"] for t in params["Tags"] if t["Key"].startswith("aws:")), None)) is not None:
+        raise AwsError("InvalidParameterException", f"You can't modify system tags. Tag key: '{system}'.")
     secret, version = _find(call, params["SecretId"])
     tags = {t["Key"]: t["Value"] for t in secret["Tags"]}
     tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
@@ -668,6 +707,7 @@ HANDLERS = {
 
 
 def _secret_access(call: Call, action: str, secret_id: str, context: dict[str, Any] | None = None) -> Access:
+    _check_secret_id(secret_id)  # AWS validates a request before it authorizes it
     try:
         secret, _ = _find(call, secret_id, allow_deleted=True)
     except AwsError:

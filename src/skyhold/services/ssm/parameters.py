@@ -12,6 +12,8 @@ import base64
 import re
 from typing import TYPE_CHECKING, Any
 
+import regex
+
 from skyhold import clock, constraints, paging
 from skyhold.authz import Access
 from skyhold.errors import AwsError
@@ -160,7 +162,7 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("ValidationException", f"Standard tier parameters support a maximum parameter value of "
                        f"4096 characters. To create a larger parameter value, upgrade the parameter to use the "
                        f"advanced-parameter tier.", 400)
-    if params.get("AllowedPattern") and not _allowed_pattern(params["AllowedPattern"]).fullmatch(value):
+    if params.get("AllowedPattern") and not _fits_pattern(_allowed_pattern(params["AllowedPattern"]), value):
         raise AwsError("ParameterPatternMismatchException",
                        f"Parameter value, cannot be validated against allowedPattern: {params['AllowedPattern']}")
     key = _key(call, name)
@@ -202,15 +204,35 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"Version": version, "Tier": tier}
 
 
-def _allowed_pattern(pattern: str) -> re.Pattern[str]:
-    """AllowedPattern compiled (Python's `re` standing in for SSM's Java regex). A
-    RecursionError is parentheses nested some 500 deep, which 1024 characters allow."""
+# How long one value may be matched against an AllowedPattern. A pattern such as
+# (a|aa)+$ backtracks exponentially: unbounded, one request would stall the server.
+MATCH_SECONDS = 0.2
+# An unescaped "(?P": Python's named groups, which Java's syntax lacks (and `regex`
+# would even let a name repeat).
+_PYTHON_GROUP = regex.compile(r"(?<!\\)(?:\\\\)*\(\?P")
+
+
+def _allowed_pattern(pattern: str) -> regex.Pattern[str]:
+    """AllowedPattern compiled with `regex`, which stands in for SSM's Java regex
+    better than `re` (Unicode properties such as \\p{L}) and can bound a match's time.
+    A RecursionError is parentheses nested some 500 deep, which 1024 characters allow."""
     try:
-        return re.compile(pattern)
-    except (re.error, OverflowError, RecursionError):
+        if _PYTHON_GROUP.search(pattern):
+            raise regex.error("Java has no (?P...) groups")
+        return regex.compile(pattern)
+    except (regex.error, OverflowError, RecursionError):
         # The exception SSM's model names for this; its wording is the model's description of it.
         raise AwsError("InvalidAllowedPatternException", "The request doesn't meet the regular expression "
                        "requirement.") from None
+
+
+def _fits_pattern(pattern: regex.Pattern[str], value: str) -> bool:
+    """Whether the whole value matches; one that takes too long to decide counts as not
+    validated against the pattern."""
+    try:
+        return pattern.fullmatch(value, timeout=MATCH_SECONDS) is not None
+    except TimeoutError:
+        return False
 
 
 def _max_results(params: dict[str, Any], most: int, default: int) -> int:
