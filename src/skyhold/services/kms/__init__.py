@@ -2,7 +2,7 @@
 
 from skyhold.errors import AwsError
 from skyhold.services.dry_run import dry_runnable
-from skyhold.services.kms import grants
+from skyhold.services.kms import grants, imports
 from skyhold.services.kms.authz import AUTHZ
 from skyhold.services.kms.handlers import HANDLERS as _KEY_HANDLERS
 
@@ -14,6 +14,7 @@ def _would_succeed() -> AwsError:
 
 # Every handler is wrapped: parameters hold only modelled members, so DryRun appears only
 # for the operations that have it (and no model need be loaded at start-up to know them).
-HANDLERS = {op: dry_runnable(handler, _would_succeed) for op, handler in {**_KEY_HANDLERS, **grants.HANDLERS}.items()}
+HANDLERS = {op: dry_runnable(handler, _would_succeed) for op, handler in {**_KEY_HANDLERS, **grants.HANDLERS,
+                                                                     **imports.HANDLERS}.items()}
 
 __all__ = ["AUTHZ", "HANDLERS"]

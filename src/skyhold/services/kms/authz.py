@@ -33,6 +33,7 @@ _ON_KEY = (
     "RotateKeyOnDemand", "ListKeyRotations", "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "GetPublicKey",
     "Sign", "Verify", "GenerateMac", "VerifyMac", "ListGrants", "RevokeGrant", "TagResource", "UntagResource",
     "ListResourceTags", "UpdateKeyDescription", "EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus",
+    "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
 )
 _ENCRYPTING = frozenset({"Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
                          "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"})
@@ -101,6 +102,13 @@ def _request_context(operation: str, params: dict[str, Any]) -> dict[str, Any]:
         ctx["kms:RotationPeriodInDays"] = str(params.get("RotationPeriodInDays", 365))
     if operation == "PutKeyPolicy":
         ctx["kms:BypassPolicyLockoutSafetyCheck"] = "true" if params.get("BypassPolicyLockoutSafetyCheck") else "false"
+    if operation == "GetParametersForImport":
+        ctx["kms:WrappingAlgorithm"] = params.get("WrappingAlgorithm")
+        ctx["kms:WrappingKeySpec"] = params.get("WrappingKeySpec")
+    if operation == "ImportKeyMaterial":
+        ctx["kms:ExpirationModel"] = params.get("ExpirationModel") or "KEY_MATERIAL_EXPIRES"
+        if params.get("ValidTo") is not None:  # a numeric condition key: seconds since the epoch
+            ctx["kms:ValidTo"] = str(int(params["ValidTo"].timestamp()))
     if operation == "TagResource":
         ctx.update(_tags(params.get("Tags")))
     if operation == "UntagResource" and params.get("TagKeys"):

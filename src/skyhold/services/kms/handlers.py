@@ -13,7 +13,7 @@ from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.policy import validate_policy
 from skyhold.services.iam import principals
-from skyhold.services.kms import asymmetric, ciphertext, keyspecs, validation
+from skyhold.services.kms import asymmetric, ciphertext, imports, keyspecs, validation
 from skyhold.services.kms import records as r
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def metadata(key: dict[str, Any]) -> dict[str, Any]:
         out["MacAlgorithms"] = list(spec.mac)
     if key.get("DeletionDate"):
         out["DeletionDate"] = r.parse_time(key["DeletionDate"])
+    out.update(imports.metadata(key))
     return out
 
 
@@ -65,14 +66,22 @@ def usable(key: dict[str, Any]) -> None:
     if key["KeyState"] == "Disabled":
         raise AwsError("DisabledException", f"{key['Arn']} is disabled.", 400)
     not_pending_deletion(key)
+    not_pending_import(key)
+
+
+def not_pending_import(key: dict[str, Any]) -> None:
+    """An EXTERNAL key without (all of) its imported material cannot be used or enabled."""
+    if key["KeyState"] == "PendingImport":
+        raise AwsError("KMSInvalidStateException", f"{key['Arn']} is pending import.", 400)
 
 
 def create_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     spec, usage = keyspecs.spec_for(params.get("KeySpec") or params.get("CustomerMasterKeySpec")
                                     or "SYMMETRIC_DEFAULT", params.get("KeyUsage"))
-    if params.get("Origin", "AWS_KMS") != "AWS_KMS":
-        raise AwsError("UnsupportedOperationException", f"Skyhold creates keys with Origin AWS_KMS only, not "
-                       f"{params['Origin']}.", 400)
+    origin = params.get("Origin") or "AWS_KMS"
+    if origin not in ("AWS_KMS", "EXTERNAL"):
+        raise AwsError("UnsupportedOperationException", "Skyhold creates keys with Origin AWS_KMS or EXTERNAL "
+                       f"only, not {origin}.", 400)
     if params.get("MultiRegion"):
         raise AwsError("UnsupportedOperationException", "Skyhold does not support multi-Region keys.", 400)
     key_id = r.new_key_id()
@@ -81,7 +90,7 @@ def create_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         _check_policy(call, r.key_arn(call.region, call.principal.account, key_id), policy,
                       params.get("BypassPolicyLockoutSafetyCheck", False))
     key = r.new_key(call, description=params.get("Description", ""), policy=policy, tags=params.get("Tags") or [],
-                    spec=spec.name, usage=usage, key_id=key_id)
+                    spec=spec.name, usage=usage, key_id=key_id, origin=origin)
     return {"KeyMetadata": metadata(key)}
 
 
@@ -140,7 +149,7 @@ def _symmetric_encrypt(call: Call, key: dict[str, Any], plaintext: bytes, contex
     if key["KeyUsage"] != "ENCRYPT_DECRYPT" or key["KeySpec"] != "SYMMETRIC_DEFAULT":
         raise _invalid_usage(key, operation)
     usable(key)
-    version = len(key["Material"]) - 1
+    version = imports.current_version(key)
     return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context)
 
 
@@ -169,7 +178,7 @@ def _decrypt(call: Call, blob: bytes, context: dict[str, str] | None, key_ref: s
         raise AwsError("IncorrectKeyException", "The key ID in the request does not identify a CMK that can "
                        "perform this operation.", 400)
     usable(key)
-    if version >= len(key["Material"]):
+    if version >= len(key["Material"]) or key["Material"][version] is None:
         raise ciphertext.invalid()
     return key, ciphertext.decrypt(key_id, r.material(call, key, version), blob, context)
 
@@ -356,6 +365,7 @@ def generate_random(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def _set_state(call: Call, params: dict[str, Any], state: str) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
     not_pending_deletion(key)
+    not_pending_import(key)
     key["KeyState"] = state
     r.save(call, key, version)
     return {}
@@ -387,15 +397,21 @@ def cancel_key_deletion(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if key["KeyState"] != "PendingDeletion":
         raise AwsError("KMSInvalidStateException", f"{key['Arn']} is not pending deletion.", 400)
     key["KeyState"] = "Disabled"  # as KMS does: a rescued key comes back disabled
+    if imports.is_external(key) and not imports.complete(key):
+        key["KeyState"] = "PendingImport"  # ...unless it still lacks imported material
     key.pop("DeletionDate", None)
     r.save(call, key, version)
     return {"KeyId": key["Arn"]}
 
 
 def _symmetric_only(key: dict[str, Any]) -> None:
+    """Automatic rotation: symmetric keys with KMS-made material only."""
     if key["KeySpec"] != "SYMMETRIC_DEFAULT":
         raise AwsError("UnsupportedOperationException", f"{key['Arn']} key spec {key['KeySpec']} does not support "
                        "key rotation.", 400)
+    if imports.is_external(key):
+        raise AwsError("UnsupportedOperationException", f"{key['Arn']} origin is EXTERNAL which is not valid for "
+                       "this operation.", 400)
 
 
 def rotate_key_on_demand(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -406,7 +422,10 @@ def rotate_key_on_demand(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if sum(x["RotationType"] == "ON_DEMAND" for x in key.get("Rotations", [])) >= MAX_ON_DEMAND_ROTATIONS:
         raise AwsError("LimitExceededException", "The on-demand rotations limit has been reached for the given "
                        f"keyId. No more on-demand rotations can be performed for this key: {key['Arn']}", 400)
-    r.rotate(call, key, "ON_DEMAND")
+    if imports.is_external(key):
+        imports.rotate(key)  # to the material imported with ImportType NEW_KEY_MATERIAL
+    else:
+        r.rotate(call, key, "ON_DEMAND")
     r.save(call, key, version)
     return {"KeyId": key["KeyId"]}
 
@@ -445,6 +464,9 @@ def get_key_rotation_status(call: Call, params: dict[str, Any]) -> dict[str, Any
 
 def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
+    if imports.is_external(key):
+        rows = imports.rotation_entries(key, params.get("IncludeKeyMaterial") or "ROTATIONS_ONLY")
+        return {"Rotations": rows, "Truncated": False}
     return {"Rotations": [{"KeyId": key["KeyId"], "RotationDate": r.parse_time(x["RotationDate"]),
                            "RotationType": x["RotationType"]} for x in key.get("Rotations", [])], "Truncated": False}
 

@@ -70,10 +70,12 @@ def new_key(
     usage: str = "ENCRYPT_DECRYPT",
     key_id: str | None = None,
     manager: str = "CUSTOMER",
+    origin: str = "AWS_KMS",
 ) -> dict[str, Any]:
+    """A new key; with Origin EXTERNAL it has no material and waits for an import."""
     key_id = key_id or new_key_id()
     account, region = call.principal.account, call.region
-    material = keyspecs.new_material(keyspecs.SPECS[spec])
+    external = origin == "EXTERNAL"
     record = {
         "KeyId": key_id,
         "Arn": key_arn(region, account, key_id),
@@ -83,19 +85,21 @@ def new_key(
         "Description": description,
         "KeyUsage": usage,
         "KeySpec": spec,
-        "KeyState": "Enabled",
-        "Origin": "AWS_KMS",
+        "KeyState": "PendingImport" if external else "Enabled",
+        "Origin": origin,
         "KeyManager": manager,
         "Policy": policy,
         "Tags": tags,
         "Aliases": [],
-        "Material": [_seal(call, key_id, 0, material)],
+        "Material": [] if external else [seal(call, key_id, 0, keyspecs.new_material(keyspecs.SPECS[spec]))],
     }
+    if external:
+        record["KeyMaterials"] = []  # see skyhold.services.kms.imports
     call.store.put(KEY, key_id, record, expect_version=0)
     return record
 
 
-def _seal(call: Call, key_id: str, version: int, material: bytes) -> str:
+def seal(call: Call, key_id: str, version: int, material: bytes) -> str:
     aad = f"kms-key-material/{key_id}/{version}".encode()
     return base64.b64encode(root.seal(call.pipeline.data_dir, material, aad)).decode()
 
@@ -170,13 +174,17 @@ def _find(call: Call, key_ref: str, any_account: bool) -> tuple[dict[str, Any], 
     if key is None:
         raise AwsError("NotFoundException", f"Key '{key_arn(region, account, key_id)}' does not exist", 400)
     version = _rotate_if_due(call, key, rec.version)
+    if key.get("Origin") == "EXTERNAL":
+        from skyhold.services.kms import imports  # imported material is built on these records
+
+        version = imports.expire(call, key, version)
     return key, version
 
 
 def rotate(call: Call, key: dict[str, Any], kind: str) -> None:
     """A new version of the key material; older versions stay to decrypt old data."""
     material = keyspecs.new_material(keyspecs.SPECS[key["KeySpec"]])
-    key["Material"].append(_seal(call, key["KeyId"], len(key["Material"]), material))
+    key["Material"].append(seal(call, key["KeyId"], len(key["Material"]), material))
     key.setdefault("Rotations", []).append({"RotationDate": clock.now_iso8601(), "RotationType": kind})
 
 

@@ -69,6 +69,10 @@ def request(operation: str, params: dict[str, Any]) -> None:
         usage = params.get("KeyUsage")
         if usage is not None and usage not in KEY_USAGES:
             problems.append(enum_problem("keyUsage", usage, KEY_USAGES))
+    if operation in ("GetParametersForImport", "ImportKeyMaterial"):
+        from skyhold.services.kms import imports  # local: imports needs keyspecs, which needs this module
+
+        problems.extend(imports.request_problems(operation, params))
     mac = params.get("MacAlgorithm")
     if operation in ("GenerateMac", "VerifyMac") and mac is not None and mac not in MAC_ALGORITHMS:
         problems.append(enum_problem("macAlgorithm", mac, MAC_ALGORITHMS))
