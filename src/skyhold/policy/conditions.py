@@ -45,10 +45,7 @@ def _string_equals_ic(vals: list[str]) -> Pred:
 
 
 def _string_like(vals: list[str]) -> Pred:
-    if len(vals) == 1:
-        m = wildcard.glob(vals[0])
-    else:
-        m = wildcard.glob_regex_union(vals)
+    m = wildcard.glob(vals[0]) if len(vals) == 1 else wildcard.glob_any(vals)
     return lambda x: bool(m(x if type(x) is str else V.text(x)))
 
 

@@ -4,21 +4,14 @@ field. Values may hold the wildcards `*` and `?` (as AWS allows)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from typing import Any
 
 from skyhold.errors import AwsError
+from skyhold.policy import wildcard
 
 # filter name → the resource's values for it
 Fields = dict[str, Callable[[dict[str, Any]], Iterable[Any]]]
-
-
-@lru_cache(maxsize=1024)
-def _pattern(value: str) -> re.Pattern[str]:
-    # Only * and ? are wildcards (no [sets]), so escape everything and reopen those two.
-    return re.compile(re.escape(value).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z", re.DOTALL)
 
 
 def _tags(resource: dict[str, Any]) -> dict[str, str]:
@@ -60,7 +53,7 @@ def matches(resource: dict[str, Any], filters: list[dict[str, Any]] | None, fiel
                    for v in fields[name](resource) if v is not None]
         else:
             raise AwsError("InvalidParameterValue", f"The filter '{name}' is invalid")
-        if not any(_pattern(w).match(g) for w in wanted for g in got):
+        if not any(wildcard.glob(w)(g) for w in wanted for g in got):  # only * and ? are wildcards
             return False
     return True
 
