@@ -67,7 +67,9 @@ def create_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         role["PermissionsBoundary"] = boundary
     store.put(records.ROLE, records.name_key(account, name), role, expect_version=0)
     out = view(role)
-    out.pop("RoleLastUsed")  # CreateRole's answer has none yet
+    # CreateRole's answer has neither yet: AWS shows them from GetRole/ListRoles on.
+    out.pop("RoleLastUsed")
+    out.pop("MaxSessionDuration")
     return {"Role": out}
 
 

@@ -113,7 +113,7 @@ def create_service_linked_role(call: Call, params: dict[str, Any]) -> dict[str, 
         raise errors.invalid_input(
             f"Service role name {name} has been taken in this account, please try a different suffix.")
     trust = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": [service]}, "Action": ["sts:AssumeRole"]}]})
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": service}}]})
     return roles.create_role(call, {
         "RoleName": name, "Path": f"/aws-service-role/{service}/", "AssumeRolePolicyDocument": trust,
         "Description": params.get("Description")})

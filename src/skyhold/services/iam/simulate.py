@@ -242,9 +242,7 @@ class _Simulation:
         details = {} if req.same_account else self._details(req)
         result["EvalDecisionDetails"] = details
         specific: dict[str, Any] = {"EvalResourceName": resource, "EvalResourceDecision": result["EvalDecision"],
-                                    "MatchedStatements": matched}
-        if missing:
-            specific["MissingContextValues"] = missing
+                                    "MatchedStatements": matched, "MissingContextValues": missing}
         if details:
             specific["EvalDecisionDetails"] = details
         if boundary is not None:

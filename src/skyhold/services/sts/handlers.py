@@ -188,9 +188,9 @@ def get_federation_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "Credentials": credentials,
         "FederatedUser": {"FederatedUserId": f"{who.account}:{name}", "Arn": federated_arn},
+        # Unlike AssumeRole, AWS always reports it here: 0 with no session policy or tags.
+        "PackedPolicySize": packed_policy_size(params, tags),
     }
-    if policies or tags:
-        result["PackedPolicySize"] = packed_policy_size(params, tags)
     return result
 
 
