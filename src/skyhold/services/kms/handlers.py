@@ -51,6 +51,9 @@ def metadata(key: dict[str, Any]) -> dict[str, Any]:
         out["MacAlgorithms"] = list(spec.mac)
     if key.get("DeletionDate"):
         out["DeletionDate"] = r.parse_time(key["DeletionDate"])
+    if key["KeySpec"] == "SYMMETRIC_DEFAULT" and not imports.is_external(key):
+        # KMS reports the current material of every key that can rotate (imports adds EXTERNAL's).
+        out["CurrentKeyMaterialId"] = r.material_id(key, len(key["Material"]) - 1)
     out.update(imports.metadata(key))
     return out
 
@@ -171,6 +174,11 @@ def encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"CiphertextBlob": blob, "KeyId": key["Arn"], "EncryptionAlgorithm": algorithm}
 
 
+def _material_id(key: dict[str, Any], blob: bytes) -> str:
+    """The id of the material a symmetric ciphertext (whose header names its slot) was made with."""
+    return r.material_id(key, ciphertext.key_of(blob)[1])
+
+
 def _decrypt(call: Call, blob: bytes, context: dict[str, str] | None, key_ref: str | None) -> tuple[dict, bytes]:
     key_id, version = ciphertext.key_of(blob)
     key, _ = r.find(call, key_ref or key_id, any_account=not key_ref)
@@ -196,7 +204,8 @@ def decrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         plaintext = asymmetric.rsa_decrypt(r.material(call, key, 0), params["CiphertextBlob"], algorithm)
         return {"KeyId": key["Arn"], "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
     key, plaintext = _decrypt(call, params["CiphertextBlob"], params.get("EncryptionContext"), params.get("KeyId"))
-    return {"KeyId": key["Arn"], "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
+    return {"KeyId": key["Arn"], "Plaintext": plaintext, "EncryptionAlgorithm": algorithm,
+            "KeyMaterialId": _material_id(key, params["CiphertextBlob"])}
 
 
 def get_public_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -301,8 +310,12 @@ def re_encrypt(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     algorithm = params.get("DestinationEncryptionAlgorithm") or "SYMMETRIC_DEFAULT"
     blob = _encrypt_under(call, target, plaintext, algorithm, params.get("DestinationEncryptionContext"),
                           "ReEncrypt")
-    return {"CiphertextBlob": blob, "SourceKeyId": source["Arn"], "KeyId": target["Arn"],
-            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": algorithm}
+    out = {"CiphertextBlob": blob, "SourceKeyId": source["Arn"], "KeyId": target["Arn"],
+           "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": algorithm,
+           "SourceKeyMaterialId": _material_id(source, params["CiphertextBlob"])}
+    if target["KeySpec"] == "SYMMETRIC_DEFAULT":  # an RSA destination has no key material id
+        out["DestinationKeyMaterialId"] = _material_id(target, blob)
+    return out
 
 
 def _data_key_size(params: dict[str, Any]) -> int:
@@ -323,7 +336,8 @@ def generate_data_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
     plaintext = secrets.token_bytes(size)
     blob = _symmetric_encrypt(call, key, plaintext, params.get("EncryptionContext"), call.operation)
-    return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key["Arn"]}
+    return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key["Arn"],
+            "KeyMaterialId": _material_id(key, blob)}
 
 
 def generate_data_key_without_plaintext(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -345,7 +359,7 @@ def generate_data_key_pair(call: Call, params: dict[str, Any]) -> dict[str, Any]
     private = keyspecs.new_material(spec)
     blob = _symmetric_encrypt(call, key, private, params.get("EncryptionContext"), call.operation)
     return {"PrivateKeyCiphertextBlob": blob, "PrivateKeyPlaintext": private, "PublicKey": keyspecs.public_der(private),
-            "KeyId": key["Arn"], "KeyPairSpec": pair_spec}
+            "KeyId": key["Arn"], "KeyPairSpec": pair_spec, "KeyMaterialId": _material_id(key, blob)}
 
 
 def generate_data_key_pair_without_plaintext(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -427,7 +441,7 @@ def rotate_key_on_demand(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     else:
         r.rotate(call, key, "ON_DEMAND")
     r.save(call, key, version)
-    return {"KeyId": key["KeyId"]}
+    return {"KeyId": key["Arn"]}
 
 
 def enable_key_rotation(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -467,8 +481,18 @@ def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if imports.is_external(key):
         rows = imports.rotation_entries(key, params.get("IncludeKeyMaterial") or "ROTATIONS_ONLY")
         return {"Rotations": rows, "Truncated": False}
-    return {"Rotations": [{"KeyId": key["KeyId"], "RotationDate": r.parse_time(x["RotationDate"]),
-                           "RotationType": x["RotationType"]} for x in key.get("Rotations", [])], "Truncated": False}
+    # KMS-made material: slot 0 is the original, rotation i made slot i + 1.
+    current = len(key["Material"]) - 1
+
+    def entry(slot: int) -> dict[str, Any]:
+        return {"KeyId": key["KeyId"], "KeyMaterialId": r.material_id(key, slot),
+                "KeyMaterialState": "CURRENT" if slot == current else "NON_CURRENT"}
+
+    rows = [{**entry(i + 1), "RotationDate": r.parse_time(x["RotationDate"]), "RotationType": x["RotationType"]}
+            for i, x in enumerate(key.get("Rotations", []))]
+    if params.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL":
+        rows.insert(0, entry(0))  # the original material has no rotation date or type
+    return {"Rotations": rows, "Truncated": False}
 
 
 def _check_alias_name(name: str) -> None:

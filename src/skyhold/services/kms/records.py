@@ -8,6 +8,7 @@ the data dir's root key (skyhold.crypto.root), bound to the key id and version.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import uuid
@@ -97,6 +98,15 @@ def new_key(
         record["KeyMaterials"] = []  # see skyhold.services.kms.imports
     call.store.put(KEY, key_id, record, expect_version=0)
     return record
+
+
+def material_id(key: dict[str, Any], version: int) -> str:
+    """The id of a key's material slot (DescribeKey's CurrentKeyMaterialId, Decrypt's
+    KeyMaterialId): imported material has its own; KMS-made material gets 64 hex digits
+    from the key id and the slot, stable across re-sealing and revealing nothing."""
+    if "KeyMaterials" in key:  # Origin EXTERNAL
+        return str(key["KeyMaterials"][version]["Id"])
+    return hashlib.sha256(f"kms-key-material-id/{key['KeyId']}/{version}".encode()).hexdigest()
 
 
 def seal(call: Call, key_id: str, version: int, material: bytes) -> str:

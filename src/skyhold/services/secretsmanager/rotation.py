@@ -114,7 +114,10 @@ def run_steps(store: Store, endpoint: str, secret_arn: str, token: str, fn: dict
 
 
 def rotation_fields(secret: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"RotationEnabled": bool(secret.get("RotationLambdaARN"))}
+    out: dict[str, Any] = {}
+    # AWS leaves RotationEnabled out until rotation has been set up (false after a cancel).
+    if secret.get("RotationLambdaARN") or secret.get("RotationCancelled"):
+        out["RotationEnabled"] = bool(secret.get("RotationLambdaARN"))
     if secret.get("RotationLambdaARN"):
         out["RotationLambdaARN"] = secret["RotationLambdaARN"]
         out["RotationRules"] = secret["RotationRules"]

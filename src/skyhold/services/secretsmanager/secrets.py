@@ -189,7 +189,7 @@ def _seal(call: Call, secret: dict[str, Any], version_id: str, params: dict[str,
     data_key, wrapped, _ = on_behalf.generate_data_key(call, key, context, SERVICE)
     nonce = random.token_bytes(12)
     sealed = nonce + AESGCM(data_key).encrypt(nonce, raw, _aad(context))
-    return {"Kind": kind, "DataKey": base64.b64encode(wrapped).decode(),
+    return {"Kind": kind, "DataKey": base64.b64encode(wrapped).decode(), "KmsKeyId": secret.get("KmsKeyId"),
             "Ciphertext": base64.b64encode(sealed).decode(), "CreatedDate": clock.now_iso8601(), "Stages": []}
 
 
@@ -254,7 +254,7 @@ def create_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret: dict[str, Any] = {
         "Name": name, "ARN": _arn(call, name), "Description": params.get("Description", ""),
         "KmsKeyId": params.get("KmsKeyId"), "CreatedDate": now, "LastChangedDate": now, "Tags": params.get("Tags") or [],
-        "Versions": {},
+        "Tagged": bool(params.get("Tags")), "Versions": {},
     }
     version_id = params.get("ClientRequestToken") or str(uuid.uuid4())
     result: dict[str, Any] = {"ARN": secret["ARN"], "Name": name}
@@ -294,10 +294,12 @@ def _value(call: Call, secret: dict[str, Any], params: dict[str, Any]) -> dict[s
 def get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, version = _find(call, params["SecretId"])
     out = _value(call, secret, params)
-    # Secrets Manager keeps the last access to the day: one write a day, not per read.
+    # Secrets Manager keeps the last access to the day, for the secret and for the version
+    # read (ListSecretVersionIds shows it): one write a day, not per read.
     today = clock.iso8601(clock.now().replace(hour=0, minute=0, second=0))
-    if secret.get("LastAccessedDate") != today:
-        secret["LastAccessedDate"] = today
+    read = secret["Versions"][out["VersionId"]]
+    if secret.get("LastAccessedDate") != today or read.get("LastAccessedDate") != today:
+        secret["LastAccessedDate"] = read["LastAccessedDate"] = today
         _save(call, secret, version)
     return out
 
@@ -413,12 +415,20 @@ def describe_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe(secret: dict[str, Any]) -> dict[str, Any]:
+    """DescribeSecret's members. AWS leaves out what was never set: an empty Description,
+    Tags until the secret is first tagged (then [] once untagged), and the version map
+    while no version has a staging label (unlabeled versions are deprecated, not listed)."""
     out: dict[str, Any] = {
-        "ARN": secret["ARN"], "Name": secret["Name"], "Description": secret["Description"],
+        "ARN": secret["ARN"], "Name": secret["Name"],
         "CreatedDate": parse_time(secret["CreatedDate"]), "LastChangedDate": parse_time(secret["LastChangedDate"]),
-        "Tags": secret["Tags"], **rotation.rotation_fields(secret),
-        "VersionIdsToStages": {vid: v["Stages"] for vid, v in secret["Versions"].items()},
+        **rotation.rotation_fields(secret),
     }
+    if secret.get("Description"):
+        out["Description"] = secret["Description"]
+    if secret["Tags"] or secret.get("Tagged"):
+        out["Tags"] = secret["Tags"]
+    if stages := _labeled(secret):
+        out["VersionIdsToStages"] = stages
     if secret.get("KmsKeyId"):
         out["KmsKeyId"] = secret["KmsKeyId"]
     if secret.get("LastAccessedDate"):
@@ -426,6 +436,10 @@ def _describe(secret: dict[str, Any]) -> dict[str, Any]:
     if secret.get("DeletedDate"):
         out["DeletedDate"] = parse_time(secret["DeletedDate"])
     return out
+
+
+def _labeled(secret: dict[str, Any]) -> dict[str, list[str]]:
+    return {vid: v["Stages"] for vid, v in secret["Versions"].items() if v["Stages"]}
 
 
 def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -438,8 +452,8 @@ def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     out = []
     for secret in page:
         view = _describe(secret)
-        view.pop("VersionIdsToStages")
-        view["SecretVersionsToStages"] = {vid: v["Stages"] for vid, v in secret["Versions"].items()}
+        if (stages := view.pop("VersionIdsToStages", None)) is not None:
+            view["SecretVersionsToStages"] = stages
         out.append(view)
     result: dict[str, Any] = {"SecretList": out}
     if token is not None:
@@ -591,6 +605,7 @@ def cancel_rotate_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, version = _find(call, params["SecretId"])
     for key in ("RotationLambdaARN", "RotationRules", "NextRotationDate"):
         secret.pop(key, None)
+    secret["RotationCancelled"] = True  # DescribeSecret now says RotationEnabled: false
     _save(call, secret, version)
     return {"ARN": secret["ARN"], "Name": secret["Name"]}
 
@@ -657,9 +672,19 @@ def delete_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]
 
 def list_secret_version_ids(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, _ = _find(call, params["SecretId"])
-    return {"ARN": secret["ARN"], "Name": secret["Name"], "Versions": [
-        {"VersionId": vid, "VersionStages": v["Stages"], "CreatedDate": parse_time(v["CreatedDate"])}
-        for vid, v in secret["Versions"].items()]}
+    versions = []
+    for vid, v in secret["Versions"].items():
+        if not v["Stages"] and not params.get("IncludeDeprecated"):
+            continue  # a version without staging labels is deprecated: listed only on request
+        # AWS names the default key "DefaultEncryptionKey", and leaves out what a version lacks.
+        entry: dict[str, Any] = {"VersionId": vid, "CreatedDate": parse_time(v["CreatedDate"]),
+                                 "KmsKeyIds": [v.get("KmsKeyId") or "DefaultEncryptionKey"]}
+        if v["Stages"]:
+            entry["VersionStages"] = v["Stages"]
+        if v.get("LastAccessedDate"):
+            entry["LastAccessedDate"] = parse_time(v["LastAccessedDate"])
+        versions.append(entry)
+    return {"ARN": secret["ARN"], "Name": secret["Name"], "Versions": versions}
 
 
 def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -671,6 +696,7 @@ def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     tags = {t["Key"]: t["Value"] for t in secret["Tags"]}
     tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
     secret["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    secret["Tagged"] = True  # from now on DescribeSecret shows Tags, [] once all are removed
     _save(call, secret, version)
     return {}
 

@@ -300,10 +300,17 @@ def get_parameter_history(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     history = []
     for ver in call.store.scan(VERSION, f"{_key(call, name)}#"):
         p = ver.value
-        history.append({**{k: v for k, v in _view(call, p, params.get("WithDecryption", False)).items()
-                           if k not in ("ARN", "Selector")},
-                        "LastModifiedUser": p["LastModifiedUser"], "Labels": labels.get(str(p["Version"]), []),
-                        "Tier": p["Tier"], "Description": p.get("Description", "")})
+        # As AWS answers: Labels and Policies always (possibly []), Description only if set.
+        entry = {**{k: v for k, v in _view(call, p, params.get("WithDecryption", False)).items()
+                    if k not in ("ARN", "Selector")},
+                 "LastModifiedUser": p["LastModifiedUser"], "Labels": labels.get(str(p["Version"]), []),
+                 "Tier": p["Tier"], "Policies": []}
+        if p.get("Description"):
+            entry["Description"] = p["Description"]
+        for member in ("KeyId", "AllowedPattern"):
+            if p.get(member):
+                entry[member] = p[member]
+        history.append(entry)
     return {"Parameters": history}
 
 
