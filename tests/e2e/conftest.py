@@ -158,6 +158,16 @@ class AwsEnv:
                             config=Config(retries={"max_attempts": 1}))
 
 
+def new_bucket(s3: Any, prefix: str, versioning: str | None = None) -> str:
+    """A bucket of one test's own (the server is shared by the session), with
+    versioning Enabled or Suspended if asked."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    if versioning:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
+    return name
+
+
 def aws_error(call: Callable[[], Any]) -> tuple[str, str, int]:
     """(code, message, HTTP status) of the error `call` must end in."""
     try:

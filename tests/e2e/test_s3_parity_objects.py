@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv, aws_error
+from .conftest import AwsEnv, aws_error, new_bucket
 
 KEY_1 = b"1234567890abcdef1234567890abcdef"
 KEY_2 = b"abcdef1234567890abcdef1234567890"
@@ -32,11 +31,7 @@ def s3(admin: AwsEnv) -> Any:
 
 
 def _bucket(s3: Any, versioned: bool = False) -> str:
-    name = f"parity-obj-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    if versioned:
-        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
+    return new_bucket(s3, "parity-obj", "Enabled" if versioned else None)
 
 
 def _customer(key: bytes) -> dict[str, str]:

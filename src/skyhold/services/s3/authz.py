@@ -9,6 +9,7 @@ accounts need both (the engine's cross-account rule, given the bucket's owner).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from functools import lru_cache
@@ -224,6 +225,14 @@ def _object_op(actions: tuple[str, str], needs_current: bool = False) -> Any:
     return fn
 
 
+def get_object_attributes(call: Call, params: dict[str, Any]) -> list[Access]:
+    """AWS's docs: s3:GetObject and s3:GetObjectAttributes, or with a version id
+    s3:GetObjectVersion and s3:GetObjectVersionAttributes -- both of the pair."""
+    read = _object_op(OBJECT_ACTIONS["GetObject"], needs_current=True)(call, params)[0]
+    action = "s3:GetObjectVersionAttributes" if params.get("VersionId") is not None else "s3:GetObjectAttributes"
+    return [read, dataclasses.replace(read, action=action)]
+
+
 def _stored(call: Call, bucket: dict[str, Any], key: str, version_id: str | None) -> dict[str, Any] | None:
     """The object version a request names, for its ACL (None: no such version)."""
     if version_id is None:
@@ -361,6 +370,7 @@ def build() -> dict[str, Any]:
         "CreateMultipartUpload": create_multipart_upload,
         "PutObjectTagging": put_object_tagging,
         "CopyObject": copy_object,
+        "GetObjectAttributes": get_object_attributes,
         "UploadPartCopy": upload_part_copy,
         "DeleteObjects": delete_objects,
     })

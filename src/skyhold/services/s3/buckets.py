@@ -36,8 +36,9 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     if not valid_bucket_name(name):
         raise errors.invalid_bucket_name(name)
-    constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
-    region = _bucket_region(call.region, constraint)
+    config = params.get("CreateBucketConfiguration") or {}
+    region = _bucket_region(call.region, config.get("LocationConstraint"))
+    tags = _creation_tags(config.get("Tags"))
     ownership = params.get("ObjectOwnership")
     if ownership is None:
         ownership = "BucketOwnerEnforced"
@@ -52,17 +53,30 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     }
     if grants:
         value["Acl"] = grants
+    if tags:
+        value["Tags"] = tags
+    if config.get("LocationConstraint") in _LEGACY_CONSTRAINTS:  # GetBucketLocation answers it as given
+        value["Constraint"] = config["LocationConstraint"]
     try:
         call.store.put(records.BUCKET, name, value, expect_version=0)
     except ConflictError:
         existing = records.get_bucket(call.store, name).value
         if existing["Owner"] != account:
             raise errors.bucket_already_exists(name) from None
-        if call.region != DEFAULT_REGION or existing["Region"] != DEFAULT_REGION or region != DEFAULT_REGION:
+        # Tags are set only by a create: a re-create that brings some is refused, even the same ones.
+        if tags or call.region != DEFAULT_REGION or existing["Region"] != DEFAULT_REGION or region != DEFAULT_REGION:
             raise errors.bucket_already_owned(name) from None
         # us-east-1 answers the owner's re-create of a us-east-1 bucket with 200, for legacy clients.
     location = f"/{name}" if region == DEFAULT_REGION else f"http://{name}.s3.amazonaws.com/"
     return {"Location": location, "BucketArn": records.bucket_arn(name)}
+
+
+def _creation_tags(tag_set: list[dict[str, str]] | None) -> dict[str, str]:
+    """CreateBucketConfiguration's Tags: a TagSet's checks, but S3 words the aws: prefix its own way."""
+    if any((tag.get("Key") or "").lower().startswith("aws:") for tag in tag_set or []):
+        raise errors.invalid_tag('User-defined tag keys can\'t start with "aws:". This prefix is reserved for system '
+                                 'tags. Remove "aws:" from your tag keys and try again.')
+    return validate_tags(tag_set or [], 50)
 
 
 _LEGACY_CONSTRAINTS = {"EU": "eu-west-1"}  # still in the model's enum, and still accepted by S3
@@ -161,7 +175,7 @@ def delete_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def get_bucket_location(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = records.get_bucket(call.store, params["Bucket"]).value
     region = bucket["Region"]
-    return {"LocationConstraint": None if region == DEFAULT_REGION else region}
+    return {"LocationConstraint": bucket.get("Constraint") or (None if region == DEFAULT_REGION else region)}
 
 
 # --- tagging ------------------------------------------------------------------------

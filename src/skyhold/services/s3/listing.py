@@ -58,7 +58,7 @@ def _scan(call: Call, kind: str, bucket: str, prefix: str,
                 return
 
 
-def _walk(call: Call, kind: str, bucket: str, prefix: str, delimiter: str, after: str,
+def walk(call: Call, kind: str, bucket: str, prefix: str, delimiter: str, after: str,
           key_of: Any) -> Iterator[tuple[str, Record | None]]:
     """(key, record) for keys, (common prefix, None) for folded prefixes, in order."""
     gen = _scan(call, kind, bucket, prefix, after)
@@ -76,7 +76,7 @@ def _walk(call: Call, kind: str, bucket: str, prefix: str, delimiter: str, after
         yield key, rec
 
 
-def _past_prefix(bucket: str, marker: str, prefix: str, delimiter: str) -> str | None:
+def past_prefix(bucket: str, marker: str, prefix: str, delimiter: str) -> str | None:
     """A marker inside a common prefix (a NextMarker or token can be the prefix itself)
     resumes past the whole prefix, which S3 has reported: the store key to list after."""
     cut = marker.find(delimiter, len(prefix)) if delimiter and marker.startswith(prefix) else -1
@@ -84,10 +84,10 @@ def _past_prefix(bucket: str, marker: str, prefix: str, delimiter: str) -> str |
 
 
 @overload
-def _enc(text: str, url: bool) -> str: ...
+def encode(text: str, url: bool) -> str: ...
 @overload
-def _enc(text: str | None, url: bool) -> str | None: ...
-def _enc(text: str | None, url: bool) -> str | None:
+def encode(text: str | None, url: bool) -> str | None: ...
+def encode(text: str | None, url: bool) -> str | None:
     if text is None:
         return None
     return quote(text, safe="/") if url else text
@@ -95,7 +95,7 @@ def _enc(text: str | None, url: bool) -> str | None:
 
 def _object_entry(value: dict[str, Any], key: str, url: bool, owner: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "Key": _enc(key, url), "LastModified": records.parse_time(value["mtime"]), "ETag": value["etag"],
+        "Key": encode(key, url), "LastModified": records.parse_time(value["mtime"]), "ETag": value["etag"],
         "Size": value["size"], "StorageClass": value.get("sc", "STANDARD"),
     }
     if value.get("cks"):
@@ -116,14 +116,14 @@ def _list(call: Call, params: dict[str, Any], after_key: str, owner: bool
     contents: list[dict[str, Any]] = []
     prefixes: list[dict[str, str]] = []
     last: str | None = None
-    after = _past_prefix(name, after_key, prefix, delimiter) or (f"{name}/{after_key}" if after_key else "")
+    after = past_prefix(name, after_key, prefix, delimiter) or (f"{name}/{after_key}" if after_key else "")
     truncated = False
-    for key, rec in _walk(call, records.OBJECT, name, prefix, delimiter, after, lambda r: r.key[len(name) + 1:]):
+    for key, rec in walk(call, records.OBJECT, name, prefix, delimiter, after, lambda r: r.key[len(name) + 1:]):
         if len(contents) + len(prefixes) >= limit:
             truncated = True
             break
         if rec is None:
-            prefixes.append({"Prefix": _enc(key, url)})
+            prefixes.append({"Prefix": encode(key, url)})
         else:
             contents.append(_object_entry(rec.value, key, url, owner))
         last = key
@@ -132,10 +132,10 @@ def _list(call: Call, params: dict[str, Any], after_key: str, owner: bool
 
 def _common(params: dict[str, Any]) -> dict[str, Any]:
     url = params.get("EncodingType") == "url"
-    out: dict[str, Any] = {"Name": params["Bucket"], "Prefix": _enc(params.get("Prefix") or "", url),
+    out: dict[str, Any] = {"Name": params["Bucket"], "Prefix": encode(params.get("Prefix") or "", url),
                            "MaxKeys": _max_keys(params)}
     if params.get("Delimiter"):
-        out["Delimiter"] = _enc(params["Delimiter"], url)
+        out["Delimiter"] = encode(params["Delimiter"], url)
     if url:
         out["EncodingType"] = "url"
     return out
@@ -160,7 +160,7 @@ def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if token:
         out["ContinuationToken"] = token
     if start:
-        out["StartAfter"] = _enc(start, params.get("EncodingType") == "url")
+        out["StartAfter"] = encode(start, params.get("EncodingType") == "url")
     if truncated and last is not None:
         out["NextContinuationToken"] = paging.token(last)
     return out
@@ -172,13 +172,13 @@ def list_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     marker = params.get("Marker") or ""
     contents, prefixes, truncated, last = _list(call, params, marker, True)
     out = _common(params)
-    out.update(IsTruncated=truncated, Marker=_enc(marker, params.get("EncodingType") == "url"))
+    out.update(IsTruncated=truncated, Marker=encode(marker, params.get("EncodingType") == "url"))
     if contents:
         out["Contents"] = contents
     if prefixes:
         out["CommonPrefixes"] = prefixes
     if truncated and params.get("Delimiter") and last is not None:
-        out["NextMarker"] = _enc(last, params.get("EncodingType") == "url")
+        out["NextMarker"] = encode(last, params.get("EncodingType") == "url")
     return out
 
 
@@ -203,30 +203,30 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         if key_marker:
             sort = records.sort_of(vid_marker) if vid_marker else None
             after = records.version_key(name, key_marker, sort) if sort else \
-                _past_prefix(name, key_marker, prefix, delimiter) or \
+                past_prefix(name, key_marker, prefix, delimiter) or \
                 f"{records.versions_prefix(name, key_marker)}{_AFTER_ALL}"
     else:
         def key_of(r: Record) -> str:
             return r.key[len(name) + 1:]
-        after = _past_prefix(name, key_marker, prefix, delimiter) or (f"{name}/{key_marker}" if key_marker else "")
+        after = past_prefix(name, key_marker, prefix, delimiter) or (f"{name}/{key_marker}" if key_marker else "")
     found: list[dict[str, Any]] = []
     markers: list[dict[str, Any]] = []
     prefixes: list[dict[str, str]] = []
     seen: set[str] = set()
     truncated = False
     last_key = last_vid = None
-    for key, rec in _walk(call, kind, name, prefix, delimiter, after, key_of):
+    for key, rec in walk(call, kind, name, prefix, delimiter, after, key_of):
         if len(found) + len(markers) + len(prefixes) >= limit:
             truncated = True
             break
         if rec is None:
-            prefixes.append({"Prefix": _enc(key, url)})
+            prefixes.append({"Prefix": encode(key, url)})
             last_key, last_vid = key, None
             continue
         v = rec.value
         latest = key not in seen
         seen.add(key)
-        common = {"Key": _enc(key, url), "VersionId": v["vid"], "IsLatest": latest,
+        common = {"Key": encode(key, url), "VersionId": v["vid"], "IsLatest": latest,
                   "LastModified": records.parse_time(v["mtime"]), "Owner": buckets.owner_of(v.get("owner", ""))}
         if v.get("dm"):
             markers.append(common)
@@ -244,7 +244,7 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if prefixes:
         out["CommonPrefixes"] = prefixes
     if truncated and last_key is not None:
-        out["NextKeyMarker"] = _enc(last_key, url)
+        out["NextKeyMarker"] = encode(last_key, url)
         if last_vid:
             out["NextVersionIdMarker"] = last_vid
     return out

@@ -14,9 +14,11 @@ import hashlib
 import re
 import secrets
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from skyhold.auth import checksums
 from skyhold.errors import AwsError
+from skyhold.principal import IAM_USER, ROOT, Principal
 from skyhold.services.s3 import (acl_ops, bodies, buckets, errors, lifecycle_rules, listing, objects, records, sse_c,
                                  versions)
 
@@ -45,13 +47,13 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
     sse, customer = objects.write_encryption(params, bucket)
     objects.check_kms_key(call, bucket, key, sse)
     algorithm, mode = _checksum_mode(params)
-    upload_id = secrets.token_urlsafe(48).replace("-", "A").replace("_", "B")
+    upload_id = _new_upload_id()
     value = {
         "Key": key, "UploadId": upload_id, "Initiated": records.now_text(), **ownership,
         "meta": params.get("Metadata") or {}, "hdrs": objects._content_headers(params), "sse": sse,
         "tags": objects.parse_tagging(params.get("Tagging")), "alg": algorithm,
         "ckt": mode,
-        "sc": params.get("StorageClass") or "STANDARD",
+        "sc": params.get("StorageClass") or "STANDARD", "init": _initiator_of(call.principal),
     }
     if customer is not None:
         value["kc"] = sse_c.key_check(call, customer)
@@ -63,6 +65,26 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
         out["ChecksumType"] = value["ckt"]
     out.update(_abort(bucket, value))
     return out
+
+
+def _new_upload_id() -> str:
+    """64 url-safe characters; S3 lists a key's uploads in the order they were initiated,
+    so the id (which the store sorts by) starts with a rising clock."""
+    rising = (1 << 64) - 1 - int(records.new_sort(), 16)
+    return f"{rising:016x}" + secrets.token_urlsafe(36).replace("-", "A").replace("_", "B")
+
+
+def _initiator_of(principal: Principal) -> dict[str, str]:
+    """Who initiated an upload: an account reads as the Owner; an IAM identity by its ARN and name."""
+    if principal.type == ROOT:
+        return buckets.owner_of(principal.account)
+    resource = principal.arn.split(":", 5)[-1]  # user/path/name, assumed-role/role/session, ...
+    name = principal.name if principal.type == IAM_USER else resource.partition("/")[2]
+    return {"ID": principal.arn, "DisplayName": name or resource}
+
+
+def _initiator(upload: dict[str, Any]) -> dict[str, str]:
+    return upload.get("init") or buckets.owner_of(upload["owner"])
 
 
 def _checksum_mode(params: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -303,6 +325,8 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
     }
     if upload.get("acl"):
         value["acl"] = upload["acl"]
+    if alg and mode == "COMPOSITE":  # each part's (number, checksum): GetObjectAttributes and a part's GET show them
+        value["pcks"] = [[p["n"], p["cks"].get(alg)] for p in chosen]
     used = {p["n"] for p in chosen}
     with call.store.transaction():
         if call.store.get(records.UPLOAD, records.upload_key(name, key, upload_id)) is None:
@@ -312,7 +336,8 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
         for n in stored:
             call.store.delete(records.PART, records.part_key(upload_id, n))
     bodies.delete(call, [p["seg"] for n, p in stored.items() if n not in used])
-    location = f"{call.request.scheme}://{call.request.headers.get('host', 's3.amazonaws.com')}/{name}/{key}"
+    # The key as it would sit in a URL: S3 percent-encodes it ("—" reads "%E2%80%94").
+    location = f"{call.request.scheme}://{call.request.headers.get('host', 's3.amazonaws.com')}/{name}/{quote(key)}"
     out: dict[str, Any] = {"Location": location, "Bucket": name, "Key": key, "ETag": value["etag"],
                            **objects.sse_result(upload["sse"], sse_c.from_params(params, md5_required=False)),
                            **objects._checksum_result(value)}
@@ -352,14 +377,13 @@ def list_parts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                  "Size": p["size"]}
         entry.update(_part_checksums(p, upload.get("alg")))
         parts.append(entry)
-    owner = buckets.owner_of(upload["owner"])
     out: dict[str, Any] = {
         "Bucket": name, "Key": key, "UploadId": upload_id, "PartNumberMarker": int(marker),
-        "MaxParts": limit, "IsTruncated": truncated, "Parts": parts, "Initiator": owner, "Owner": owner,
-        "StorageClass": upload.get("sc", "STANDARD"),
+        # S3 always names the next marker: 0 when the page holds no part.
+        "NextPartNumberMarker": parts[-1]["PartNumber"] if parts else 0,
+        "MaxParts": limit, "IsTruncated": truncated, "Parts": parts, "Initiator": _initiator(upload),
+        "Owner": buckets.owner_of(upload["owner"]), "StorageClass": upload.get("sc", "STANDARD"),
     }
-    if parts:
-        out["NextPartNumberMarker"] = parts[-1]["PartNumber"]
     if upload.get("alg"):
         out["ChecksumAlgorithm"] = upload["alg"].upper()
         out["ChecksumType"] = upload.get("ckt")
@@ -372,28 +396,48 @@ def list_multipart_uploads(call: Call, params: dict[str, Any]) -> dict[str, Any]
     records.get_bucket(call.store, name)
     listing.check_encoding_type(params)
     prefix = params.get("Prefix") or ""
+    delimiter = params.get("Delimiter") or ""
+    url = params.get("EncodingType") == "url"
     limit = min(params.get("MaxUploads") or 1000, 1000)
     key_marker = params.get("KeyMarker") or ""
     id_marker = params.get("UploadIdMarker")
     # An upload id marker must name an upload of the key marker (without one it is ignored).
     if key_marker and id_marker and call.store.get(records.UPLOAD, records.upload_key(name, key_marker, id_marker)) is None:
         raise errors.invalid_argument("Invalid uploadId marker", "upload-id-marker", id_marker)
-    after = f"{records.versions_prefix(name, key_marker)}{params.get('UploadIdMarker') or chr(0x10FFFF)}" \
-        if key_marker else ""
-    found = call.store.scan(records.UPLOAD, f"{name}/{prefix}", start_after=after, limit=limit + 1)
-    truncated = len(found) > limit
-    found = found[:limit]
-    uploads = [{"Key": r.value["Key"], "UploadId": r.value["UploadId"],
-                "Initiated": records.parse_time(r.value["Initiated"]), "StorageClass": r.value.get("sc", "STANDARD"),
-                "Owner": buckets.owner_of(r.value["owner"]), "Initiator": buckets.owner_of(r.value["owner"])}
-               for r in found]
-    out: dict[str, Any] = {"Bucket": name, "KeyMarker": key_marker, "UploadIdMarker": params.get("UploadIdMarker") or "",
-                           "MaxUploads": limit, "IsTruncated": truncated, "Prefix": prefix}
+    after = (listing.past_prefix(name, key_marker, prefix, delimiter)
+             or f"{records.versions_prefix(name, key_marker)}{id_marker or chr(0x10FFFF)}") if key_marker else ""
+    uploads: list[dict[str, Any]] = []
+    prefixes: list[dict[str, str]] = []
+    truncated = False
+    for key, rec in listing.walk(call, records.UPLOAD, name, prefix, delimiter, after,
+                                 lambda r: records.split_version_key(name, r.key)[0]):
+        if len(uploads) + len(prefixes) >= limit:
+            truncated = True
+            break
+        if rec is None:
+            prefixes.append({"Prefix": listing.encode(key, url)})
+            continue
+        v = rec.value
+        uploads.append({"Key": listing.encode(key, url), "UploadId": v["UploadId"],
+                        "Initiated": records.parse_time(v["Initiated"]), "StorageClass": v.get("sc", "STANDARD"),
+                        "Owner": buckets.owner_of(v["owner"]), "Initiator": _initiator(v)})
+    # S3 always names the next markers: the last upload listed, else empty (common prefixes do not count).
+    out: dict[str, Any] = {
+        "Bucket": name, "KeyMarker": listing.encode(key_marker, url), "UploadIdMarker": id_marker or "",
+        "NextKeyMarker": uploads[-1]["Key"] if uploads else "",
+        "NextUploadIdMarker": uploads[-1]["UploadId"] if uploads else "",
+        "MaxUploads": limit, "IsTruncated": truncated,
+    }
+    if params.get("Prefix") is not None:  # echoed only when asked for
+        out["Prefix"] = listing.encode(prefix, url)
+    if delimiter:
+        out["Delimiter"] = listing.encode(delimiter, url)
+    if url:
+        out["EncodingType"] = "url"
     if uploads:
         out["Uploads"] = uploads
-    if truncated and uploads:
-        out["NextKeyMarker"] = uploads[-1]["Key"]
-        out["NextUploadIdMarker"] = uploads[-1]["UploadId"]
+    if prefixes:
+        out["CommonPrefixes"] = prefixes
     return out
 
 

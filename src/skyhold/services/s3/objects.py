@@ -6,6 +6,7 @@ then commits the object record; a GET streams it back, whole or a byte range.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -272,8 +273,11 @@ async def drain(call: Call) -> None:
 async def put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     try:
         return await _put_object(call, params)
-    except AwsError:
+    except AwsError as err:
         await drain(call)
+        if err.code == "BadDigest" and "ExpectedDigest" in err.extra:
+            # PutObject (unlike UploadPart) names the Content-MD5 it expected in hex
+            err.extra["ExpectedDigest"] = base64.b64decode(err.extra["ExpectedDigest"]).hex()
         raise
 
 
@@ -393,9 +397,6 @@ def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, A
         out["StorageClass"] = value["sc"]
     if params.get("VersionId") is None:  # S3 names the expiry of the current version only
         _add_expiration(out, bucket, value)
-    if params.get("ChecksumMode") == "ENABLED" and not params.get("Range") and not (
-            value.get("parts") and params.get("PartNumber")):
-        out.update(_checksum_result(value))  # a whole-object checksum says nothing of a range or a part
     if value.get("parts") and params.get("PartNumber"):
         out["PartsCount"] = value["parts"]
     for param in _RESPONSE_OVERRIDES.keys() & params.keys():  # usually none asked for
@@ -403,6 +404,29 @@ def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, A
         if v is not None:
             out[_RESPONSE_OVERRIDES[param]] = format_datetime(v, usegmt=True) if isinstance(v, datetime) else v
     return out
+
+
+def _add_checksum(out: dict[str, Any], value: dict[str, Any], params: dict[str, Any],
+                  span: tuple[int, int] | None) -> None:
+    """x-amz-checksum-mode (any case): the stored checksum, when what is served is the
+    whole object (no range, one S3 ignores, or one that covers it all) -- or a part of a
+    COMPOSITE upload, which has its own."""
+    if (params.get("ChecksumMode") or "").upper() != "ENABLED":
+        return
+    if params.get("PartNumber") and value.get("parts"):
+        out.update(_part_checksum(value, params["PartNumber"]))
+    elif span is None or span == (0, value["size"] - 1):
+        out.update(_checksum_result(value))
+
+
+def _part_checksum(value: dict[str, Any], part: int) -> dict[str, Any]:
+    """A multipart object's part: its own checksum if COMPOSITE; a FULL_OBJECT checksum
+    says nothing of a part unless that part is the whole object."""
+    if value.get("pcks"):
+        parts = _object_parts(value)
+        found = {k: v for k, v in parts[part - 1].items() if k.startswith("Checksum")} if part <= len(parts) else {}
+        return {**found, "ChecksumType": "COMPOSITE"} if found else {}
+    return _checksum_result(value) if value["parts"] == 1 and value.get("ckt") == "FULL_OBJECT" else {}
 
 
 def _part_span(value: dict[str, Any], number: int) -> tuple[int, int] | None:
@@ -450,6 +474,7 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     customer = sse_c.for_object(call, value, params)
     out = _describe(bucket, value, params, customer)
     span = _serve_range(call, value, params, out)
+    _add_checksum(out, value, params, span)
     first, last = span if span else (0, value["size"] - 1)
     context = encryption_context(bucket["Name"], key)
     small = bodies.read_inline(call, value["segs"], context, first, last, customer=customer)
@@ -464,7 +489,77 @@ def head_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "HEAD")
     check_conditions(params, value)
     out = _describe(bucket, value, params, sse_c.for_object(call, value, params))
-    _serve_range(call, value, params, out)
+    _add_checksum(out, value, params, _serve_range(call, value, params, out))
+    return out
+
+
+# --- GetObjectAttributes ------------------------------------------------------------------
+
+OBJECT_ATTRIBUTES = frozenset({"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"})
+
+
+def _requested_attributes(params: dict[str, Any]) -> set[str]:
+    """x-amz-object-attributes, checked as S3 checks it (empty items are ignored)."""
+    names = [name for name in params.get("ObjectAttributes") or () if name]
+    if not names:
+        raise errors.invalid_request("The x-amz-object-attributes header specifying the attributes to be retrieved "
+                                     "is either missing or empty")
+    unknown = [name for name in names if name not in OBJECT_ATTRIBUTES]
+    if unknown:
+        raise errors.invalid_argument("Invalid attribute name specified.", "x-amz-object-attributes", unknown[0])
+    return set(names)
+
+
+def _object_parts(value: dict[str, Any]) -> list[dict[str, Any]]:
+    """A COMPOSITE multipart object's parts: number (as uploaded), size and own checksum."""
+    member = next((_CHECKSUM_MEMBER[alg] for alg in value.get("cks") or () if alg in _CHECKSUM_MEMBER), None)
+    parts = []
+    for (number, checksum), seg in zip(value.get("pcks") or (), value["segs"]):
+        part: dict[str, Any] = {"PartNumber": number, "Size": seg["n"]}
+        if member and checksum:
+            part[member] = checksum
+        parts.append(part)
+    return parts
+
+
+def _parts_page(value: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """ObjectParts: the part count, and -- for a COMPOSITE object only, whose parts have
+    checksums of their own -- a ListParts-like page of its parts."""
+    out: dict[str, Any] = {"TotalPartsCount": value["parts"]}
+    if not value.get("pcks"):
+        return out
+    marker = params.get("PartNumberMarker") or 0
+    limit = min(params.get("MaxParts") or 1000, 1000)
+    after = [p for p in _object_parts(value) if p["PartNumber"] > marker]
+    page = after[:limit]
+    out.update(PartNumberMarker=marker, NextPartNumberMarker=page[-1]["PartNumber"] if page else 0,
+               MaxParts=limit, IsTruncated=len(after) > limit)
+    if page:
+        out["Parts"] = page
+    return out
+
+
+def get_object_attributes(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = bucket_of(call, params)
+    wanted = _requested_attributes(params)
+    version_id = params.get("VersionId")
+    value = (call.extras.get("object") if version_id is None else None) or lookup(
+        call, bucket, params["Key"], version_id, "GET")
+    sse_c.for_object(call, value, params)  # an SSE-C object's attributes need its key too
+    out: dict[str, Any] = {"LastModified": _mtime(value)}
+    if versions.is_versioned(bucket):
+        out["VersionId"] = value["vid"]
+    if "ETag" in wanted:
+        out["ETag"] = value["etag"].strip('"')  # unquoted here, unlike every other ETag S3 sends
+    if "Checksum" in wanted and (checksum := _checksum_result(value)):
+        # a composite checksum without its "-<part count>" suffix
+        out["Checksum"] = {k: v.split("-")[0] if k != "ChecksumType" else v for k, v in checksum.items()}
+    if "ObjectParts" in wanted and value.get("parts"):
+        out["ObjectParts"] = _parts_page(value, params)
+    if "StorageClass" in wanted:
+        out["StorageClass"] = value.get("sc", "STANDARD")
+    if "ObjectSize" in wanted:
+        out["ObjectSize"] = value["size"]
     return out
 
 
@@ -508,10 +603,9 @@ def delete_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {"Key": key}
         if version_id is not None:
             entry["VersionId"] = version_id
-        if out.get("DeleteMarker"):
+        if out.get("DeleteMarker"):  # one made, or (by version id) one deleted: S3 names it either way
             entry["DeleteMarker"] = True
-            if version_id is None:
-                entry["DeleteMarkerVersionId"] = out["VersionId"]
+            entry["DeleteMarkerVersionId"] = out["VersionId"]
         deleted.append(entry)
     result: dict[str, Any] = {"Errors": failed} if failed else {}
     if not spec.get("Quiet"):
@@ -647,6 +741,7 @@ HANDLERS = {
     "PutObject": put_object,
     "GetObject": get_object,
     "HeadObject": head_object,
+    "GetObjectAttributes": get_object_attributes,
     "DeleteObject": delete_object,
     "DeleteObjects": delete_objects,
     "CopyObject": copy_object,

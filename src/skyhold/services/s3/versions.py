@@ -33,8 +33,9 @@ def _null_version(call: Call, bucket: str, key: str) -> tuple[str, dict[str, Any
 def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
         check: Any = None) -> str | None:
     """Make `value` the key's newest version; return the version id to report (None
-    for a bucket that never had versioning). `check(current)` runs inside the
-    transaction, for conditional writes."""
+    for a null version: S3 names none on a write to a bucket that never had versioning,
+    or has it suspended). `check(current)` runs inside the transaction, for conditional
+    writes."""
     name, status = bucket["Name"], bucket.get("Versioning")
     sort = value["sort"] = records.new_sort()
     value["vid"] = records.new_version_id(sort) if status == "Enabled" else NULL_VERSION
@@ -55,7 +56,7 @@ def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
             call.store.put(records.VERSION, records.version_key(name, key, sort), value)
         call.store.put(records.OBJECT, okey, value)
     bodies.delete(call, garbage)
-    return value["vid"] if status else None
+    return value["vid"] if status == "Enabled" else None
 
 
 def delete(call: Call, bucket: dict[str, Any], key: str, check: Any = None) -> dict[str, Any]:
