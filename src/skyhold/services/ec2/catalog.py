@@ -3,6 +3,7 @@ built-in images."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
@@ -70,10 +71,22 @@ def describe_regions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"Regions": filters.select(found, params.get("Filters"), fields)}
 
 
+@lru_cache(maxsize=1)
+def _region_names() -> dict[str, str]:
+    """Region → its long name ("US East (N. Virginia)"), from botocore's endpoint data."""
+    import botocore.loaders
+
+    partition = botocore.loaders.Loader().load_data("endpoints")["partitions"][0]
+    return {name: facts.get("description", name) for name, facts in partition["regions"].items()}
+
+
 def zones(region: str) -> list[dict[str, Any]]:
+    # A region's Availability Zones form its zone group 1: "us-east-1-zg-1", long name
+    # "US East (N. Virginia) 1" (as AWS answers since zone groups came to regions).
     return [{"ZoneName": region + letter, "State": "available", "RegionName": region,
-             "ZoneId": r.zone_id(region, letter), "ZoneType": "availability-zone", "GroupName": region,
-             "NetworkBorderGroup": region, "OptInStatus": "opt-in-not-required", "Messages": []}
+             "ZoneId": r.zone_id(region, letter), "ZoneType": "availability-zone", "GroupName": f"{region}-zg-1",
+             "GroupLongName": f"{_region_names().get(region, region)} 1", "NetworkBorderGroup": region,
+             "OptInStatus": "opt-in-not-required", "Messages": []}
             for letter in r.ZONE_LETTERS]
 
 
@@ -88,7 +101,9 @@ def describe_availability_zones(call: Call, params: dict[str, Any]) -> dict[str,
             found = [z for z in found if z[field] in given]
     fields: filters.Fields = {"zone-name": lambda z: [z["ZoneName"]], "zone-id": lambda z: [z["ZoneId"]],
                               "region-name": lambda z: [z["RegionName"]], "state": lambda z: [z["State"]],
-                              "zone-type": lambda z: [z["ZoneType"]], "group-name": lambda z: [z["GroupName"]]}
+                              "zone-type": lambda z: [z["ZoneType"]], "group-name": lambda z: [z["GroupName"]],
+                              "group-long-name": lambda z: [z["GroupLongName"]],
+                              "opt-in-status": lambda z: [z["OptInStatus"]]}
     return {"AvailabilityZones": filters.select(found, params.get("Filters"), fields)}
 
 

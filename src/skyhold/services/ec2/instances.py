@@ -50,6 +50,55 @@ def architecture(instance_type: str) -> str:
     return "arm64" if _ARM_FAMILY.fullmatch(instance_type.split(".", 1)[0]) else "x86_64"
 
 
+# Families on the Xen hypervisor (all others are built on Nitro); they boot Legacy BIOS only.
+_XEN_FAMILIES = frozenset({"c1", "c3", "c4", "cc2", "cg1", "cr1", "d2", "f1", "g2", "g3", "g3s", "h1", "hi1", "hs1",
+                           "i2", "i3", "m1", "m2", "m3", "m4", "p2", "p3", "r3", "r4", "t1", "t2", "x1", "x1e"})
+# Nitro types that still boot Legacy BIOS only (AWS's list of UEFI exceptions).
+_BIOS_ONLY_NITRO = re.compile(r"dl1|g4ad|p4[a-z]*|u-\d+tb1|vt1")
+
+
+def current_boot_mode(image_boot_mode: str, instance_type: str) -> str:
+    """The boot mode an instance actually starts in: Graviton always UEFI; an x86
+    instance follows the AMI, and a uefi-preferred AMI gets UEFI only where the
+    instance type supports it (Nitro, not bare metal or the listed exceptions)."""
+    family, _, size = instance_type.partition(".")
+    if architecture(instance_type) == "arm64":
+        return "uefi"
+    if image_boot_mode != "uefi-preferred":
+        return image_boot_mode
+    bios_only = family in _XEN_FAMILIES or size.startswith("metal") or _BIOS_ONLY_NITRO.fullmatch(family)
+    return "legacy-bios" if bios_only else "uefi"
+
+
+# Families without simultaneous multithreading (one thread per core): early Xen
+# generations, and AMD's from the 7th generation on. Graviton has none either.
+_ONE_THREAD = re.compile(r"t1|t2|m1|m2|c1|hpc\d*[a-z]*|[a-z]+[78]a[a-z]*")
+_XLARGE = re.compile(r"(\d*)xlarge")
+
+
+def cpu_options(instance_type: str) -> dict[str, int]:
+    """The type's default cores and threads per core: vCPUs by size (large 2, xlarge 4,
+    Nxlarge 4N; the small burstable sizes 1 on t1/t2/m1, 2 on later ones; medium 1
+    outside the t families), divided over the threads each core runs."""
+    family, _, size = instance_type.partition(".")
+    threads = 1 if architecture(instance_type) == "arm64" or _ONE_THREAD.fullmatch(family) else 2
+    xlarge = _XLARGE.fullmatch(size)
+    if xlarge:
+        # x86 HPC types turn SMT off and keep a core per former thread pair: 2 vCPUs per xlarge.
+        vcpus = int(xlarge.group(1) or 1) * (2 if family.startswith("hpc") and threads == 1
+                                              and architecture(instance_type) == "x86_64" else 4)
+    elif size == "large":
+        vcpus = 2
+    elif size in ("nano", "micro", "small"):
+        vcpus = 1 if family in ("t1", "t2", "m1") else 2
+    elif size == "medium":
+        vcpus = 2 if family.startswith("t") else 1
+    else:  # bare metal: as many as the host has, which Skyhold does not know
+        vcpus = threads
+    threads = min(threads, vcpus)  # a single vCPU is a core of its own
+    return {"CoreCount": vcpus // threads, "ThreadsPerCore": threads}
+
+
 def state(name: str) -> dict[str, Any]:
     return {"Code": r.STATES[name], "Name": name}
 
@@ -101,10 +150,12 @@ def view(instance: dict[str, Any]) -> dict[str, Any]:
             "DeleteOnTermination": True, "Status": "attached", "VolumeId": instance["VolumeId"]}}],
         "ClientToken": instance.get("ClientToken") or "", "EbsOptimized": False, "EnaSupport": True,
         "Hypervisor": "xen", "SecurityGroups": groups, "SourceDestCheck": True, "VirtualizationType": "hvm",
-        "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2}, "HibernationOptions": {"Configured": False},
+        "CpuOptions": cpu_options(instance["InstanceType"]), "HibernationOptions": {"Configured": False},
         "MetadataOptions": instance["MetadataOptions"], "EnclaveOptions": {"Enabled": False},
         "PlatformDetails": image.get("PlatformDetails", "Linux/UNIX"), "UsageOperation": "RunInstances",
         "UsageOperationUpdateTime": launched, "BootMode": image.get("BootMode", "legacy-bios"),
+        "CurrentInstanceBootMode": current_boot_mode(image.get("BootMode", "legacy-bios"), instance["InstanceType"]),
+        "CapacityReservationSpecification": {"CapacityReservationPreference": "open"},
         "PrivateDnsNameOptions": {"HostnameType": "ip-name", "EnableResourceNameDnsARecord": False,
                                   "EnableResourceNameDnsAAAARecord": False},
         "MaintenanceOptions": {"AutoRecovery": "default"},
@@ -161,8 +212,9 @@ def _tag_specs(params: dict[str, Any]) -> list[dict[str, str]]:
         if kind not in ("instance", "volume", "network-interface"):
             raise AwsError("InvalidParameterValue", f"'{kind}' is not a valid taggable resource type for this "
                            "operation.")
+        spec_tags = tags.check_spec(spec)  # volume and network-interface tags are checked, not kept
         if kind == "instance":
-            found.update({t["Key"]: t.get("Value", "") for t in spec.get("Tags") or []})
+            found.update({t["Key"]: t.get("Value", "") for t in spec_tags})
     tag_list = tags.as_list(found)
     tags.check_new(tag_list)
     return tag_list
@@ -225,10 +277,19 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         call.store.put(r.INSTANCE, instance_id, instance, expect_version=0)
         await metadata.start(call.pipeline, instance_id)
         launched.append(instance)
-    shown = [{**view(i), "State": state("pending")} for i in launched]
-    groups_view = [{"GroupName": "default", "GroupId": gid} for gid in groups]
-    return {"ReservationId": reservation, "OwnerId": call.principal.account, "Groups": groups_view,
-            "Instances": shown}
+    # A reservation's groupSet is EC2-Classic's and stays empty in a VPC, as in DescribeInstances.
+    return {"ReservationId": reservation, "OwnerId": call.principal.account, "Groups": [],
+            "Instances": [_launching(view(i)) for i in launched]}
+
+
+def _launching(shown: dict[str, Any]) -> dict[str, Any]:
+    """An instance as RunInstances answers, while AWS is still setting it up: pending
+    (StateReason "pending"), its root volume not yet attached (no block device
+    mappings), its network interface attaching and its metadata options pending."""
+    for interface in shown["NetworkInterfaces"]:
+        interface["Attachment"]["Status"] = "attaching"
+    return {**shown, "State": state("pending"), "StateReason": {"Code": "pending", "Message": "pending"},
+            "BlockDeviceMappings": [], "MetadataOptions": {**shown["MetadataOptions"], "State": "pending"}}
 
 
 _FIELDS: filters.Fields = {

@@ -34,7 +34,7 @@ def _colons(digest: bytes) -> str:
 
 def _spec_tags(params: dict[str, Any]) -> list[dict[str, str]]:
     found = [t for spec in params.get("TagSpecifications") or [] if spec.get("ResourceType") == "key-pair"
-             for t in spec.get("Tags") or []]
+             for t in tags.check_spec(spec)]
     tags.check_new(found)
     return tags.as_list(tags.as_dict(found))
 

@@ -56,6 +56,16 @@ def check_new(tags: list[dict[str, Any]], existing: dict[str, str] | None = None
                        f"(Maximum {MAX_TAGS})")
 
 
+def check_spec(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tags of one TagSpecification, which AWS refuses empty; each is then held to
+    the rules of check_new, whatever the resource type."""
+    found = spec.get("Tags") or []
+    if not found:
+        raise AwsError("InvalidTagKey.Malformed", "Tag specification must have at least one tag")
+    check_new(found)
+    return found
+
+
 def check_not_reserved(tags: list[dict[str, Any]]) -> None:
     """CreateTags and DeleteTags refuse `aws:` keys (AWS's own, e.g. CloudFormation's)
     naming the first; tags given at launch are refused in check_new's shorter words."""
