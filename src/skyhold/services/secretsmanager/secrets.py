@@ -304,6 +304,23 @@ def get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def get_secret_value_for(call: Call, secret_id: str, selector: str | None = None) -> dict[str, Any]:
+    """GetSecretValue made by another service on the caller's behalf (Parameter Store's
+    /aws/reference/secretsmanager/ names): the caller's own secretsmanager:GetSecretValue
+    on the secret is checked first, then the value is read (and KMS used) as a direct call
+    would. A selector is one of the secret's version ids, or else a staging label."""
+    params: dict[str, Any] = {"SecretId": secret_id}
+    if selector:
+        try:
+            versions = _find(call, secret_id, allow_deleted=True)[0]["Versions"]
+        except AwsError:
+            versions = {}  # the access check below still comes first
+        params["VersionId" if selector in versions else "VersionStage"] = selector
+    for access in AUTHZ["GetSecretValue"](call, params):
+        call.pipeline.authorizer.check_access(call, access)
+    return get_secret_value(call, params)
+
+
 def batch_get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     ids, filters = params.get("SecretIdList"), params.get("Filters")
     # Exactly one way to choose the secrets. moto's wording for "both" (it mimics AWS);

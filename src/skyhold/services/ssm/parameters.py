@@ -19,6 +19,7 @@ from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
+from skyhold.services.ssm import secret_reference
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -245,14 +246,26 @@ def _max_results(params: dict[str, Any], most: int, default: int) -> int:
 
 
 def get_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return {"Parameter": _view(call, _load(call, params["Name"]), params.get("WithDecryption", False))}
+    ref, decrypt = params["Name"], params.get("WithDecryption", False)
+    if secret_reference.is_reference(ref):
+        return {"Parameter": secret_reference.read(call, *secret_reference.parse(ref, decrypt))}
+    return {"Parameter": _view(call, _load(call, ref), decrypt)}
 
 
 def get_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found, invalid = [], []
+    decrypt = params.get("WithDecryption", False)
     for ref in params["Names"]:
         try:
-            found.append(_view(call, _load(call, ref), params.get("WithDecryption", False)))
+            if secret_reference.is_reference(ref):
+                try:
+                    name, selector = secret_reference.parse(ref, decrypt)
+                except AwsError:
+                    invalid.append(ref)  # a malformed reference, or one without decryption, fails alone
+                    continue
+                found.append(secret_reference.read(call, name, selector))
+            else:
+                found.append(_view(call, _load(call, ref), decrypt))
         except AwsError as err:
             if err.code not in ("ParameterNotFound", "ParameterVersionNotFound"):
                 raise
