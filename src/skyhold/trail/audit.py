@@ -47,8 +47,11 @@ class Audit:
         accounts = list(dict.fromkeys([who.account, *owners] if who.account else owners))
         if not accounts:
             return False  # an anonymous call on nothing anyone owns: no trail to write to
-        resources = [r for a in accesses if (r := events.resource_of(a.resource, a.resource_account or who.account))]
+        # IAM's records name no resources (AWS's IAM examples); other services name what was checked.
+        resources = [] if call.service == "iam" else [
+            r for a in accesses if (r := events.resource_of(a.resource, a.resource_account or who.account))]
         request = call.request
+        s3 = call.service == "s3"
         line = events.call_line(
             who=who,
             service=call.service,
@@ -62,6 +65,8 @@ class Audit:
             failure=failure,
             keys=[self.recorder.key(account) for account in accounts],
             resources=resources,
+            host=request.headers.get("host", "") if s3 else "",
+            additional=events.s3_additional(call.operation, request.headers, request.query, result) if s3 else None,
         )
         durable = committed or failure is not None or not events.is_read_only(call.operation)
         await self.recorder.record(line, durable=durable)

@@ -49,9 +49,12 @@ _S3_DATA = frozenset(
 )
 _READ_PREFIXES = ("Get", "List", "Describe", "Lookup", "Head", "Search", "BatchGet", "Simulate", "Decrypt",
                   "Verify", "Validate", "Generate")
-_WRITE_EXCEPTIONS = frozenset({"GenerateCredentialReport", "GenerateDataKey", "GenerateDataKeyPair",
-                               "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPairWithoutPlaintext",
+_WRITE_EXCEPTIONS = frozenset({"GenerateCredentialReport", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
                                "GenerateMac", "GenerateRandom", "GetSessionToken", "GetFederationToken"})
+# KMS records these as reads, their answers left out (AWS's KMS CloudTrail examples).
+_READ_EXCEPTIONS = frozenset({"Encrypt"})
+# KMS writes the algorithm of these even when the request left it to its default.
+_KMS_ALGORITHM = frozenset({"Encrypt", "Decrypt"})
 
 
 def event_source(service: str) -> str:
@@ -61,7 +64,7 @@ def event_source(service: str) -> str:
 def is_read_only(operation: str) -> bool:
     if operation in _WRITE_EXCEPTIONS:
         return False
-    return operation.startswith(_READ_PREFIXES)
+    return operation in _READ_EXCEPTIONS or operation.startswith(_READ_PREFIXES)
 
 
 def category(service: str, operation: str) -> str:
@@ -102,10 +105,9 @@ def _user_identity(who: p.Principal) -> dict[str, Any]:
         ident["userName"] = who.name
     session = who.session
     if session.get("temporary"):
-        context: dict[str, Any] = {
-            "attributes": {"creationDate": session.get("issued_at", ""),
-                           "mfaAuthenticated": "true" if session.get("mfa") else "false"},
-        }
+        # AWS's order: sessionIssuer, webIdFederationData, attributes, sourceIdentity; the
+        # source identity is written in the session context only.
+        context: dict[str, Any] = {}
         if who.type == p.ASSUMED_ROLE:
             role_id = who.user_id.split(":", 1)[0]
             context["sessionIssuer"] = {"type": "Role", "principalId": role_id, "arn": session.get("role_arn", ""),
@@ -115,9 +117,10 @@ def _user_identity(who: p.Principal) -> dict[str, Any]:
             issuer = arns.user(who.account, session["source_user"])
             context["sessionIssuer"] = {"type": "IAMUser", "arn": issuer, "accountId": who.account,
                                         "userName": session["source_user"]}
+        context["attributes"] = {"creationDate": session.get("issued_at", ""),
+                                 "mfaAuthenticated": "true" if session.get("mfa") else "false"}
         if session.get("source_identity"):
             context["sourceIdentity"] = session["source_identity"]
-            ident["sourceIdentity"] = session["source_identity"]
         ident["sessionContext"] = context
     return ident
 
@@ -135,7 +138,12 @@ def wire_json(data: Any) -> Any:
             name = _CAMEL.get(k) or _camel(k)
             hidden = _RULES.get(name)
             if hidden is None:
-                out[name] = v if type(v) in _PLAIN else wire_json(v)
+                if type(v) in _PLAIN:
+                    out[name] = v
+                elif k in _MAPS and isinstance(v, dict):  # the keys are the caller's: written as given
+                    out[name] = {mk: mv if type(mv) in _PLAIN else wire_json(mv) for mk, mv in v.items()}
+                else:
+                    out[name] = wire_json(v)
             elif hidden is redact.HIDDEN:
                 out[name] = hidden if secret_value or name != "value" else wire_json(v)
         return out
@@ -153,7 +161,14 @@ _SECRET_MEMBER, _SECRET_TYPE = redact.SECRET_VALUE_WHEN
 _RULES = redact.RULES
 _KEPT = (str, int, float, bool, dict, list, datetime, bytes)
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # written as they are
-_CAMEL: dict[str, str] = {}
+# Member names AWS writes otherwise than by lowering the first letter: KMS keeps
+# "AWSAccountId"; Secrets Manager writes "arn" (since February 2024, AWS's note).
+_CAMEL: dict[str, str] = {"AWSAccountId": "AWSAccountId", "ARN": "arn"}
+# Map members (in the models of the services Skyhold serves) whose keys are the
+# caller's data, e.g. KMS's encryption context {"Department": "Finance"}.
+_MAPS = frozenset({"EncryptionContext", "EncryptionContextEquals", "EncryptionContextSubset",
+                   "SourceEncryptionContext", "DestinationEncryptionContext", "VersionIdsToStages",
+                   "SecretVersionsToStages", "Metadata", "UserMetadata"})
 
 
 def _camel(name: str) -> str:
@@ -183,10 +198,21 @@ def call_line(
     failure: AwsError | None,
     keys: list[str],
     resources: list[dict[str, str]],
+    host: str = "",
+    additional: dict[str, Any] | None = None,
 ) -> bytes:
     """One call, as the server hands it to the writer: one event per key (an account
-    that receives it, "<account>/<id>"). Redacted here: secrets never leave the server."""
+    that receives it, "<account>/<id>"). Redacted here: secrets never leave the server.
+    `host`: the request's Host (S3 records it); `additional`: additionalEventData."""
     read_only = _facts(service, operation)[0]
+    parameters = wire_json(params) if params else None
+    if service == "s3":
+        parameters = _s3_parameters(parameters or {}, host)
+    elif service == "kms":
+        if operation in _KMS_ALGORITHM and parameters is not None:
+            parameters.setdefault("encryptionAlgorithm", "SYMMETRIC_DEFAULT")
+        if result and (material := result.get("KeyMaterialId")):
+            additional = {"keyMaterialId": material}  # the key material the call used
     record = (
         clock.now_iso8601(),
         user_identity(who),
@@ -196,28 +222,70 @@ def call_line(
         source_ip,
         user_agent,
         request_id,
-        wire_json(params) if params else None,
+        parameters,
         wire_json(result) if result and not read_only and failure is None else None,
         failure.code if failure is not None else None,
         (failure.message or "") if failure is not None else None,
         keys,
         resources,
         failure.explanation if failure is not None else None,
+        additional,
     )
     return CALL + jsontext.dumps(record) + b"\n"
+
+
+def _s3_parameters(parameters: dict[str, Any], host: str) -> dict[str, Any]:
+    """S3 names the bucket `bucketName` and writes the Host the request was sent to."""
+    out: dict[str, Any] = {}
+    if "bucket" in parameters:
+        out["bucketName"] = parameters.pop("bucket")
+    out["Host"] = host
+    out.update(parameters)
+    return out
+
+
+def s3_additional(operation: str, headers: dict[str, str], query: str,
+                  result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """S3's additionalEventData: how the request was signed and, for object reads
+    and writes, the bytes it moved. None for an anonymous request."""
+    if "authorization" in headers:
+        method = "AuthHeader"
+    elif "X-Amz-Signature=" in query:
+        method = "QueryString"
+    else:
+        return None
+    data: dict[str, Any] = {"SignatureVersion": "SigV4", "AuthenticationMethod": method}
+    if operation == "GetObject":
+        data["bytesTransferredIn"] = 0
+        data["bytesTransferredOut"] = (result or {}).get("ContentLength") or 0
+    elif operation in ("PutObject", "UploadPart"):
+        sent = headers.get("x-amz-decoded-content-length") or headers.get("content-length") or "0"
+        data["bytesTransferredIn"] = int(sent) if sent.isdigit() else 0
+        data["bytesTransferredOut"] = 0
+    return data
 
 
 def journal_lines(line: bytes) -> bytes:
     """A call line (without its CALL mark) → its events and its request row, as journal
     lines (in the writer)."""
+    fields = jsontext.loads(line)
+    if len(fields) == 15:  # a line journaled by a Skyhold before additionalEventData
+        fields.append(None)
     (time, identity, service, operation, region, source_ip, user_agent, request_id, parameters, elements,
-     error_code, error_message, keys, resources, explain) = jsontext.loads(line)
+     error_code, error_message, keys, resources, explain, additional) = fields
     read_only, kind, source = _facts(service, operation)
+    if service == "s3":
+        user_agent = f"[{user_agent}]"  # S3's records bracket the user agent
+    # A call recorded in several accounts: the events share an id, and an account other
+    # than the caller's sees the caller only as an account (AWS's cross-account example).
+    shared = ids.request_id() if len(keys) > 1 else None
+    caller = identity.get("accountId")
     out = []
     for key in keys:
+        recipient = key.partition("/")[0]
         event: dict[str, Any] = {
             "eventVersion": EVENT_VERSION,
-            "userIdentity": identity,
+            "userIdentity": identity if recipient == caller or caller is None else _as_account(identity),
             "eventTime": time,
             "eventSource": source,
             "eventName": operation,
@@ -230,6 +298,8 @@ def journal_lines(line: bytes) -> bytes:
             event["errorMessage"] = error_message
         event["requestParameters"] = parameters
         event["responseElements"] = elements
+        if additional:
+            event["additionalEventData"] = additional
         event["requestID"] = request_id
         event["eventID"] = ids.request_id()
         event["readOnly"] = read_only
@@ -237,11 +307,17 @@ def journal_lines(line: bytes) -> bytes:
             event["resources"] = resources
         event["eventType"] = "AwsApiCall"
         event["managementEvent"] = kind == "Management"
-        event["recipientAccountId"] = key.partition("/")[0]
+        event["recipientAccountId"] = recipient
+        if shared:
+            event["sharedEventID"] = shared
         event["eventCategory"] = kind
         out.append(journal.encode(EVENT, key, {"event": event, "explain": explain}))
     out.append(journal.encode(REQUEST, request_id, {"events": keys}))
     return b"".join(out)
+
+
+def _as_account(identity: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "AWSAccount", "principalId": identity.get("principalId", ""), "accountId": identity["accountId"]}
 
 
 _RESOURCE_TYPES = {

@@ -55,11 +55,37 @@ def test_a_call_line_becomes_one_event_per_account_and_a_request_row() -> None:
                                      "accessKeyId": "AKIAEXAMPLE", "userName": "alice"}
     assert event["eventSource"] == "s3.amazonaws.com" and event["eventName"] == "PutObject"
     assert event["errorCode"] == "AccessDenied" and event["errorMessage"] == "no"
-    assert event["requestParameters"] == {"bucket": "b", "key": "k"}  # the body is never written down
+    # S3's names (bucketName, Host); the body is never written down
+    assert event["requestParameters"] == {"bucketName": "b", "Host": "", "key": "k"}
+    assert event["userAgent"] == "[aws-cli]"  # S3 brackets it
     assert event["responseElements"] is None  # a failed call has none
     assert event["readOnly"] is False and event["eventCategory"] == "Data" and event["managementEvent"] is False
     assert event["resources"][0]["ARN"] == "arn:aws:s3:::b"
     assert (event["recipientAccountId"], second["event"]["recipientAccountId"]) == ("111111111111", "222222222222")
     assert event["eventID"] != second["event"]["eventID"]
+    assert event["sharedEventID"] == second["event"]["sharedEventID"]
+    # the other account sees the caller as an account (AWS's cross-account example)
+    assert second["event"]["userIdentity"] == {"type": "AWSAccount", "principalId": "AIDAEXAMPLE",
+                                               "accountId": "111111111111"}
     assert first["explain"] == {"decision": "ImplicitlyDenied"}
     assert jsontext.loads(rows[2][2]) == {"events": ["111111111111/001", "222222222222/002"]}
+
+
+def test_a_call_line_journaled_before_additional_event_data_still_expands() -> None:
+    """Lines journaled by an older Skyhold (15 fields, no additionalEventData) are read
+    after an upgrade, not lost."""
+    from skyhold import principal
+    from skyhold.store import jsontext
+    from skyhold.trail import events
+
+    who = principal.Principal(type=principal.IAM_USER, account="111111111111",
+                              arn="arn:aws:iam::111111111111:user/alice", user_id="AIDAEXAMPLE", name="alice")
+    line = events.call_line(who=who, service="sts", operation="GetCallerIdentity", region="us-east-1",
+                            source_ip="10.0.0.1", user_agent="aws-cli", request_id="req-2", params={}, result={},
+                            failure=None, keys=["111111111111/001"], resources=[])
+    fields = jsontext.loads(line[1:])
+    assert len(fields) == 16
+    old = jsontext.dumps(fields[:15])
+    rows = [text.split(b"\t") for text in events.journal_lines(old).splitlines()]
+    event = jsontext.loads(rows[0][2])["event"]
+    assert event["eventName"] == "GetCallerIdentity" and "additionalEventData" not in event
