@@ -258,3 +258,4 @@ def test_import_actions_are_authorized_on_the_key(admin: AwsEnv, kms: Any) -> No
     assert (code, status) == ("AccessDeniedException", 400)
     assert aws_error(lambda: theirs.delete_imported_key_material(KeyId=key_id))[0] == (  # type: ignore[attr-defined]
         "AccessDeniedException")
+

@@ -59,3 +59,17 @@ def test_a_literal_parenthesis_before_p_is_no_python_group(ssm: Any, pattern: st
     # only an unescaped "(?P" is Python's named-group syntax, which Java refuses
     value = "P" if pattern.startswith(r"\(") else "\\P"
     assert ssm.put_parameter(Name=_name(), Value=value, Type="String", AllowedPattern=pattern)["Version"] == 1
+
+
+@pytest.mark.parametrize("pattern", [
+    "(?:(?:a{1000}){1000}){10}",   # ten million copies: seconds of compiling
+    "(?:(?:a{1000}){1000}){100}",  # a hundred million: out of memory
+])
+def test_a_pattern_whose_repeats_multiply_past_reason_is_refused(ssm: Any, pattern: str) -> None:
+    """`regex` expands nested counted repeats while compiling (Java does not): such a
+    pattern is refused before compiling, and the server goes on answering."""
+    name = _name()
+    assert aws_error(lambda: ssm.put_parameter(Name=name, Value="a", Type="String", AllowedPattern=pattern)) == (
+        "InvalidAllowedPatternException", "The request doesn't meet the regular expression requirement.", 400)
+    ssm.put_parameter(Name=name, Value="aaaa", Type="String", AllowedPattern="(?:(?:a{2}){2}){1}")
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "aaaa"

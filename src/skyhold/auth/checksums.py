@@ -64,7 +64,7 @@ class _Hash:
 
 def _crt() -> ModuleType:
     """awscrt's checksums, imported on first use: loading its native library takes ~40 ms
-    (botocore.compat usually has, by then)."""
+    that the server's start-up does without (skyhold.cli hides awscrt from botocore)."""
     from awscrt import checksums as crt  # type: ignore[import-untyped]
 
     return crt
@@ -91,6 +91,7 @@ _FACTORIES: dict[str, Callable[[], Checksum]] = {
     "sha1": lambda: _Hash("sha1"),
     "sha256": lambda: _Hash("sha256"),
 }
+SUPPORTED = frozenset(_FACTORIES)
 
 # What S3 stores for an object uploaded without a checksum (since December 2024).
 DEFAULT = "crc64nvme"
@@ -122,9 +123,6 @@ def well_formed(algorithm: str, value: str) -> bool:
         return False
     return len(raw) == _SIZES[algorithm]
 
-
-def supported() -> frozenset[str]:
-    return frozenset(_FACTORIES)
 
 
 def combine(algorithm: str, first: str, second: str, second_len: int) -> str:

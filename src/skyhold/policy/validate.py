@@ -88,7 +88,7 @@ def _validate(doc: Any, ptype: PolicyType) -> dict[str, Any]:
     if isinstance(doc, str):
         try:
             doc = json.loads(doc)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise _Malformed(SYNTAX) from None
     if not isinstance(doc, Mapping) or not _syntax_ok(doc):
         raise _Malformed(SYNTAX)

@@ -34,7 +34,7 @@ def decoder(length: int | None, trailer: str = "crc32") -> ChunkedDecoder:
     )
 
 
-@pytest.mark.parametrize("algorithm", sorted(checksums.supported()))
+@pytest.mark.parametrize("algorithm", sorted(checksums.SUPPORTED))
 def test_unsigned_trailer_every_checksum(algorithm):
     payload = bytes(range(256)) * 300
     wire = unsigned_body(payload, 8192, f"x-amz-checksum-{algorithm}")

@@ -5,6 +5,8 @@ unit tests."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import uuid
 from pathlib import Path
@@ -42,7 +44,8 @@ class Harness:
         call = self.call(service, operation, as_ or self.admin, region)
         params = {**_sdk_tokens(service, operation, params), **params}
         self.pipeline.authorizer.check(call, params)
-        return self.pipeline.handlers[service][operation](call, params)
+        result = self.pipeline.handlers[service][operation](call, params)
+        return asyncio.run(result) if inspect.isawaitable(result) else result
 
     def fails(self, code: str, service: str, operation: str, as_: P.Principal | None = None,
               **params: Any) -> AwsError:

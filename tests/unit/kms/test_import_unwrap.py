@@ -4,6 +4,8 @@ private key and the imported material are never kept in the clear."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 
 import pytest
@@ -73,11 +75,14 @@ def test_material_must_fit_the_key_spec() -> None:
 
 
 def test_material_id_is_per_key_and_material() -> None:
-    a = imports.material_id("key-a", b"m" * 32)
+    a = imports.derive_material_id("key-a", b"m" * 32)
     assert len(a) == 64 and int(a, 16) >= 0
-    assert a == imports.material_id("key-a", b"m" * 32)
-    assert a != imports.material_id("key-b", b"m" * 32)
-    assert a != imports.material_id("key-a", b"n" * 32)
+    assert a == imports.derive_material_id("key-a", b"m" * 32)
+    assert a != imports.derive_material_id("key-b", b"m" * 32)
+    assert a != imports.derive_material_id("key-a", b"n" * 32)
+    # Not a MAC under the material: for an imported HMAC key, GenerateMac(key id) would
+    # otherwise be readable from ListKeyRotations by anyone allowed to list.
+    assert a != hmac.new(b"m" * 32, b"key-a", hashlib.sha256).hexdigest()
 
 
 def test_wrapping_key_and_material_are_kept_sealed(tmp_path) -> None:
@@ -99,5 +104,34 @@ def test_wrapping_key_and_material_are_kept_sealed(tmp_path) -> None:
             serialization.load_der_private_key(sealed, password=None)
         assert public.public_bytes(serialization.Encoding.DER,  # type: ignore[union-attr]
                                    serialization.PublicFormat.SubjectPublicKeyInfo) not in sealed
+    finally:
+        h.close()
+
+
+def test_a_private_key_of_an_algorithm_kms_lacks_does_not_fit() -> None:
+    """PKCS#8 naming an unknown algorithm (OID 1.2.3.4): refused as not fitting the spec
+    (IncorrectKeyMaterialException), not an exception that would be a 500."""
+    unknown = bytes.fromhex("300d020100300506032a0304040100")
+    assert imports.material_for(keyspecs.SPECS["ECC_NIST_P256"], unknown) is None
+
+
+def test_services_encrypt_under_the_current_material_not_a_pending_one(tmp_path) -> None:
+    """SSM, Secrets Manager and S3 encrypt through KMS on the caller's behalf: with new
+    material imported but not yet rotated in, they use the current material (slot 0)."""
+    from skyhold.services.kms import ciphertext, on_behalf
+
+    h = Harness(tmp_path / "data")
+    try:
+        key_id = h.run("kms", "CreateKey", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        for extra in ({}, {"ImportType": "NEW_KEY_MATERIAL"}):
+            params = h.run("kms", "GetParametersForImport", KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                           WrappingKeySpec="RSA_2048")
+            public = serialization.load_der_public_key(params["PublicKey"])
+            h.run("kms", "ImportKeyMaterial", KeyId=key_id, ImportToken=params["ImportToken"],
+                  EncryptedKeyMaterial=public.encrypt(os.urandom(32), _oaep(hashes.SHA256())),  # type: ignore[union-attr]
+                  ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE", **extra)
+        call = h.call("ssm", "PutParameter", h.admin)
+        blob, _ = on_behalf.encrypt(call, key_id, b"x", {}, "ssm.amazonaws.com")
+        assert ciphertext.key_of(blob) == (key_id, 0)
     finally:
         h.close()

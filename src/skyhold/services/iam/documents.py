@@ -42,7 +42,7 @@ def check_managed(text: str) -> None:
 def check_trust(store: Store, text: str) -> None:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise errors.malformed_policy(TRUST_INVALID_JSON) from None
     check(text, TRUST)
     if size(text) > TRUST_POLICY_SIZE:

@@ -53,7 +53,7 @@ def metadata(key: dict[str, Any]) -> dict[str, Any]:
         out["DeletionDate"] = r.parse_time(key["DeletionDate"])
     if key["KeySpec"] == "SYMMETRIC_DEFAULT" and not imports.is_external(key):
         # KMS reports the current material of every key that can rotate (imports adds EXTERNAL's).
-        out["CurrentKeyMaterialId"] = r.material_id(key, len(key["Material"]) - 1)
+        out["CurrentKeyMaterialId"] = r.material_id(key, imports.current_version(key))
     out.update(imports.metadata(key))
     return out
 
@@ -482,7 +482,7 @@ def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         rows = imports.rotation_entries(key, params.get("IncludeKeyMaterial") or "ROTATIONS_ONLY")
         return {"Rotations": rows, "Truncated": False}
     # KMS-made material: slot 0 is the original, rotation i made slot i + 1.
-    current = len(key["Material"]) - 1
+    current = imports.current_version(key)
 
     def entry(slot: int) -> dict[str, Any]:
         return {"KeyId": key["KeyId"], "KeyMaterialId": r.material_id(key, slot),

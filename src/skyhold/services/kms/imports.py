@@ -18,13 +18,14 @@ only while every one of them is imported.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
-import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap_with_padding
@@ -95,7 +96,7 @@ def material_for(spec: keyspecs.Spec, material: bytes) -> bytes | None:
         return material if spec.hmac_bytes <= len(material) <= block else None
     try:
         private = serialization.load_der_private_key(material, password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # not a key, or one of no algorithm KMS has
         return None
     if spec.rsa_bits:
         fits = isinstance(private, rsa.RSAPrivateKey) and private.key_size == spec.rsa_bits
@@ -108,11 +109,12 @@ def material_for(spec: keyspecs.Spec, material: bytes) -> bytes | None:
                                  serialization.NoEncryption())
 
 
-def material_id(key_id: str, material: bytes) -> str:
+def derive_material_id(key_id: str, material: bytes) -> str:
     """A key material id: 64 hex digits from the key id and the material (the same
-    material imported again into the same key gets the same id), revealing nothing of
-    the material."""
-    return hmac.new(material, key_id.encode(), hashlib.sha256).hexdigest()
+    material imported again into the same key gets the same id). A hash, not an HMAC
+    keyed by the material: for an HMAC key that would be a MAC anyone reading the id
+    could present."""
+    return hashlib.sha256(b"skyhold/kms-material-id\0" + key_id.encode() + b"\0" + material).hexdigest()
 
 
 # --- state of a key's materials ----------------------------------------------------
@@ -233,7 +235,7 @@ def _aad(key_id: str, token_id: str) -> bytes:
     return f"kms-import-wrapping-key/{key_id}/{token_id}".encode()
 
 
-def get_parameters_for_import(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+async def get_parameters_for_import(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
     _external_only(key)
     if key["KeyState"] == "PendingDeletion":
@@ -243,7 +245,9 @@ def get_parameters_for_import(call: Call, params: dict[str, Any]) -> dict[str, A
         raise AwsError("ValidationException", f"The wrapping algorithm {algorithm} is not supported.", 400)
     if spec not in _SUPPORTED_SPECS:
         raise AwsError("ValidationException", f"The wrapping key spec {spec} is not supported.", 400)
-    private = rsa.generate_private_key(public_exponent=65537, key_size=_SUPPORTED_SPECS[spec])
+    # Making an RSA key takes 0.1-0.4 s: off the event loop, which serves other requests meanwhile.
+    private = await asyncio.to_thread(rsa.generate_private_key, public_exponent=65537,
+                                      key_size=_SUPPORTED_SPECS[spec])
     der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     _forget_expired_tokens(call, key["KeyId"])
@@ -326,7 +330,7 @@ def import_key_material(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     material = material_for(keyspecs.SPECS[key["KeySpec"]], raw)
     if material is None:
         raise _incorrect(f"The key material is not valid for a {key['KeySpec']} key.")
-    mid = material_id(key["KeyId"], material)
+    mid = derive_material_id(key["KeyId"], material)
     entries: list[dict[str, Any]] = key["KeyMaterials"]
     import_type = params.get("ImportType") or ("EXISTING_KEY_MATERIAL" if entries else "NEW_KEY_MATERIAL")
     index = next((i for i, e in enumerate(entries) if e["Id"] == mid), None)

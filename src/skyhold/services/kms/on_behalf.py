@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.authz import Access
 from skyhold.errors import AwsError
-from skyhold.services.kms import ciphertext, grants, managed
+from skyhold.services.kms import ciphertext, grants, imports, managed
 from skyhold.services.kms import records as r
 from skyhold.services.kms.handlers import usable
 
@@ -102,7 +102,7 @@ def encrypt(
     key = _usable_key(call, key_ref, service, True)
     _authorize(call, action, key, service, context, True)
     _check_usable(call, key, service, True)
-    version = len(key["Material"]) - 1
+    version = imports.current_version(key)  # not a pending imported material
     return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context), key["Arn"]
 
 

@@ -541,7 +541,8 @@ def delete_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         if not force or err.code != "ResourceNotFoundException":
             raise
         secret_id = params["SecretId"]
-        name = secret_id.split(":", 6)[6] if secret_id.startswith("arn:") else secret_id
+        parts = secret_id.split(":", 6)
+        name = parts[6] if len(parts) == 7 else secret_id
         return {"ARN": secret_id if secret_id.startswith("arn:") else _arn(call, name), "Name": name,
                 "DeletionDate": now}
     if force:

@@ -12,14 +12,12 @@ import base64
 import re
 from typing import TYPE_CHECKING, Any
 
-import regex
-
 from skyhold import clock, constraints, paging
 from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
-from skyhold.services.ssm import secret_reference
+from skyhold.services.ssm import allowed_pattern, secret_reference
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -93,12 +91,6 @@ def _record(call: Call, name: str) -> Any:
     return cache[name]
 
 
-def _changed(call: Call) -> None:
-    extras = getattr(call, "extras", None)
-    if extras is not None:
-        extras.pop(_CACHE, None)
-
-
 def _not_found(name: str) -> AwsError:
     return AwsError("ParameterNotFound", "", 400)
 
@@ -163,7 +155,7 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("ValidationException", f"Standard tier parameters support a maximum parameter value of "
                        f"4096 characters. To create a larger parameter value, upgrade the parameter to use the "
                        f"advanced-parameter tier.", 400)
-    if params.get("AllowedPattern") and not _fits_pattern(_allowed_pattern(params["AllowedPattern"]), value):
+    if params.get("AllowedPattern") and not allowed_pattern.fits(allowed_pattern.compile(params["AllowedPattern"]), value):
         raise AwsError("ParameterPatternMismatchException",
                        f"Parameter value, cannot be validated against allowedPattern: {params['AllowedPattern']}")
     key = _key(call, name)
@@ -203,37 +195,6 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                                     "Tags": params.get("Tags") or current.get("Tags", [])},
                        expect_version=rec.version if rec else 0)
     return {"Version": version, "Tier": tier}
-
-
-# How long one value may be matched against an AllowedPattern. A pattern such as
-# (a|aa)+$ backtracks exponentially: unbounded, one request would stall the server.
-MATCH_SECONDS = 0.2
-# An unescaped "(?P": Python's named groups, which Java's syntax lacks (and `regex`
-# would even let a name repeat).
-_PYTHON_GROUP = regex.compile(r"(?<!\\)(?:\\\\)*\(\?P")
-
-
-def _allowed_pattern(pattern: str) -> regex.Pattern[str]:
-    """AllowedPattern compiled with `regex`, which stands in for SSM's Java regex
-    better than `re` (Unicode properties such as \\p{L}) and can bound a match's time.
-    A RecursionError is parentheses nested some 500 deep, which 1024 characters allow."""
-    try:
-        if _PYTHON_GROUP.search(pattern):
-            raise regex.error("Java has no (?P...) groups")
-        return regex.compile(pattern)
-    except (regex.error, OverflowError, RecursionError):
-        # The exception SSM's model names for this; its wording is the model's description of it.
-        raise AwsError("InvalidAllowedPatternException", "The request doesn't meet the regular expression "
-                       "requirement.") from None
-
-
-def _fits_pattern(pattern: regex.Pattern[str], value: str) -> bool:
-    """Whether the whole value matches; one that takes too long to decide counts as not
-    validated against the pattern."""
-    try:
-        return pattern.fullmatch(value, timeout=MATCH_SECONDS) is not None
-    except TimeoutError:
-        return False
 
 
 def _max_results(params: dict[str, Any], most: int, default: int) -> int:
