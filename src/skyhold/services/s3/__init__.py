@@ -1,6 +1,6 @@
 """S3: buckets, objects (streamed, encrypted at rest), versioning, multipart uploads,
 bucket policies, ACLs (where Object Ownership enables them) and Block Public Access, CORS,
-browser form uploads, lifecycle rules.
+browser form uploads, lifecycle rules, Object Lock.
 
 Exports for the pipeline:
   HANDLERS  operation name → handler
@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from skyhold.services.s3 import acl_ops, authz, buckets, listing, multipart, objects, policy, post_object
+from skyhold.services.s3 import (
+    acl_ops, authz, buckets, listing, multipart, object_lock, objects, policy, post_object,
+)
 from skyhold.services.s3.lifecycle import LifecycleJob
 
 HANDLERS = {
@@ -28,6 +30,7 @@ HANDLERS = {
     **multipart.HANDLERS,
     **policy.HANDLERS,
     **acl_ops.HANDLERS,
+    **object_lock.HANDLERS,
     **post_object.HANDLERS,  # browser form uploads, outside the model (see post_object)
 }
 AUTHZ = {**authz.build(), **post_object.AUTHZ}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.auth import sigv4
 from skyhold.authz import Access
-from skyhold.services.s3 import acl, acl_ops, errors, objects, public_access, records, region, versions
+from skyhold.services.s3 import acl, acl_ops, errors, object_lock, objects, public_access, records, region, versions
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -54,6 +54,8 @@ BUCKET_ACTIONS = {
     "ListMultipartUploads": "s3:ListBucketMultipartUploads",
     "GetBucketAcl": "s3:GetBucketAcl",
     "PutBucketAcl": "s3:PutBucketAcl",
+    "PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+    "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
 }
 
 # Object operations: operation → (action, action when a versionId is given).
@@ -70,6 +72,8 @@ OBJECT_ACTIONS = {
     "ListParts": ("s3:ListMultipartUploadParts", "s3:ListMultipartUploadParts"),
     "GetObjectAcl": ("s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
     "PutObjectAcl": ("s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
+    "GetObjectRetention": ("s3:GetObjectRetention", "s3:GetObjectRetention"),
+    "GetObjectLegalHold": ("s3:GetObjectLegalHold", "s3:GetObjectLegalHold"),
 }
 
 # Request headers that become s3: condition keys on writes.
@@ -81,8 +85,6 @@ _WRITE_KEYS = {
     "x-amz-storage-class": "s3:x-amz-storage-class",
     "x-amz-grant-read": "s3:x-amz-grant-read",
     "x-amz-grant-full-control": "s3:x-amz-grant-full-control",
-    "x-amz-object-lock-mode": "s3:object-lock-mode",
-    "x-amz-object-lock-legal-hold": "s3:object-lock-legal-hold",
     "x-amz-copy-source": "s3:x-amz-copy-source",
     "x-amz-metadata-directive": "s3:x-amz-metadata-directive",
     "x-amz-content-sha256": "s3:x-amz-content-sha256",
@@ -190,6 +192,21 @@ def _write_context(call: Call, tags: dict[str, str] | None = None) -> dict[str, 
     return ctx
 
 
+def _lock_accesses(call: Call, bucket: dict[str, Any], arn: str, params: dict[str, Any],
+                   ctx: dict[str, Any]) -> list[Access]:
+    """A write that sets a retention needs s3:PutObjectRetention too, one that sets a legal
+    hold s3:PutObjectLegalHold; the s3:object-lock-* keys come into `ctx` (every check's)."""
+    mode, until = params.get("ObjectLockMode"), params.get("ObjectLockRetainUntilDate")
+    hold = params.get("ObjectLockLegalHoldStatus")
+    ctx.update(object_lock.condition_keys(mode, until if mode is not None else None, hold))
+    found = []
+    if mode is not None or until is not None:
+        found.append(access(call, bucket, "s3:PutObjectRetention", arn, ctx))
+    if hold is not None:
+        found.append(access(call, bucket, "s3:PutObjectLegalHold", arn, ctx))
+    return found
+
+
 def _existing_tags(value: dict[str, Any] | None) -> dict[str, Any]:
     if not value:
         return {}
@@ -253,7 +270,11 @@ def create_bucket(call: Call, params: dict[str, Any]) -> list[Access]:
     for h, key in (("x-amz-acl", "s3:x-amz-acl"), ("x-amz-object-ownership", "s3:x-amz-object-ownership")):
         if h in headers:
             ctx[key] = headers[h]
-    return [Access("s3:CreateBucket", records.bucket_arn(params["Bucket"]), ctx)]
+    arn = records.bucket_arn(params["Bucket"])
+    found = [Access("s3:CreateBucket", arn, ctx)]
+    if params.get("ObjectLockEnabledForBucket"):  # as S3 documents: the lock and the versioning it turns on
+        found += [Access("s3:PutBucketObjectLockConfiguration", arn, ctx), Access("s3:PutBucketVersioning", arn, ctx)]
+    return found
 
 
 def list_buckets(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -276,12 +297,14 @@ def put_object(call: Call, params: dict[str, Any]) -> list[Access]:
     bucket = _bucket(call, params["Bucket"])
     tags = objects.parse_tagging(params.get("Tagging"))
     arn = records.object_arn(bucket["Name"], params["Key"])
-    found = [access(call, bucket, "s3:PutObject", arn, _write_context(call, tags))]
+    ctx = _write_context(call, tags)
+    locks = _lock_accesses(call, bucket, arn, params, ctx)
+    found = [access(call, bucket, "s3:PutObject", arn, ctx)]
     if tags:
-        found.append(access(call, bucket, "s3:PutObjectTagging", arn, _write_context(call, tags)))
+        found.append(access(call, bucket, "s3:PutObjectTagging", arn, ctx))
     if _sets_acl(params):  # setting an ACL on the way in needs s3:PutObjectAcl too
-        found.append(access(call, bucket, "s3:PutObjectAcl", arn, _write_context(call, tags)))
-    return found
+        found.append(access(call, bucket, "s3:PutObjectAcl", arn, ctx))
+    return found + locks
 
 
 def _sets_acl(params: dict[str, Any]) -> bool:
@@ -323,10 +346,29 @@ def copy_object(call: Call, params: dict[str, Any]) -> list[Access]:
     source = _copy_source_access(call, params)
     tags = objects.parse_tagging(params.get("Tagging")) if params.get("TaggingDirective") == "REPLACE" else {}
     arn = records.object_arn(bucket["Name"], params["Key"])
-    found = [source, access(call, bucket, "s3:PutObject", arn, _write_context(call, tags))]
+    ctx = _write_context(call, tags)
+    locks = _lock_accesses(call, bucket, arn, params, ctx)
+    found = [source, access(call, bucket, "s3:PutObject", arn, ctx)]
     if _sets_acl(params):
-        found.append(access(call, bucket, "s3:PutObjectAcl", arn, _write_context(call, tags)))
-    return found
+        found.append(access(call, bucket, "s3:PutObjectAcl", arn, ctx))
+    return found + locks
+
+
+def put_object_retention(call: Call, params: dict[str, Any]) -> list[Access]:
+    bucket = _bucket(call, params["Bucket"])
+    retention = params.get("Retention") or {}
+    ctx = object_lock.condition_keys(retention.get("Mode"), retention.get("RetainUntilDate"), None)
+    if params.get("VersionId") is not None:
+        ctx["s3:versionid"] = params["VersionId"]
+    return [access(call, bucket, "s3:PutObjectRetention", records.object_arn(bucket["Name"], params["Key"]), ctx)]
+
+
+def put_object_legal_hold(call: Call, params: dict[str, Any]) -> list[Access]:
+    bucket = _bucket(call, params["Bucket"])
+    ctx = object_lock.condition_keys(None, None, (params.get("LegalHold") or {}).get("Status"))
+    if params.get("VersionId") is not None:
+        ctx["s3:versionid"] = params["VersionId"]
+    return [access(call, bucket, "s3:PutObjectLegalHold", records.object_arn(bucket["Name"], params["Key"]), ctx)]
 
 
 def upload_part_copy(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -372,6 +414,8 @@ def build() -> dict[str, Any]:
         "CopyObject": copy_object,
         "GetObjectAttributes": get_object_attributes,
         "UploadPartCopy": upload_part_copy,
+        "PutObjectRetention": put_object_retention,
+        "PutObjectLegalHold": put_object_legal_hold,
         "DeleteObjects": delete_objects,
     })
     return table

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from skyhold import paging
 from skyhold.errors import AwsError
 from skyhold.regions import DEFAULT_REGION, REGIONS
-from skyhold.services.s3 import acl_ops, bodies, cors, errors, lifecycle_rules, public_access, records, sse_c
+from skyhold.services.s3 import (
+    acl_ops, bodies, cors, errors, lifecycle_rules, object_lock, public_access, records, sse_c,
+)
 from skyhold.services.s3.names import valid_bucket_name
 from skyhold.store.base import ConflictError
 
@@ -53,6 +55,8 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     }
     if grants:
         value["Acl"] = grants
+    if params.get("ObjectLockEnabledForBucket"):  # Object Lock needs versioning: it comes on with it
+        value.update(Versioning="Enabled", ObjectLock=dict(object_lock.ENABLED_CONFIGURATION))
     if tags:
         value["Tags"] = tags
     if config.get("LocationConstraint") in _LEGACY_CONSTRAINTS:  # GetBucketLocation answers it as given
@@ -247,6 +251,7 @@ def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("NotImplemented", "Skyhold does not implement MFA Delete (MFADelete=Enabled in "
                        "s3:PutBucketVersioning) yet", status=501, sender_fault=False)
     bucket = records.get_bucket(call.store, name).value
+    object_lock.check_versioning_change(bucket, status)
     with call.store.transaction():
         if not bucket.get("Versioning"):
             # From now on every version lives in s3.version: bring the current ones in.

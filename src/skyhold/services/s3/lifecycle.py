@@ -3,7 +3,8 @@
 Current versions expire (gone in a bucket never versioned, under a new delete marker
 in a versioned one) or move to a colder storage class; noncurrent versions expire or
 move likewise; a delete marker left alone goes; incomplete multipart uploads are
-aborted. Blobs a deletion makes unreachable are deleted (versions.py, multipart.py).
+aborted. Versions under Object Lock (retention or legal hold) are never expired for
+good: expiration of a current one only adds a delete marker. Blobs a deletion makes unreachable are deleted (versions.py, multipart.py).
 
 The job runs every few seconds (real time) and at once when Skyhold's clock is moved
 (Pipeline.on_clock_moved). Due dates are midnights UTC (lifecycle_rules.py), so a
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold import clock
 from skyhold import principal as p
-from skyhold.services.s3 import multipart, records, versions
+from skyhold.services.s3 import multipart, object_lock, records, versions
 from skyhold.services.s3.lifecycle_rules import (
     Target, abort_due, expiry, marker_expiry, noncurrent_expiry, transition,
 )
@@ -164,7 +165,8 @@ class LifecycleJob:
         for successor, value in zip(chain, chain[1:]):
             since, target = _created(successor), _target(value)
             due = noncurrent_expiry(rules, target, since, newer)
-            if due is not None and due.at <= now:
+            # A version Object Lock protects stays (and counts as one that stays) until it is free.
+            if due is not None and due.at <= now and not object_lock.is_protected(value):
                 versions.delete_version(call, bucket, key, value["vid"])
                 continue
             if not value.get("dm"):

@@ -19,8 +19,8 @@ from urllib.parse import quote
 from skyhold.auth import checksums
 from skyhold.errors import AwsError
 from skyhold.principal import IAM_USER, ROOT, Principal
-from skyhold.services.s3 import (acl_ops, bodies, buckets, errors, lifecycle_rules, listing, objects, records, sse_c,
-                                 versions)
+from skyhold.services.s3 import (acl_ops, bodies, buckets, errors, lifecycle_rules, listing, object_lock, objects,
+                                 records, sse_c, versions)
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -46,6 +46,7 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
     ownership = acl_ops.new_object(call, bucket, params)
     sse, customer = objects.write_encryption(params, bucket)
     objects.check_kms_key(call, bucket, key, sse)
+    lock = object_lock.for_new_version(bucket, params)
     algorithm, mode = _checksum_mode(params)
     upload_id = _new_upload_id()
     value = {
@@ -53,7 +54,7 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
         "meta": params.get("Metadata") or {}, "hdrs": objects._content_headers(params), "sse": sse,
         "tags": objects.parse_tagging(params.get("Tagging")), "alg": algorithm,
         "ckt": mode,
-        "sc": params.get("StorageClass") or "STANDARD", "init": _initiator_of(call.principal),
+        "sc": params.get("StorageClass") or "STANDARD", "init": _initiator_of(call.principal), **lock,
     }
     if customer is not None:
         value["kc"] = sse_c.key_check(call, customer)
@@ -65,6 +66,11 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
         out["ChecksumType"] = value["ckt"]
     out.update(_abort(bucket, value))
     return out
+
+
+def _lock_of(upload: dict[str, Any]) -> dict[str, Any]:
+    """The Object Lock settings CreateMultipartUpload asked for, applied on completion."""
+    return {k: upload[k] for k in ("lk", "lh") if k in upload}
 
 
 def _new_upload_id() -> str:
@@ -148,6 +154,8 @@ async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key = params["Key"]
     upload = _upload(call, bucket["Name"], key, params["UploadId"])
     number = _part_number(params)
+    if object_lock.has_parameters(bucket, _lock_of(upload)):
+        object_lock.require_checksum(call, "Put Part")
     customer = sse_c.for_part(call, upload, params)
     alg, declared = objects.checksum_request(call, params)
     expected = upload.get("alg")
@@ -325,6 +333,7 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
     }
     if upload.get("acl"):
         value["acl"] = upload["acl"]
+    value.update(object_lock.with_default(bucket, _lock_of(upload), value["mtime"]))
     if alg and mode == "COMPOSITE":  # each part's (number, checksum): GetObjectAttributes and a part's GET show them
         value["pcks"] = [[p["n"], p["cks"].get(alg)] for p in chosen]
     used = {p["n"] for p in chosen}

@@ -18,7 +18,9 @@ from skyhold import clock
 from skyhold.auth import checksums
 from skyhold.auth.payload import header_checksums
 from skyhold.errors import AwsError
-from skyhold.services.s3 import acl_ops, bodies, buckets, crypto, errors, lifecycle_rules, records, sse_c, versions
+from skyhold.services.s3 import (
+    acl_ops, bodies, buckets, crypto, errors, lifecycle_rules, object_lock, records, sse_c, versions,
+)
 from skyhold.services.s3.buckets import tag_text_ok, validate_tags
 
 if TYPE_CHECKING:
@@ -118,7 +120,7 @@ def checksum_request(call: Call, params: dict[str, Any]) -> tuple[str | None, di
     x-amz-checksum-* values to verify)."""
     sent, declared = sent_checksum(call)
     alg = (params.get("ChecksumAlgorithm") or "").lower() or sent
-    if alg is not None and alg not in checksums.supported():
+    if alg is not None and alg not in checksums.SUPPORTED:
         raise errors.invalid_request(f"Checksum algorithm {alg.upper()} is not supported")
     return alg, declared
 
@@ -288,6 +290,9 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     ownership = acl_ops.new_object(call, bucket, params)
     sse, customer = write_encryption(params, bucket)
     tags = parse_tagging(params.get("Tagging"))
+    lock = object_lock.for_new_version(bucket, params)
+    if object_lock.has_parameters(bucket, lock):
+        object_lock.require_checksum(call, "Put Object")
     check = _write_check(params, key)
     if check is not None:  # fail before reading a byte when it already cannot hold
         current = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
@@ -301,6 +306,7 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                                  customer=customer)
     value = new_value(call, key, written, params, sse, tags)
     value.update(ownership)
+    value.update(object_lock.with_default(bucket, lock, value["mtime"]))
     try:
         version_id = versions.put(call, bucket, key, value, check)
     except BaseException:
@@ -473,6 +479,7 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     check_conditions(params, value)
     customer = sse_c.for_object(call, value, params)
     out = _describe(bucket, value, params, customer)
+    out.update(object_lock.describe(call, bucket, key, value))
     span = _serve_range(call, value, params, out)
     _add_checksum(out, value, params, span)
     first, last = span if span else (0, value["size"] - 1)
@@ -489,6 +496,7 @@ def head_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "HEAD")
     check_conditions(params, value)
     out = _describe(bucket, value, params, sse_c.for_object(call, value, params))
+    out.update(object_lock.describe(call, bucket, key, value))
     _add_checksum(out, value, params, _serve_range(call, value, params, out))
     return out
 
@@ -571,12 +579,25 @@ def delete_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.header_not_implemented("x-amz-if-match-last-modified-time")
     if params.get("IfMatchSize") is not None:
         raise errors.header_not_implemented("x-amz-if-match-size")
+    object_lock.check_bypass_header(bucket, params)
     if_match = params.get("IfMatch")
     check = _commit_check(None, if_match, params["Key"]) if if_match is not None else None
     call.extras["http_status"] = 204
     if version_id is not None:
-        return versions.delete_version(call, bucket, params["Key"], version_id, check)
+        return versions.delete_version(call, bucket, params["Key"], version_id,
+                                       _both(object_lock.deletion_check(call, bucket, params["Key"], params), check))
     return versions.delete(call, bucket, params["Key"], check)
+
+
+def _both(first: Any, second: Any) -> Any:
+    """One check(version) running two (the second may be None)."""
+    if second is None:
+        return first
+
+    def check(value: dict[str, Any]) -> None:
+        first(value)
+        second(value)
+    return check
 
 
 def delete_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -587,13 +608,15 @@ def delete_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     objects = spec.get("Objects") or []
     if len(objects) > 1000:
         raise errors.malformed_xml()
+    object_lock.check_bypass_header(bucket, params)
     deleted, failed = [], []
     for item in objects:
         key, version_id = item["Key"], item.get("VersionId")
         try:
             authz.check_delete(call, bucket, key, version_id)
             if version_id is not None:
-                out = versions.delete_version(call, bucket, key, version_id)
+                out = versions.delete_version(call, bucket, key, version_id,
+                                              object_lock.deletion_check(call, bucket, key, params))
             else:
                 out = versions.delete(call, bucket, key)
         except AwsError as err:
@@ -676,6 +699,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             "This copy request is illegal because it is trying to copy an object to itself without changing the "
             "object's metadata, storage class, website redirect location or encryption attributes.")
     sse, customer = write_encryption(params, bucket)
+    lock = object_lock.for_new_version(bucket, params)  # the source's lock is not copied
     tags = parse_tagging(params.get("Tagging")) if tag_directive == "REPLACE" else dict(source.get("tags") or {})
     # The copy's checksum is computed afresh (FULL_OBJECT): the one asked for, else the source's
     # algorithm, else S3's default.
@@ -690,6 +714,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         value["hdrs"]["Expires"] = source["hdrs"]["Expires"]
     value["sc"] = params.get("StorageClass") or "STANDARD"  # the source's class is not copied
     value.update(ownership)
+    value.update(object_lock.with_default(bucket, lock, value["mtime"]))
     try:
         version_id = versions.put(call, bucket, key, value, check)
     except BaseException:

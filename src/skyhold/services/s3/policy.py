@@ -43,7 +43,7 @@ def check_policy(store: Store, bucket: str, text: str) -> dict[str, Any]:
         raise errors.malformed_policy(_NOT_JSON)
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise errors.malformed_policy(_NOT_JSON) from None
     if isinstance(parsed, dict) and "Statement" not in parsed:
         raise errors.malformed_policy("Missing required field Statement")
