@@ -259,3 +259,24 @@ def test_import_actions_are_authorized_on_the_key(admin: AwsEnv, kms: Any) -> No
     assert aws_error(lambda: theirs.delete_imported_key_material(KeyId=key_id))[0] == (  # type: ignore[attr-defined]
         "AccessDeniedException")
 
+
+
+def test_deleting_material_pending_rotation_leaves_the_key_usable(admin: AwsEnv, kms: Any) -> None:
+    """Material pending rotation is not yet the key's own: deleting it leaves the key
+    Enabled (only deleting permanently associated material makes it PendingImport), and
+    other material may be imported in its place."""
+    key_id = _external_key(kms)["KeyId"]
+    _import(kms, key_id, os.urandom(32))
+    pending = _import(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    ssm: Any = admin.client("ssm")
+    name = f"/byok/{key_id}"
+    ssm.put_parameter(Name=name, Value="kept", Type="SecureString", KeyId=key_id)
+    out = kms.delete_imported_key_material(KeyId=key_id, KeyMaterialId=pending)
+    assert out["KeyMaterialId"] == pending
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "kept"
+    states = [r["KeyMaterialState"] for r in kms.list_key_rotations(
+        KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]]
+    assert states == ["CURRENT"]
+    replacement = _import(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    assert replacement != pending

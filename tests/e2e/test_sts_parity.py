@@ -36,6 +36,18 @@ def test_assume_role_session_name_checked_before_authorization(admin: AwsEnv) ->
         r"Member must satisfy regular expression pattern: [\w+=,.@-]*", 400)
 
 
+def test_web_identity_session_name_and_arn_checked_before_the_token(admin: AwsEnv) -> None:
+    """AssumeRoleWithWebIdentity refuses malformed input in the same order as AssumeRole,
+    before it reads the token."""
+    sts = admin.unchecked_client("sts")
+    code, message, status = aws_error(lambda: sts.assume_role_with_web_identity(
+        RoleArn="arn:a:b:::something/test-role", RoleSessionName="Session1:2", WebIdentityToken="not-a-jwt"))
+    assert (code, status) == ("ValidationError", 400) and "'roleSessionName'" in message
+    assert aws_error(lambda: sts.assume_role_with_web_identity(
+        RoleArn="arn::b:::something/test-role", RoleSessionName="Session1", WebIdentityToken="not-a-jwt")) == (
+        "ValidationError", "arn::b:::something/test-role is invalid", 400)
+
+
 def _tagging_roles(admin: AwsEnv) -> tuple[str, str]:
     """Two roles the account may assume with session tags; the first may assume the second."""
     iam: Any = admin.client("iam")

@@ -179,8 +179,15 @@ def _settle_state(key: dict[str, Any]) -> None:
 
 
 def _drop_material(key: dict[str, Any], index: int) -> None:
-    key["Material"][index] = None
+    """Material deleted (or expired). One pending rotation was never the key's own: it
+    goes entirely and the key's state stays, so other material may be imported in its
+    place (KMS developer guide, "Delete imported key material"). It is always the newest
+    slot, and no ciphertext names it (new ones use the current material)."""
     entry = key["KeyMaterials"][index]
+    if entry["State"] == "PENDING_ROTATION":
+        del key["KeyMaterials"][index], key["Material"][index]
+        return
+    key["Material"][index] = None
     entry["Imported"] = False
     entry.pop("ExpirationModel", None)
     entry.pop("ValidTo", None)
@@ -193,7 +200,7 @@ def expire(call: Call, key: dict[str, Any], version: int) -> int:
                if e["Imported"] and e.get("ValidTo") and now >= r.parse_time(e["ValidTo"])]
     if not expired:
         return version
-    for i in expired:
+    for i in reversed(expired):  # the newest first: dropping a pending one shortens the list
         _drop_material(key, i)
     _settle_state(key)
     return r.save(call, key, version)
@@ -383,11 +390,11 @@ def delete_imported_key_material(call: Call, params: dict[str, Any]) -> dict[str
     out: dict[str, Any] = {"KeyId": key["Arn"]}
     if index is None:  # nothing imported yet: nothing to delete
         return out
+    if _symmetric(key):
+        out["KeyMaterialId"] = entries[index]["Id"]
     _drop_material(key, index)
     _settle_state(key)
     r.save(call, key, version)
-    if _symmetric(key):
-        out["KeyMaterialId"] = entries[index]["Id"]
     return out
 
 

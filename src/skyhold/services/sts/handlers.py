@@ -16,7 +16,6 @@ from skyhold.services.iam import records as iam_records
 from skyhold.services.sts import sessions
 from skyhold.services.sts.roles import find_role
 from skyhold.services.sts.validation import (
-    SESSION_NAME,
     check_duration,
     check_pattern,
     packed_policy_size,
@@ -97,8 +96,7 @@ def assume_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def assume_role_with_web_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """The token was verified and the trust policy decided in web_identity.authz."""
     who = call.principal
-    session_name = params["RoleSessionName"]
-    check_pattern("roleSessionName", session_name, SESSION_NAME, 2, 64)
+    session_name = params["RoleSessionName"]  # checked in web_identity.authz
     role = find_role(call.store, params["RoleArn"])
     if role is None:
         raise AwsError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403)

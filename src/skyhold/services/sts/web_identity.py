@@ -15,6 +15,7 @@ from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.services.iam import records as iam_records
 from skyhold.services.sts.roles import find_role
+from skyhold.services.sts.validation import SESSION_NAME, check_pattern, check_role_arn
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -34,12 +35,12 @@ def _provider_for(call: Call, account: str, issuer: str) -> dict[str, Any]:
 
 
 def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-    """Verify the token, make its subject the caller, and ask the trust policy."""
+    """Verify the token, make its subject the caller, and ask the trust policy. Malformed
+    input is refused first, as for AssumeRole."""
+    check_pattern("roleSessionName", params["RoleSessionName"], SESSION_NAME, 2, 64)
     role_arn = params["RoleArn"]
-    try:
-        account = arns.parse(role_arn).account
-    except ValueError:
-        raise AwsError("ValidationError", f"{role_arn} is invalid") from None
+    check_role_arn(role_arn)
+    account = arns.parse(role_arn).account
     token = params["WebIdentityToken"]
     issuer = oidc.unverified_issuer(token)
     if issuer is None:
