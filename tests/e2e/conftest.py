@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,6 +180,16 @@ def aws_error(call: Callable[[], Any]) -> tuple[str, str, int]:
     raise AssertionError("no error")
 
 
+def error_and_status(call: Callable[[], Any]) -> tuple[dict[str, Any], int]:
+    """The whole Error document (its extra fields included) and the HTTP status of the
+    error `call` must end in."""
+    try:
+        call()
+    except ClientError as err:
+        return err.response["Error"], err.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError("no error")
+
+
 def clean_env(home: Path) -> dict[str, str]:
     """The process environment minus any AWS settings of the machine running tests."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -191,6 +203,39 @@ def clean_env(home: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+def static_admin(srv: Server, home: Path) -> AwsEnv:
+    """The admin's profile, in private AWS config files under `home`, holding its
+    long-lived key: tests that move Skyhold's clock outlive a session's credentials."""
+    env = clean_env(home)
+    out = srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env)
+    assert out.returncode == 0, out.stderr
+    return AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+
+
+@contextmanager
+def own_server(home: Path) -> Iterator[tuple[Server, AwsEnv]]:
+    """A server of one test's own (so moving its clock touches no other test) and its admin."""
+    srv = Server(home / "data", free_port())
+    srv.start()
+    try:
+        yield srv, static_admin(srv, home)
+    finally:
+        srv.stop()
+
+
+def new_account(server: Server, home: Path, prefix: str) -> tuple[AwsEnv, str]:
+    """A new account's admin profile (in private config files under `home`), and its id."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    out = server.cli("account", "create", name)
+    assert out.returncode == 0, out.stderr
+    found = re.search(r"Created account (\d{12})", out.stdout)
+    assert found, out.stdout
+    env = clean_env(home)
+    out = server.cli("configure", "--profile", name, "--account", name, "--endpoint", server.endpoint, env=env)
+    assert out.returncode == 0, out.stderr
+    return AwsEnv(env=env, profile=name, endpoint=server.endpoint), found.group(1)
 
 
 @pytest.fixture(scope="session")

@@ -145,14 +145,9 @@ def test_a_read_is_explainable_the_moment_it_is_answered(admin: AwsEnv, server: 
 
 
 def test_cross_account_call_is_recorded_in_both_accounts(admin: AwsEnv, server: Server, tmp_path) -> None:
-    from .conftest import clean_env
+    from .conftest import new_account
 
-    name = f"ctpartner{uuid.uuid4().hex[:6]}"
-    assert server.cli("account", "create", name).returncode == 0
-    env = clean_env(tmp_path)
-    assert server.cli("configure", "--profile", name, "--account", name, "--endpoint", server.endpoint,
-                      env=env).returncode == 0
-    partner = AwsEnv(env=env, profile=name, endpoint=server.endpoint)
+    partner, _ = new_account(server, tmp_path, "ctpartner")
     account = admin.client("sts").get_caller_identity()["Account"]
     role_arn = partner.client("iam").create_role(RoleName="from-main", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
@@ -173,7 +168,7 @@ def test_cross_account_call_is_recorded_in_both_accounts(admin: AwsEnv, server: 
 
 def test_no_audit_records_nothing(tmp_path) -> None:
     """`skyhold up --no-audit` exists only to measure recording's cost; it must say so and record nothing."""
-    from .conftest import Server, clean_env, free_port
+    from .conftest import Server, free_port, static_admin
 
     srv = Server(tmp_path / "data", free_port())
     import subprocess as sp
@@ -194,9 +189,7 @@ def test_no_audit_records_nothing(tmp_path) -> None:
                 break
             except OSError:
                 time.sleep(0.05)
-        env = clean_env(tmp_path)
-        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
-        admin = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+        admin = static_admin(srv, tmp_path)
         admin.client("iam").list_users()
         assert admin.client("cloudtrail").lookup_events()["Events"] == []
     finally:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from .conftest import AwsEnv, Server, clean_env, free_port
+from .conftest import AwsEnv, Server, free_port, static_admin
 
 
 def _bucket_policy(bucket: str, account: str) -> str:
@@ -38,9 +38,7 @@ def trail_env(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("trail")
     srv = Server(home / "data", free_port())
     srv.start()
-    env = clean_env(home)
-    assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
-    admin = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+    admin = static_admin(srv, home)
     yield {"server": srv, "admin": admin}
     srv.stop()
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import AwsEnv, Server, clean_env
+from .conftest import AwsEnv, Server, new_account
 
 _ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
@@ -127,12 +127,7 @@ def test_role_session_context_in_aws_order(admin: AwsEnv, server: Server, user: 
 
 def test_cross_account_events_share_an_id_and_show_the_caller_as_an_account(admin: AwsEnv, server: Server,
                                                                             tmp_path) -> None:
-    name = f"ctshared{uuid.uuid4().hex[:6]}"
-    assert server.cli("account", "create", name).returncode == 0
-    env = clean_env(tmp_path)
-    assert server.cli("configure", "--profile", name, "--account", name, "--endpoint", server.endpoint,
-                      env=env).returncode == 0
-    partner = AwsEnv(env=env, profile=name, endpoint=server.endpoint)
+    partner, _ = new_account(server, tmp_path, "ctshared")
     account = admin.client("sts").get_caller_identity()["Account"]
     role_arn = partner.client("iam").create_role(RoleName="shared", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},

@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv
+from .conftest import AwsEnv, own_server
 
 
 def _user_client(admin: AwsEnv, policy: dict) -> object:
@@ -168,14 +168,8 @@ def test_asymmetric_keys_work_outside_skyhold(admin: AwsEnv) -> None:
 
 
 def test_automatic_rotation_follows_skyhold_clock(tmp_path) -> None:
-    from .conftest import Server, clean_env, free_port
-
-    srv = Server(tmp_path / "data", free_port())
-    srv.start()
-    try:
-        env = clean_env(tmp_path)
-        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
-        kms = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint).client("kms")
+    with own_server(tmp_path) as (srv, admin):
+        kms = admin.client("kms")
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
         old = kms.encrypt(KeyId=key_id, Plaintext=b"year one")["CiphertextBlob"]
@@ -184,8 +178,6 @@ def test_automatic_rotation_follows_skyhold_clock(tmp_path) -> None:
         rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
         assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"]
         assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"year one"
-    finally:
-        srv.stop()
 
 
 def test_grants_allow_without_policy_and_respect_constraints(admin: AwsEnv) -> None:
@@ -217,16 +209,11 @@ def test_grants_allow_without_policy_and_respect_constraints(admin: AwsEnv) -> N
 
 
 def test_cross_account_key_use_needs_the_key_policy(admin: AwsEnv, server, tmp_path) -> None:
-    from .conftest import clean_env
+    from .conftest import new_account
 
     kms = admin.client("kms")
-    name = f"kmspartner{uuid.uuid4().hex[:6]}"
-    assert server.cli("account", "create", name).returncode == 0
-    env = clean_env(tmp_path)
-    assert server.cli("configure", "--profile", name, "--account", name, "--endpoint", server.endpoint,
-                      env=env).returncode == 0
-    partner = AwsEnv(env=env, profile=name, endpoint=server.endpoint).client("kms")
-    partner_account = server.cli("account", "list").stdout.split(name)[0].split()[-1]
+    partner_env, partner_account = new_account(server, tmp_path, "kmspartner")
+    partner = partner_env.client("kms")
     key = kms.create_key()["KeyMetadata"]
     blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"shared")["CiphertextBlob"]
     with pytest.raises(ClientError) as e:  # the key policy trusts only its own account

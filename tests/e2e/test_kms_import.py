@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
-from .conftest import AwsEnv, aws_error
+from .conftest import AwsEnv, aws_error, own_server
 
 
 @pytest.fixture
@@ -216,14 +216,8 @@ def test_import_with_the_cli(admin: AwsEnv, tmp_path) -> None:
 
 
 def test_material_expires_on_skyhold_clock(tmp_path) -> None:
-    from .conftest import Server, clean_env, free_port
-
-    srv = Server(tmp_path / "data", free_port())
-    srv.start()
-    try:
-        env = clean_env(tmp_path)
-        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
-        kms = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint).client("kms")
+    with own_server(tmp_path) as (srv, admin):
+        kms = admin.client("kms")
         key_id = _external_key(kms)["KeyId"]
         material = os.urandom(32)
         params = _params(kms, key_id)
@@ -241,8 +235,6 @@ def test_material_expires_on_skyhold_clock(tmp_path) -> None:
             ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE"))[0] == "ExpiredImportTokenException"
         _import(kms, key_id, material)
         assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"short-lived"
-    finally:
-        srv.stop()
 
 
 def test_import_actions_are_authorized_on_the_key(admin: AwsEnv, kms: Any) -> None:

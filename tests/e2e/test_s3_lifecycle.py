@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import AwsEnv, Server, clean_env, free_port
+from .conftest import AwsEnv, Server, free_port, static_admin
 
 BIG = 200_000  # bytes: transitions leave objects under 128 KB where they are, by default
 
@@ -33,10 +33,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def aws(srv: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsEnv:
-    env = clean_env(tmp_path_factory.mktemp("lifecycle-home"))
-    out = srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env)
-    assert out.returncode == 0, out.stderr
-    return AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+    return static_admin(srv, tmp_path_factory.mktemp("lifecycle-home"))
 
 
 @pytest.fixture

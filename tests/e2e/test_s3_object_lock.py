@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv, Server, aws_error, clean_env, free_port, new_bucket
+from .conftest import AwsEnv, Server, aws_error, error_and_status, free_port, new_bucket, static_admin
 
 LOCKED = "Access Denied because object protected by object lock."
 NOT_LOCKED_BUCKET = ("InvalidRequest", "Bucket is missing Object Lock Configuration", 400)
@@ -36,12 +35,6 @@ def _locked_bucket(s3: Any) -> str:
     name = f"lock-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
     return name
-
-
-def _error(call: Any) -> tuple[dict[str, Any], int]:
-    with pytest.raises(ClientError) as e:
-        call()
-    return e.value.response["Error"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def _later(**kw: float) -> datetime:
@@ -64,7 +57,7 @@ def test_a_bucket_created_with_object_lock_is_versioned_for_good(admin: AwsEnv, 
 
 def test_object_lock_comes_to_an_existing_bucket_once_versioning_is_enabled(s3: Any) -> None:
     bucket = new_bucket(s3, "lock-late")
-    err, status = _error(lambda: s3.get_object_lock_configuration(Bucket=bucket))
+    err, status = error_and_status(lambda: s3.get_object_lock_configuration(Bucket=bucket))
     assert (err["Code"], err["Message"], err["BucketName"], status) == (
         "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket", bucket, 404)
     enable = {"ObjectLockEnabled": "Enabled"}
@@ -103,7 +96,7 @@ def test_malformed_lock_configurations_are_refused(admin: AwsEnv, s3: Any) -> No
                    {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {**retention, "Years": 1}}}):
         assert aws_error(lambda: raw.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=config)) \
             == MALFORMED, config
-    err, status = _error(lambda: s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+    err, status = error_and_status(lambda: s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
         "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 0}}}))
     assert (err["Code"], err["Message"], err["ArgumentName"], status) == (
         "InvalidArgument", "Default retention period must be a positive integer value.", "Days", 400)
@@ -154,7 +147,7 @@ def test_retention_requests_are_refused_as_aws_refuses_them(admin: AwsEnv, s3: A
     future = {"Mode": "GOVERNANCE", "RetainUntilDate": _later(days=400)}
     missing = f"no-such-bucket-{uuid.uuid4().hex[:8]}"
     assert aws_error(lambda: s3.put_object_retention(Bucket=missing, Key="k", Retention=future))[0] == "NoSuchBucket"
-    err, status = _error(lambda: s3.put_object_retention(Bucket=bucket, Key="nope", Retention=future))
+    err, status = error_and_status(lambda: s3.put_object_retention(Bucket=bucket, Key="nope", Retention=future))
     assert (err["Code"], err["Key"], status) == ("NoSuchKey", "nope", 404)
     version = s3.put_object(Bucket=bucket, Key="k", Body=b"test")["VersionId"]
     raw = admin.unchecked_client("s3", region_name="us-east-1")
@@ -162,7 +155,7 @@ def test_retention_requests_are_refused_as_aws_refuses_them(admin: AwsEnv, s3: A
                                                       BypassGovernanceRetention=True)) == MALFORMED
     assert aws_error(lambda: raw.put_object_retention(Bucket=bucket, Key="k", VersionId=version,
                                                       Retention={**future, "Mode": "BAD-VALUE"})) == MALFORMED
-    err, status = _error(lambda: s3.put_object_retention(
+    err, status = error_and_status(lambda: s3.put_object_retention(
         Bucket=bucket, Key="k", VersionId=version,
         Retention={"Mode": "GOVERNANCE", "RetainUntilDate": datetime(2020, 1, 1, tzinfo=UTC)}))
     assert (err["Code"], err["Message"], err["ArgumentName"], err["ArgumentValue"], status) == (
@@ -181,10 +174,10 @@ def test_a_delete_marker_has_no_retention(s3: Any) -> None:
     marker = s3.delete_object(Bucket=bucket, Key="k")  # a delete without a version id is not refused
     assert marker["DeleteMarker"] is True and marker["ResponseMetadata"]["HTTPStatusCode"] == 204
     retention = {"Mode": "GOVERNANCE", "RetainUntilDate": _later(days=1)}
-    err, status = _error(lambda: s3.put_object_retention(Bucket=bucket, Key="k", VersionId=marker["VersionId"],
+    err, status = error_and_status(lambda: s3.put_object_retention(Bucket=bucket, Key="k", VersionId=marker["VersionId"],
                                                          Retention=retention))
     assert (err["Code"], err["Method"], err["ResourceType"], status) == ("MethodNotAllowed", "PUT", "DeleteMarker", 405)
-    err, status = _error(lambda: s3.get_object_retention(Bucket=bucket, Key="k", VersionId=marker["VersionId"]))
+    err, status = error_and_status(lambda: s3.get_object_retention(Bucket=bucket, Key="k", VersionId=marker["VersionId"]))
     assert (err["Code"], err["Method"], status) == ("MethodNotAllowed", "GET", 405)
 
 
@@ -193,15 +186,15 @@ def test_a_delete_marker_has_no_retention(s3: Any) -> None:
 def test_lock_headers_on_writes_are_checked(admin: AwsEnv, s3: Any) -> None:
     bucket = _locked_bucket(s3)
     both = "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"
-    err, _ = _error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"t", ObjectLockMode="BAD-VALUE"))
+    err, _ = error_and_status(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"t", ObjectLockMode="BAD-VALUE"))
     assert (err["Code"], err["Message"], err["ArgumentName"], "ArgumentValue" in err) == (
         "InvalidArgument", both, "x-amz-object-lock-retain-until-date", False)
-    err, _ = _error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"t",
+    err, _ = error_and_status(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"t",
                                           ObjectLockRetainUntilDate=_later(minutes=10)))
     assert (err["Message"], err["ArgumentName"]) == (both, "x-amz-object-lock-mode")
     worm = ("InvalidArgument", "Unknown wormMode directive.", "x-amz-object-lock-mode", "BAD-VALUE")
     for call in (s3.put_object, s3.create_multipart_upload):
-        err, _ = _error(lambda: call(Bucket=bucket, Key="k", ObjectLockMode="BAD-VALUE",
+        err, _ = error_and_status(lambda: call(Bucket=bucket, Key="k", ObjectLockMode="BAD-VALUE",
                                      ObjectLockRetainUntilDate=_later(minutes=10)))
         assert (err["Code"], err["Message"], err["ArgumentName"], err["ArgumentValue"]) == worm
     plain = new_bucket(s3, "lock-plain")
@@ -282,7 +275,7 @@ def test_legal_hold_requests_are_refused_as_aws_refuses_them(admin: AwsEnv, s3: 
     bucket = _locked_bucket(s3)
     assert aws_error(lambda: s3.put_object_legal_hold(Bucket=f"no-such-{uuid.uuid4().hex[:8]}", Key="k",
                                                       LegalHold={"Status": "ON"}))[0] == "NoSuchBucket"
-    err, status = _error(lambda: s3.put_object_legal_hold(Bucket=bucket, Key="nope", LegalHold={"Status": "ON"}))
+    err, status = error_and_status(lambda: s3.put_object_legal_hold(Bucket=bucket, Key="nope", LegalHold={"Status": "ON"}))
     assert (err["Code"], err["Key"], status) == ("NoSuchKey", "nope", 404)
     plain = new_bucket(s3, "lock-plain")
     s3.put_object(Bucket=plain, Key="k", Body=b"test")
@@ -296,7 +289,7 @@ def test_the_bypass_header_needs_an_object_lock_bucket(s3: Any) -> None:
     bucket = new_bucket(s3, "lock-plain")
     s3.put_object(Bucket=bucket, Key="k", Body=b"test")
     for bypass in (True, False):
-        err, status = _error(lambda: s3.delete_object(Bucket=bucket, Key="k", BypassGovernanceRetention=bypass))
+        err, status = error_and_status(lambda: s3.delete_object(Bucket=bucket, Key="k", BypassGovernanceRetention=bypass))
         assert (err["Code"], err["Message"], err["ArgumentName"], status) == (
             "InvalidArgument", "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
             "x-amz-bypass-governance-retention", 400)
@@ -346,10 +339,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def own(srv: Server, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    env = clean_env(tmp_path_factory.mktemp("object-lock-home"))
-    out = srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env)
-    assert out.returncode == 0, out.stderr
-    return AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint).client("s3", region_name="us-east-1")
+    return static_admin(srv, tmp_path_factory.mktemp("object-lock-home")).client("s3", region_name="us-east-1")
 
 
 def _advance(srv: Server, span: str) -> None:

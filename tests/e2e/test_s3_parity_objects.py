@@ -10,19 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv, aws_error, new_bucket
+from .conftest import AwsEnv, aws_error, error_and_status, new_bucket
 
 KEY_1 = b"1234567890abcdef1234567890abcdef"
 KEY_2 = b"abcdef1234567890abcdef1234567890"
-
-
-def _error(call: Any) -> tuple[dict[str, Any], int]:
-    """(the Error document, HTTP status) of the error `call` must end in."""
-    with pytest.raises(ClientError) as e:
-        call()
-    return e.value.response["Error"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 @pytest.fixture
@@ -43,7 +35,7 @@ def _customer(key: bytes) -> dict[str, str]:
 
 def test_two_checksum_headers_are_refused_before_either_is_read(s3: Any) -> None:
     bucket = _bucket(s3)
-    err, status = _error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"test data..",
+    err, status = error_and_status(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"test data..",
                                                ChecksumSHA256="abc", ChecksumCRC32="def"))
     assert (err["Code"], err["Message"], status) == (
         "InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.", 400)
@@ -119,16 +111,16 @@ def test_sse_c_argument_errors_name_the_encryption_header(s3: Any, sse_c_bucket:
         (bad_md5, "The calculated MD5 hash of the key did not match the hash that was provided."),
     ]
     for sse, message in cases:
-        err, status = _error(lambda: s3.put_object(Bucket=sse_c_bucket, Key="k", Body=b"x", **sse))
+        err, status = error_and_status(lambda: s3.put_object(Bucket=sse_c_bucket, Key="k", Body=b"x", **sse))
         # one argument name for all, and no ArgumentValue
         assert (err["Code"], err["Message"], err.get("ArgumentName"), "ArgumentValue" in err, status) == (
             "InvalidArgument", message, "x-amz-server-side-encryption", False, 400)
-    err, status = _error(lambda: s3.put_object(Bucket=sse_c_bucket, Key="k", Body=b"x",
+    err, status = error_and_status(lambda: s3.put_object(Bucket=sse_c_bucket, Key="k", Body=b"x",
                                                **{**good, "SSECustomerAlgorithm": "KMS"}))
     assert (err["Code"], err["ArgumentName"], err["ArgumentValue"], status) == (
         "InvalidEncryptionAlgorithmError", "x-amz-server-side-encryption", "KMS", 400)
     s3.put_object(Bucket=sse_c_bucket, Key="src", Body=b"x", **good)
-    err, status = _error(lambda: s3.copy_object(
+    err, status = error_and_status(lambda: s3.copy_object(
         Bucket=sse_c_bucket, Key="dst", CopySource=f"{sse_c_bucket}/src", CopySourceSSECustomerAlgorithm="KMS",
         CopySourceSSECustomerKey=good["SSECustomerKey"], CopySourceSSECustomerKeyMD5=good["SSECustomerKeyMD5"]))
     assert (err["Code"], err["ArgumentName"], err["ArgumentValue"], status) == (
@@ -169,8 +161,8 @@ def test_put_object_acl_on_a_delete_marker(s3: Any) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
     refused = ("MethodNotAllowed", "PUT", "DeleteMarker", 405)
-    assert _marker(*_error(lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="private"))) == refused
-    assert _marker(*_error(lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="private",
+    assert _marker(*error_and_status(lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="private"))) == refused
+    assert _marker(*error_and_status(lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="private",
                                                      VersionId=marker))) == refused
     assert aws_error(lambda: s3.get_object_acl(Bucket=bucket, Key="k"))[::2] == ("NoSuchKey", 404)
 
@@ -181,12 +173,12 @@ def test_object_tagging_on_a_delete_marker(s3: Any) -> None:
     marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
     tags = {"TagSet": [{"Key": "b", "Value": "2"}]}
     for version in ({"VersionId": marker}, {}):  # named, then as the current version
-        assert _marker(*_error(lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging=tags,
+        assert _marker(*error_and_status(lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging=tags,
                                                              **version))) == (
             "MethodNotAllowed", "PUT", "DeleteMarker", 405)
-        assert _marker(*_error(lambda: s3.get_object_tagging(Bucket=bucket, Key="k", **version))) == (
+        assert _marker(*error_and_status(lambda: s3.get_object_tagging(Bucket=bucket, Key="k", **version))) == (
             "MethodNotAllowed", "GET", "DeleteMarker", 405)
-        assert _marker(*_error(lambda: s3.delete_object_tagging(Bucket=bucket, Key="k", **version))) == (
+        assert _marker(*error_and_status(lambda: s3.delete_object_tagging(Bucket=bucket, Key="k", **version))) == (
             "MethodNotAllowed", "DELETE", "DeleteMarker", 405)
 
 
@@ -219,7 +211,7 @@ _HEADER_MESSAGE = ("The header 'x-amz-tagging' shall be encoded as UTF-8 then UR
 @pytest.mark.parametrize("tagging", ["key1=val1&key1=val2", "key1=val1,key2=val2"])
 def test_tagging_header_that_is_not_distinct_tags(s3: Any, tagging: str) -> None:
     bucket = _bucket(s3)
-    err, status = _error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"", Tagging=tagging))
+    err, status = error_and_status(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"", Tagging=tagging))
     assert (err["Code"], err["Message"], err["ArgumentName"], err["ArgumentValue"], status) == (
         "InvalidArgument", _HEADER_MESSAGE, "x-amz-tagging", tagging, 400)
     assert aws_error(lambda: s3.head_object(Bucket=bucket, Key="k"))[::2] == ("404", 404)  # nothing stored
@@ -232,16 +224,16 @@ def test_tagging_header_that_is_not_distinct_tags(s3: Any, tagging: str) -> None
 def test_object_tag_validation(s3: Any, tag: dict[str, str], message: str, fields: dict[str, str]) -> None:
     bucket = _bucket(s3)
     s3.put_object(Bucket=bucket, Key="k", Body=b"")
-    err, status = _error(lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [tag]}))
+    err, status = error_and_status(lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [tag]}))
     assert (err["Code"], err["Message"], {k: err.get(k) for k in fields}, status) == (
         "InvalidTag", message, fields, 400)
 
 
 def test_get_object_tagging_of_a_missing_key_names_it_with_its_bucket(s3: Any) -> None:
     bucket = _bucket(s3)
-    err, status = _error(lambda: s3.get_object_tagging(Bucket=bucket, Key="fake-key"))
+    err, status = error_and_status(lambda: s3.get_object_tagging(Bucket=bucket, Key="fake-key"))
     assert (err["Code"], err["Key"], status) == ("NoSuchKey", f"{bucket}/fake-key", 404)
-    err, _ = _error(lambda: s3.delete_object_tagging(Bucket=bucket, Key="fake-key"))
+    err, _ = error_and_status(lambda: s3.delete_object_tagging(Bucket=bucket, Key="fake-key"))
     assert err["Key"] == "fake-key"  # the other tagging calls name the key alone
 
 
@@ -259,13 +251,13 @@ def test_write_conditions_s3_does_not_serve(s3: Any) -> None:
     etag = s3.put_object(Bucket=bucket, Key="src", Body=b"source")["ETag"]
     for write in (lambda **kw: s3.put_object(Bucket=bucket, Key="dst", Body=b"x", **kw),
                   lambda **kw: s3.copy_object(Bucket=bucket, Key="dst", CopySource=f"{bucket}/src", **kw)):
-        assert _not_implemented(*_error(lambda: write(IfNoneMatch=etag))) == (
+        assert _not_implemented(*error_and_status(lambda: write(IfNoneMatch=etag))) == (
             "NotImplemented", _NOT_IMPLEMENTED, "If-None-Match",
             "We don't accept the provided value of If-None-Match header for this API", 501)
-        assert _not_implemented(*_error(lambda: write(IfMatch="*"))) == (
+        assert _not_implemented(*error_and_status(lambda: write(IfMatch="*"))) == (
             "NotImplemented", _NOT_IMPLEMENTED, "If-Match",
             "We don't accept the provided value of If-Match header for this API", 501)
-        assert _not_implemented(*_error(lambda: write(IfMatch="*", IfNoneMatch=etag))) == (
+        assert _not_implemented(*error_and_status(lambda: write(IfMatch="*", IfNoneMatch=etag))) == (
             "NotImplemented", _NOT_IMPLEMENTED, "If-Match,If-None-Match",
             "Multiple conditional request headers present in the request", 501)
     assert aws_error(lambda: s3.head_object(Bucket=bucket, Key="dst"))[::2] == ("404", 404)  # nothing written
@@ -274,7 +266,7 @@ def test_write_conditions_s3_does_not_serve(s3: Any) -> None:
 def test_delete_object_if_match(s3: Any) -> None:
     bucket = _bucket(s3)
     etag = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["ETag"]
-    err, status = _error(lambda: s3.delete_object(Bucket=bucket, Key="k", IfMatch='"badvalue"'))
+    err, status = error_and_status(lambda: s3.delete_object(Bucket=bucket, Key="k", IfMatch='"badvalue"'))
     assert (err["Code"], err["Message"], err["Condition"], status) == (
         "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", "If-Match", 412)
     s3.head_object(Bucket=bucket, Key="k")  # still there
@@ -290,7 +282,7 @@ def test_delete_object_conditions_of_directory_buckets(s3: Any) -> None:
                        ({"IfMatchSize": 10}, "x-amz-if-match-size"),
                        ({"IfMatchSize": 10, "IfMatch": "x", "IfMatchLastModifiedTime": when},
                         "x-amz-if-match-last-modified-time")):
-        assert _not_implemented(*_error(lambda: s3.delete_object(Bucket=bucket, Key="k", **kw))) == (
+        assert _not_implemented(*error_and_status(lambda: s3.delete_object(Bucket=bucket, Key="k", **kw))) == (
             "NotImplemented", _NOT_IMPLEMENTED, header, None, 501)
     s3.head_object(Bucket=bucket, Key="k")  # not deleted
 
@@ -325,7 +317,7 @@ def test_get_object_by_part_number(s3: Any) -> None:
     head = s3.head_object(Bucket=bucket, Key="mp", PartNumber=2)
     assert (head["ResponseMetadata"]["HTTPStatusCode"], head["ContentLength"]) == (206, 16)
 
-    err, status = _error(lambda: s3.get_object(Bucket=bucket, Key="mp", PartNumber=10))
+    err, status = error_and_status(lambda: s3.get_object(Bucket=bucket, Key="mp", PartNumber=10))
     assert (err["Code"], err["Message"], err["PartNumberRequested"], err["ActualPartCount"], status) == (
         "InvalidPartNumber", "The requested partnumber is not satisfiable", "10", "2", 416)
     assert aws_error(lambda: s3.get_object(Bucket=bucket, Key="mp", PartNumber=0))[::2] == ("InvalidArgument", 400)
@@ -333,7 +325,7 @@ def test_get_object_by_part_number(s3: Any) -> None:
         "InvalidRequest", "Cannot specify both Range header and partNumber query parameter", 400)
 
     s3.put_object(Bucket=bucket, Key="single", Body=b"test-123")
-    err, status = _error(lambda: s3.get_object(Bucket=bucket, Key="single", PartNumber=2))
+    err, status = error_and_status(lambda: s3.get_object(Bucket=bucket, Key="single", PartNumber=2))
     assert (err["Code"], err["PartNumberRequested"], err["ActualPartCount"], status) == (
         "InvalidPartNumber", "2", "1", 416)
     whole = s3.get_object(Bucket=bucket, Key="single", PartNumber=1)

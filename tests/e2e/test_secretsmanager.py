@@ -138,16 +138,14 @@ def test_rotation_runs_the_four_steps_and_follows_the_clock(tmp_path) -> None:
     import os
     import time
 
-    from .conftest import VENV_BIN, free_port
+    from .conftest import VENV_BIN, free_port, static_admin
 
     srv = Server(tmp_path / "data", free_port())
     fake_db = tmp_path / "db-password"
     srv.env = {"FAKE_DB": str(fake_db)}
     srv.start()
     try:
-        env = clean_env(tmp_path)
-        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
-        admin = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+        admin = static_admin(srv, tmp_path)
         iam = admin.client("iam")
         role = iam.create_role(RoleName="rotator", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -158,7 +156,7 @@ def test_rotation_runs_the_four_steps_and_follows_the_clock(tmp_path) -> None:
         script.write_text(ROTATION_FUNCTION)
         reg = subprocess.run([str(VENV_BIN / "skyhold"), "rotation", "register", "--data-dir", str(srv.data_dir),
                               "--role-arn", role["Arn"], "db-rotator", "--", sys.executable, str(script)],
-                             capture_output=True, text=True, env={**os.environ, **env})
+                             capture_output=True, text=True, env={**os.environ, **admin.env})
         assert reg.returncode == 0, reg.stderr
         function_arn = reg.stdout.strip()
         sm = admin.client("secretsmanager")

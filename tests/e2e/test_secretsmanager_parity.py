@@ -117,7 +117,7 @@ def test_force_deleting_a_secret_that_does_not_exist_succeeds(sm: Any) -> None:
     name = _name()
     out = sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
     assert out["Name"] == name
-    assert out["ARN"].startswith(f"arn:aws:secretsmanager:us-east-1:") and f":secret:{name}-" in out["ARN"]
+    assert out["ARN"].startswith("arn:aws:secretsmanager:us-east-1:") and f":secret:{name}-" in out["ARN"]
     assert out["DeletionDate"] is not None
     # without force, a missing secret is still an error
     assert aws_error(lambda: sm.delete_secret(SecretId=name))[0] == "ResourceNotFoundException"

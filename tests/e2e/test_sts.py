@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import totp
-from .conftest import AwsEnv, Server, clean_env, free_port
+from .conftest import AwsEnv, Server, clean_env, free_port, new_account, static_admin
 
 NO_RETRY = Config(retries={"max_attempts": 1})
 
@@ -154,11 +154,7 @@ def test_duration_rules(admin: AwsEnv, learner: dict) -> None:
 
 
 def test_cross_account_needs_both_sides(admin: AwsEnv, server: Server, learner: dict, tmp_path) -> None:
-    name = f"partner{uuid.uuid4().hex[:6]}"
-    assert server.cli("account", "create", name).returncode == 0
-    env = clean_env(tmp_path)
-    assert server.cli("configure", "--profile", name, "--account", name, "--endpoint", server.endpoint, env=env).returncode == 0
-    partner = AwsEnv(env=env, profile=name, endpoint=server.endpoint)
+    partner, _ = new_account(server, tmp_path, "partner")
     role_arn = partner.client("iam").create_role(
         RoleName="auditor", AssumeRolePolicyDocument=trust({"AWS": f"arn:aws:iam::{learner['account']}:root"})
     )["Role"]["Arn"]
@@ -278,9 +274,7 @@ def test_expired_credentials_after_clock_advance(tmp_path) -> None:
     srv = Server(tmp_path / "data", free_port())
     srv.start()
     try:
-        env = clean_env(tmp_path)
-        assert srv.cli("configure", "--static-keys", "--endpoint", srv.endpoint, env=env).returncode == 0
-        admin = AwsEnv(env=env, profile="skyhold", endpoint=srv.endpoint)
+        admin = static_admin(srv, tmp_path)
         creds = admin.client("sts").get_session_token(DurationSeconds=900)["Credentials"]
         session = client(srv.endpoint, "sts", creds)
         session.get_caller_identity()
