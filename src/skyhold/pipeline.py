@@ -35,6 +35,8 @@ from skyhold.services.iam.access_keys import record_key_use
 from skyhold.services.registry import SERVED, Handler, load_authz, load_handlers
 from skyhold.services.s3 import cors as s3_cors
 from skyhold.services.s3 import post_object as s3_post
+from skyhold.services.s3 import records as s3_records
+from skyhold.services.s3 import region as s3_region
 from skyhold.services.sts import limits as session_limits
 from skyhold.store.base import Store
 from skyhold.store import open_trail_store
@@ -82,6 +84,8 @@ class Call:
     # What authorization checked (the audit trail names these resources and owners).
     accesses: list[Access] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    # Authenticated by a presigned URL's query (S3's s3:authType REST-QUERY-STRING).
+    presigned: bool = False
 
     @property
     def store(self) -> Store:
@@ -160,7 +164,7 @@ class Pipeline:
                 operation = op.name
                 call = await self._authenticate(req, body, model, op, service, request_id, scope_service is not None)
                 session_limits.check(call.principal, service, operation)
-                params = protocol.parse_request(op, req)
+                params = self._parse(call, op, req)
                 self.authorizer.check(call, params)
                 result = await self._dispatch(call, params)
                 response = protocol.serialize_response(op, result, request_id)
@@ -205,6 +209,16 @@ class Pipeline:
         request_log.write(f"{service} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
         return response
 
+    def _parse(self, call: Call, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
+        try:
+            return protocol.parse_request(op, req)
+        except rest.BodyRefused as refused:
+            # S3 finds the bucket before it reads the body: a missing bucket (or one
+            # in another region) is answered first, as AWS does.
+            if refused.bucket is not None and op.name != "CreateBucket":
+                s3_region.check(call, s3_records.get_bucket(self.store, refused.bucket).value)
+            raise
+
     async def _find_operation(self, model: ServiceModel, req: HttpRequest, body: Body) -> tuple[OperationModel, Body]:
         """The operation, and the body to go on with (a small upload's, read already)."""
         # REST operations are found from method + path alone, so an S3 upload can
@@ -243,6 +257,7 @@ class Pipeline:
             )
         who = ANONYMOUS_PRINCIPAL
         verifier = None
+        presigned = False
         if result is not None:
             if result.credential is not None:
                 who = result.credential.principal
@@ -250,11 +265,12 @@ class Pipeline:
                     self._note_key_use(who.access_key_id, signing_name, result.info.region)
             if result.info is not None:
                 region = result.info.region
+                presigned = result.info.presigned
             verifier = result.body_verifier
         stream: AsyncIterator[bytes] | Iterable[bytes] | None = None
         if req.body is None:  # a streaming upload: its bytes reach the handler verified
             stream = body.verified(verifier) if isinstance(body, Preread) else _verified_stream(body, verifier)
-        return Call(self, req, service, op.name, region, who, request_id, body_stream=stream)
+        return Call(self, req, service, op.name, region, who, request_id, body_stream=stream, presigned=presigned)
 
     async def _form_upload(self, req: HttpRequest, body: Body, request_id: str) -> tuple[Call, dict[str, Any]]:
         """A browser's form upload: the policy in the form is what is signed, not the request."""

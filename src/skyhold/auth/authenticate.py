@@ -85,6 +85,9 @@ def authenticate(
         if info.date != info.amz_date_text[:8]:
             raise errors.scope_date_mismatch(style, info.date, info.amz_date_text)
         _check_time(info, style, now)
+        if "host" not in info.signed_headers:
+            # Host must be signed (SigV4 guide): else a signature replays against another endpoint.
+            raise errors.host_not_signed(style)
     credential = lookup(info.access_key_id)
     if credential is None or not credential.active:
         raise errors.unknown_access_key(style, info.access_key_id)
@@ -144,9 +147,10 @@ def _check_signature(req: HttpRequest, info: SigV4Info, key: bytes, style: Style
 
 def _check_all_amz_headers_signed(req: HttpRequest, info: SigV4Info) -> None:
     # S3 refuses x-amz-* headers that ride along unsigned (they change what S3 does:
-    # encryption, ACLs, copy sources), rather than letting a proxy inject them.
+    # encryption, ACLs, copy sources), rather than letting a proxy inject them, and an
+    # unsigned Host (a virtual-hosted bucket's signature would replay on another).
     signed = info.signed_headers
-    unsigned = [h for h in req.headers if h.startswith("x-amz-") and h not in signed]
+    unsigned = [h for h in req.headers if (h.startswith("x-amz-") or h == "host") and h not in signed]
     if info.presigned:
         unsigned = [h for h in unsigned if h != "x-amz-content-sha256"]
     if unsigned:

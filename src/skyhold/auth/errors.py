@@ -317,6 +317,15 @@ def incomplete_query(style: Style, missing: list[str]) -> AwsError:
     return _coral(style, "IncompleteSignature", message, 400)
 
 
+def presign_too_long(style: Style) -> AwsError:
+    message = ("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be "
+               "less than 604800 seconds")
+    if style is Style.S3:
+        return s3_query_error(message)
+    # S3's wording in the service's own error document (other services' is not recorded).
+    return _coral(style, "IncompleteSignature", message, 400)
+
+
 def incomplete_credential(style: Style, credential: str) -> AwsError:
     message = (
         "Credential must have exactly 5 slash-delimited elements, "
@@ -356,6 +365,13 @@ def s3_query_scope_date(scope_date: str, amz_date: str) -> AwsError:
     return s3_query_error(
         f'Invalid credential date "{scope_date}". This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
     )
+
+
+def host_not_signed(style: Style) -> AwsError:
+    """A coral service's answer when SignedHeaders leaves out Host (S3 answers with
+    `unsigned_headers`)."""
+    return _coral(style, "SignatureDoesNotMatch",
+                  "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.", 403)
 
 
 def unsigned_headers(names: list[str]) -> AwsError:

@@ -204,8 +204,12 @@ def _bounds(condition: list[Any]) -> tuple[int, int]:
 
 
 def content_length_range(policy: dict[str, Any] | None) -> tuple[int, int] | None:
-    """(min, max) bytes the policy allows the file; None when it sets no range."""
-    for condition in (policy or {}).get("conditions", ()):
-        if isinstance(condition, list) and len(condition) == 3 and str(condition[0]).lower() == "content-length-range":
-            return _bounds(condition)
-    return None
+    """(min, max) bytes the policy allows the file; None when it sets no range.
+    Every condition must hold, so several ranges allow only what they all allow."""
+    ranges = [
+        _bounds(condition) for condition in (policy or {}).get("conditions", ())
+        if isinstance(condition, list) and len(condition) == 3 and str(condition[0]).lower() == "content-length-range"
+    ]
+    if not ranges:
+        return None
+    return max(low for low, _ in ranges), min(high for _, high in ranges)

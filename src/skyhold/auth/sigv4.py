@@ -422,21 +422,19 @@ def _from_query(req: HttpRequest, params: dict[str, str], style: Style, pairs: l
     expires: int | None = None
     expires_text = params.get("X-Amz-Expires")
     if expires_text is not None:
-        try:
-            expires = int(expires_text)
-        except ValueError:
+        # ASCII digits only: int() would also take "1_0", "+5", " 7" and other scripts' digits.
+        digits = expires_text[1:] if expires_text[:1] == "-" else expires_text
+        if not (digits.isascii() and digits.isdigit()):
             raise errors.s3_query_error("X-Amz-Expires should be a number") if s3 else errors.incomplete_query(
                 style, ["X-Amz-Expires"]
-            ) from None
+            )
+        expires = int(expires_text)
         if expires < 0:
             raise errors.s3_query_error("X-Amz-Expires must be non-negative") if s3 else errors.incomplete_query(
                 style, ["X-Amz-Expires"]
             )
         if expires > MAX_PRESIGN_EXPIRES:
-            raise errors.s3_query_error(
-                "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires "
-                "must be less than 604800 seconds"
-            )
+            raise errors.presign_too_long(style)
     credential = params["X-Amz-Credential"]
     parts = credential.split("/")
     if len(parts) != 5:

@@ -12,6 +12,13 @@ logic" and "Cross-account policy evaluation logic"):
 - ACCOUNT: an account id or `arn:aws:iam::ACCT:root` — delegates to the account's IAM
   policies: the caller's identity-based policies must allow too.
 Wildcards other than a lone "*" are not valid in principals and never match.
+
+A user or role can also be named by its unique id: IAM stores the users and roles a
+trust or resource policy names as their ids (skyhold.services.iam.principals), so
+that a principal deleted and created again under the same name is not the one the
+policy named. A user id (AIDA…) names the user whose id it is, as its ARN does
+(DIRECT); a role id (AROA…) names the role's sessions, whose caller id is
+"AROA…:session-name", as the role's ARN does (ROLE).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from skyhold import principal as P
 from skyhold.policy.request import ROLE, Caller
 
 NONE, ACCOUNT, ANY, ROLE_MATCH, DIRECT = 0, 1, 2, 3, 4
+ROLE_ID_PREFIX = "AROA"  # IAM's unique-id prefix for roles (users' is AIDA)
 KIND_NAMES = {NONE: "none", ACCOUNT: "account", ANY: "any", ROLE_MATCH: "role", DIRECT: "direct"}
 
 
@@ -44,6 +52,10 @@ def _account_of(entry: str) -> str | None:
     return None
 
 
+def _is_role_id(entry: str) -> bool:
+    return entry.startswith(ROLE_ID_PREFIX) and ":" not in entry
+
+
 def _role_key(entry: str) -> tuple[str, str] | None:
     parts = entry.split(":", 5)
     if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
@@ -57,6 +69,7 @@ class PrincipalMatcher:
     accounts: frozenset[str] = frozenset()
     arns: frozenset[str] = frozenset()  # user/session/federated-user ARNs and unique ids
     roles: frozenset[tuple[str, str]] = frozenset()  # (account, role name)
+    role_ids: frozenset[str] = frozenset()  # AROA… unique ids
     services: frozenset[str] = frozenset()
     federated: frozenset[str] = frozenset()
     canonical: frozenset[str] = frozenset()
@@ -69,6 +82,7 @@ class PrincipalMatcher:
         accounts: set[str] = set()
         arns: set[str] = set()
         roles: set[tuple[str, str]] = set()
+        role_ids: set[str] = set()
         any_ = False
         el = element if isinstance(element, dict) else {}
         for entry in _as_list(el.get("AWS")):
@@ -78,6 +92,8 @@ class PrincipalMatcher:
                 accounts.add(acct)
             elif (rk := _role_key(entry)) is not None:
                 roles.add(rk)
+            elif _is_role_id(entry):
+                role_ids.add(entry)
             else:
                 arns.add(entry)
         return cls(
@@ -85,6 +101,7 @@ class PrincipalMatcher:
             accounts=frozenset(accounts),
             arns=frozenset(arns),
             roles=frozenset(roles),
+            role_ids=frozenset(role_ids),
             services=frozenset(s.lower() for s in _as_list(el.get("Service"))),
             federated=frozenset(_as_list(el.get("Federated"))),
             canonical=frozenset(_as_list(el.get("CanonicalUser"))),
@@ -115,7 +132,7 @@ class PrincipalMatcher:
             return DIRECT
         if c.arn in self.arns or (c.user_id and c.user_id in self.arns):
             return DIRECT
-        if c.type in (P.ASSUMED_ROLE, ROLE) and (c.account, c.name) in self.roles:
+        if c.type in (P.ASSUMED_ROLE, ROLE) and ((c.account, c.name) in self.roles or self._role_id_of(c)):
             return ROLE_MATCH
         if c.account in self.accounts:
             return max(best, ACCOUNT)
@@ -141,5 +158,10 @@ class PrincipalMatcher:
         if c.type == P.ROOT:
             return True
         if c.type == ROLE:
-            return (c.account, c.name) in self.roles
+            return (c.account, c.name) in self.roles or self._role_id_of(c)
         return c.arn in self.arns or (bool(c.user_id) and c.user_id in self.arns)
+
+    def _role_id_of(self, c: Caller) -> bool:
+        """Whether a role, or a session of one (user id "AROA…:session"), has one of the
+        role ids listed."""
+        return bool(self.role_ids) and c.user_id.partition(":")[0] in self.role_ids

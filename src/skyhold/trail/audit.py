@@ -16,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from skyhold import ids
 from skyhold.errors import AwsError
+from skyhold.services.kms import on_behalf
 from skyhold.store.sqlite import SqliteStore
 from skyhold.trail import events
 from skyhold.trail.recorder import Recorder
@@ -70,6 +72,17 @@ class Audit:
         )
         durable = committed or failure is not None or not events.is_read_only(call.operation)
         await self.recorder.record(line, durable=durable)
+        for kms in call.extras.get(on_behalf.EXTRA) or ():  # KMS calls the service made for the caller
+            host = f"{kms.service}.amazonaws.com"
+            # a cross-account call KMS refused is logged in the caller's account only (KMS guide)
+            denied = kms.failure is not None and kms.failure.code == "AccessDeniedException"
+            recipients = (who.account,) if denied else (who.account, kms.key_account)
+            await self.recorder.record(events.call_line(
+                who=who, service="kms", operation=kms.operation, region=call.region, source_ip=host, user_agent=host,
+                request_id=ids.request_id(), params=kms.params, failure=kms.failure,
+                result={"KeyMaterialId": kms.material} if kms.material else None,
+                keys=[self.recorder.key(a) for a in dict.fromkeys(a for a in recipients if a)],
+                resources=[r for r in [events.resource_of(kms.key_arn, kms.key_account)] if r]), durable=durable)
         return True
 
     def start(self) -> None:

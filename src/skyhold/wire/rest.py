@@ -218,6 +218,15 @@ def _no_operation(model: ServiceModel, req: HttpRequest, path: str, router: _Rou
 
 # ---- parsing ------------------------------------------------------------------------------
 
+@dataclass(eq=False)
+class BodyRefused(AwsError):
+    """S3 could not read a request's body document (MalformedXML and the like). S3 looks
+    the bucket up before it reads the body, so whoever runs the request answers
+    NoSuchBucket instead when `bucket` does not exist (pipeline.py does)."""
+
+    bucket: str | None = None
+
+
 def parse(op: OperationModel, req: HttpRequest) -> dict[str, Any]:
     plan = input_plan(op)
     s3 = op.service_model.protocol == "rest-xml"
@@ -248,7 +257,13 @@ def _parse(plan: InputPlan, req: HttpRequest, s3: bool) -> dict[str, Any]:
     for name, loc, wire in plan.required_loc:
         if name not in out:
             raise MissingMember(name, wire if loc != "header" else wire.lower())
-    _parse_body(plan, req, out, s3)
+    try:
+        _parse_body(plan, req, out, s3)
+    except WireProblem as problem:
+        if not s3:
+            raise
+        err = problem_error(problem, s3, plan)
+        raise BodyRefused(err.code, err.message, err.status, extra=err.extra, bucket=out.get("Bucket")) from None
     return out
 
 
@@ -532,6 +547,9 @@ def serialize(op: OperationModel, result: dict[str, Any], request_id: str) -> Ht
         else:
             body = json.dumps(jsoncodec.encode(plan.body, result), separators=(",", ":")).encode()
             headers.append(("content-type", "application/json"))
+    elif s3 and op.name == "HeadBucket":
+        # S3 labels HeadBucket's (bodiless) answer as XML all the same (recorded AWS answers).
+        headers.append(("content-type", "application/xml"))
     return HttpResponse(status, headers, body)
 
 

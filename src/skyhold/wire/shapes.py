@@ -15,6 +15,10 @@ from botocore.model import Shape
 # Namespace prefixes the models use on XML attributes (S3 Grantee's xsi:type).
 XML_PREFIXES = {"xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 
+# (structure, member) the models call required that AWS accepts absent: S3 takes a
+# <Tagging> without <TagSet> as an empty tag set (recorded AWS answers).
+_NOT_REQUIRED = frozenset({("Tagging", "TagSet")})
+
 
 class Node:
     __slots__ = (
@@ -119,7 +123,7 @@ def compile_shape(shape: Shape | None, member_name: str | None = None) -> Node |
     node.map_value_name = "value"
     node.xml_plan = None
     if node.type == "structure":
-        node.required = tuple(meta.get("required", ()))
+        node.required = tuple(r for r in meta.get("required", ()) if (shape.name, r) not in _NOT_REQUIRED)
         for name, mshape in shape.members.items():
             m = compile_shape(mshape, name)
             assert m is not None

@@ -25,9 +25,9 @@ def h(h: S3Harness) -> S3Harness:
 
 
 def _call(h: S3Harness, operation: str, who: P.Principal | None = None, headers: dict[str, str] | None = None,
-          query: str = "") -> Call:
+          query: str = "", presigned: bool = False) -> Call:
     request = HttpRequest("GET", "/", query, {"host": "localhost", **(headers or {})})
-    return Call(h.pipeline, request, "s3", operation, "us-east-1", who or h.admin, "req")
+    return Call(h.pipeline, request, "s3", operation, "us-east-1", who or h.admin, "req", presigned=presigned)
 
 
 def _accesses(h: S3Harness, operation: str, service: Any = s3, **kw: Any) -> list[Access]:
@@ -120,9 +120,12 @@ def test_create_bucket_location_constraint(h: S3Harness) -> None:
 
 
 def test_how_the_request_was_signed(h: S3Harness) -> None:
-    presigned = _accesses(h, "GetObject", query="X-Amz-Signature=abc",
+    presigned = _accesses(h, "GetObject", query="X-Amz-Signature=abc", presigned=True,
                           params={"Bucket": "authz", "Key": "doc"})[0]
     assert presigned.context["s3:authType"] == "REST-QUERY-STRING"
+    # What authenticated the request counts, not what its query says.
+    posing = _accesses(h, "GetObject", query="X-Amz-Signature=abc", params={"Bucket": "authz", "Key": "doc"})[0]
+    assert posing.context["s3:authType"] == "REST-HEADER"
     anonymous = _accesses(h, "GetObject", who=P.ANONYMOUS_PRINCIPAL, params={"Bucket": "authz", "Key": "doc"})[0]
     assert "s3:authType" not in anonymous.context and "s3:signatureversion" not in anonymous.context
 

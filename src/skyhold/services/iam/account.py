@@ -159,7 +159,7 @@ def get_account_authorization_details(call: Call, params: dict[str, Any]) -> dic
             d = groups.view(value)
             d.update(GroupPolicyList=_inline(value), AttachedManagedPolicies=_attached(call, value))
         elif section == "RoleDetailList":
-            d = roles.view(value)
+            d = roles.view(value, store)
             d.pop("MaxSessionDuration")  # not part of RoleDetail
             d.pop("Description", None)
             name = value["RoleName"].lower()

@@ -20,7 +20,7 @@ def view(call: Call, profile: dict[str, Any], *, full: bool = True) -> dict[str,
     for name in profile.get("Roles", []):
         rec = call.store.get(records.ROLE, records.name_key(account, name))
         if rec is not None:
-            role_views.append(roles.view(rec.value, full=False))
+            role_views.append(roles.view(rec.value, call.store, full=False))
     out: dict[str, Any] = {
         "Path": profile["Path"],
         "InstanceProfileName": profile["InstanceProfileName"],

@@ -1,34 +1,49 @@
-"""Whether the principals a policy names exist.
+"""The principals a trust or resource policy names: whether they exist, and their
+binding to unique ids.
 
 IAM resolves a user or role named in a trust or resource policy when the policy is
 written (it keeps the principal's unique id), so a policy naming a user or role that
 does not exist, a group, or a malformed ARN is refused. An account (its 12-digit id
 or its root ARN) is accepted as it is: AWS does not check that an account exists.
+
+The binding (IAM User Guide, "AWS JSON policy elements: Principal", IAM role and user
+principals): when the policy is saved, each user or role ARN in its Principal or
+NotPrincipal becomes that principal's unique id (AIDA… / AROA…). The policy grants
+that principal only: deleting it and creating another of the same name does not
+bring access back — the policy must be saved again. While the principal exists the
+policy shows the ARN; once it is gone it shows the bare unique id.
+
+Each service keeps, next to the caller's text, the `Binding` that `bind` returns:
+- `evaluated` gives the engine the text with those ARNs replaced by the ids (computed
+  at write time, so deciding a request reads nothing more from the store, and the
+  text is stable, so compiled-policy caches stay warm);
+- `displayed` gives the Get operations the caller's text, with the id in place of the
+  ARN of each principal that no longer exists (or exists as a different principal).
+A policy stored before bindings existed has none: it is bound to the principals that
+exist when it is read.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, TypedDict
 
 from skyhold.services.iam import records
 from skyhold.store.base import Store
 
 
+class Binding(TypedDict, total=False):
+    Ids: dict[str, str]  # user/role ARN as the policy names it → the unique id it was bound to
+    Evaluated: str  # the policy with those ARNs replaced by their ids (absent when Ids is empty)
+
+
 def unknown(store: Store, document: str) -> list[str]:
     """The "AWS" principals of a (grammatically valid) policy document that name no
     principal, in the order the document names them."""
-    doc = json.loads(document)
-    statements = doc.get("Statement")
-    out: list[str] = []
-    for st in statements if isinstance(statements, list) else [statements]:
-        named = st.get("Principal", st.get("NotPrincipal")) if isinstance(st, dict) else None
-        if not isinstance(named, dict):
-            continue  # "*", or no principal (an identity policy)
-        aws = named.get("AWS")
-        for who in aws if isinstance(aws, list) else [aws] if aws is not None else []:
-            if not exists(store, str(who)):
-                out.append(str(who))
-    return out
+    return [who for who in _named(json.loads(document)) if not exists(store, who)]
 
 
 def exists(store: Store, who: str) -> bool:
@@ -43,13 +58,92 @@ def exists(store: Store, who: str) -> bool:
     if service == "iam" and resource == "root":
         return True
     if service == "iam" and kind in ("user", "role") and rest:
-        found = store.get(records.USER if kind == "user" else records.ROLE,
-                          records.name_key(account, rest.rsplit("/", 1)[-1]))
-        return found is not None and found.value.get("Arn") == who
+        return unique_id(store, who) is not None
     if service == "sts" and kind == "assumed-role":
         role, _, session = rest.partition("/")
         return bool(session) and store.get(records.ROLE, records.name_key(account, role)) is not None
     return service == "sts" and kind == "federated-user" and bool(rest)
+
+
+def unique_id(store: Store, who: str) -> str | None:
+    """The unique id of the IAM user or role with exactly this ARN (path included);
+    None for anything else, or when there is none."""
+    parts = who.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or not _account(parts[4]):
+        return None
+    kind, _, rest = parts[5].partition("/")
+    if kind not in ("user", "role") or not rest:
+        return None
+    found = store.get(records.USER if kind == "user" else records.ROLE,
+                      records.name_key(parts[4], rest.rsplit("/", 1)[-1]))
+    if found is None or found.value.get("Arn") != who:
+        return None
+    return str(found.value["UserId" if kind == "user" else "RoleId"])
+
+
+def bind(store: Store, document: str) -> Binding:
+    """Bind the users and roles a (validated) policy names to their unique ids: what
+    a service stores with the policy when it is written."""
+    doc = json.loads(document)
+    ids = {who: uid for who in dict.fromkeys(_named(doc)) if (uid := unique_id(store, who)) is not None}
+    return {"Ids": ids, "Evaluated": _substitute(document, doc, ids)} if ids else {"Ids": {}}
+
+
+def evaluated(store: Store, document: str, binding: Binding | None) -> str:
+    """The policy as the engine should decide with it: bound principals by unique id."""
+    if binding is None:  # stored before bindings: bound to the principals of today
+        binding = bind(store, document)
+    return binding.get("Evaluated", document)
+
+
+def displayed(store: Store, document: str, binding: Binding | None) -> str:
+    """The policy as AWS shows it: the caller's text, except that a principal that no
+    longer exists (its ARN now names nobody, or someone else) shows as its unique id."""
+    ids = (binding or {}).get("Ids") or {}
+    gone = {who: uid for who, uid in ids.items() if unique_id(store, who) != uid}
+    return _substitute(document, json.loads(document), gone) if gone else document
+
+
+def _substitute(text: str, doc: Any, ids: dict[str, str]) -> str:
+    """`text` with each principal ARN in `ids` replaced by its id. The caller's text is
+    kept (layout, key order) when every occurrence of the ARN's JSON string is one of
+    the principals; otherwise (the ARN also appears in a condition, or is written with
+    escapes) the document is serialized again."""
+    named = Counter(_named(doc))
+    if all(text.count(json.dumps(who)) == named[who] for who in ids):
+        for who, uid in ids.items():
+            text = text.replace(json.dumps(who), json.dumps(uid))
+        return text
+    doc = copy.deepcopy(doc)
+    for st in _statements(doc):
+        for element in ("Principal", "NotPrincipal"):
+            named_in = st.get(element)
+            if isinstance(named_in, dict) and "AWS" in named_in:
+                named_in["AWS"] = _swap(named_in["AWS"], ids)
+    return json.dumps(doc)
+
+
+def _swap(aws: Any, ids: dict[str, str]) -> Any:
+    if isinstance(aws, list):
+        return [_swap(who, ids) for who in aws]
+    return ids.get(aws, aws) if isinstance(aws, str) else aws
+
+
+def _statements(doc: Any) -> list[dict[str, Any]]:
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    return [st for st in (statements if isinstance(statements, list) else [statements]) if isinstance(st, dict)]
+
+
+def _named(doc: Any) -> Iterator[str]:
+    """Each "AWS" entry of each Principal and NotPrincipal, in document order."""
+    for st in _statements(doc):
+        for element in ("Principal", "NotPrincipal"):
+            named_in = st.get(element)
+            if not isinstance(named_in, dict):
+                continue  # "*", or no principal (an identity policy)
+            aws = named_in.get("AWS")
+            for who in aws if isinstance(aws, list) else [aws] if aws is not None else []:
+                yield str(who)
 
 
 def _account(text: str) -> bool:

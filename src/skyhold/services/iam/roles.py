@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from skyhold import ids
-from skyhold.services.iam import common, documents, errors, managed, records, tags
+from skyhold.services.iam import common, documents, errors, managed, principals, records, tags
 from skyhold.store.base import ConflictError, Store
 
 if TYPE_CHECKING:
@@ -13,16 +13,29 @@ if TYPE_CHECKING:
 
 ROLES_PER_ACCOUNT = 1000
 DEFAULT_MAX_SESSION = 3600
+# Next to the trust policy: its principals bound to their unique ids (principals.bind).
+TRUST_BINDING = "AssumeRolePolicyBinding"
 
 
-def view(role: dict[str, Any], *, full: bool = True) -> dict[str, Any]:
+def trust_binding(store: Store, trust: str) -> dict[str, Any]:
+    """The record fields of a trust policy being written: its text and its binding."""
+    return {"AssumeRolePolicyDocument": trust, TRUST_BINDING: principals.bind(store, trust)}
+
+
+def evaluated_trust(store: Store, role: dict[str, Any]) -> str:
+    """The role's trust policy as STS decides with it (users and roles by unique id)."""
+    return principals.evaluated(store, role["AssumeRolePolicyDocument"], role.get(TRUST_BINDING))
+
+
+def view(role: dict[str, Any], store: Store, *, full: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Path": role["Path"],
         "RoleName": role["RoleName"],
         "RoleId": role["RoleId"],
         "Arn": role["Arn"],
         "CreateDate": common.dt(role["CreateDate"]),
-        "AssumeRolePolicyDocument": common.encode_document(role["AssumeRolePolicyDocument"]),
+        "AssumeRolePolicyDocument": common.encode_document(
+            principals.displayed(store, role["AssumeRolePolicyDocument"], role.get(TRUST_BINDING))),
         "MaxSessionDuration": role.get("MaxSessionDuration", DEFAULT_MAX_SESSION),
     }
     if role.get("Description"):
@@ -55,7 +68,7 @@ def create_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         "Arn": records.role_arn(account, name, path),
         "Path": path,
         "CreateDate": common.now_text(),
-        "AssumeRolePolicyDocument": trust,
+        **trust_binding(store, trust),
         "MaxSessionDuration": params.get("MaxSessionDuration") or DEFAULT_MAX_SESSION,
         "Tags": new_tags,
         "Policies": {},
@@ -66,7 +79,7 @@ def create_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if boundary:
         role["PermissionsBoundary"] = boundary
     store.put(records.ROLE, records.name_key(account, name), role, expect_version=0)
-    out = view(role)
+    out = view(role, store)
     # CreateRole's answer has neither yet: AWS shows them from GetRole/ListRoles on.
     out.pop("RoleLastUsed")
     out.pop("MaxSessionDuration")
@@ -75,14 +88,14 @@ def create_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def get_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     role, _ = common.require_role(call.store, common.account_of(call), params["RoleName"])
-    return {"Role": view(role)}
+    return {"Role": view(role, call.store)}
 
 
 def list_roles(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found = [r for r in records.in_account(call.store, records.ROLE, common.account_of(call))
              if common.path_matches(r, params)]
     page, more = common.paginate(found, params, key=lambda r: r["RoleName"].lower())
-    return {"Roles": [view(r, full=False) for r in page], **more}
+    return {"Roles": [view(r, call.store, full=False) for r in page], **more}
 
 
 def _update(call: Call, role_name: str, **changes: Any) -> dict[str, Any]:
@@ -101,13 +114,13 @@ def update_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def update_role_description(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     role = _update(call, params["RoleName"], Description=params["Description"])
-    return {"Role": view(role)}
+    return {"Role": view(role, call.store)}
 
 
 def update_assume_role_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     common.require_role(call.store, common.account_of(call), params["RoleName"])
     documents.check_trust(call.store, params["PolicyDocument"])
-    _update(call, params["RoleName"], AssumeRolePolicyDocument=params["PolicyDocument"])
+    _update(call, params["RoleName"], **trust_binding(call.store, params["PolicyDocument"]))
     return {}
 
 

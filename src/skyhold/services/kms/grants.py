@@ -50,15 +50,17 @@ def effective_policy(key: dict[str, Any]) -> str:
     """The key policy plus one statement per grant. Grants never change once made,
     so the folded text is cached by (policy, grant ids) — and its stable text keeps
     the policy engine's compiled-policy cache warm."""
+    # The key policy with its users and roles bound to their unique ids, as written.
+    policy = (key.get(r.POLICY_BINDING) or {}).get("Evaluated", key["Policy"])
     grants = key.get("Grants") or []
     if not grants:
-        return key["Policy"]
-    cache_key = (key["Policy"], tuple(g["GrantId"] for g in grants))
+        return policy
+    cache_key = (policy, tuple(g["GrantId"] for g in grants))
     folded = _FOLDED.get(cache_key)
     if folded is None:
         if len(_FOLDED) >= _FOLDED_MAX:
             _FOLDED.clear()
-        folded = _FOLDED[cache_key] = _fold(key["Policy"], grants)
+        folded = _FOLDED[cache_key] = _fold(policy, grants)
     return folded
 
 

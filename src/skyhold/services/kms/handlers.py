@@ -578,7 +578,8 @@ def list_aliases(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def get_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
-    return {"Policy": key["Policy"], "PolicyName": "default"}
+    return {"Policy": principals.displayed(call.store, key["Policy"], key.get(r.POLICY_BINDING)),
+            "PolicyName": "default"}
 
 
 def list_key_policies(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -586,7 +587,8 @@ def list_key_policies(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"PolicyNames": ["default"], "Truncated": False}
 
 
-def _check_policy(call: Call, key_arn: str, policy: str, bypass: bool) -> None:
+def _check_policy(call: Call, key_arn: str, policy: str, bypass: bool) -> principals.Binding:
+    """Validate a key policy as KMS does; its principals bound to their unique ids."""
     try:
         validate_policy(policy, "resource")
     except AwsError as err:
@@ -594,23 +596,27 @@ def _check_policy(call: Call, key_arn: str, policy: str, bypass: bool) -> None:
     if principals.unknown(call.store, policy):
         raise AwsError("MalformedPolicyDocumentException",
                        "Policy contains a statement with one or more invalid principals.", 400)
+    binding = principals.bind(call.store, policy)
     if bypass:
-        return
+        return binding
     # The lockout safety check: the caller must still be able to PutKeyPolicy after
     # the change, or nobody could ever fix the key again.
     probe = Access("kms:PutKeyPolicy", key_arn, {"kms:CallerAccount": call.principal.account},
-                   resource_account=call.principal.account, resource_policy=policy, resource_policy_required=True)
+                   resource_account=call.principal.account,
+                   resource_policy=principals.evaluated(call.store, policy, binding), resource_policy_required=True)
     if not call.pipeline.authorizer.decide(call, probe).allowed:
         raise AwsError("MalformedPolicyDocumentException",
                        "The new key policy will not allow you to update the key policy in the future.", 400)
+    return binding
 
 
 def put_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
     if params.get("PolicyName", "default") != "default":
         raise AwsError("NotFoundException", f"Key policy {params['PolicyName']} is not found.", 400)
-    _check_policy(call, key["Arn"], params["Policy"], params.get("BypassPolicyLockoutSafetyCheck", False))
+    binding = _check_policy(call, key["Arn"], params["Policy"], params.get("BypassPolicyLockoutSafetyCheck", False))
     key["Policy"] = params["Policy"]
+    key[r.POLICY_BINDING] = binding
     r.save(call, key, version)
     return {}
 

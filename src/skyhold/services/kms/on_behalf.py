@@ -10,12 +10,17 @@ Failures come back in the calling service's shape, as each service reports them:
 - S3 (and anything else) gets the pipeline's usual denial for that service and
   KMS's own error otherwise.
 The denial's decision trace stays on the error for `skyhold explain`.
+
+Each call KMS answers (or refuses) is noted on the calling request (`EXTRA`): the
+trail records it as a KMS event of the caller's, as AWS records the calls a service
+makes with the caller's forward access session.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from skyhold.authz import Access
@@ -26,6 +31,33 @@ from skyhold.services.kms.handlers import usable
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
+
+
+EXTRA = "kms_on_behalf"  # call.extras: the KmsCalls made for the request, in order
+
+
+@dataclass(frozen=True, slots=True)
+class KmsCall:
+    """One KMS call made on the caller's behalf, for the trail."""
+
+    operation: str  # GenerateDataKey, Encrypt, Decrypt
+    params: dict[str, Any]  # its request parameters, by model member name (no plaintext)
+    key_arn: str
+    key_account: str
+    service: str  # who called: s3, ssm, ...
+    failure: AwsError | None = None
+    material: str | None = None  # the key material it used (the event's additionalEventData)
+
+
+def _note(call: Call, operation: str, params: dict[str, Any], key: dict[str, Any], service: str,
+          failure: AwsError | None = None, material: str | None = None) -> None:
+    extras = getattr(call, "extras", None)
+    if extras is not None:
+        if failure is not None and (failure.status == 403 or failure.code == "AccessDenied"):
+            # KMS's own word for a denial, whatever the calling service answers
+            failure = AwsError("AccessDeniedException", failure.message, 400, explanation=failure.explanation)
+        extras.setdefault(EXTRA, []).append(
+            KmsCall(operation, params, key["Arn"], key["AWSAccountId"], service, failure, material))
 
 
 def via(call: Call, service: str) -> str:
@@ -100,10 +132,26 @@ def encrypt(
     """(ciphertext blob, key ARN); needs `action` (kms:Encrypt, or kms:GenerateDataKey
     for services that envelope-encrypt) on the key via the service."""
     key = _usable_key(call, key_ref, service, True)
-    _authorize(call, action, key, service, context, True)
-    _check_usable(call, key, service, True)
-    version = imports.current_version(key)  # not a pending imported material
-    return ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context), key["Arn"]
+    operation = action.removeprefix("kms:")
+    params: dict[str, Any] = {"KeyId": key_ref, "EncryptionContext": context}
+    if operation == "GenerateDataKey":
+        params = {"KeyId": key["Arn"], "KeySpec": "AES_256", "EncryptionContext": context}
+    try:
+        _authorize(call, action, key, service, context, True)
+        _check_usable(call, key, service, True)
+        version = imports.current_version(key)  # not a pending imported material
+        blob = ciphertext.encrypt(key["KeyId"], version, r.material(call, key, version), plaintext, context)
+    except AwsError as err:
+        _note(call, operation, params, key, service, err)
+        raise
+    _note(call, operation, params, key, service, material=r.material_id(key, version))
+    return blob, key["Arn"]
+
+
+def key_arn(call: Call, key_ref: str, service: str) -> str:
+    """The ARN of the key `key_ref` names (an id, ARN, alias or alias ARN), without
+    using it: KMS's NotFoundException (in `service`'s shape) when there is none."""
+    return _usable_key(call, key_ref, service, True)["Arn"]
 
 
 def generate_data_key(
@@ -122,10 +170,18 @@ def decrypt(call: Call, blob: bytes, context: dict[str, str], service: str) -> t
     except AwsError as err:
         raise _as_service_error(call, service, err, denied=False, encrypting=False) from None
     key = _usable_key(call, key_id, service, False, any_account=True)
-    _authorize(call, "kms:Decrypt", key, service, context, False)
-    _check_usable(call, key, service, False)
+    params = {"EncryptionContext": context}
     try:
-        return ciphertext.decrypt(key_id, r.material(call, key, version), blob, context), key["Arn"]
+        _authorize(call, "kms:Decrypt", key, service, context, False)
+        _check_usable(call, key, service, False)
+    except AwsError as err:
+        _note(call, "Decrypt", params, key, service, err)
+        raise
+    try:
+        plaintext = ciphertext.decrypt(key_id, r.material(call, key, version), blob, context)
     except (AwsError, IndexError) as err:
         shaped = err if isinstance(err, AwsError) else ciphertext.invalid()
+        _note(call, "Decrypt", params, key, service, shaped)
         raise _as_service_error(call, service, shaped, denied=False, encrypting=False) from None
+    _note(call, "Decrypt", params, key, service, material=r.material_id(key, version))
+    return plaintext, key["Arn"]

@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock
 from skyhold.crypto import root
 from skyhold.errors import AwsError
+from skyhold.services.iam import principals
 from skyhold.services.kms import keyspecs
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 KEY = "kms.key"
+# Next to the key policy: its users and roles bound to their unique ids (principals.bind).
+POLICY_BINDING = "PolicyBinding"
 ALIAS = "kms.alias"
 
 # A key id is a UUID, or "mrk-" and 32 hex digits for a multi-Region key (which Skyhold
@@ -90,6 +93,7 @@ def new_key(
         "Origin": origin,
         "KeyManager": manager,
         "Policy": policy,
+        POLICY_BINDING: principals.bind(call.store, policy),
         "Tags": tags,
         "Aliases": [],
         "Material": [] if external else [seal(call, key_id, 0, keyspecs.new_material(keyspecs.SPECS[spec]))],
@@ -183,6 +187,8 @@ def _find(call: Call, key_ref: str, any_account: bool) -> tuple[dict[str, Any], 
     key = _expire_deletion(call, rec.value, rec.version)
     if key is None:
         raise AwsError("NotFoundException", f"Key '{key_arn(region, account, key_id)}' does not exist", 400)
+    if POLICY_BINDING not in key:  # stored before bindings: bound to today's principals
+        key[POLICY_BINDING] = principals.bind(call.store, key["Policy"])
     version = _rotate_if_due(call, key, rec.version)
     if key.get("Origin") == "EXTERNAL":
         from skyhold.services.kms import imports  # imported material is built on these records

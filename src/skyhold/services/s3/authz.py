@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold.auth import sigv4
 from skyhold.authz import Access
+from skyhold.services.iam import principals
 from skyhold.services.s3 import acl, acl_ops, errors, object_lock, objects, public_access, records, region, versions
 
 if TYPE_CHECKING:
@@ -98,13 +99,12 @@ def _is_public(policy: str) -> bool:
 
 def request_context(call: Call) -> dict[str, Any]:
     """The condition keys every S3 request carries: how it was signed, and when."""
-    req = call.request
     if call.principal.is_anonymous:
         return {}
-    query = req.query
-    presigned = bool(query) and ("X-Amz-Signature=" in query or "x-amz-signature=" in query.lower())
+    # How the request was authenticated, not what its query says: a header-signed
+    # request may carry any X-Amz-Signature in its query.
     ctx: dict[str, Any] = {
-        "s3:authType": "REST-QUERY-STRING" if presigned else "REST-HEADER",
+        "s3:authType": "REST-QUERY-STRING" if call.presigned else "REST-HEADER",
         "s3:signatureversion": "AWS4-HMAC-SHA256",
     }
     signed_at = _signed_at(call)
@@ -134,7 +134,8 @@ def bucket_policy_for(call: Call, bucket: dict[str, Any]) -> str | None:
     outsider = call.principal.is_anonymous or call.principal.account != bucket["Owner"]
     if outsider and _is_public(policy) and public_access.effective(call.store, bucket)["RestrictPublicBuckets"]:
         return None
-    return policy
+    # Its users and roles by the unique ids they had when the policy was written.
+    return principals.evaluated(call.store, policy, bucket.get("PolicyBinding"))
 
 
 def _bucket(call: Call, name: str) -> dict[str, Any]:

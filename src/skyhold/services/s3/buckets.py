@@ -10,7 +10,7 @@ from skyhold import paging
 from skyhold.errors import AwsError
 from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.s3 import (
-    acl_ops, bodies, cors, errors, lifecycle_rules, object_lock, public_access, records, sse_c,
+    acl_ops, bodies, bucket_keys, cors, errors, lifecycle_rules, object_lock, public_access, records, sse_c,
 )
 from skyhold.services.s3.names import valid_bucket_name
 from skyhold.store.base import ConflictError
@@ -171,6 +171,7 @@ def delete_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             call.store.delete(records.PART, part.key)
             bodies.delete(call, [part.value["seg"]])
         call.store.delete(records.UPLOAD, up.key)
+    bucket_keys.delete_all(call, name)
     call.store.delete(records.BUCKET, name)
     call.extras["http_status"] = 204
     return {}
@@ -312,10 +313,19 @@ def delete_bucket_encryption(call: Call, params: dict[str, Any]) -> dict[str, An
     return {}
 
 
+def _default_rule(bucket: dict[str, Any]) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = (bucket.get("Encryption") or DEFAULT_ENCRYPTION)["Rules"] or [{}]
+    return rules[0]
+
+
+def bucket_key_default(bucket: dict[str, Any]) -> bool:
+    """The rule's BucketKeyEnabled: whether new SSE-KMS objects use an S3 Bucket Key."""
+    return bool(_default_rule(bucket).get("BucketKeyEnabled"))
+
+
 def default_sse(bucket: dict[str, Any]) -> dict[str, str]:
     """{"alg": …, "kms": key id?} a new object gets when the request asks for none."""
-    rule = ((bucket.get("Encryption") or DEFAULT_ENCRYPTION)["Rules"] or [{}])[0]
-    default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+    default = _default_rule(bucket).get("ApplyServerSideEncryptionByDefault") or {}
     out = {"alg": default.get("SSEAlgorithm", "AES256")}
     if default.get("KMSMasterKeyID"):
         out["kms"] = default["KMSMasterKeyID"]

@@ -6,7 +6,8 @@ The body is cut into 64 KiB frames, each sealed with AES-GCM under that key
 the frames it touches. The data key is stored wrapped:
 - SSE-S3 (AES256): sealed with the data dir's root key (skyhold.crypto.root).
 - SSE-KMS (aws:kms): a KMS data key, generated and opened with the caller's KMS
-  permissions via S3 (skyhold.services.kms.on_behalf).
+  permissions via S3 (skyhold.services.kms.on_behalf); with an S3 Bucket Key
+  (sse["bk"]), derived from the bucket's key instead (bucket_keys.py).
 - SSE-C: sealed with the key the caller sent (sse_c.py); Skyhold keeps nothing that
   opens it.
 """
@@ -17,7 +18,7 @@ import base64
 import os
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from skyhold.crypto import root
 from skyhold.errors import AwsError
 from skyhold.services.kms import on_behalf
-from skyhold.services.s3 import errors
+from skyhold.services.s3 import bucket_keys, errors
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -40,10 +41,10 @@ _NONCE = 12
 @dataclass(frozen=True, slots=True)
 class DataKey:
     plaintext: bytes
-    wrapped: str  # what the object record keeps: "s3:<b64>" or "kms:<b64>"
+    wrapped: str  # what the object record keeps: "s3:<b64>", "kms:<b64>", "c:<b64>" or "bk:…"
 
 
-def new_data_key(call: Call, sse: dict[str, str], context: dict[str, str],
+def new_data_key(call: Call, sse: dict[str, Any], context: dict[str, str],
                  customer: bytes | None = None) -> DataKey:
     if customer is not None:
         plaintext = AESGCM.generate_key(256)
@@ -54,6 +55,11 @@ def new_data_key(call: Call, sse: dict[str, str], context: dict[str, str],
         # The caller needs kms:GenerateDataKey on the key, via S3, as on AWS.
         key_ref = sse.get("kms") or on_behalf.managed_key(call, "s3")
         try:
+            if sse.get("bk"):
+                plaintext, text, key_arn = bucket_keys.new_data_key(
+                    call, bucket_keys.bucket_of_context(context), key_ref)
+                sse["kms"] = key_arn
+                return DataKey(plaintext, text)
             plaintext, blob, key_arn = on_behalf.generate_data_key(call, key_ref, context, "s3")
         except AwsError as err:
             raise _from_kms(err) from None
@@ -77,6 +83,11 @@ def unwrap(call: Call, wrapped: str, context: dict[str, str], customer: bytes | 
     """The data key in the clear. SSE-C keys need the customer's key: a missing or
     wrong one is AccessDenied, as S3 answers it."""
     kind, _, text = wrapped.partition(":")
+    if kind == "bk":
+        try:
+            return bucket_keys.open_data_key(call, wrapped)
+        except AwsError as err:
+            raise _from_kms(err) from None
     raw = base64.b64decode(text)
     if kind == "c":
         if customer is None:
@@ -97,8 +108,9 @@ def unwrap(call: Call, wrapped: str, context: dict[str, str], customer: bytes | 
 # SSE-S3 data keys already opened, by data dir and sealed text: a GET of a hot object
 # would otherwise unseal its key with the root key every time. Holding them exposes
 # nothing the process does not hold already (the root key opens them all); KMS keys
-# are never kept (every use is a KMS decision) nor SSE-C ones (Skyhold keeps nothing
-# that opens them).
+# are never kept here (every use is a KMS decision; bucket keys keep their own
+# per-requester window: bucket_keys.py) nor SSE-C ones (Skyhold keeps nothing that
+# opens them).
 _opened: dict[tuple[str, str], AESGCM] = {}
 _MAX_OPENED = 4096
 

@@ -51,13 +51,14 @@ def encryption_context(bucket: str, key: str) -> dict[str, str]:
     return {"aws:s3:arn": records.object_arn(bucket, key)}
 
 
-def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, str]:
+def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, Any]:
+    """The new object's "sse": {"alg", "kms"?, "bk"?: uses an S3 Bucket Key}."""
     alg = params.get("ServerSideEncryption")
     if alg is None:
         if params.get("SSEKMSKeyId"):
             raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
                                           "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
-        return buckets.default_sse(bucket)
+        return _with_bucket_key(buckets.default_sse(bucket), params, bucket)
     if alg not in _SSE_ALGORITHMS:
         raise errors.invalid_encryption_method()
     out = {"alg": alg}
@@ -66,7 +67,19 @@ def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, s
             raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
                                           "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
         out["kms"] = params["SSEKMSKeyId"]
-    return out
+    return _with_bucket_key(out, params, bucket)
+
+
+def _with_bucket_key(sse: dict[str, Any], params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, Any]:
+    """An SSE-KMS object uses an S3 Bucket Key when the request says so
+    (x-amz-server-side-encryption-bucket-key-enabled), else when the bucket's default
+    encryption rule does. SSE-S3 has no use for one and DSSE-KMS does not support
+    them: for those the setting is ignored (S3 answers no BucketKeyEnabled)."""
+    if sse.get("alg") == "aws:kms":
+        wanted = params.get("BucketKeyEnabled")
+        if wanted if wanted is not None else buckets.bucket_key_default(bucket):
+            sse["bk"] = True
+    return sse
 
 
 def parse_tagging(text: str | None) -> dict[str, str]:
@@ -249,6 +262,8 @@ def sse_result(sse: dict[str, Any], customer: sse_c.CustomerKey | None = None) -
     out: dict[str, Any] = {"ServerSideEncryption": sse["alg"]}
     if sse.get("kms"):
         out["SSEKMSKeyId"] = sse["kms"]
+    if sse.get("bk"):  # S3 names only a bucket key in use, never BucketKeyEnabled: false
+        out["BucketKeyEnabled"] = True
     return out
 
 
@@ -620,6 +635,8 @@ def delete_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             else:
                 out = versions.delete(call, bucket, key)
         except AwsError as err:
+            if version_id is not None and err.message == "Invalid version id specified":
+                err = errors.no_such_version(key, version_id)  # how DeleteObjects words it (recorded)
             failed.append({"Key": key, "Code": err.code, "Message": err.message,
                            **({"VersionId": version_id} if version_id else {})})
             continue

@@ -30,6 +30,12 @@ _S3_WORDS = {
 }
 _NOT_JSON = "Policies must be valid JSON and the first byte must be '{'"
 _BLOCKED = "because public policies are blocked by the BlockPublicPolicy block public access setting."
+# AWS's documented limit ("The maximum size of a policy is 20 KB"), counted without
+# the whitespace between tokens: S3 normalizes a policy before it measures it, so
+# indentation does not count. The error's wording is not in AWS's documentation:
+# S3's MalformedPolicy, worded as S3-compatible servers word it.
+MAX_POLICY_BYTES = 20 * 1024
+_TOO_LARGE = "Policy exceeds the maximum allowed document size."
 
 
 def _as_list(x: Any) -> list[Any]:
@@ -45,6 +51,8 @@ def check_policy(store: Store, bucket: str, text: str) -> dict[str, Any]:
         parsed = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise errors.malformed_policy(_NOT_JSON) from None
+    if _size(parsed) > MAX_POLICY_BYTES:
+        raise errors.malformed_policy(_TOO_LARGE)
     if isinstance(parsed, dict) and "Statement" not in parsed:
         raise errors.malformed_policy("Missing required field Statement")
     try:
@@ -64,6 +72,11 @@ def check_policy(store: Store, bucket: str, text: str) -> dict[str, Any]:
             if not principals.exists(store, who):
                 raise errors.malformed_policy("Invalid principal in policy")
     return doc
+
+
+def _size(parsed: Any) -> int:
+    """Bytes of the document with the whitespace between its tokens taken out."""
+    return len(json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
 def _principals(st: dict[str, Any]) -> list[str]:
@@ -86,7 +99,7 @@ def put_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         who = call.principal.arn
         raise errors.access_denied(f'User: {who} is not authorized to perform: s3:PutBucketPolicy on resource: '
                                    f'"{records.bucket_arn(name)}" {_BLOCKED}')
-    records.update_bucket(call.store, name, Policy=text)
+    records.update_bucket(call.store, name, Policy=text, PolicyBinding=principals.bind(call.store, text))
     call.extras["http_status"] = 204
     return {}
 
@@ -95,12 +108,12 @@ def get_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = records.get_bucket(call.store, params["Bucket"]).value
     if not bucket.get("Policy"):
         raise errors.no_such_bucket_policy(params["Bucket"])
-    return {"Policy": bucket["Policy"]}
+    return {"Policy": principals.displayed(call.store, bucket["Policy"], bucket.get("PolicyBinding"))}
 
 
 def delete_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.get_bucket(call.store, params["Bucket"])
-    records.update_bucket(call.store, params["Bucket"], Policy=None)
+    records.update_bucket(call.store, params["Bucket"], Policy=None, PolicyBinding=None)
     call.extras["http_status"] = 204
     return {}
 

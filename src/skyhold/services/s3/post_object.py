@@ -104,6 +104,8 @@ def params_of(form: Form) -> dict[str, Any]:
     meta = {name[len("x-amz-meta-"):]: v for name, v in fields.items() if name.startswith("x-amz-meta-")}
     if meta:
         params["Metadata"] = meta
+    if "x-amz-server-side-encryption-bucket-key-enabled" in fields:  # a boolean, as its header
+        params["BucketKeyEnabled"] = fields["x-amz-server-side-encryption-bucket-key-enabled"].lower() == "true"
     if (expires := _http_date(fields.get("expires"))) is not None:
         params["Expires"] = expires
     if "tagging" in fields:

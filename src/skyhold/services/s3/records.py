@@ -19,7 +19,6 @@ wrapped data key.
 from __future__ import annotations
 
 import itertools
-import secrets
 import time
 import weakref
 from datetime import datetime
@@ -42,7 +41,6 @@ BULK_KINDS.update((OBJECT, VERSION, UPLOAD, PART))
 NULL_VERSION = "null"
 _SEP = "\x00"
 _SORT_LEN = 16
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._"
 _tick = itertools.count()
 
 
@@ -68,11 +66,6 @@ def new_sort() -> str:
     even when the clock does not move."""
     n = (1 << 64) - 1 - (time.time_ns() // 1000 * 1024 + next(_tick) % 1024)
     return f"{n:016x}"
-
-
-def new_version_id(sort: str) -> str:
-    # The id carries its sort key so a GET by version id is one point read.
-    return sort + "".join(secrets.choice(_ALPHABET) for _ in range(16))
 
 
 def sort_of(version_id: str) -> str | None:

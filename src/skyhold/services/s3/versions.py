@@ -9,6 +9,8 @@ blob, never a record pointing at nothing).
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from skyhold.services.s3 import bodies, errors, records
@@ -16,6 +18,32 @@ from skyhold.services.s3.records import NULL_VERSION
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
+
+# A version id: its 16-hex sort key (a GET by version id is one point read), 12 random
+# characters and 4 check characters. AWS tells an id it did not issue (one altered by
+# hand, say) from one that names no version: InvalidArgument, not NoSuchVersion; the
+# check characters let Skyhold do the same. Ids issued before they existed have none:
+# those still work for as long as the version they name exists.
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._"
+_RANDOM_LEN = 12
+
+
+def new_version_id(sort: str) -> str:
+    body = sort + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_RANDOM_LEN))
+    return body + _check(body)
+
+
+def _check(body: str) -> str:
+    """Four characters (24 bits) of a digest of the rest of the id."""
+    n = int.from_bytes(hashlib.blake2b(body.encode(), digest_size=3).digest(), "big")
+    return "".join(_ID_ALPHABET[(n >> shift) & 63] for shift in (18, 12, 6, 0))
+
+
+def well_formed(version_id: str) -> bool:
+    """An id Skyhold could have issued now ("null" included)."""
+    if version_id == NULL_VERSION:
+        return True
+    return records.sort_of(version_id) is not None and version_id[-4:] == _check(version_id[:-4])
 
 
 def is_versioned(bucket: dict[str, Any]) -> bool:
@@ -38,7 +66,7 @@ def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
     writes."""
     name, status = bucket["Name"], bucket.get("Versioning")
     sort = value["sort"] = records.new_sort()
-    value["vid"] = records.new_version_id(sort) if status == "Enabled" else NULL_VERSION
+    value["vid"] = new_version_id(sort) if status == "Enabled" else NULL_VERSION
     garbage: list[dict[str, Any]] = []
     okey = records.object_key(name, key)
     with call.store.transaction():
@@ -76,7 +104,7 @@ def delete(call: Call, bucket: dict[str, Any], key: str, check: Any = None) -> d
                 garbage += old.value.get("segs", [])
         else:
             sort = records.new_sort()
-            vid = records.new_version_id(sort) if status == "Enabled" else NULL_VERSION
+            vid = new_version_id(sort) if status == "Enabled" else NULL_VERSION
             if status == "Suspended":
                 hit = _null_version(call, name, key)
                 if hit is not None:
@@ -93,7 +121,15 @@ def delete(call: Call, bucket: dict[str, Any], key: str, check: Any = None) -> d
 
 
 def find(call: Call, bucket: dict[str, Any], key: str, version_id: str) -> tuple[str | None, dict[str, Any]] | None:
-    """(version record key, value) of a version; None when there is no such version."""
+    """(version record key, value) of a version; None when there is no such version.
+    An id Skyhold never issued (and no old one that names a version) is InvalidArgument."""
+    hit = _find(call, bucket, key, version_id)
+    if hit is None and not well_formed(version_id):
+        raise errors.invalid_version_id(version_id)
+    return hit
+
+
+def _find(call: Call, bucket: dict[str, Any], key: str, version_id: str) -> tuple[str | None, dict[str, Any]] | None:
     name = bucket["Name"]
     if not is_versioned(bucket):
         if version_id != NULL_VERSION:
@@ -131,6 +167,8 @@ def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str
     check_version_id(version_id)
     if not is_versioned(bucket):
         if version_id != NULL_VERSION:
+            if not well_formed(version_id):  # no version to find: no old id to accept either
+                raise errors.invalid_version_id(version_id)
             return {}
         delete(call, bucket, key, check)
         return {"VersionId": NULL_VERSION}

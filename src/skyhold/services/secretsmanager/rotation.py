@@ -34,6 +34,7 @@ from skyhold.errors import AwsError
 from skyhold.policy import Caller, PolicySet, RequestContext, evaluate
 from skyhold.services.kms.records import parse_time
 from skyhold.services.sts import sessions
+from skyhold.services.iam.roles import evaluated_trust
 from skyhold.services.sts.roles import find_role
 from skyhold.store.base import Store
 
@@ -84,7 +85,7 @@ def _credentials(store: Store, fn: dict[str, Any], region: str) -> dict[str, Any
     decision = evaluate(
         RequestContext(Caller.from_arn("lambda.amazonaws.com"), "sts:AssumeRole", role["Arn"],
                        resource_account=account, resource_policy_required=True),
-        PolicySet.build(resource=role["AssumeRolePolicyDocument"]),
+        PolicySet.build(resource=evaluated_trust(store, role)),
     )
     if not decision.allowed:
         raise RuntimeError(f"role {role['Arn']} does not trust lambda.amazonaws.com")

@@ -28,6 +28,7 @@ from skyhold.authz import Access
 from skyhold.errors import AwsError, validation_failed
 from skyhold.policy import validate_policy
 from skyhold.policy.validate import SYNTAX
+from skyhold.services.iam import principals
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
 from skyhold.services.secretsmanager import rotation
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 SECRET = "secretsmanager.secret"
 SERVICE = "secretsmanager"
+# Next to the resource policy: its users and roles bound to their unique ids (principals.bind).
+POLICY_BINDING = "ResourcePolicyBinding"
 CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
 # What CreateSecret's model documents for a name: ASCII letters, digits and /_+=.@-
 # ("!" in AWS's message is for names of secrets that other services manage).
@@ -641,6 +644,7 @@ def put_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("PublicPolicyException", "This resource policy contains a statement that grants public "
                        "access, and BlockPublicPolicy is set to true.")
     secret["ResourcePolicy"] = text
+    secret[POLICY_BINDING] = principals.bind(call.store, text)
     _save(call, secret, version)
     return {"ARN": secret["ARN"], "Name": secret["Name"]}
 
@@ -677,13 +681,15 @@ def get_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, _ = _find(call, params["SecretId"])
     out = {"ARN": secret["ARN"], "Name": secret["Name"]}
     if secret.get("ResourcePolicy"):
-        out["ResourcePolicy"] = secret["ResourcePolicy"]
+        out["ResourcePolicy"] = principals.displayed(call.store, secret["ResourcePolicy"],
+                                                     secret.get(POLICY_BINDING))
     return out
 
 
 def delete_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, version = _find(call, params["SecretId"])
     secret.pop("ResourcePolicy", None)
+    secret.pop(POLICY_BINDING, None)
     _save(call, secret, version)
     return {"ARN": secret["ARN"], "Name": secret["Name"]}
 
@@ -765,8 +771,10 @@ def _secret_access(call: Call, action: str, secret_id: str, context: dict[str, A
     if secret.get("KmsKeyId"):
         ctx["secretsmanager:KmsKeyArn"] = secret["KmsKeyId"]
     ctx.update(context or {})
+    policy = secret.get("ResourcePolicy")
     return Access(action, secret["ARN"], ctx, resource_account=secret["ARN"].split(":")[4],
-                  resource_policy=secret.get("ResourcePolicy"))
+                  resource_policy=principals.evaluated(call.store, policy, secret.get(POLICY_BINDING))
+                  if policy else None)
 
 
 def _on_secret(action: str) -> Any:

@@ -15,6 +15,7 @@ from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.services.iam import verify_totp
 from skyhold.services.sts import web_identity
+from skyhold.services.iam.roles import evaluated_trust
 from skyhold.services.sts.roles import find_role
 from skyhold.services.sts.validation import SESSION_NAME, check_pattern, check_role_arn, tag_context
 
@@ -63,7 +64,7 @@ def assume_role(call: Call, params: dict[str, Any]) -> list[Access]:
         context["sts:TransitiveTagKeys"] = params["TransitiveTagKeys"]
     if params.get("SourceIdentity"):
         context["sts:SourceIdentity"] = params["SourceIdentity"]
-    trust = role["AssumeRolePolicyDocument"] if role else None
+    trust = evaluated_trust(call.store, role) if role else None
 
     def check(action: str) -> Access:
         return Access(action, role_arn, context, resource_account=owner, resource_policy=trust,

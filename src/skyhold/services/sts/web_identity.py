@@ -14,6 +14,7 @@ from skyhold import principal as p
 from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.services.iam import records as iam_records
+from skyhold.services.iam.roles import evaluated_trust
 from skyhold.services.sts.roles import find_role
 from skyhold.services.sts.validation import SESSION_NAME, check_pattern, check_role_arn
 
@@ -81,7 +82,7 @@ def authz(call: Call, params: dict[str, Any]) -> list[Access]:
         "sts:RoleSessionName": params["RoleSessionName"],
     }
     return [Access("sts:AssumeRoleWithWebIdentity", role_arn, context, resource_account=account,
-                   resource_policy=role["AssumeRolePolicyDocument"] if role else None,
+                   resource_policy=evaluated_trust(call.store, role) if role else None,
                    resource_policy_required=True)]
 
 
