@@ -8,6 +8,7 @@ from pathlib import Path
 from skyhold import accounts, admin_api, config
 from skyhold import request_log
 from skyhold.pipeline import Pipeline
+from skyhold.services.iam import principals
 from skyhold.server import App
 from skyhold.store import open_store
 
@@ -25,7 +26,8 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
     if created is not None:
         _print_welcome(created, endpoint, data_dir)
     request_log.configure()
-    pipeline = Pipeline(store, blobs, data_dir)
+    pipeline = Pipeline(store, blobs, data_dir)  # loads every service
+    principals.bind_unbound(store)  # policies written before bindings existed
     pipeline.endpoint = endpoint
     pipeline.audit_enabled = audit
     if audit:

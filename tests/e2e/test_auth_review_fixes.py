@@ -138,3 +138,15 @@ def test_every_content_length_range_of_a_post_policy_holds(admin: AwsEnv) -> Non
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     r = requests.post(post["url"], data=post["fields"], files={"file": ("f.bin", b"x" * 10)}, timeout=30)
     assert r.status_code == 204
+
+
+def test_presigned_expiry_of_thousands_of_digits_is_too_long(admin: AwsEnv) -> None:
+    """Past 4,300 digits Python's int() refuses the text: still AWS's 400, not a 500."""
+    s3: Any = admin.client("s3", region_name="us-east-1")
+    bucket = new_bucket(s3, "expires-long")
+    req = botocore.awsrequest.AWSRequest(method="GET", url=f"{admin.endpoint}/{bucket}/doc")
+    botocore.auth.S3SigV4QueryAuth(_credentials(admin), "s3", "us-east-1", expires="9" * 4301).add_auth(req)  # type: ignore[arg-type]
+    status, body = _send(req)
+    error = _error(body)
+    assert (status, error["Code"]) == (400, "AuthorizationQueryParametersError")
+    assert error["Message"].startswith("X-Amz-Expires must be less than a week")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,7 +20,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv, aws_error, new_bucket
+from .conftest import AwsEnv, aws_error, new_bucket, own_server
 
 
 def _unique(prefix: str) -> str:
@@ -270,3 +271,79 @@ def test_a_policy_naming_the_deleted_principal_by_its_id_is_refused(admin: AwsEn
         iam.update_assume_role_policy(RoleName=trusting, PolicyDocument=json.dumps(shown))
     assert e.value.response["Error"]["Code"] == "MalformedPolicyDocument"
     assert role["RoleId"] in e.value.response["Error"]["Message"]
+
+
+def test_an_escaped_principal_and_a_condition_naming_it_keep_their_meaning(admin: AwsEnv) -> None:
+    """The principal written with a JSON escape ("\\/") and the same ARN, plain, in a
+    Deny's condition: only the principal is bound; the Deny still names the ARN."""
+    s3: Any = admin.client("s3", region_name="us-east-1")
+    iam: Any = admin.client("iam")
+    bucket = new_bucket(s3, "bound-escaped")
+    s3.put_object(Bucket=bucket, Key="public", Body=b"public")
+    s3.put_object(Bucket=bucket, Key="secret", Body=b"secret")
+    name = _unique("escaped")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    arn = f"arn:aws:iam::{_account(admin)}:user/{name}"
+    text = ('{"Version":"2012-10-17","Statement":['
+            '{"Effect":"Allow","Principal":{"AWS":"%s"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/*"},'
+            '{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/secret",'
+            '"Condition":{"StringEquals":{"aws:PrincipalArn":"%s"}}}]}') % (arn.replace("/", "\\/"), bucket, bucket, arn)
+    s3.put_bucket_policy(Bucket=bucket, Policy=text)
+    user = admin.client_for(key, "s3")
+    assert user.get_object(Bucket=bucket, Key="public")["Body"].read() == b"public"
+    assert aws_error(lambda: user.get_object(Bucket=bucket, Key="secret"))[0] == "AccessDenied"
+
+    iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    user_id = iam.get_user(UserName=name)["User"]["UserId"]
+    iam.delete_user(UserName=name)
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    assert aws_error(lambda: admin.client_for(key, "s3").get_object(Bucket=bucket, Key="public"))[0] == "AccessDenied"
+    shown = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert shown["Statement"][0]["Principal"] == {"AWS": user_id}
+    assert shown["Statement"][1]["Condition"] == {"StringEquals": {"aws:PrincipalArn": arn}}
+
+
+def test_a_secret_policy_naming_no_principal_is_refused(admin: AwsEnv) -> None:
+    sm: Any = admin.client("secretsmanager")
+    secret = sm.create_secret(Name=_unique("bound-none"), SecretString="s")["ARN"]
+    missing = f"arn:aws:iam::{_account(admin)}:user/{_unique('nobody')}"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": missing}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+    code, message, status = aws_error(lambda: sm.put_resource_policy(SecretId=secret, ResourcePolicy=policy))
+    assert (code, message, status) == (
+        "MalformedPolicyDocumentException", "This resource policy contains an unsupported principal.", 400)
+    assert "ResourcePolicy" not in sm.get_resource_policy(SecretId=secret)
+
+
+def test_policies_stored_before_bindings_are_bound_at_start(tmp_path: Path) -> None:
+    """A data dir from before bindings: its policies are bound once when Skyhold starts,
+    so a principal created later under a name they give is not granted."""
+    from skyhold.services.s3 import policy as s3_policy, records as s3_records
+    from skyhold.store import open_store
+
+    with own_server(tmp_path) as (srv, env):
+        s3: Any = env.client("s3", region_name="us-east-1")
+        iam: Any = env.client("iam")
+        bucket = new_bucket(s3, "bound-legacy")
+        s3.put_object(Bucket=bucket, Key="k", Body=b"legacy")
+        name = _unique("legacy")
+        iam.create_user(UserName=name)
+        arn = iam.get_user(UserName=name)["User"]["Arn"]
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": arn}, "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+        srv.stop()
+        store, _ = open_store(srv.data_dir)  # as an older Skyhold left it: no binding
+        rec = store.get(s3_records.BUCKET, bucket)
+        assert rec is not None and s3_policy.BINDING in rec.value
+        store.put(s3_records.BUCKET, bucket, {k: v for k, v in rec.value.items() if k != s3_policy.BINDING})
+        store.close()
+        srv.start()
+
+        iam.delete_user(UserName=name)
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        recreated = env.client_for(key, "s3")
+        assert aws_error(lambda: recreated.get_object(Bucket=bucket, Key="k"))[0] == "AccessDenied"

@@ -330,3 +330,26 @@ def test_cloudtrail_shows_one_kms_call_per_requester_and_window(tmp_path: Path) 
         _kms_default(s3, bucket, key_arn, True)
         user.put_object(Bucket=bucket, Key="again", Body=b"again")
         assert len(_wait_count(admin, "GenerateDataKey", user_arn, 3)) == 3
+
+
+def test_a_recreated_user_meets_kms_again(admin: AwsEnv, s3: Any, key_arn: str) -> None:
+    """Requesters are told apart by unique id: a user deleted and created again under
+    the same name has not met KMS, whatever its namesake's window holds."""
+    iam: Any = admin.client("iam")
+    bucket = new_bucket(s3, "bk-recreated")
+    _kms_default(s3, bucket, key_arn, True)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"top secret")
+    name = f"bk-bob-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(_policy(ALLOW_S3, ALLOW_KMS)))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    assert admin.client_for(key, "s3").get_object(Bucket=bucket, Key="k")["Body"].read() == b"top secret"
+
+    iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user_policy(UserName=name, PolicyName="p")
+    iam.delete_user(UserName=name)
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(_policy(ALLOW_S3)))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    code, message, status = aws_error(lambda: admin.client_for(key, "s3").get_object(Bucket=bucket, Key="k"))
+    assert (code, status) == ("AccessDenied", 403) and "kms:Decrypt" in message

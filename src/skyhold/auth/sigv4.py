@@ -428,7 +428,10 @@ def _from_query(req: HttpRequest, params: dict[str, str], style: Style, pairs: l
             raise errors.s3_query_error("X-Amz-Expires should be a number") if s3 else errors.incomplete_query(
                 style, ["X-Amz-Expires"]
             )
-        expires = int(expires_text)
+        if len(digits) > len(str(MAX_PRESIGN_EXPIRES)):  # past a week either way (and int() refuses 4,300 digits)
+            expires = -1 if expires_text[0] == "-" else MAX_PRESIGN_EXPIRES + 1
+        else:
+            expires = int(expires_text)
         if expires < 0:
             raise errors.s3_query_error("X-Amz-Expires must be non-negative") if s3 else errors.incomplete_query(
                 style, ["X-Amz-Expires"]

@@ -19,15 +19,14 @@ Each service keeps, next to the caller's text, the `Binding` that `bind` returns
   text is stable, so compiled-policy caches stay warm);
 - `displayed` gives the Get operations the caller's text, with the id in place of the
   ARN of each principal that no longer exists (or exists as a different principal).
-A policy stored before bindings existed has none: it is bound to the principals that
-exist when it is read.
+A policy stored before bindings existed has none: `bind_unbound` binds it once, at
+start-up, to the principals that exist then.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any, TypedDict
 
@@ -86,12 +85,14 @@ def bind(store: Store, document: str) -> Binding:
     a service stores with the policy when it is written."""
     doc = json.loads(document)
     ids = {who: uid for who in dict.fromkeys(_named(doc)) if (uid := unique_id(store, who)) is not None}
-    return {"Ids": ids, "Evaluated": _substitute(document, doc, ids)} if ids else {"Ids": {}}
+    # The engine reads the evaluated text: written from the parsed document, so that it
+    # means exactly what the caller's text means, whatever escapes that text used.
+    return {"Ids": ids, "Evaluated": json.dumps(_swapped(doc, ids))} if ids else {"Ids": {}}
 
 
 def evaluated(store: Store, document: str, binding: Binding | None) -> str:
     """The policy as the engine should decide with it: bound principals by unique id."""
-    if binding is None:  # stored before bindings: bound to the principals of today
+    if binding is None:  # stored before bindings and not yet bound (see bind_unbound)
         binding = bind(store, document)
     return binding.get("Evaluated", document)
 
@@ -101,26 +102,49 @@ def displayed(store: Store, document: str, binding: Binding | None) -> str:
     longer exists (its ARN now names nobody, or someone else) shows as its unique id."""
     ids = (binding or {}).get("Ids") or {}
     gone = {who: uid for who, uid in ids.items() if unique_id(store, who) != uid}
-    return _substitute(document, json.loads(document), gone) if gone else document
+    if not gone:
+        return document
+    doc = _swapped(json.loads(document), gone)
+    # Keep the caller's layout when replacing the ARNs' text gives the same document
+    # (not when an ARN is also written elsewhere, say in a condition, or with escapes).
+    text = document
+    for who, uid in gone.items():
+        text = text.replace(json.dumps(who), json.dumps(uid))
+    try:
+        same = json.loads(text) == doc
+    except ValueError:
+        same = False
+    return text if same else json.dumps(doc)
 
 
-def _substitute(text: str, doc: Any, ids: dict[str, str]) -> str:
-    """`text` with each principal ARN in `ids` replaced by its id. The caller's text is
-    kept (layout, key order) when every occurrence of the ARN's JSON string is one of
-    the principals; otherwise (the ARN also appears in a condition, or is written with
-    escapes) the document is serialized again."""
-    named = Counter(_named(doc))
-    if all(text.count(json.dumps(who)) == named[who] for who in ids):
-        for who, uid in ids.items():
-            text = text.replace(json.dumps(who), json.dumps(uid))
-        return text
+# Where services keep a policy next to its binding: (record kind, policy field, binding
+# field). Each service adds its own when its module loads.
+STORED: list[tuple[str, str, str]] = []
+
+
+def bind_unbound(store: Store) -> int:
+    """Bind, once, the policies stored before bindings existed, to the principals that
+    exist now (at start-up): a principal created later under a name they give is then
+    not the one they named. How many were bound."""
+    bound = 0
+    for kind, field, binding_field in STORED:
+        for rec in store.scan(kind):
+            text = rec.value.get(field)
+            if text and binding_field not in rec.value:
+                store.put(kind, rec.key, {**rec.value, binding_field: bind(store, text)}, expect_version=rec.version)
+                bound += 1
+    return bound
+
+
+def _swapped(doc: Any, ids: dict[str, str]) -> Any:
+    """A copy of `doc` whose Principal/NotPrincipal "AWS" entries in `ids` are their ids."""
     doc = copy.deepcopy(doc)
     for st in _statements(doc):
         for element in ("Principal", "NotPrincipal"):
             named_in = st.get(element)
             if isinstance(named_in, dict) and "AWS" in named_in:
                 named_in["AWS"] = _swap(named_in["AWS"], ids)
-    return json.dumps(doc)
+    return doc
 
 
 def _swap(aws: Any, ids: dict[str, str]) -> Any:

@@ -15,6 +15,7 @@ ROLES_PER_ACCOUNT = 1000
 DEFAULT_MAX_SESSION = 3600
 # Next to the trust policy: its principals bound to their unique ids (principals.bind).
 TRUST_BINDING = "AssumeRolePolicyBinding"
+principals.STORED.append((records.ROLE, "AssumeRolePolicyDocument", TRUST_BINDING))
 
 
 def trust_binding(store: Store, trust: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 KEY = "kms.key"
 # Next to the key policy: its users and roles bound to their unique ids (principals.bind).
 POLICY_BINDING = "PolicyBinding"
+principals.STORED.append((KEY, "Policy", POLICY_BINDING))
 ALIAS = "kms.alias"
 
 # A key id is a UUID, or "mrk-" and 32 hex digits for a multi-Region key (which Skyhold

@@ -7,8 +7,8 @@ over the bucket key with a random salt the segment keeps, so no two segments sha
 key. A segment's wrapped key reads "bk:<bucket>:<id>:<salt, base64>".
 
 As on AWS, the plaintext bucket key is held in memory for a while (`WINDOW_SECONDS`,
-read on Skyhold's clock) per requester -- a principal together with its session
-policies -- so that every requester still meets KMS (a CloudTrail event, a key policy
+read on Skyhold's clock) per requester -- a principal (by unique id) together with its
+session policies -- so that every requester still meets KMS (a CloudTrail event, a key policy
 and IAM decision) at least once per window:
 - a write reuses the bucket key its requester got from kms:GenerateDataKey for the
   same bucket and KMS key;
@@ -69,12 +69,15 @@ def bucket_of_context(context: dict[str, str]) -> str:
 
 
 def requester(principal: Principal) -> str:
-    """Who S3 tells apart: the principal, and the session policies that scope it."""
+    """Who S3 tells apart: the principal, and the session policies that scope it. By
+    unique id, not ARN: a user or role deleted and created again under the same name
+    is another requester, who has not met KMS yet."""
+    who = principal.user_id or principal.arn
     policies = principal.session.get("policies")
     if not policies:
-        return principal.arn
+        return who
     digest = hashlib.sha256(json.dumps(policies, sort_keys=True).encode()).hexdigest()
-    return f"{principal.arn}#{digest}"
+    return f"{who}#{digest}"
 
 
 def wrapped(bucket: str, key_id: str, salt: bytes) -> str:

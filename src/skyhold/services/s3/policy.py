@@ -36,6 +36,9 @@ _BLOCKED = "because public policies are blocked by the BlockPublicPolicy block p
 # S3's MalformedPolicy, worded as S3-compatible servers word it.
 MAX_POLICY_BYTES = 20 * 1024
 _TOO_LARGE = "Policy exceeds the maximum allowed document size."
+# The bucket record keeps the policy's principals bound to their unique ids beside it.
+BINDING = "PolicyBinding"
+principals.STORED.append((records.BUCKET, "Policy", BINDING))
 
 
 def _as_list(x: Any) -> list[Any]:
@@ -99,7 +102,7 @@ def put_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         who = call.principal.arn
         raise errors.access_denied(f'User: {who} is not authorized to perform: s3:PutBucketPolicy on resource: '
                                    f'"{records.bucket_arn(name)}" {_BLOCKED}')
-    records.update_bucket(call.store, name, Policy=text, PolicyBinding=principals.bind(call.store, text))
+    records.update_bucket(call.store, name, Policy=text, **{BINDING: principals.bind(call.store, text)})
     call.extras["http_status"] = 204
     return {}
 
@@ -108,12 +111,12 @@ def get_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = records.get_bucket(call.store, params["Bucket"]).value
     if not bucket.get("Policy"):
         raise errors.no_such_bucket_policy(params["Bucket"])
-    return {"Policy": principals.displayed(call.store, bucket["Policy"], bucket.get("PolicyBinding"))}
+    return {"Policy": principals.displayed(call.store, bucket["Policy"], bucket.get(BINDING))}
 
 
 def delete_bucket_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.get_bucket(call.store, params["Bucket"])
-    records.update_bucket(call.store, params["Bucket"], Policy=None, PolicyBinding=None)
+    records.update_bucket(call.store, params["Bucket"], Policy=None, **{BINDING: None})
     call.extras["http_status"] = 204
     return {}
 

@@ -41,6 +41,7 @@ SECRET = "secretsmanager.secret"
 SERVICE = "secretsmanager"
 # Next to the resource policy: its users and roles bound to their unique ids (principals.bind).
 POLICY_BINDING = "ResourcePolicyBinding"
+principals.STORED.append((SECRET, "ResourcePolicy", POLICY_BINDING))
 CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
 # What CreateSecret's model documents for a name: ASCII letters, digits and /_+=.@-
 # ("!" in AWS's message is for names of secrets that other services manage).
@@ -643,6 +644,8 @@ def put_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("BlockPublicPolicy") and _is_public(text):
         raise AwsError("PublicPolicyException", "This resource policy contains a statement that grants public "
                        "access, and BlockPublicPolicy is set to true.")
+    if principals.unknown(call.store, text):  # IAM binds them now: they must exist
+        raise AwsError("MalformedPolicyDocumentException", "This resource policy contains an unsupported principal.")
     secret["ResourcePolicy"] = text
     secret[POLICY_BINDING] = principals.bind(call.store, text)
     _save(call, secret, version)
