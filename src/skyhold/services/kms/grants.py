@@ -4,7 +4,8 @@ A grant lets its grantee perform its operations on the key, optionally only with
 given encryption context. Skyhold folds each live grant into the key's resource
 policy as one Allow statement (principal = grantee, actions = the grant's
 operations, conditions = its constraints), so the policy engine decides grants with
-everything else — an explicit Deny still wins, as in KMS.
+everything else — an explicit Deny still wins, as in KMS. CreateGrant gets a
+statement of its own, which also bounds the child grant by its parent.
 """
 
 from __future__ import annotations
@@ -68,28 +69,56 @@ def _fold(policy: str, grants: list[dict[str, Any]]) -> str:
     doc = json.loads(policy)
     statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
     for grant in grants:
-        grantee = grant["GranteePrincipal"]
-        statement: dict[str, Any] = {
-            "Sid": f"grant:{grant['GrantId']}",
-            "Effect": "Allow",
-            "Principal": {"Service": grantee} if grantee.endswith(".amazonaws.com") else {"AWS": grantee},
-            "Action": [f"kms:{op}" for op in grant["Operations"]],
-            "Resource": "*",
-        }
-        constraints = grant.get("Constraints") or {}
-        condition: dict[str, Any] = {}
-        if constraints.get("EncryptionContextSubset"):
-            condition["StringEquals"] = {f"kms:EncryptionContext:{k}": v
-                                         for k, v in constraints["EncryptionContextSubset"].items()}
-        if constraints.get("EncryptionContextEquals"):
-            equals = constraints["EncryptionContextEquals"]
-            condition["StringEquals"] = {f"kms:EncryptionContext:{k}": v for k, v in equals.items()}
-            condition["ForAllValues:StringEquals"] = {"kms:EncryptionContextKeys": list(equals)}
-        if condition:
-            statement["Condition"] = condition
-        statements.append(statement)
+        condition = _constraint_condition(grant.get("Constraints") or {})
+        uses = [op for op in grant["Operations"] if op != "CreateGrant"]
+        if uses:
+            statements.append(_statement(grant, f"grant:{grant['GrantId']}", uses, condition))
+        if "CreateGrant" in grant["Operations"]:
+            bounded = _child_grant_condition(grant, condition)
+            statements.append(_statement(grant, f"grant:{grant['GrantId']}:CreateGrant", ["CreateGrant"], bounded))
     doc["Statement"] = statements
     return json.dumps(doc)
+
+
+def _statement(grant: dict[str, Any], sid: str, operations: list[str], condition: dict[str, Any]) -> dict[str, Any]:
+    grantee = grant["GranteePrincipal"]
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": grantee} if grantee.endswith(".amazonaws.com") else {"AWS": grantee},
+        "Action": [f"kms:{op}" for op in operations],
+        "Resource": "*",
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _constraint_condition(constraints: dict[str, Any]) -> dict[str, Any]:
+    """A grant's encryption context constraint as policy conditions. For CreateGrant the
+    kms:EncryptionContext keys are the child grant's constraint pairs, so the same
+    conditions make a child keep at least the parent's pairs."""
+    condition: dict[str, Any] = {}
+    if constraints.get("EncryptionContextSubset"):
+        condition["StringEquals"] = {f"kms:EncryptionContext:{k}": v
+                                     for k, v in constraints["EncryptionContextSubset"].items()}
+    if constraints.get("EncryptionContextEquals"):
+        equals = constraints["EncryptionContextEquals"]
+        condition["StringEquals"] = {f"kms:EncryptionContext:{k}": v for k, v in equals.items()}
+        condition["ForAllValues:StringEquals"] = {"kms:EncryptionContextKeys": list(equals)}
+    return condition
+
+
+def _child_grant_condition(grant: dict[str, Any], condition: dict[str, Any]) -> dict[str, Any]:
+    """CreateGrant allowed by a grant may only make a child grant no wider than it (KMS
+    Developer Guide, "Granting CreateGrant permission"): some or all of its operations,
+    and constraints at least as strict — an Equals parent's child must be Equals too
+    (a Subset child could be used with extra context pairs)."""
+    bounds = dict(condition.get("ForAllValues:StringEquals") or {})
+    bounds["kms:GrantOperations"] = list(grant["Operations"])
+    if (grant.get("Constraints") or {}).get("EncryptionContextEquals"):
+        bounds["kms:GrantConstraintType"] = ["EncryptionContextEquals"]
+    return {**condition, "ForAllValues:StringEquals": bounds}
 
 
 def grantee(params: dict[str, Any]) -> str:

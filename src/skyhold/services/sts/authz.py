@@ -13,6 +13,7 @@ from skyhold import arn as arns
 from skyhold import principal as p
 from skyhold.authz import Access
 from skyhold.errors import AwsError
+from skyhold.services.iam import records as iam_records
 from skyhold.services.iam import verify_totp
 from skyhold.services.sts import web_identity
 from skyhold.services.iam.roles import evaluated_trust
@@ -21,8 +22,14 @@ from skyhold.services.sts.validation import SESSION_NAME, check_pattern, check_r
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
+    from skyhold.store.base import Store
 
 _BAD_MFA = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
+# STS's answer when the serial number names no device of the caller (another user's,
+# another account's, or none at all); a device of the caller's own with a wrong code
+# gets _BAD_MFA instead.
+_NOT_CALLERS_MFA = ("MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA "
+                    "serial number is valid and associated with this user.")
 
 
 def _mfa_context(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -31,18 +38,29 @@ def _mfa_context(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         return {}
     if not serial or not code:
         raise AwsError("ValidationError", "Both SerialNumber and TokenCode must be specified together.")
-    if not _owns_device(call.principal, serial) or not verify_totp(call.store, serial, code):
+    if not _owns_device(call.store, call.principal, serial):
+        raise AwsError("AccessDenied", _NOT_CALLERS_MFA, 403)
+    if not verify_totp(call.store, serial, code):
         raise AwsError("AccessDenied", _BAD_MFA, 403)
     call.extras["mfa"] = True
     return {"aws:MultiFactorAuthPresent": "true", "aws:MultiFactorAuthAge": "0"}
 
 
-def _owns_device(who: p.Principal, serial: str) -> bool:
-    try:
-        parsed = arns.parse(serial)
-    except ValueError:
+def _owns_device(store: Store, who: p.Principal, serial: str) -> bool:
+    """Whether `serial` is an MFA device enabled for the calling user itself (the root
+    user's own device for root). Roles and federated users have no MFA devices: their
+    MFA, if any, was proven when their session was issued."""
+    if who.type == p.ROOT:
+        owner = iam_records.ROOT_USER
+    elif who.type == p.IAM_USER:
+        owner = who.name
+    else:
         return False
-    return parsed.account == who.account
+    rec = store.get(iam_records.MFA, serial)
+    if rec is None or rec.value["Account"] != who.account:
+        return False
+    # IAM user names are unique regardless of case.
+    return (rec.value.get("UserName") or "").lower() == owner.lower()
 
 
 def assume_role(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -50,6 +68,9 @@ def assume_role(call: Call, params: dict[str, Any]) -> list[Access]:
     check_pattern("roleSessionName", params["RoleSessionName"], SESSION_NAME, 2, 64)
     role_arn = params["RoleArn"]
     check_role_arn(role_arn)
+    if call.principal.type == p.ROOT:
+        # Not even a trust policy naming the account lets its root user in.
+        raise AwsError("AccessDenied", "Roles may not be assumed by root accounts.", 403)
     role = find_role(call.store, role_arn)
     owner = arns.parse(role_arn).account
     tags = params.get("Tags") or []
