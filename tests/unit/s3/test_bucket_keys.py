@@ -42,13 +42,17 @@ def test_bucket_context_names_the_bucket_not_the_object() -> None:
 
 
 def test_requesters_differ_by_principal_and_by_session_policy() -> None:
-    def who(arn: str, policies: object = None) -> Principal:
+    def who(user_id: str, policies: object = None, arn: str = "arn:aws:sts::111122223333:assumed-role/r/s"
+            ) -> Principal:
         session = {"policies": policies} if policies is not None else {}
-        return Principal(type=IAM_USER, account="111122223333", arn=arn, user_id="AIDA", session=session)
+        return Principal(type=IAM_USER, account="111122223333", arn=arn, user_id=user_id, session=session)
 
-    role = "arn:aws:sts::111122223333:assumed-role/r/s"
+    session = "AROAEXAMPLE:s"
     narrow = [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]
-    assert bucket_keys.requester(who(role)) == bucket_keys.requester(who(role, []))
-    assert bucket_keys.requester(who(role)) != bucket_keys.requester(who(role, narrow))
-    assert bucket_keys.requester(who(role, narrow)) == bucket_keys.requester(who(role, list(narrow)))
-    assert bucket_keys.requester(who(role)) != bucket_keys.requester(who("arn:aws:iam::111122223333:user/u"))
+    assert bucket_keys.requester(who(session)) == bucket_keys.requester(who(session, []))
+    assert bucket_keys.requester(who(session)) != bucket_keys.requester(who(session, narrow))
+    assert bucket_keys.requester(who(session, narrow)) == bucket_keys.requester(who(session, list(narrow)))
+    assert bucket_keys.requester(who(session)) != bucket_keys.requester(who("AIDAEXAMPLE"))
+    # A principal deleted and created again has the same ARN and another unique id.
+    user = "arn:aws:iam::111122223333:user/u"
+    assert bucket_keys.requester(who("AIDAFIRST", arn=user)) != bucket_keys.requester(who("AIDASECOND", arn=user))

