@@ -6,7 +6,10 @@ settings — ec2:InstanceType, ec2:MetadataHttpTokens, ec2:InstanceProfile … �
 image, subnet, security group, key pair, volume and network interface are checked as
 their own resources, so a statement keyed on ec2:MetadataHttpTokens must name
 instance/* only, exactly as on AWS. Handing over a profile needs iam:PassRole on its
-role; tagging on launch needs ec2:CreateTags with ec2:CreateAction=RunInstances.
+role. Every existing resource a check names carries its stored tags (ec2:ResourceTag/<key>
+and aws:ResourceTag/<key>); each TagSpecification's tags are request tags of the resource
+type it names only, and tagging on creation needs ec2:CreateTags on each tagged type
+with ec2:CreateAction naming the creating action.
 Describe* operations need their action on "*" (EC2 has no resource-level describe).
 """
 
@@ -78,21 +81,92 @@ def _instance(call: Call, instance_id: str) -> dict[str, Any] | None:
     return rec.value
 
 
+# The resource types RunInstances tags through TagSpecifications (others are the handler's to refuse).
+_LAUNCH_TAGGED = ("instance", "volume", "network-interface")
+
+
+def _spec_tags(params: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The tags of the TagSpecifications naming `kind`: AWS holds each specification's
+    tags to the resource type it names, never to the others created alongside."""
+    return [t for spec in params.get("TagSpecifications") or [] if spec.get("ResourceType") == kind
+            for t in spec.get("Tags") or []]
+
+
+def _create_tags(call: Call, action: str, arn: str, tags: list[dict[str, Any]]) -> list[Access]:
+    """The extra ec2:CreateTags check AWS makes when a creating action tags what it creates."""
+    if not tags:
+        return []
+    return [Access("ec2:CreateTags", arn, {"ec2:Region": call.region, "ec2:CreateAction": action,
+                                           **_request_tags(tags)})]
+
+
+def _key_pair_record(call: Call, *, name: str | None = None, pair_id: str | None = None) -> dict[str, Any] | None:
+    """The caller's key pair in the call's region, by name or by id; None if there is none."""
+    prefix = f"{call.principal.account}/{call.region}/"
+    if name is not None:
+        rec = call.store.get(r.KEY_PAIR, prefix + name)
+        return rec.value if rec else None
+    return next((rec.value for rec in call.store.scan(r.KEY_PAIR, prefix) if rec.value["KeyPairId"] == pair_id),
+                None)
+
+
+def _key_pair_context(call: Call, pair: dict[str, Any] | None) -> dict[str, Any]:
+    if pair is None:
+        return {"ec2:Region": call.region}
+    return {"ec2:Region": call.region, "ec2:KeyPairName": pair["KeyName"], "ec2:KeyPairType": pair["KeyType"],
+            **_resource_tags(pair.get("Tags"))}
+
+
+def _network_context(call: Call, kind: str, resource_id: str) -> dict[str, Any]:
+    """The condition keys of the default VPC, one of its subnets or its security group
+    (just ec2:Region for an id the account does not have)."""
+    net = r.default_network(call.store, call.principal.account, call.region)
+    vpc = _arn(call, "vpc", net["VpcId"])
+    ctx: dict[str, Any] = {"ec2:Region": call.region}
+    if kind == "vpc" and resource_id == net["VpcId"]:
+        ctx.update({"ec2:VpcID": resource_id, "ec2:Tenancy": "default"})
+    elif kind == "subnet":
+        subnet = next((s for s in net["Subnets"] if s["SubnetId"] == resource_id), None)
+        if subnet is None:
+            return ctx
+        ctx.update({"ec2:SubnetID": resource_id, "ec2:Vpc": vpc, "ec2:AvailabilityZone": subnet["Zone"]})
+    elif kind == "security-group" and resource_id == net["GroupId"]:
+        ctx.update({"ec2:SecurityGroupID": resource_id, "ec2:Vpc": vpc})
+    else:
+        return ctx
+    return {**ctx, **_resource_tags((net.get("Tags") or {}).get(resource_id, {}))}
+
+
+def _existing(call: Call, resource_id: str) -> tuple[str, dict[str, Any]]:
+    """The ARN and condition keys (its stored tags among them) of an existing resource
+    named by id, as CreateTags and DeleteTags name them."""
+    kind = resource_type(resource_id)
+    if kind == "instance":
+        return _arn(call, kind, resource_id), _instance_context(call, _instance(call, resource_id))
+    if kind == "key-pair":
+        # A key pair's ARN names it by name, though CreateTags names it by id.
+        pair = _key_pair_record(call, pair_id=resource_id)
+        return _arn(call, kind, pair["KeyName"] if pair else resource_id), _key_pair_context(call, pair)
+    return _arn(call, kind, resource_id), _network_context(call, kind, resource_id)
+
+
 def run_instances(call: Call, params: dict[str, Any]) -> list[Access]:
     from skyhold.services.ec2 import instances, network
 
     image = r.IMAGES.get(params.get("ImageId") or "", {})
     net = network.network(call)
-    subnet = next((s for s in net["Subnets"] if s["SubnetId"] == params.get("SubnetId")), net["Subnets"][0])
-    tags = [t for spec in params.get("TagSpecifications") or [] for t in spec.get("Tags") or []]
+    subnet_id = params.get("SubnetId") or net["Subnets"][0]["SubnetId"]
+    subnet = _network_context(call, "subnet", subnet_id)
+    tagged = {kind: _spec_tags(params, kind) for kind in _LAUNCH_TAGGED}
     vpc = _arn(call, "vpc", net["VpcId"])
     try:
         options = instances.metadata_options(params.get("MetadataOptions") or {}, image)
     except Exception:  # invalid options are the handler's error to report
         options = {}
+    zone = subnet.get("ec2:AvailabilityZone", net["Subnets"][0]["Zone"])
     launch = {"ec2:Region": call.region, "ec2:InstanceType": params.get("InstanceType") or "m1.small",
-              "ec2:AvailabilityZone": subnet["Zone"], "ec2:Tenancy": "default", "ec2:RootDeviceType": "ebs",
-              "ec2:Vpc": vpc, **_metadata_keys(options), **_request_tags(tags)}
+              "ec2:AvailabilityZone": zone, "ec2:Tenancy": "default", "ec2:RootDeviceType": "ebs",
+              "ec2:Vpc": vpc, **_metadata_keys(options), **_request_tags(tagged["instance"])}
     role = None
     if params.get("IamInstanceProfile"):
         profile, role = _profile_role(call, params["IamInstanceProfile"])
@@ -102,21 +176,21 @@ def run_instances(call: Call, params: dict[str, Any]) -> list[Access]:
         Access("ec2:RunInstances", f"arn:aws:ec2:{call.region}::image/{params.get('ImageId')}",
                {"ec2:Region": call.region, "ec2:ImageType": "machine", "ec2:Owner": image.get("ImageOwnerAlias")
                 or image.get("OwnerId", ""), "ec2:Public": "true", "ec2:RootDeviceType": "ebs"}),
-        Access("ec2:RunInstances", _arn(call, "subnet", subnet["SubnetId"]),
-               {"ec2:Region": call.region, "ec2:Vpc": vpc, "ec2:AvailabilityZone": subnet["Zone"]}),
-        *(Access("ec2:RunInstances", _arn(call, "security-group", gid), {"ec2:Region": call.region, "ec2:Vpc": vpc})
-          for gid in params.get("SecurityGroupIds") or [net["GroupId"]]),
+        Access("ec2:RunInstances", _arn(call, "subnet", subnet_id), subnet),
+        *(Access("ec2:RunInstances", _arn(call, "security-group", gid), _network_context(call, "security-group", gid))
+          for gid in dict.fromkeys(params.get("SecurityGroupIds") or [net["GroupId"]])),
         Access("ec2:RunInstances", _arn(call, "network-interface", "*"),
-               {"ec2:Region": call.region, "ec2:Vpc": vpc, "ec2:Subnet": _arn(call, "subnet", subnet["SubnetId"])}),
-        Access("ec2:RunInstances", _arn(call, "volume", "*"), {"ec2:Region": call.region,
-                                                               "ec2:VolumeType": "gp3"}),
+               {"ec2:Region": call.region, "ec2:Vpc": vpc, "ec2:Subnet": _arn(call, "subnet", subnet_id),
+                "ec2:AvailabilityZone": zone, **_request_tags(tagged["network-interface"])}),
+        Access("ec2:RunInstances", _arn(call, "volume", "*"),
+               {"ec2:Region": call.region, "ec2:VolumeType": "gp3", "ec2:AvailabilityZone": zone,
+                **_request_tags(tagged["volume"])}),
     ]
     if params.get("KeyName"):
         checks.append(Access("ec2:RunInstances", _arn(call, "key-pair", params["KeyName"]),
-                             {"ec2:Region": call.region}))
-    if tags:
-        checks.append(Access("ec2:CreateTags", _arn(call, "instance", "*"),
-                             {"ec2:CreateAction": "RunInstances", **_request_tags(tags)}))
+                             _key_pair_context(call, _key_pair_record(call, name=params["KeyName"]))))
+    for kind, tags in tagged.items():
+        checks += _create_tags(call, "RunInstances", _arn(call, kind, "*"), tags)
     if role is not None:
         checks.append(pass_role(role["Arn"], "ec2.amazonaws.com"))
     return checks
@@ -166,25 +240,29 @@ def _tagging(action: str) -> AuthzFn:
         ctx = _request_tags(params.get("Tags") or [])
         checks = []
         for resource in dict.fromkeys(params["Resources"]):
-            kind = resource_type(resource)
-            extra = _instance_context(call, _instance(call, resource)) if kind == "instance" else {}
-            checks.append(Access(action, _arn(call, kind, resource), {**extra, **ctx}))
+            arn, existing = _existing(call, resource)
+            checks.append(Access(action, arn, {**existing, **ctx}))
         return checks
 
     return authz
 
 
-def _key_pair(action: str) -> AuthzFn:
+def _new_key_pair(action: str) -> AuthzFn:
     def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-        name = params.get("KeyName") or params.get("KeyPairId") or "*"
-        return [Access(action, _arn(call, "key-pair", name), {"ec2:Region": call.region,
-                                                              **_request_tags(_spec_tags(params))})]
+        arn, tags = _arn(call, "key-pair", params["KeyName"]), _spec_tags(params, "key-pair")
+        ctx = {"ec2:Region": call.region, **_request_tags(tags)}
+        if action == "ec2:CreateKeyPair":
+            ctx["ec2:KeyPairType"] = params.get("KeyType") or "rsa"
+        return [Access(action, arn, ctx), *_create_tags(call, action.split(":", 1)[1], arn, tags)]
 
     return authz
 
 
-def _spec_tags(params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t for spec in params.get("TagSpecifications") or [] for t in spec.get("Tags") or []]
+def delete_key_pair(call: Call, params: dict[str, Any]) -> list[Access]:
+    pair = (_key_pair_record(call, name=params["KeyName"]) if params.get("KeyName")
+            else _key_pair_record(call, pair_id=params.get("KeyPairId")))
+    name = pair["KeyName"] if pair else params.get("KeyName") or params.get("KeyPairId") or "*"
+    return [Access("ec2:DeleteKeyPair", _arn(call, "key-pair", name), _key_pair_context(call, pair))]
 
 
 AUTHZ: dict[str, AuthzFn] = {
@@ -200,7 +278,7 @@ AUTHZ: dict[str, AuthzFn] = {
     "DisassociateIamInstanceProfile": _association_action("ec2:DisassociateIamInstanceProfile", True, False),
     "CreateTags": _tagging("ec2:CreateTags"),
     "DeleteTags": _tagging("ec2:DeleteTags"),
-    "CreateKeyPair": _key_pair("ec2:CreateKeyPair"),
-    "ImportKeyPair": _key_pair("ec2:ImportKeyPair"),
-    "DeleteKeyPair": _key_pair("ec2:DeleteKeyPair"),
+    "CreateKeyPair": _new_key_pair("ec2:CreateKeyPair"),
+    "ImportKeyPair": _new_key_pair("ec2:ImportKeyPair"),
+    "DeleteKeyPair": delete_key_pair,
 }
