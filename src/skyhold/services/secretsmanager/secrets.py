@@ -26,12 +26,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from skyhold import clock, constraints
 from skyhold.authz import Access
 from skyhold.errors import AwsError, validation_failed
-from skyhold.policy import validate_policy
+from skyhold.policy import public, validate_policy
 from skyhold.policy.validate import SYNTAX
 from skyhold.services.iam import principals
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
-from skyhold.services.secretsmanager import rotation
+from skyhold.services.secretsmanager import conditions, rotation
 from skyhold.wire.models import service_model
 
 if TYPE_CHECKING:
@@ -49,6 +49,9 @@ _NAME = re.compile(r"[A-Za-z0-9/_+=.@-]+")
 # A SecretId is a name or an ARN: the name's characters, the "!" of managed secrets'
 # names, and an ARN's ":". AWS refuses any other (a space, "*", "?") before looking.
 _SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@!:-]+")
+# What Secrets Manager's guide lists as the keys whose fixed values keep a grant to "*"
+# from being broad access ("Managing a resource-based policy for a secret").
+_PINNING_KEYS = frozenset({"aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceaccount"})
 _INVALID_NAME = ("Invalid name. Must be a valid name containing alphanumeric characters, or any of the "
                  "following: -/_+=.@!")
 
@@ -653,15 +656,7 @@ def put_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_public(text: str) -> bool:
-    doc = json.loads(text)
-    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
-    for st in statements:
-        principal = st.get("Principal")
-        aws = principal.get("AWS") if isinstance(principal, dict) else None
-        wildcard = principal == "*" or "*" in (aws if isinstance(aws, list) else [aws])
-        if st.get("Effect") == "Allow" and wildcard and not st.get("Condition"):
-            return True
-    return False
+    return public.is_public(text, _PINNING_KEYS)
 
 
 def validate_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -771,38 +766,32 @@ def _secret_access(call: Call, action: str, secret_id: str, context: dict[str, A
     ctx: dict[str, Any] = {f"secretsmanager:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]}
     ctx.update({f"aws:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]})
     ctx["secretsmanager:SecretId"] = secret["ARN"]
-    if secret.get("KmsKeyId"):
-        ctx["secretsmanager:KmsKeyArn"] = secret["KmsKeyId"]
+    if secret.get("RotationLambdaARN"):
+        ctx["secretsmanager:resource/AllowRotationLambdaArn"] = secret["RotationLambdaARN"]
     ctx.update(context or {})
     policy = secret.get("ResourcePolicy")
-    return Access(action, secret["ARN"], ctx, resource_account=secret["ARN"].split(":")[4],
+    return Access(action, secret["ARN"], conditions.documented(action.split(":", 1)[1], ctx),
+                  resource_account=secret["ARN"].split(":")[4],
                   resource_policy=principals.evaluated(call.store, policy, secret.get(POLICY_BINDING))
                   if policy else None)
 
 
 def _on_secret(action: str) -> Any:
     def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-        ctx = {}
-        if params.get("VersionStage"):
-            ctx["secretsmanager:VersionStage"] = params["VersionStage"]
-        if params.get("VersionId"):
-            ctx["secretsmanager:VersionId"] = params["VersionId"]
+        if "Tags" in params:
+            _check_tags(params["Tags"])  # AWS validates a request before it authorizes it
+        ctx = conditions.request_context(call, action.split(":", 1)[1], params)
         return [_secret_access(call, action, params["SecretId"], ctx)]
 
     return authz
 
 
 def _create(call: Call, params: dict[str, Any]) -> list[Access]:
-    tags = params.get("Tags") or []
-    _check_tags(tags)  # AWS validates a request before it authorizes it
-    ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
-    if tags:
-        ctx["aws:TagKeys"] = [t["Key"] for t in tags]
-    if params.get("KmsKeyId"):
-        ctx["secretsmanager:KmsKeyId"] = params["KmsKeyId"]
+    _check_tags(params.get("Tags") or [])  # AWS validates a request before it authorizes it
     name = params["Name"]
     return [Access("secretsmanager:CreateSecret",
-                   f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{name}", ctx)]
+                   f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{name}",
+                   conditions.request_context(call, "CreateSecret", params))]
 
 
 def _batch(call: Call, params: dict[str, Any]) -> list[Access]:

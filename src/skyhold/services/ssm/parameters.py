@@ -458,24 +458,43 @@ HANDLERS = {
 }
 
 
-def _access(call: Call, action: str, ref: str, request_tags: list[dict[str, str]] | None = None) -> Access:
-    """An Access on the parameter's ARN, with its tags as aws:ResourceTag/… (and a
-    PutParameter's tags as aws:RequestTag/…)."""
+def _access(call: Call, action: str, ref: str, request: dict[str, Any] | None = None) -> Access:
+    """An Access on the parameter's ARN, with its tags as aws:ResourceTag/… and
+    ssm:resourceTag/…, plus the keys `request` supplies (see _request_context)."""
     name, _ = _split_selector(ref)
     rec = _record(call, name)
     ctx: dict[str, Any] = {}
     if rec is not None:
-        ctx = {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in rec.value.get("Tags", [])}
-    if request_tags:
-        ctx.update({f"aws:RequestTag/{t['Key']}": t["Value"] for t in request_tags})
-        ctx["aws:TagKeys"] = [t["Key"] for t in request_tags]
+        for t in rec.value.get("Tags", []):
+            ctx[f"aws:ResourceTag/{t['Key']}"] = ctx[f"ssm:resourceTag/{t['Key']}"] = t["Value"]
+    ctx.update(_request_context(action, request or {}))
     return Access(action, arn_of(call, name), ctx)
+
+
+def _request_context(action: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The request keys the Service Authorization Reference lists for these actions:
+    tags being set as aws:RequestTag/… and aws:TagKeys, the keys being removed as
+    aws:TagKeys, PutParameter's Overwrite and GetParametersByPath's Recursive."""
+    ctx: dict[str, Any] = {}
+    tags: list[dict[str, str]] = []
+    if action in ("ssm:PutParameter", "ssm:AddTagsToResource"):
+        tags = params.get("Tags") or []
+    ctx.update({f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags})
+    keys = [t["Key"] for t in tags]
+    if action == "ssm:RemoveTagsFromResource":
+        keys = list(params.get("TagKeys") or [])
+    if keys:
+        ctx["aws:TagKeys"] = keys
+    flag = {"ssm:PutParameter": ("Overwrite", "ssm:Overwrite"),
+            "ssm:GetParametersByPath": ("Recursive", "ssm:Recursive")}.get(action)
+    if flag and params.get(flag[0]) is not None:
+        ctx[flag[1]] = "true" if params[flag[0]] else "false"
+    return ctx
 
 
 def _on_name(action: str, param: str = "Name") -> Any:
     def authz(call: Call, params: dict[str, Any]) -> list[Access]:
-        tags = params.get("Tags") if action in ("ssm:PutParameter", "ssm:AddTagsToResource") else None
-        return [_access(call, action, params[param], tags)]
+        return [_access(call, action, params[param], params)]
 
     return authz
 
@@ -488,7 +507,8 @@ def _on_names(action: str) -> Any:
 
 
 def _on_path(call: Call, params: dict[str, Any]) -> list[Access]:
-    return [Access("ssm:GetParametersByPath", arn_of(call, params["Path"]))]
+    return [Access("ssm:GetParametersByPath", arn_of(call, params["Path"]),
+                   _request_context("ssm:GetParametersByPath", params))]
 
 
 AUTHZ = {
