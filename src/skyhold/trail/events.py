@@ -125,18 +125,20 @@ def _user_identity(who: p.Principal) -> dict[str, Any]:
     return ident
 
 
-def wire_json(data: Any) -> Any:
+def wire_json(data: Any, rules: dict[str, object] | None = None) -> Any:
     """Handler params/results → CloudTrail's JSON: lower-camel member names, ISO
     timestamps, streams dropped, and what CloudTrail never writes down hidden or left
-    out (redact.py) — in one pass, as every call's event needs it."""
+    out (redact.py) — in one pass, as every call's event needs it. `rules`: those of
+    the top level (redact.request_rules of the operation); deeper levels use the
+    rules of every member name."""
     if isinstance(data, dict):
-        out = {}
-        secret_value = data.get(_SECRET_MEMBER) == _SECRET_TYPE
+        out: dict[str, Any] = {}
+        rules = _RULES if rules is None else rules
         for k, v in data.items():
             if v is not None and not isinstance(v, _KEPT):
                 continue  # bodies and other streams
             name = _CAMEL.get(k) or _camel(k)
-            hidden = _RULES.get(name)
+            hidden = rules.get(name)
             if hidden is None:
                 if type(v) in _PLAIN:
                     out[name] = v
@@ -144,8 +146,8 @@ def wire_json(data: Any) -> Any:
                     out[name] = {mk: mv if type(mv) in _PLAIN else wire_json(mv) for mk, mv in v.items()}
                 else:
                     out[name] = wire_json(v)
-            elif hidden is redact.HIDDEN:
-                out[name] = hidden if secret_value or name != "value" else wire_json(v)
+            elif hidden is not redact.DROPPED:
+                out[name] = hidden
         return out
     if isinstance(data, list):
         return [wire_json(v) for v in data]
@@ -157,7 +159,6 @@ def wire_json(data: Any) -> Any:
     return data
 
 
-_SECRET_MEMBER, _SECRET_TYPE = redact.SECRET_VALUE_WHEN
 _RULES = redact.RULES
 _KEPT = (str, int, float, bool, dict, list, datetime, bytes)
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # written as they are
@@ -205,7 +206,7 @@ def call_line(
     that receives it, "<account>/<id>"). Redacted here: secrets never leave the server.
     `host`: the request's Host (S3 records it); `additional`: additionalEventData."""
     read_only = _facts(service, operation)[0]
-    parameters = wire_json(params) if params else None
+    parameters = wire_json(params, redact.request_rules(service, operation)) if params else None
     if service == "s3":
         parameters = _s3_parameters(parameters or {}, host)
     elif service == "kms":

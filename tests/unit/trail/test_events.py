@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from skyhold.trail.events import wire_json
-from skyhold.trail.redact import HIDDEN
+from skyhold.trail.redact import HIDDEN, request_rules
 
 
 def test_member_names_become_lower_camel_and_timestamps_java_medium() -> None:
@@ -21,11 +21,13 @@ def test_secrets_are_hidden_or_left_out_at_any_depth() -> None:
                    "credentials": [{"expiration": "x"}]}
 
 
-def test_parameter_values_are_hidden_only_for_secure_strings() -> None:
+def test_parameter_values_are_hidden_whatever_their_type_but_tag_values_are_not() -> None:
+    rules = request_rules("ssm", "PutParameter")
     secure = wire_json({"Name": "/db/pw", "Value": "s3cr3t", "Type": "SecureString",
-                        "Tags": [{"Key": "team", "Value": "blue"}]})
+                        "Tags": [{"Key": "team", "Value": "blue"}]}, rules)
     assert secure["value"] == HIDDEN and secure["tags"] == [{"key": "team", "value": "blue"}]
-    assert wire_json({"Name": "/app/url", "Value": "https://x", "Type": "String"})["value"] == "https://x"
+    assert wire_json({"Name": "/app/url", "Value": "https://x", "Type": "String"}, rules)["value"] == HIDDEN
+    assert wire_json({"Name": "/db/pw", "Value": "s3cr3t", "Overwrite": True}, rules)["value"] == HIDDEN
 
 
 def test_a_call_line_becomes_one_event_per_account_and_a_request_row() -> None:

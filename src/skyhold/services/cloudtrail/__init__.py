@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from skyhold.services.cloudtrail import lookup, trails
+from skyhold.services.cloudtrail.authz import AUTHZ
 from skyhold.services.cloudtrail.delivery import Deliverer
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 HANDLERS = {**lookup.HANDLERS, **trails.HANDLERS}
 
-__all__ = ["HANDLERS", "on_shutdown", "on_startup"]
+__all__ = ["AUTHZ", "HANDLERS", "on_shutdown", "on_startup"]
 
 
 async def on_startup(pipeline: Pipeline) -> None:

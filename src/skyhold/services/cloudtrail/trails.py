@@ -9,6 +9,7 @@ checked at CreateTrail (InsufficientS3BucketPolicyException) and at each deliver
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ SERVICE_PRINCIPAL = "cloudtrail.amazonaws.com"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$")
 _ADJACENT = re.compile(r"[._-]{2}")  # "my--trail", "my-_trail", "a..b": refused
 _IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")  # nor may a name look like an IP address
+_TRAIL_ARN = re.compile(r"^arn:aws:cloudtrail:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):trail/(?P<name>[^/:]+)$")
 
 
 def trail_arn(region: str, account: str, name: str) -> str:
@@ -36,12 +38,48 @@ def _key(call: Call, name: str) -> str:
     return f"{call.principal.account}/{call.region}/{name}"
 
 
-def _find(call: Call, name_or_arn: str) -> tuple[dict[str, Any], int]:
-    name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
-    rec = call.store.get(TRAIL, _key(call, name))
-    if rec is None:
-        raise AwsError("TrailNotFoundException", f"Unknown trail: {trail_arn(call.region, call.principal.account, name)} "
-                       f"for the user: {call.principal.account}")
+@dataclass(frozen=True, slots=True)
+class TrailRef:
+    """The trail a `Name`/`TrailName` names: a bare name is the caller's trail in the
+    region called; an ARN names its own account and region."""
+
+    account: str
+    region: str
+    name: str
+
+    @property
+    def arn(self) -> str:
+        return trail_arn(self.region, self.account, self.name)
+
+    @property
+    def key(self) -> str:
+        return f"{self.account}/{self.region}/{self.name}"
+
+
+def locate(call: Call, name_or_arn: str) -> TrailRef:
+    """Parsed once, the same way for the authorizer and the handler, so the trail
+    whose ARN IAM decided on is the trail acted upon."""
+    if not name_or_arn.startswith("arn:"):
+        return TrailRef(call.principal.account, call.region, name_or_arn)
+    found = _TRAIL_ARN.match(name_or_arn)
+    if found is None:
+        # Wording guessed: AWS documents the exception, not its message.
+        raise AwsError("CloudTrailARNInvalidException", f"Invalid trail ARN: {name_or_arn}")
+    return TrailRef(found["account"], found["region"], found["name"])
+
+
+def _find(call: Call, name_or_arn: str, *, home_only: bool = False) -> tuple[dict[str, Any], int]:
+    """The trail and its version. A trail of another account is never visible (no
+    organization trails); one of another region only as a multi-region trail's shadow,
+    which only reads may use (`home_only`: InvalidHomeRegionException, as AWS)."""
+    ref = locate(call, name_or_arn)
+    rec = call.store.get(TRAIL, ref.key) if ref.account == call.principal.account else None
+    if rec is None or (ref.region != call.region and not rec.value["IsMultiRegionTrail"]):
+        raise AwsError("TrailNotFoundException", f"Unknown trail: {ref.arn} for the user: {call.principal.account}")
+    if home_only and ref.region != call.region:
+        # Wording guessed: AWS documents the exception, not its message.
+        raise AwsError("InvalidHomeRegionException", f"This operation must be called from the trail's home region: "
+                       f"{ref.region}")
     return rec.value, rec.version
 
 
@@ -143,7 +181,7 @@ def next_hour(now: datetime) -> datetime:
 
 
 def start_logging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, version = _find(call, params["Name"])
+    trail, version = _find(call, params["Name"], home_only=True)
     if not trail["IsLogging"]:
         now = clock.now()
         trail.update(IsLogging=True, StartLoggingTime=clock.iso8601(now), DigestStart=clock.iso8601(now),
@@ -161,20 +199,20 @@ def _ns_now() -> int:
 
 
 def stop_logging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, version = _find(call, params["Name"])
+    trail, version = _find(call, params["Name"], home_only=True)
     trail.update(IsLogging=False, StopLoggingTime=clock.now_iso8601())
     call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
     return {}
 
 
 def delete_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, version = _find(call, params["Name"])
+    trail, version = _find(call, params["Name"], home_only=True)
     call.store.delete(TRAIL, _key(call, trail["Name"]), expect_version=version)
     return {}
 
 
 def put_event_selectors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, version = _find(call, params["TrailName"])
+    trail, version = _find(call, params["TrailName"], home_only=True)
     selectors = params.get("EventSelectors")
     if not selectors or params.get("AdvancedEventSelectors"):
         raise AwsError("InvalidEventSelectorsException", "Skyhold supports basic EventSelectors "
