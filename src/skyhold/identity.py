@@ -3,9 +3,15 @@
 The authentication layer knows nothing about the store; it calls `lookup` with the
 access key id of a signed request. Long-term keys (AKIA…) belong to IAM users;
 temporary keys (ASIA…) are STS sessions (added by the STS service).
+
+An IAM user's tags are its aws:PrincipalTag values, for its own keys and for its
+GetSessionToken sessions alike; they are read when the credential is looked up, and the
+lookup memo is dropped on every store commit, so a TagUser applies to the next request.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from skyhold import arn
 from skyhold import principal as p
@@ -24,7 +30,7 @@ def make_lookup(store: Store) -> CredentialLookup:
 
     def _load(access_key_id: str) -> Credential | None:
         if access_key_id.startswith("ASIA"):
-            return sessions.credential(store, access_key_id)
+            return _with_user_tags(sessions.credential(store, access_key_id))
         rec = store.get(iam.ACCESS_KEY, access_key_id)
         if rec is None:
             return None
@@ -44,6 +50,7 @@ def make_lookup(store: Store) -> CredentialLookup:
             user_id=user["UserId"],
             name=user["UserName"],
             access_key_id=access_key_id,
+            tags=iam.principal_tags(user),
         )
         return Credential(
             access_key_id=access_key_id,
@@ -51,5 +58,15 @@ def make_lookup(store: Store) -> CredentialLookup:
             active=key["Status"] == "Active",
             principal=who,
         )
+
+    def _with_user_tags(cred: Credential | None) -> Credential | None:
+        """A GetSessionToken session is the IAM user itself: it carries the user's tags."""
+        who = cred.principal if cred is not None else None
+        if cred is None or who is None or who.type != p.IAM_USER:
+            return cred
+        user = iam.get_user(store, who.account, who.name)
+        if user is None:
+            return cred
+        return dataclasses.replace(cred, principal=dataclasses.replace(who, tags=iam.principal_tags(user)))
 
     return lookup

@@ -27,6 +27,8 @@ class Principal:
     # Session facts for temporary credentials (issuer, MFA, tags, policies, …);
     # filled by STS, read by the policy engine and CloudTrail.
     session: dict[str, Any] = field(default_factory=dict)
+    # The IAM user's own tags (aws:PrincipalTag), for its keys and GetSessionToken sessions.
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_anonymous(self) -> bool:

@@ -75,7 +75,8 @@ class Caller:
         return cls.from_arn(
             p.arn,
             user_id=p.user_id,
-            tags=dict(s.get("tags") or {}),
+            # The user's own tags, then the session's (which win on a shared key).
+            tags={**p.tags, **(s.get("tags") or {})},
             **({"role_arn": s["role_arn"]} if s.get("role_arn") else {}),
         )
 

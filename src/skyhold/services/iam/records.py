@@ -132,6 +132,11 @@ def in_account(store: Store, kind: str, account: str) -> list[dict[str, Any]]:
     return [r.value for r in store.scan(kind, account_prefix(account))]
 
 
+def principal_tags(entity: dict[str, Any]) -> dict[str, str]:
+    """A user's or role's Tags as its aws:PrincipalTag values."""
+    return {t["Key"]: t["Value"] for t in entity.get("Tags") or []}
+
+
 def role_arn(account: str, name: str, path: str = "/") -> str:
     return arn.iam(account, f"role{path}{name}")
 

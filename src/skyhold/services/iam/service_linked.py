@@ -99,15 +99,31 @@ NAMES = {
 CUSTOM_SUFFIX_ALLOWED = frozenset({"autoscaling.amazonaws.com", "connect.amazonaws.com", "lexv2.amazonaws.com"})
 
 
+def role_name(service: str, suffix: str | None) -> str | None:
+    """AWSServiceRoleFor<Name>[_<suffix>]; None for a service IAM does not know."""
+    if service not in NAMES:
+        return None
+    return f"AWSServiceRoleFor{NAMES[service]}" + (f"_{suffix}" if suffix else "")
+
+
+def path(service: str) -> str:
+    return f"/aws-service-role/{service}/"
+
+
+def role_arn(account: str, params: dict[str, Any]) -> str | None:
+    """The ARN CreateServiceLinkedRole creates (and is authorized on)."""
+    service = params.get("AWSServiceName") or ""
+    name = role_name(service, params.get("CustomSuffix"))
+    return records.role_arn(account, name, path(service)) if name else None
+
+
 def create_service_linked_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     service = params["AWSServiceName"]
-    if service not in NAMES:
+    name = role_name(service, params.get("CustomSuffix"))
+    if name is None:
         raise errors.invalid_input(f"Unrecognized service principal: {service}")
-    name = f"AWSServiceRoleFor{NAMES[service]}"
-    if params.get("CustomSuffix"):
-        if service not in CUSTOM_SUFFIX_ALLOWED:
-            raise errors.invalid_input(f"Custom suffix is not allowed for {service}")
-        name += f"_{params['CustomSuffix']}"
+    if params.get("CustomSuffix") and service not in CUSTOM_SUFFIX_ALLOWED:
+        raise errors.invalid_input(f"Custom suffix is not allowed for {service}")
     account = common.account_of(call)
     if call.store.get(records.ROLE, records.name_key(account, name)):
         raise errors.invalid_input(
@@ -115,7 +131,7 @@ def create_service_linked_role(call: Call, params: dict[str, Any]) -> dict[str, 
     trust = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": service}}]})
     return roles.create_role(call, {
-        "RoleName": name, "Path": f"/aws-service-role/{service}/", "AssumeRolePolicyDocument": trust,
+        "RoleName": name, "Path": path(service), "AssumeRolePolicyDocument": trust,
         "Description": params.get("Description")})
 
 

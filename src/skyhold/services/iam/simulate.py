@@ -369,7 +369,9 @@ def simulate_principal_policy(call: Call, params: dict[str, Any]) -> dict[str, A
             raise errors.invalid_input("CallerArn is required when ResourcePolicy is specified.")
         caller = _unnamed_caller(call.principal.account)
     else:
-        caller = Caller.from_arn(record["Arn"], user_id=record.get(f"{kind.capitalize()}Id", ""))
+        # The simulated user or role carries its own tags, as its requests would.
+        caller = Caller.from_arn(record["Arn"], user_id=record.get(f"{kind.capitalize()}Id", ""),
+                                 tags=records.principal_tags(record))
     return _simulate(params, caller, found + extra, boundary)
 
 

@@ -180,7 +180,7 @@ def get_federation_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             # A federation token with no session policy can do nothing (AWS documents
             # that the intersection is then empty).
             policies=policies or [json.dumps({"Version": "2012-10-17", "Statement": []})],
-            tags=tags,
+            tags=_over(who.tags, tags),
         ),
     )
     result: dict[str, Any] = {
@@ -227,6 +227,13 @@ def _session_policies(call: Call, params: dict[str, Any], account: str | None = 
             raise AwsError("InvalidParameterValue", f"Policy {ref['arn']} does not exist or is not attachable.")
         policies.append(managed.default_document(found[0]))
     return policies
+
+
+def _over(base: dict[str, str], tags: dict[str, str]) -> dict[str, str]:
+    """`base` overridden by `tags` (keys compared case-insensitively): "session tags
+    override a user tag with the same key" (GetFederationToken's API reference)."""
+    lowered = {k.lower() for k in tags}
+    return {**{k: v for k, v in base.items() if k.lower() not in lowered}, **tags}
 
 
 def _tags_for(who: p.Principal, role: dict[str, Any], params: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
