@@ -245,3 +245,17 @@ def admin(server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsEnv:
     out = server.cli("configure", "--endpoint", server.endpoint, env=env)
     assert out.returncode == 0, out.stderr
     return AwsEnv(env=env, profile="skyhold", endpoint=server.endpoint)
+
+
+@pytest.fixture
+def ec2(admin: AwsEnv) -> Any:
+    return admin.client("ec2", region_name="us-east-1")
+
+
+@pytest.fixture
+def launched(ec2: Any) -> Iterator[list[str]]:
+    """Instance ids a test launches, terminated after it (the running quota is shared)."""
+    ids: list[str] = []
+    yield ids
+    if ids:
+        ec2.terminate_instances(InstanceIds=ids)

@@ -5,10 +5,7 @@ shows them, and TagSpecifications refused as AWS refuses them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from .conftest import AwsEnv, aws_error
 
@@ -16,20 +13,6 @@ AL2023 = "ami-0453ec754f44f9a4a"  # BootMode uefi-preferred
 UBUNTU = "ami-0e2c8caa4b6378d8c"  # BootMode legacy-bios
 EMPTY_SPEC = ("InvalidTagKey.Malformed", "Tag specification must have at least one tag", 400)
 LAUNCH_RESERVED = ("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use", 400)
-
-
-@pytest.fixture
-def ec2(admin: AwsEnv) -> Any:
-    return admin.client("ec2", region_name="us-east-1")
-
-
-@pytest.fixture
-def launched(ec2: Any) -> Iterator[list[str]]:
-    """Instance ids a test launches, terminated after it (the running quota is shared)."""
-    ids: list[str] = []
-    yield ids
-    if ids:
-        ec2.terminate_instances(InstanceIds=ids)
 
 
 def _launch(ec2: Any, launched: list[str], **kw: Any) -> dict[str, Any]:

@@ -10,28 +10,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from .conftest import AwsEnv, aws_error
 
 UBUNTU = "ami-0e2c8caa4b6378d8c"
-
-
-@pytest.fixture
-def ec2(admin: AwsEnv) -> Any:
-    return admin.client("ec2", region_name="us-east-1")
-
-
-@pytest.fixture
-def launched(ec2: Any) -> Iterator[list[str]]:
-    """Instances a test launched, terminated afterwards (the running quota is shared)."""
-    ids: list[str] = []
-    yield ids
-    if ids:
-        ec2.terminate_instances(InstanceIds=ids)
 
 
 def _user_client(admin: AwsEnv, service: str, statements: list[dict[str, Any]]) -> Any:

@@ -20,11 +20,6 @@ def _reserved(key: str) -> tuple[str, str, int]:
 
 
 @pytest.fixture
-def ec2(admin: AwsEnv) -> Any:
-    return admin.client("ec2", region_name="us-east-1")
-
-
-@pytest.fixture
 def pair(ec2: Any) -> Any:
     name = f"tags-parity-{uuid.uuid4().hex[:6]}"
     pair_id = ec2.create_key_pair(KeyName=name)["KeyPairId"]

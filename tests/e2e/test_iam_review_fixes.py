@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -43,20 +42,6 @@ def account(admin: AwsEnv) -> str:
 @pytest.fixture
 def iam(admin: AwsEnv) -> Any:
     return admin.client("iam")
-
-
-@pytest.fixture
-def ec2(admin: AwsEnv) -> Any:
-    return admin.client("ec2", region_name="us-east-1")
-
-
-@pytest.fixture
-def launched(ec2: Any) -> Iterator[list[str]]:
-    """Instances a test launched, terminated afterwards (the running quota is shared)."""
-    ids: list[str] = []
-    yield ids
-    if ids:
-        ec2.terminate_instances(InstanceIds=ids)
 
 
 def _user(admin: AwsEnv, *statements: dict[str, Any]) -> tuple[str, dict[str, Any]]:
