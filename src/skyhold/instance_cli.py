@@ -22,11 +22,15 @@ from skyhold import config
 def add_parser(commands: Any) -> None:
     inst = commands.add_parser("instance", help="run programs on an EC2 instance")
     cmds = inst.add_subparsers(metavar="ACTION")
-    ex = cmds.add_parser("exec", help="run a command on the instance: exec i-… -- CMD...")
+    ex = cmds.add_parser("exec", help="run a command on the instance: exec [OPTIONS] i-… [OPTIONS] -- CMD...",
+                         usage="%(prog)s [--endpoint URL] [--data-dir DIR] INSTANCE_ID "
+                               "[--endpoint URL] [--data-dir DIR] -- CMD...")
     ex.add_argument("instance_id")
+    # REMAINDER keeps the command's own options intact; _exec takes this command's
+    # options from its head (those given after the instance id).
     ex.add_argument("command", nargs=argparse.REMAINDER)
     _flags(ex)
-    ex.set_defaults(func=_exec)
+    ex.set_defaults(func=_exec, parser=ex)
     sh = cmds.add_parser("shell", help="an interactive shell on the instance")
     sh.add_argument("instance_id")
     _flags(sh)
@@ -38,9 +42,32 @@ def add_parser(commands: Any) -> None:
     key.set_defaults(func=_identity_key)
 
 
+_FLAGS = {"--endpoint": "endpoint", "--data-dir": "data_dir"}
+
+
 def _flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566)")
     p.add_argument("--data-dir", help="where state lives (env SKYHOLD_DATA_DIR)")
+
+
+def _leading_options(args: Any, words: list[str]) -> list[str]:
+    """Apply the --endpoint/--data-dir options that open `words` (given after the
+    instance id) to args; return the command after them and an optional "--". An
+    unknown option before the command is a usage error, not the command's name."""
+    parser: argparse.ArgumentParser = args.parser
+    i = 0
+    while i < len(words) and words[i].startswith("-") and words[i] != "--":
+        name, has_value, value = words[i].partition("=")
+        if name not in _FLAGS:
+            parser.error(f"unrecognized option before the command: {words[i]} (give the command after --)")
+        if not has_value:
+            if i + 1 >= len(words):
+                parser.error(f"argument {name}: expected one argument")
+            i, value = i + 1, words[i + 1]
+        setattr(args, _FLAGS[name], value)
+        i += 1
+    rest = words[i:]
+    return rest[1:] if rest[:1] == ["--"] else rest
 
 
 def instance_environment(instance: dict[str, Any], endpoint: str, home: str) -> dict[str, str]:
@@ -63,13 +90,17 @@ def _load(args: Any) -> dict[str, Any] | int:
     from skyhold.services.ec2.records import INSTANCE
     from skyhold.store import open_store
 
-    store, _ = open_store(config.data_dir(args.data_dir))
+    data_dir = config.data_dir(args.data_dir)
+    if not (data_dir / "skyhold.db").exists():  # say so rather than create an empty store there
+        print(f"skyhold: no Skyhold data in {data_dir} (give --data-dir or set SKYHOLD_DATA_DIR)", file=sys.stderr)
+        return 2
+    store, _ = open_store(data_dir)
     try:
         rec = store.get(INSTANCE, args.instance_id)
     finally:
         store.close()
     if rec is None:
-        print(f"skyhold: no instance {args.instance_id}", file=sys.stderr)
+        print(f"skyhold: no instance {args.instance_id} in {data_dir}", file=sys.stderr)
         return 2
     if rec.value["State"] != "running":
         print(f"skyhold: instance {args.instance_id} is {rec.value['State']}, not running", file=sys.stderr)
@@ -87,7 +118,7 @@ def _run(args: Any, command: list[str]) -> int:
 
 
 def _exec(args: Any) -> int:
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = _leading_options(args, args.command)
     if not command:
         print("skyhold: give the command after --", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import os
 import secrets
 from pathlib import Path
@@ -59,6 +60,19 @@ class TokenExpired(InvalidToken):
     """Signed by Skyhold's issuer, but past its exp (the message is the exp value)."""
 
 
+class MissingClaim(InvalidToken):
+    """Signed by Skyhold's issuer, but without a claim STS requires (the message is its name)."""
+
+
+class MalformedClaim(InvalidToken):
+    """Signed by Skyhold's issuer, but a registered claim has the wrong JSON type."""
+
+
+# Claims STS cannot do without: the issuer and subject name the caller, the audience
+# is matched against the provider's client ids, and exp bounds the token's life.
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp")
+
+
 def _jwt() -> ModuleType:
     # Imported on first use: PyJWT costs a noticeable part of every start, and most
     # runs never see a web identity token.
@@ -102,25 +116,53 @@ def discovery(base_url: str) -> dict[str, Any]:
 
 
 def unverified_issuer(token: str) -> str | None:
+    """The token's iss claim before any check; None when the token is no JWT or its iss
+    is not a string."""
     jwt = _jwt()
     try:
-        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
         return None
+    return issuer if isinstance(issuer, str) else None
+
+
+def _is_number(value: Any) -> bool:
+    """A JWT NumericDate: a finite JSON number (bool is an int to Python, not to JSON)."""
+    if isinstance(value, bool):
+        return False
+    # ints are exact (math.isfinite would overflow on a huge one); floats may be NaN or inf
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _check_claims(claims: dict[str, Any]) -> None:
+    """Presence and JSON types of the registered claims STS reads (RFC 7519 §4.1)."""
+    for name in REQUIRED_CLAIMS:
+        if name not in claims:
+            raise MissingClaim(name)
+    aud = claims["aud"]
+    if not (isinstance(claims["iss"], str) and isinstance(claims["sub"], str)
+            and (isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud)))
+            and all(_is_number(claims[n]) for n in ("exp", "iat", "nbf") if n in claims)):
+        raise MalformedClaim("claim types")
 
 
 def verify(data_dir: Path, token: str, *, now: float) -> dict[str, Any]:
-    """Signature and time checks; audience is checked by the caller against the
-    provider's client ids. Raises InvalidToken (TokenExpired past its exp)."""
+    """Signature, claim and time checks; audience is checked by the caller against the
+    provider's client ids. Raises InvalidToken (TokenExpired past its exp, MissingClaim
+    and MalformedClaim for a signed token STS cannot read)."""
     jwt = _jwt()
     key = signing_key(data_dir).public_key()
+    # Only the signature here: PyJWT's own claim checks would report a bad claim as
+    # a bad token, and STS tells them apart.
+    checks = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False,
+              "verify_iss": False, "verify_sub": False, "verify_jti": False}
     try:
-        claims = jwt.decode(token, key, algorithms=["RS256"], options={"verify_exp": False, "verify_nbf": False,
-                                                                       "verify_iat": False, "verify_aud": False})
+        claims = jwt.decode(token, key, algorithms=["RS256"], options=checks)
     except jwt.PyJWTError as err:
         raise InvalidToken(str(err)) from None
-    if claims.get("iss") != ISSUER:
+    _check_claims(claims)
+    if claims["iss"] != ISSUER:
         raise InvalidToken("issuer")
-    if int(claims.get("exp", 0)) <= now:
-        raise TokenExpired(str(claims.get("exp")))
+    if claims["exp"] <= now:
+        raise TokenExpired(str(claims["exp"]))
     return claims

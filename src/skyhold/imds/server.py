@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("skyhold.imds")
 MAX_TTL = 21600
+READ_TIMEOUT = 10  # seconds to receive a whole request (head and body)
 
 
 class MetadataService:
@@ -50,13 +51,14 @@ class MetadataService:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, _ = (lines[0].split(" ") + ["", ""])[:3]
-            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
-            if int(headers.get("content-length") or 0):
-                await reader.readexactly(int(headers["content-length"]))
-            status, extra, body = self.respond(method, target.split("?", 1)[0], headers)
+            # One deadline for the whole request, body included: a client that
+            # announces a body and never sends it must not hold the connection.
+            request = await asyncio.wait_for(_read_request(reader), timeout=READ_TIMEOUT)
+            if request is None:
+                status, extra, body = _error(400)
+            else:
+                method, target, headers = request
+                status, extra, body = self.respond(method, target.split("?", 1)[0], headers)
             if extra.pop("_ttl", None) is not None:
                 hop = self._instance().get("MetadataOptions", {}).get("HttpPutResponseHopLimit", 1)
                 sock = writer.get_extra_info("socket")
@@ -122,6 +124,23 @@ class MetadataService:
         if isinstance(found, dict):
             return 200, text, json.dumps(found, indent=2)
         return 200, text, found
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str]] | None:
+    """(method, target, headers) with any body read and discarded; None for a request
+    whose Content-Length is not a non-negative decimal number (IMDS answers 400)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _ = (lines[0].split(" ") + ["", ""])[:3]
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+    length = headers.get("content-length")
+    if length is not None:
+        if not (length.isascii() and length.isdigit()):
+            return None
+        remaining = int(length)
+        while remaining:  # in chunks: IMDS ignores bodies, so none is held in memory
+            remaining -= len(await reader.readexactly(min(remaining, 65536)))
+    return method, target, headers
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",

@@ -4,7 +4,9 @@
 (dict), or None for 404. Role credentials are temporary credentials of a session of
 the instance profile's role named after the instance (so CloudTrail and
 get-caller-identity show assumed-role/<role>/i-…), re-issued five minutes before
-they expire.
+they expire. EC2 obtains them by assuming the role as ec2.amazonaws.com, so the
+role's trust policy is evaluated before each issue; a role EC2 may not assume gets
+AWS's AssumeRoleUnauthorizedAccess document instead of credentials.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from skyhold import arn as arns
 from skyhold import clock
 from skyhold import principal as p
 from skyhold.imds import identity
+from skyhold.policy import Caller, PolicySet, RequestContext, evaluate
 from skyhold.services.ec2.records import NETWORK, instance_arn, private_dns, zone_id
 from skyhold.services.iam import records as iam_records
+from skyhold.services.iam.roles import evaluated_trust
 from skyhold.services.sts import sessions
 
 if TYPE_CHECKING:
@@ -29,6 +33,12 @@ if TYPE_CHECKING:
 REFRESH_BEFORE = timedelta(minutes=5)
 CREDENTIAL_LIFETIME = 6 * 3600  # seconds; AWS's instance credentials last about six hours
 _CACHE = "imds.credentials"
+EC2_SERVICE = "ec2.amazonaws.com"
+# AWS's message, as real instances serve it (the IAM User Guide's "Troubleshoot Amazon
+# EC2 and IAM" page documents the code and links this anchor).
+_UNAUTHORIZED = ("EC2 cannot assume the role {}.  Please see documentation at "
+                 "https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_iam-ec2.html"
+                 "#troubleshoot_iam-ec2_errors-info-doc.")
 
 # The metadata versions IMDS lists at its root; each serves the same tree here.
 VERSIONS = ("1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15", "2008-02-01",
@@ -51,14 +61,33 @@ def _role(pipeline: Pipeline, instance: dict[str, Any]) -> tuple[dict[str, Any],
     return (rec.value, role.value) if role else None
 
 
-def credentials(pipeline: Pipeline, instance: dict[str, Any], role: dict[str, Any]) -> dict[str, Any]:
+def _ec2_may_assume(pipeline: Pipeline, role: dict[str, Any]) -> bool:
+    """Whether the role's trust policy lets ec2.amazonaws.com call sts:AssumeRole, decided
+    as STS decides AssumeRole (the trust policy must allow, even in the same account)."""
+    request = RequestContext(Caller.from_arn(EC2_SERVICE), "sts:AssumeRole", role["Arn"],
+                             resource_account=arns.parse(role["Arn"]).account, resource_policy_required=True)
+    return evaluate(request, PolicySet.build(resource=evaluated_trust(pipeline.store, role))).allowed
+
+
+def unauthorized(role: dict[str, Any]) -> dict[str, Any]:
+    """What IMDS serves in place of credentials when EC2 cannot assume the role."""
+    return {"Code": "AssumeRoleUnauthorizedAccess", "Message": _UNAUTHORIZED.format(role["RoleName"]),
+            "LastUpdated": _iso(clock.now())}
+
+
+def credentials(pipeline: Pipeline, instance: dict[str, Any], role: dict[str, Any]) -> dict[str, Any] | None:
     """The role's temporary credentials for this instance: a session named after the
-    instance, served from cache until five minutes before it expires."""
+    instance, served from cache until five minutes before it expires; None when the
+    trust policy refuses EC2 at issue (a refused role is asked again at every request,
+    so a fixed trust policy takes effect at once)."""
     cache: dict[tuple[str, str], dict[str, Any]] = pipeline.extensions.setdefault(_CACHE, {})
     key = (instance["InstanceId"], role["Arn"])
     cached = cache.get(key)
     now = clock.now()
     if cached is None or cached["Expiration"] - now < REFRESH_BEFORE:
+        if not _ec2_may_assume(pipeline, role):
+            cache.pop(key, None)
+            return None
         account, instance_id = instance["Account"], instance["InstanceId"]
         creds = sessions.issue(pipeline.store, sessions.NewSession(
             type=p.ASSUMED_ROLE, account=account, arn=arns.assumed_role(account, role["RoleName"], instance_id),
@@ -133,11 +162,16 @@ def _meta_data(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
         profile, role = attached
 
         def info() -> dict[str, Any]:
-            return {"Code": "Success", "LastUpdated": _iso(credentials(pipeline, instance, role)["LastUpdated"]),
+            c = credentials(pipeline, instance, role)
+            if c is None:
+                return unauthorized(role)
+            return {"Code": "Success", "LastUpdated": _iso(c["LastUpdated"]),
                     "InstanceProfileArn": profile["Arn"], "InstanceProfileId": profile["InstanceProfileId"]}
 
         def creds() -> dict[str, Any]:
             c = credentials(pipeline, instance, role)
+            if c is None:
+                return unauthorized(role)
             return {"Code": "Success", "LastUpdated": _iso(c["LastUpdated"]), "Type": "AWS-HMAC",
                     "AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"],
                     "Token": c["SessionToken"], "Expiration": _iso(c["Expiration"])}

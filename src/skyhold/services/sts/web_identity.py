@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 
+_NOT_A_JWT = "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"
+
+
 def _invalid(message: str) -> AwsError:
     return AwsError("InvalidIdentityToken", message, 400)
 
@@ -45,7 +48,7 @@ def authz(call: Call, params: dict[str, Any]) -> list[Access]:
     token = params["WebIdentityToken"]
     issuer = oidc.unverified_issuer(token)
     if issuer is None:
-        raise _invalid("The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+        raise _invalid(_NOT_A_JWT)
     provider = _provider_for(call, account, issuer)
     if issuer != oidc.ISSUER:
         # Offline, the only issuer whose keys Skyhold can know is its own.
@@ -56,10 +59,14 @@ def authz(call: Call, params: dict[str, Any]) -> list[Access]:
     except oidc.TokenExpired as err:
         raise AwsError("ExpiredTokenException", f"Token expired: current date/time {int(now)} must be before "
                        f"the expiration date/time {err}", 400) from None
+    except oidc.MissingClaim as err:
+        raise _invalid(f"Missing a required claim: {err}") from None
+    except oidc.MalformedClaim:
+        raise _invalid(_NOT_A_JWT) from None
     except oidc.InvalidToken:
         raise _invalid("The web identity token's signature could not be verified.") from None
-    audiences = claims.get("aud")
-    audiences = [audiences] if isinstance(audiences, str) else list(audiences or [])
+    audiences = claims["aud"]  # a string or a list of strings (oidc.verify checked)
+    audiences = [audiences] if isinstance(audiences, str) else audiences
     matching = [a for a in audiences if a in provider.get("ClientIDList", [])]
     if not matching:
         raise _invalid("Incorrect token audience")
