@@ -80,13 +80,13 @@ def _give_admin_mfa(store: Store, account_id: str) -> None:
 
 def admin_mfa_device(store: Store, account_id: str) -> dict[str, Any] | None:
     """The admin's MFA device while it is still enabled for the admin (a user may
-    deactivate or delete it like any other)."""
+    deactivate or delete it like any other), its Seed opened for the CLI's codes."""
     account = get_account(store, account_id)
     serial = account.get("AdminMfaSerial") if account else None
     rec = store.get(iam.MFA, serial) if serial else None
     if rec is None or rec.value.get("UserName") != ADMIN_USER:
         return None
-    return rec.value
+    return {**rec.value, mfa.SEED: mfa.seed_of(store, rec.value)}
 
 
 def bootstrap(store: Store) -> NewAccount | None:

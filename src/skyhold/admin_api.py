@@ -1,9 +1,14 @@
 """Skyhold's own administrative API, under /_skyhold/ (health aside).
 
-Every call is SigV4-signed (signing service `skyhold`) and authorized by the policy
-engine like any AWS call: the caller's identity policies must allow the
-`skyhold:*` action, which an account's `admin` (AdministratorAccess) has. There is
-no unauthenticated administrative endpoint.
+Every call is SigV4-signed (signing service `skyhold`), and only Skyhold's
+administrator may make it: the API is Skyhold's, not AWS's, and what it moves (the
+clock) is every account's, so IAM policies do not grant it ("Action": "*" would let
+any role session or another account's admin in). The administrator is the first
+account's (the one `skyhold up` creates on first start) IAM user `admin`, pinned by
+its unique id (a user created later under that name is someone else), and that
+account's root user; their sessions (GetSessionToken) too, not role sessions. There
+is no unauthenticated administrative endpoint. Every call, allowed or not, writes one
+request-log line (service `skyhold`).
 
   GET  /_skyhold/clock                    → {"now": ..., "offset_seconds": ...}
   POST /_skyhold/clock {"advance_seconds": N} | {"reset": true}
@@ -17,53 +22,139 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock, oidc
+from skyhold import accounts, clock, ids, oidc, request_log
+from skyhold import principal as p
 from skyhold.auth.authenticate import authenticate
-from skyhold.authz import Access
 from skyhold.errors import AwsError
-from skyhold.principal import Principal
+from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
 from skyhold.regions import REGIONS
+from skyhold.services.iam import records as iam
 from skyhold.store.base import Store
 from skyhold.wire.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from skyhold.pipeline import Pipeline
+    from skyhold.pipeline import Body, Pipeline
 
 SIGNING_SERVICE = "skyhold"
 log = logging.getLogger("skyhold.admin")
 META = "skyhold.meta"
+MAX_BODY = 64 * 1024
+CLOCK_PATH = "/_skyhold/clock"
+_OPERATIONS = {("GET", CLOCK_PATH): "GetClock", ("POST", CLOCK_PATH): "SetClock"}
+_PUBLIC = {
+    "/_skyhold/oidc/.well-known/openid-configuration": "GetOpenIdConfiguration",
+    "/_skyhold/oidc/jwks.json": "GetJwks",
+}
 
 
 def load_clock(store: Store) -> None:
-    """Restore the persisted offset of Skyhold's clock (called at start-up)."""
+    """Restore the persisted offset of Skyhold's clock (at start-up, and in CLI
+    commands that date things). An offset the clock cannot take (a data dir written
+    before offsets were checked: NaN, infinite, past year 9999) is dropped, so the
+    data dir recovers instead of failing every request."""
     rec = store.get(META, "clock")
-    clock.set_offset(rec.value["offset_seconds"] if rec else 0.0)
-
-
-async def handle(pipeline: Pipeline, req: HttpRequest, body: bytes) -> HttpResponse:
-    from skyhold.pipeline import Call  # the pipeline imports this module's callers
-
-    req.body = body
-    public = _public_document(pipeline, req)
-    if public is not None:
-        return _json(200, public)
+    stored = rec.value.get("offset_seconds", 0.0) if rec else 0.0
     try:
-        result = authenticate(req, pipeline.lookup, service=SIGNING_SERVICE, regions=REGIONS, s3=False,
-                              protocol="query")
-        if result.credential is None:
-            raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
-        who: Principal = result.credential.principal
-        call = Call(pipeline, req, "skyhold", req.path, "us-east-1", who, "")
-        if req.path == "/_skyhold/clock":
-            shown = _clock(pipeline, call, req)
-            if req.method == "POST":
-                await _after_clock_moved(pipeline)
-            return _json(200, shown)
-        raise AwsError("NotFound", f"No Skyhold endpoint {req.path}", 404)
+        clock.set_offset(float(stored))
+    except (TypeError, ValueError, OverflowError) as err:
+        log.warning("ignoring the stored offset of Skyhold's clock (%r: %s): back to real time", stored, err)
+        clock.set_offset(0.0)
+        store.put(META, "clock", {"offset_seconds": 0.0})
+
+
+def administrator(store: Store) -> dict[str, str] | None:
+    """{"Account", "UserId"} of Skyhold's administrator: the first account's `admin`,
+    pinned the first time it is asked for (`skyhold up` asks at start-up)."""
+    rec = store.get(META, "administrator")
+    if rec is not None:
+        return dict(rec.value)
+    first = accounts.default_account(store)
+    if first is None:
+        return None
+    user = iam.get_user(store, first["Id"], accounts.ADMIN_USER)
+    pinned = {"Account": first["Id"], "UserId": user["UserId"] if user else ""}
+    if user is not None:  # with no admin yet, pin nothing: only root is the administrator
+        store.put(META, "administrator", pinned)
+    return pinned
+
+
+def is_administrator(store: Store, who: Principal) -> bool:
+    admin = administrator(store)
+    if admin is None or who.account != admin["Account"]:
+        return False
+    if who.type == p.ROOT:
+        return True
+    return who.type == p.IAM_USER and bool(admin["UserId"]) and who.user_id == admin["UserId"]
+
+
+async def handle(pipeline: Pipeline, req: HttpRequest, body: Body) -> HttpResponse:
+    """Answer one admin call and log it as the pipeline logs AWS calls."""
+    started = time.perf_counter()
+    request_id = ids.request_id()
+    operation = _PUBLIC.get(req.path) if req.method == "GET" else None
+    operation = operation or _OPERATIONS.get((req.method, req.path), "-")
+    who = ANONYMOUS_PRINCIPAL
+    try:
+        req.body = await body.read(MAX_BODY)
+        public = _public_document(pipeline, req)
+        if public is not None:
+            response = _json(200, public)
+        else:
+            who = _caller(pipeline, req)
+            response = _json(200, await _serve(pipeline, req, who, operation))
     except AwsError as err:
-        return error_response(err)
+        response = error_response(err)
+    response.headers.append(("x-amzn-requestid", request_id))
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    request_log.write(f"{SIGNING_SERVICE} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
+    return response
+
+
+def _caller(pipeline: Pipeline, req: HttpRequest) -> Principal:
+    result = authenticate(req, pipeline.lookup, service=SIGNING_SERVICE, regions=REGIONS, s3=False,
+                          protocol="query")
+    if result.credential is None:
+        raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
+    return result.credential.principal
+
+
+async def _serve(pipeline: Pipeline, req: HttpRequest, who: Principal, operation: str) -> dict[str, Any]:
+    if req.path != CLOCK_PATH:
+        raise AwsError("NotFound", f"No Skyhold endpoint {req.path}", 404)
+    if operation == "-":
+        raise AwsError("MethodNotAllowed", "Use GET or POST", 405)
+    if not is_administrator(pipeline.store, who):
+        raise AwsError("AccessDeniedException",
+                       f"User: {who.arn} is not authorized to perform: skyhold:{operation} because Skyhold's "
+                       "admin API answers only Skyhold's administrator (the first account's IAM user admin)", 403)
+    if operation == "SetClock":
+        offset = _new_offset(req.body or b"{}")
+        pipeline.store.put(META, "clock", {"offset_seconds": offset})
+        clock.set_offset(offset)
+        await _after_clock_moved(pipeline)
+    return {"now": clock.now_iso8601(), "offset_seconds": clock.offset().total_seconds()}
+
+
+def _new_offset(body: bytes) -> float:
+    """The offset a SetClock body asks for; ValidationException (nothing changes) for
+    a malformed one or one the clock cannot take (JSON's NaN and Infinity included)."""
+    usage = 'Expected {"advance_seconds": N >= 0} or {"reset": true}'
+    try:
+        ask = json.loads(body)
+        if ask.get("reset"):
+            return 0.0
+        step = float(ask["advance_seconds"])
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        raise AwsError("ValidationException", usage) from None
+    if step != step or step < 0:  # NaN, or backwards
+        raise AwsError("ValidationException", usage)
+    try:
+        return clock.check_offset(clock.offset().total_seconds() + step)
+    except ValueError as err:
+        raise AwsError("ValidationException", f"advance_seconds {step:g} refused: {err}") from None
 
 
 def error_response(err: AwsError) -> HttpResponse:
@@ -80,29 +171,6 @@ def _public_document(pipeline: Pipeline, req: HttpRequest) -> dict[str, Any] | N
     if req.path == "/_skyhold/oidc/jwks.json":
         return oidc.jwks(pipeline.data_dir)
     return None
-
-
-def _clock(pipeline: Pipeline, call: Any, req: HttpRequest) -> dict[str, Any]:
-    if req.method == "GET":
-        pipeline.authorizer.check_access(call, Access("skyhold:GetClock", "*"))
-    elif req.method == "POST":
-        pipeline.authorizer.check_access(call, Access("skyhold:SetClock", "*"))
-        try:
-            ask = json.loads(req.body or b"{}")
-            if ask.get("reset"):
-                offset = 0.0
-            else:
-                step = float(ask["advance_seconds"])
-                if step < 0:
-                    raise ValueError
-                offset = clock.offset().total_seconds() + step
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise AwsError("ValidationException", 'Expected {"advance_seconds": N >= 0} or {"reset": true}') from None
-        pipeline.store.put(META, "clock", {"offset_seconds": offset})
-        clock.set_offset(offset)
-    else:
-        raise AwsError("MethodNotAllowed", "Use GET or POST", 405)
-    return {"now": clock.now_iso8601(), "offset_seconds": clock.offset().total_seconds()}
 
 
 async def _after_clock_moved(pipeline: Pipeline) -> None:

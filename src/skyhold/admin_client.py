@@ -40,5 +40,17 @@ def call(endpoint: str, key: str, secret: str, method: str, path: str, payload: 
         with urllib.request.urlopen(http, timeout=30) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as err:
-        detail = json.loads(err.read() or b"{}")
-        raise AwsError(detail.get("__type", "Error"), detail.get("message", str(err)), err.code) from None
+        raise _error(err.code, err.read(), str(err)) from None
+
+
+def _error(status: int, body: bytes, fallback: str) -> AwsError:
+    """The AwsError an error answer carries; one that is not Skyhold's JSON (a proxy's
+    page, a server older or newer than this client) still makes an error, not a crash."""
+    try:
+        detail = json.loads(body or b"{}")
+    except ValueError:
+        detail = None
+    if not isinstance(detail, dict):
+        text = body.decode("utf-8", "replace").strip()[:200]
+        return AwsError("Error", text or fallback, status)
+    return AwsError(str(detail.get("__type", "Error")), str(detail.get("message", fallback)), status)

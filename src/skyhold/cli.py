@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_flag(creds)
     creds.set_defaults(func=_credentials)
 
-    clk = commands.add_parser("clock", help="show or move Skyhold's clock (as the administrator)")
+    clk = commands.add_parser("clock", help="show or move Skyhold's clock (as Skyhold's administrator, the "
+                              "first account's admin)")
     clk_cmds = clk.add_subparsers(metavar="ACTION")
     for name, helptext in (("show", "print Skyhold's time"), ("reset", "back to real time")):
         sub = clk_cmds.add_parser(name, help=helptext)
@@ -124,8 +125,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _admin_flags(p: argparse.ArgumentParser) -> None:
+    """The admin API's commands sign as Skyhold's administrator, the first account's
+    admin (the API answers no one else): no --account."""
     p.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566)")
-    p.add_argument("--account", help="account id or name (default: the first account)")
+    p.set_defaults(account=None)
     _data_dir_flag(p)
 
 
@@ -186,7 +189,8 @@ def _admin_key(args: Any) -> tuple[dict[str, Any], dict[str, Any]] | int:
         if account is None:
             print("skyhold: no such account (start `skyhold up` once to create the first)", file=sys.stderr)
             return 2
-        keys = [k for k in iam.access_keys_of(store, account["Id"], accounts.ADMIN_USER) if k["Status"] == "Active"]
+        keys = [iam.revealed_key(store, k)  # its secret opened: the CLI signs with it
+                for k in iam.access_keys_of(store, account["Id"], accounts.ADMIN_USER) if k["Status"] == "Active"]
     finally:
         store.close()
     if not keys:

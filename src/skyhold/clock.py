@@ -8,10 +8,16 @@ because a client signs with the real wall clock.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timedelta, timezone
 
 _offset_seconds: float = 0.0
+
+# datetime holds no time past year 9999. The clock stops a year short of that: a
+# stored offset keeps moving the clock as real time passes, and expiries are computed
+# from now (a clock past the limit would fail every request, even after a restart).
+LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 
 def wall_now() -> datetime:
@@ -30,11 +36,20 @@ def offset() -> timedelta:
     return timedelta(seconds=_offset_seconds)
 
 
-def set_offset(seconds: float) -> None:
+def check_offset(seconds: float) -> float:
+    """`seconds` if it is an offset the clock can take, else ValueError saying why."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"the clock's offset must be a finite number of seconds, not {seconds}")
     if seconds < 0:
         raise ValueError("Skyhold's clock only moves forward")
+    if time.time() + seconds >= LATEST.timestamp():
+        raise ValueError(f"Skyhold's clock cannot go past {iso8601(LATEST)}")
+    return float(seconds)
+
+
+def set_offset(seconds: float) -> None:
     global _offset_seconds
-    _offset_seconds = float(seconds)
+    _offset_seconds = check_offset(seconds)
 
 
 _stamp: tuple[int, str] = (-1, "")

@@ -7,6 +7,10 @@ temporary keys (ASIA…) are STS sessions (added by the STS service).
 An IAM user's tags are its aws:PrincipalTag values, for its own keys and for its
 GetSessionToken sessions alike; they are read when the credential is looked up, and the
 lookup memo is dropped on every store commit, so a TagUser applies to the next request.
+
+Secrets are stored sealed (crypto/fields.py): a key's secret is unsealed when the memo
+is filled, not per request. `seal_stored_credentials` seals, at start-up, those a data
+dir from before sealing still holds in plaintext.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import dataclasses
 from skyhold import arn
 from skyhold import principal as p
 from skyhold.auth.credentials import Credential, CredentialLookup
+from skyhold.services.iam import mfa, service_credentials
 from skyhold.services.iam import records as iam
 from skyhold.services.sts import sessions
 from skyhold.store.base import Store
@@ -38,7 +43,7 @@ def make_lookup(store: Store) -> CredentialLookup:
         if key["UserName"] == iam.ROOT_USER:
             who = p.Principal(type=p.ROOT, account=key["Account"], arn=arn.root(key["Account"]),
                               user_id=key["Account"], access_key_id=access_key_id)
-            return Credential(access_key_id=access_key_id, secret_access_key=key["SecretAccessKey"],
+            return Credential(access_key_id=access_key_id, secret_access_key=iam.secret_access_key(store, key),
                               active=key["Status"] == "Active", principal=who)
         user = iam.get_user(store, key["Account"], key["UserName"])
         if user is None:  # a key outliving its user is not a credential
@@ -54,7 +59,7 @@ def make_lookup(store: Store) -> CredentialLookup:
         )
         return Credential(
             access_key_id=access_key_id,
-            secret_access_key=key["SecretAccessKey"],
+            secret_access_key=iam.secret_access_key(store, key),
             active=key["Status"] == "Active",
             principal=who,
         )
@@ -70,3 +75,12 @@ def make_lookup(store: Store) -> CredentialLookup:
         return dataclasses.replace(cred, principal=dataclasses.replace(who, tags=iam.principal_tags(user)))
 
     return lookup
+
+
+def seal_stored_credentials(store: Store) -> int:
+    """Seal the access keys' secrets, MFA seeds and sessions' secrets (digesting their
+    tokens, and service-specific credentials' secrets) that a data dir from before
+    sealing holds in plaintext; how many records."""
+    with store.transaction():
+        return (iam.seal_plaintext_keys(store) + mfa.seal_plaintext_seeds(store) + sessions.seal_plaintext(store)
+                + service_credentials.digest_plaintext_secrets(store))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
-from skyhold import accounts, admin_api, config
+from skyhold import accounts, admin_api, config, identity
 from skyhold import request_log
 from skyhold.pipeline import Pipeline
 from skyhold.services.iam import principals
@@ -18,9 +19,12 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
 
     from skyhold.http_protocol import HttpProtocol
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Everything the server writes (the data dir's databases, blobs, the trail's
+    # journal) is owner-only: it holds secrets. open_store tightens a data dir made before.
+    os.umask(0o077)
     store, blobs = open_store(data_dir, grouped_sync=True)  # the pipeline syncs before it answers
     created = accounts.bootstrap(store)
+    admin_api.administrator(store)  # pins who that is, by unique id, at first start
     admin_api.load_clock(store)
     endpoint = config.endpoint_url(host, port)
     if created is not None:
@@ -28,6 +32,7 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
     request_log.configure()
     pipeline = Pipeline(store, blobs, data_dir)  # loads every service
     principals.bind_unbound(store)  # policies written before bindings existed
+    identity.seal_stored_credentials(store)  # secrets written before they were sealed
     pipeline.endpoint = endpoint
     pipeline.audit_enabled = audit
     if audit:

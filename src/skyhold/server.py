@@ -187,14 +187,9 @@ class App:
         client = scope.get("client")
         req = HttpRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, None,
                           client[0] if client else "127.0.0.1", scope.get("scheme", "http"))
-        try:
-            body = await AsgiBody(receive).read(64 * 1024)
-        except AwsError as err:
-            response = admin_api.error_response(err)
-        else:
-            writes = self.pipeline.store.writes
-            response = await admin_api.handle(self.pipeline, req, body)
-            self.pipeline.store.sync_since(writes)  # e.g. a moved clock, before it is acknowledged
+        writes = self.pipeline.store.writes
+        response = await admin_api.handle(self.pipeline, req, AsgiBody(receive))  # logs the call
+        self.pipeline.store.sync_since(writes)  # e.g. a moved clock, before it is acknowledged
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(k.encode(), v.encode()) for k, v in response.headers]})
         await send({"type": "http.response.body", "body": response.body})

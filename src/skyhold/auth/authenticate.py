@@ -159,11 +159,11 @@ def _check_all_amz_headers_signed(req: HttpRequest, info: SigV4Info) -> None:
 
 def _check_session(credential: Credential, info: SigV4Info, style: Style) -> None:
     presented = info.session_token
-    if credential.session_token is None:
+    if not credential.temporary:
         if presented:
             raise errors.invalid_token(style, presented)
         return
-    if presented is None or not hmac.compare_digest(presented, credential.session_token):
+    if not credential.token_matches(presented):
         raise errors.invalid_token(style, presented)
     if credential.expiration is not None and credential.expiration <= clock.now():
         raise errors.expired_token(style, presented)

@@ -98,8 +98,8 @@ def _signer(form: dict[str, str], policy_b64: str, lookup: CredentialLookup, reg
     if not hmac.compare_digest(sigv4.sign(key, policy_b64), provided):
         raise errors.chunk_signature_mismatch(access_key_id, provided, policy_b64)
     token = form.get("x-amz-security-token")
-    if credential.session_token is not None:
-        if token != credential.session_token:
+    if credential.temporary:
+        if not credential.token_matches(token):
             raise errors.invalid_token(Style.S3, token)
         if credential.expiration is not None and credential.expiration <= clock.now():
             raise errors.expired_token(Style.S3, token)

@@ -16,6 +16,7 @@ One connection per thread: the event loop, worker threads and other processes (t
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -73,6 +74,10 @@ class SqliteStore:
     def __init__(self, path: Path, *, synchronous: str = "FULL", page_size: int | None = None) -> None:
         """`page_size`: for a database created now (an existing one keeps its own)."""
         self.path = Path(path)
+        if self.path != Path(":memory:"):
+            # Owner-only from birth (it holds secrets): SQLite gives the -wal and -shm
+            # files it creates beside a database the database file's own mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._synchronous = synchronous
         self._page_size = page_size
         # Commits do not wait for the disk: whoever acknowledges them calls sync first.

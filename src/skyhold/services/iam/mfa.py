@@ -1,5 +1,8 @@
 """Virtual MFA devices: a real Base32 seed and QR code, enabling with two consecutive
-TOTP codes, resync, deactivate, delete; and `verify_totp` for STS and the console."""
+TOTP codes, resync, deactivate, delete; and `verify_totp` for STS and the console.
+
+A device's Seed is stored only sealed with the data dir's root key (crypto/fields.py),
+bound to the device's serial number; CreateVirtualMFADevice shows it once."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from urllib.parse import quote
 
 from skyhold import clock
 from skyhold import principal as p
+from skyhold.crypto import fields
 from skyhold.services.iam import common, errors, records, tags, totp, users
 from skyhold.store.base import ConflictError, Store
 
@@ -20,6 +24,33 @@ ROOT = records.ROOT_USER  # the UserName recorded for the root user's device
 ISSUER = "Amazon Web Services"
 ENABLE_WINDOW_BEHIND = 10  # steps of clock drift tolerated when enabling
 RESYNC_WINDOW = 120  # ResyncMFADevice searches further (an hour each way)
+SEED = "Seed"  # stored sealed
+
+
+def _seed_aad(serial: str) -> bytes:
+    return b"skyhold iam mfa seed " + serial.encode()
+
+
+def _new_device(store: Store, device: dict[str, Any], seed: str) -> None:
+    """Store a new device with its seed sealed."""
+    fields.seal(fields.data_dir_of(store), device, SEED, seed, _seed_aad(device["SerialNumber"]))
+    store.put(records.MFA, device["SerialNumber"], device, expect_version=0)
+
+
+def seed_of(store: Store, device: dict[str, Any]) -> str:
+    """The Base32 seed of a stored device (sealed, or plaintext from before sealing)."""
+    return fields.reveal(fields.data_dir_of(store), device, SEED, _seed_aad(device["SerialNumber"]))
+
+
+def seal_plaintext_seeds(store: Store) -> int:
+    """Seal the seeds of devices stored before sealing existed (at start-up); how many."""
+    data_dir, sealed = fields.data_dir_of(store), 0
+    for rec in store.scan(records.MFA):
+        value = fields.seal_plaintext(data_dir, rec.value, SEED, _seed_aad(rec.key))
+        if value is not None:
+            store.put(records.MFA, rec.key, value, expect_version=rec.version)
+            sealed += 1
+    return sealed
 
 
 def _account_name(store: Store, account: str) -> str:
@@ -50,9 +81,9 @@ def create_virtual_mfa_device(call: Call, params: dict[str, Any]) -> dict[str, A
     if any(r.value["Name"].lower() == name.lower() for r in store.scan(records.MFA, f"arn:aws:iam::{account}:")):
         raise errors.already_exists("MFADevice entity at the same path and name already exists.")
     seed = totp.new_seed()
-    device = {"SerialNumber": serial, "Account": account, "Name": name, "Path": path, "Seed": seed,
+    device = {"SerialNumber": serial, "Account": account, "Name": name, "Path": path,
               "Tags": new_tags, "LastCounter": -1}
-    store.put(records.MFA, serial, device, expect_version=0)
+    _new_device(store, device, seed)
     # The label AWS documents: <device name>@<account alias, or id>.
     label = quote(f"{name}@{_account_name(store, account)}")
     uri = f"otpauth://totp/{label}?secret={seed}&issuer={quote(ISSUER)}"
@@ -69,10 +100,11 @@ def _owner_name(call: Call, params: dict[str, Any]) -> str:
     return common.caller_user_name(call, params)
 
 
-def _two_codes(device: dict[str, Any], code1: str, code2: str, before: int, after: int) -> int:
+def _two_codes(store: Store, device: dict[str, Any], code1: str, code2: str, before: int, after: int) -> int:
     now = totp.counter_at(clock.now_epoch())
-    first = totp.find_counter(device["Seed"], code1, now, before, after)
-    if first is None or totp.code(device["Seed"], first + 1) != code2:
+    seed = seed_of(store, device)
+    first = totp.find_counter(seed, code1, now, before, after)
+    if first is None or totp.code(seed, first + 1) != code2:
         raise errors.invalid_authentication_code()
     return first + 1
 
@@ -87,7 +119,7 @@ def enable_mfa_device(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         owner = common.require_user(store, account, owner)[0]["UserName"]
     if device.get("UserName"):
         raise errors.already_exists("MFA Device is already in use.")
-    last = _two_codes(device, params["AuthenticationCode1"], params["AuthenticationCode2"],
+    last = _two_codes(store, device, params["AuthenticationCode1"], params["AuthenticationCode2"],
                       ENABLE_WINDOW_BEHIND, 1)
     device.update(UserName=owner, EnableDate=common.now_text(), LastCounter=last)
     store.put(records.MFA, device["SerialNumber"], device, expect_version=version)
@@ -100,7 +132,7 @@ def resync_mfa_device(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     owner = _owner_name(call, params)
     if (device.get("UserName") or "").lower() != owner.lower():
         raise errors.no_such_entity(f"MFA Device with serial number {params['SerialNumber']} does not exist.")
-    last = _two_codes(device, params["AuthenticationCode1"], params["AuthenticationCode2"],
+    last = _two_codes(store, device, params["AuthenticationCode1"], params["AuthenticationCode2"],
                       RESYNC_WINDOW, RESYNC_WINDOW)
     device["LastCounter"] = last
     store.put(records.MFA, device["SerialNumber"], device, expect_version=version)
@@ -190,9 +222,9 @@ def enabled_device(store: Store, account: str, user_name: str) -> dict[str, Any]
     """A virtual MFA device named after the user, enabled for them, as the console
     makes one (for an account's `admin`, whose `skyhold credentials` sign in with it)."""
     serial = records.mfa_arn(account, user_name, "/")
-    device = {"SerialNumber": serial, "Account": account, "Name": user_name, "Path": "/", "Seed": totp.new_seed(),
+    device = {"SerialNumber": serial, "Account": account, "Name": user_name, "Path": "/",
               "Tags": [], "LastCounter": -1, "UserName": user_name, "EnableDate": common.now_text()}
-    store.put(records.MFA, serial, device, expect_version=0)
+    _new_device(store, device, totp.new_seed())
     return device
 
 
@@ -206,7 +238,7 @@ def verify_totp(store: Store, serial: str, code: str) -> bool:
     if rec is None or not rec.value.get("UserName"):
         return False
     device = rec.value
-    counter = totp.find_counter(device["Seed"], code, totp.counter_at(clock.now_epoch()), 1, 1)
+    counter = totp.find_counter(seed_of(store, device), code, totp.counter_at(clock.now_epoch()), 1, 1)
     if counter is None or counter <= device.get("LastCounter", -1):
         return False
     try:

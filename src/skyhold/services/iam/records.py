@@ -17,6 +17,9 @@ unique per account, so account-scoped keys use the lower-cased name:
   iam.credential-report "<account>"
   iam.slr-deletion-task "<deletion task id>"            DeleteServiceLinkedRole
 
+An access key's SecretAccessKey is stored only sealed with the data dir's root key
+(crypto/fields.py): `create_access_key` answers it once, `secret_access_key` opens it.
+
 Timestamps are stored as ISO-8601 text (`clock.iso8601`) and turned back into
 datetimes by the handlers. Inline policies and attachments live on the identity
 that owns them (`Policies`: name → document text, `AttachedPolicies`: [ARN]); a
@@ -28,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from skyhold import arn, clock, ids
+from skyhold.crypto import fields
 from skyhold.store.base import Store
 
 USER = "iam.user"
@@ -44,6 +48,8 @@ PASSWORD_POLICY = "iam.password-policy"
 ALIAS = "iam.alias"
 CREDENTIAL_REPORT = "iam.credential-report"
 SLR_DELETION_TASK = "iam.slr-deletion-task"
+
+SECRET_FIELD = "SecretAccessKey"  # of an access key; stored sealed
 
 
 def name_key(account: str, name: str) -> str:
@@ -91,16 +97,44 @@ def get_user(store: Store, account: str, name: str) -> dict[str, Any] | None:
 
 
 def create_access_key(store: Store, account: str, user_name: str) -> dict[str, Any]:
-    key = {
-        "AccessKeyId": ids.access_key_id(),
-        "SecretAccessKey": ids.secret_access_key(),
+    """A new key, stored with its secret sealed; returned with the secret in plaintext
+    (the only time anyone sees it, as on AWS)."""
+    key_id, secret = ids.access_key_id(), ids.secret_access_key()
+    key: dict[str, Any] = {
+        "AccessKeyId": key_id,
         "Status": "Active",
         "UserName": user_name,
         "Account": account,
         "CreateDate": clock.now_iso8601(),
     }
-    store.put(ACCESS_KEY, key["AccessKeyId"], key, expect_version=0)
-    return key
+    fields.seal(fields.data_dir_of(store), key, SECRET_FIELD, secret, _key_aad(key_id))
+    store.put(ACCESS_KEY, key_id, key, expect_version=0)
+    return {**key, SECRET_FIELD: secret}
+
+
+def _key_aad(key_id: str) -> bytes:
+    return b"skyhold iam access key " + key_id.encode()
+
+
+def secret_access_key(store: Store, key: dict[str, Any]) -> str:
+    """The plaintext secret of a stored access key (sealed, or plaintext from before)."""
+    return fields.reveal(fields.data_dir_of(store), key, SECRET_FIELD, _key_aad(key["AccessKeyId"]))
+
+
+def revealed_key(store: Store, key: dict[str, Any]) -> dict[str, Any]:
+    """A stored key with its secret opened, for the CLI that signs with it; never store it."""
+    return {**key, SECRET_FIELD: secret_access_key(store, key)}
+
+
+def seal_plaintext_keys(store: Store) -> int:
+    """Seal the secrets of keys stored before sealing existed (at start-up); how many."""
+    data_dir, sealed = fields.data_dir_of(store), 0
+    for rec in store.scan(ACCESS_KEY):
+        value = fields.seal_plaintext(data_dir, rec.value, SECRET_FIELD, _key_aad(rec.key))
+        if value is not None:
+            store.put(ACCESS_KEY, rec.key, value, expect_version=rec.version)
+            sealed += 1
+    return sealed
 
 
 def access_keys_of(store: Store, account: str, user_name: str) -> list[dict[str, Any]]:

@@ -1,12 +1,14 @@
 """Service-specific credentials: a user name and password (CodeCommit Git over HTTPS,
 Amazon Keyspaces) or an API key (Amazon Bedrock) that IAM generates for one IAM user
 and one service. The password or key is shown by Create and Reset only, as an access
-key's secret is by CreateAccessKey; IAM allows two per user per service.
+key's secret is by CreateAccessKey; IAM allows two per user per service. Skyhold
+never needs it back: the record keeps only its SHA-256 (`SecretSha256`).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import string
 from datetime import timedelta
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock, ids
 from skyhold import principal as p
 from skyhold.services.iam import common, errors, records
+from skyhold.store.base import Store
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -28,6 +31,8 @@ SERVICES = PASSWORD_SERVICES | frozenset(API_KEY_PREFIX)
 PER_USER_PER_SERVICE = 2
 
 _ALIAS_SUFFIX = string.ascii_lowercase + string.digits
+# The secret's field in the answer (and, before digests, in the record).
+_SECRET_FIELDS = ("ServicePassword", "ServiceCredentialSecret")
 
 
 def _require_service(name: str) -> str:
@@ -43,8 +48,8 @@ def _status(cred: dict[str, Any]) -> str:
     return cred["Status"]
 
 
-def _view(cred: dict[str, Any], *, with_secret: bool = False) -> dict[str, Any]:
-    """ServiceSpecificCredential (with_secret: Create/Reset) or …Metadata (List)."""
+def _view(cred: dict[str, Any], secret: dict[str, str] | None = None) -> dict[str, Any]:
+    """ServiceSpecificCredential (with its new `secret`: Create/Reset) or …Metadata (List)."""
     out: dict[str, Any] = {
         "UserName": cred["UserName"],
         "Status": _status(cred),
@@ -56,13 +61,9 @@ def _view(cred: dict[str, Any], *, with_secret: bool = False) -> dict[str, Any]:
         out["ExpirationDate"] = common.dt(cred["ExpirationDate"])
     if "ServiceCredentialAlias" in cred:
         out["ServiceCredentialAlias"] = cred["ServiceCredentialAlias"]
-        if with_secret:
-            out["ServiceCredentialSecret"] = cred["ServiceCredentialSecret"]
     else:
         out["ServiceUserName"] = cred["ServiceUserName"]
-        if with_secret:
-            out["ServicePassword"] = cred["ServicePassword"]
-    return out
+    return {**out, **(secret or {})}
 
 
 def _password() -> str:
@@ -70,15 +71,34 @@ def _password() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _new_secret(cred: dict[str, Any]) -> None:
-    """Give `cred` a fresh password, or API key: the service's prefix and, in base64,
-    "<alias>:<secret>" (the service reads the alias, which names the user, from it)."""
+def _new_secret(cred: dict[str, Any]) -> dict[str, str]:
+    """A fresh password, or API key: the service's prefix and, in base64,
+    "<alias>:<secret>" (the service reads the alias, which names the user, from it);
+    `cred` keeps only its digest."""
     prefix = API_KEY_PREFIX.get(cred["ServiceName"])
     if prefix is None:
-        cred["ServicePassword"] = _password()
+        field, secret = "ServicePassword", _password()
     else:
         token = f"{cred['ServiceCredentialAlias']}:{_password()}".encode()
-        cred["ServiceCredentialSecret"] = prefix + base64.b64encode(token).decode()
+        field, secret = "ServiceCredentialSecret", prefix + base64.b64encode(token).decode()
+    for name in _SECRET_FIELDS:
+        cred.pop(name, None)  # a plaintext one from before digests
+    cred["SecretSha256"] = hashlib.sha256(secret.encode()).hexdigest()
+    return {field: secret}
+
+
+def digest_plaintext_secrets(store: Store) -> int:
+    """Replace the plaintext secrets that credentials stored before digests hold by
+    their digest (at start-up); how many."""
+    done = 0
+    for rec in store.scan(records.SERVICE_CREDENTIAL):
+        plain = next((rec.value[f] for f in _SECRET_FIELDS if f in rec.value), None)
+        if plain is not None:
+            value = {k: v for k, v in rec.value.items() if k not in _SECRET_FIELDS}
+            value["SecretSha256"] = hashlib.sha256(plain.encode()).hexdigest()
+            store.put(records.SERVICE_CREDENTIAL, rec.key, value, expect_version=rec.version)
+            done += 1
+    return done
 
 
 def _service_user_name(existing: list[dict[str, Any]], user_name: str, account: str) -> str:
@@ -113,9 +133,9 @@ def create_service_specific_credential(call: Call, params: dict[str, Any]) -> di
             cred["ExpirationDate"] = clock.iso8601(now + timedelta(days=params["CredentialAgeDays"]))
     else:
         cred["ServiceUserName"] = _service_user_name(existing, name, account)
-    _new_secret(cred)
+    secret = _new_secret(cred)
     store.put(records.SERVICE_CREDENTIAL, cred["ServiceSpecificCredentialId"], cred, expect_version=0)
-    return {"ServiceSpecificCredential": _view(cred, with_secret=True)}
+    return {"ServiceSpecificCredential": _view(cred, secret)}
 
 
 def _require_credential(call: Call, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -137,9 +157,9 @@ def update_service_specific_credential(call: Call, params: dict[str, Any]) -> di
 
 def reset_service_specific_credential(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     cred, version = _require_credential(call, params)
-    _new_secret(cred)  # the status stays as it was
+    secret = _new_secret(cred)  # the status stays as it was
     call.store.put(records.SERVICE_CREDENTIAL, cred["ServiceSpecificCredentialId"], cred, expect_version=version)
-    return {"ServiceSpecificCredential": _view(cred, with_secret=True)}
+    return {"ServiceSpecificCredential": _view(cred, secret)}
 
 
 def delete_service_specific_credential(call: Call, params: dict[str, Any]) -> dict[str, Any]:
