@@ -65,20 +65,24 @@ def load_clock(store: Store) -> None:
         store.put(META, "clock", {"offset_seconds": 0.0})
 
 
-def administrator(store: Store) -> dict[str, str] | None:
-    """{"Account", "UserId"} of Skyhold's administrator: the first account's `admin`,
-    pinned the first time it is asked for (`skyhold up` asks at start-up)."""
-    rec = store.get(META, "administrator")
-    if rec is not None:
-        return dict(rec.value)
+def pin_administrator(store: Store) -> None:
+    """Record, once (`skyhold up` calls this at start-up), who Skyhold's administrator
+    is: the first account's `admin` by unique id, or, when that user is gone (a data
+    dir from before pinning), nobody but the account's root. Pinned once, never again:
+    a user created later under the name `admin` is someone else."""
+    if store.get(META, "administrator") is not None:
+        return
     first = accounts.default_account(store)
     if first is None:
-        return None
+        return
     user = iam.get_user(store, first["Id"], accounts.ADMIN_USER)
-    pinned = {"Account": first["Id"], "UserId": user["UserId"] if user else ""}
-    if user is not None:  # with no admin yet, pin nothing: only root is the administrator
-        store.put(META, "administrator", pinned)
-    return pinned
+    store.put(META, "administrator", {"Account": first["Id"], "UserId": user["UserId"] if user else ""})
+
+
+def administrator(store: Store) -> dict[str, str] | None:
+    """{"Account", "UserId"} of Skyhold's administrator (see pin_administrator)."""
+    rec = store.get(META, "administrator")
+    return dict(rec.value) if rec is not None else None
 
 
 def is_administrator(store: Store, who: Principal) -> bool:

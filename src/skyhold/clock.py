@@ -14,10 +14,11 @@ from datetime import datetime, timedelta, timezone
 
 _offset_seconds: float = 0.0
 
-# datetime holds no time past year 9999. The clock stops a year short of that: a
-# stored offset keeps moving the clock as real time passes, and expiries are computed
-# from now (a clock past the limit would fail every request, even after a restart).
-LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)
+# datetime holds no time past year 9999. The clock stops well short of that: a stored
+# offset keeps moving the clock as real time passes, and dates are computed from now,
+# up to a century ahead (S3 Object Lock retention; a key's rotation period), so a clock
+# nearer the limit would fail requests, even after a restart.
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
 def wall_now() -> datetime:

@@ -24,7 +24,7 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
     os.umask(0o077)
     store, blobs = open_store(data_dir, grouped_sync=True)  # the pipeline syncs before it answers
     created = accounts.bootstrap(store)
-    admin_api.administrator(store)  # pins who that is, by unique id, at first start
+    admin_api.pin_administrator(store)  # who that is, by unique id, at first start
     admin_api.load_clock(store)
     endpoint = config.endpoint_url(host, port)
     if created is not None:

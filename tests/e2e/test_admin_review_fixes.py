@@ -184,22 +184,32 @@ def test_a_step_the_clock_cannot_take_is_refused_and_changes_nothing(tmp_path: P
         adm.client("sts").get_caller_identity()
 
 
-def test_the_clock_stops_short_of_year_9999(tmp_path: Path) -> None:
+def test_the_clock_stops_short_of_its_limit(tmp_path: Path) -> None:
     """The CLI's typo (2000000w for 2w, some 38,000 years) is refused; so is a step
-    landing a day past 9999-01-01; the clock does not move."""
+    landing a day past the clock's limit; the clock does not move. Up to the limit,
+    dates a century ahead (Object Lock retention) and long rotation periods still work."""
+    from skyhold.clock import LATEST
+
     with own_server(tmp_path) as (srv, adm):
         admin = _key(adm)
         out = srv.cli("clock", "advance", "2000000w", "--endpoint", srv.endpoint)
         assert out.returncode == 1
-        assert "ValidationException" in out.stderr and "9999" in out.stderr
-        past = 253370764800 - time.time() + 86400  # 9999-01-01T00:00:00Z, plus a day
+        assert "ValidationException" in out.stderr and str(LATEST.year) in out.stderr
+        past = LATEST.timestamp() - time.time() + 86400
         err = _refused(lambda: _clock_call(srv, admin, "POST", {"advance_seconds": past}))
         assert (err.code, err.status) == ("ValidationException", 400)
         assert _clock_call(srv, admin)["offset_seconds"] == 0
         # a month short of it is a time the clock can take, and the server still works
-        short = 253370764800 - time.time() - 30 * 86400
-        assert _clock_call(srv, admin, "POST", {"advance_seconds": short})["now"].startswith("9998-12-")
+        short = LATEST.timestamp() - time.time() - 30 * 86400
+        assert _clock_call(srv, admin, "POST", {"advance_seconds": short})["now"].startswith(f"{LATEST.year - 1}-12-")
         adm.client("sts").get_caller_identity()
+        key = adm.client("kms").create_key()["KeyMetadata"]["KeyId"]
+        adm.client("kms").enable_key_rotation(KeyId=key, RotationPeriodInDays=2560)
+        s3: Any = adm.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="century-lock", ObjectLockEnabledForBucket=True)
+        s3.put_object_lock_configuration(Bucket="century-lock", ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 100}}})
+        s3.put_object(Bucket="century-lock", Key="k", Body=b"x")
         out = srv.cli("clock", "reset", "--endpoint", srv.endpoint)
         assert out.returncode == 0, out.stderr
 
