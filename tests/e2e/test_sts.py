@@ -340,7 +340,8 @@ def test_decode_authorization_message(admin: AwsEnv, server: Server, learner: di
     from skyhold import authorization_message
 
     # what EC2 puts in an UnauthorizedOperation, sealed with this server's root key
-    message = {"allowed": False, "explicitDeny": False, "context": {"action": "ec2:RunInstances"}}
+    message = {"allowed": False, "explicitDeny": False,
+               "context": {"action": "ec2:RunInstances", "principal": {"id": "AIDA", "arn": learner["arn"]}}}
     encoded = authorization_message.encode(server.data_dir, message)
     sts = client(admin.endpoint, "sts", learner["key"])
     with pytest.raises(ClientError) as e:  # the learner has no sts:DecodeAuthorizationMessage yet

@@ -90,8 +90,10 @@ def create_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key_id = r.new_key_id()
     policy = params.get("Policy") or r.default_policy(call.principal.account)
     if params.get("Policy"):
-        _check_policy(call, r.key_arn(call.region, call.principal.account, key_id), policy,
-                      params.get("BypassPolicyLockoutSafetyCheck", False))
+        # The lockout check judges the key about to be created, with its own attributes.
+        about = {"Arn": r.key_arn(call.region, call.principal.account, key_id), "AWSAccountId": call.principal.account,
+                 "KeySpec": spec.name, "KeyUsage": usage, "Origin": origin, "Tags": params.get("Tags") or []}
+        _check_policy(call, about, policy, params.get("BypassPolicyLockoutSafetyCheck", False))
     key = r.new_key(call, description=params.get("Description", ""), policy=policy, tags=params.get("Tags") or [],
                     spec=spec.name, usage=usage, key_id=key_id, origin=origin)
     return {"KeyMetadata": metadata(key)}
@@ -587,8 +589,9 @@ def list_key_policies(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"PolicyNames": ["default"], "Truncated": False}
 
 
-def _check_policy(call: Call, key_arn: str, policy: str, bypass: bool) -> principals.Binding:
-    """Validate a key policy as KMS does; its principals bound to their unique ids."""
+def _check_policy(call: Call, key: dict[str, Any], policy: str, bypass: bool) -> principals.Binding:
+    """Validate a key policy for `key` as KMS does; its principals bound to their unique ids."""
+    from skyhold.services.kms import authz  # authz -> grants -> handlers: imported late
     try:
         validate_policy(policy, "resource")
     except AwsError as err:
@@ -600,9 +603,12 @@ def _check_policy(call: Call, key_arn: str, policy: str, bypass: bool) -> princi
     if bypass:
         return binding
     # The lockout safety check: the caller must still be able to PutKeyPolicy after
-    # the change, or nobody could ever fix the key again.
-    probe = Access("kms:PutKeyPolicy", key_arn, {"kms:CallerAccount": call.principal.account},
-                   resource_account=call.principal.account,
+    # the change, or nobody could ever fix the key again. The probe is that later
+    # request as its authorization would see it: the key's context (spec, usage,
+    # tags, aliases) and the safety check left on.
+    later = {"BypassPolicyLockoutSafetyCheck": False}
+    context = {**authz._key_context(call, key, None), **authz._request_context("PutKeyPolicy", later)}
+    probe = Access("kms:PutKeyPolicy", key["Arn"], context, resource_account=key["AWSAccountId"],
                    resource_policy=principals.evaluated(call.store, policy, binding), resource_policy_required=True)
     if not call.pipeline.authorizer.decide(call, probe).allowed:
         raise AwsError("MalformedPolicyDocumentException",
@@ -614,7 +620,7 @@ def put_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, version = r.find(call, params["KeyId"])
     if params.get("PolicyName", "default") != "default":
         raise AwsError("NotFoundException", f"Key policy {params['PolicyName']} is not found.", 400)
-    binding = _check_policy(call, key["Arn"], params["Policy"], params.get("BypassPolicyLockoutSafetyCheck", False))
+    binding = _check_policy(call, key, params["Policy"], params.get("BypassPolicyLockoutSafetyCheck", False))
     key["Policy"] = params["Policy"]
     key[r.POLICY_BINDING] = binding
     r.save(call, key, version)

@@ -163,6 +163,26 @@ def generate_data_key(
     return plaintext, blob, key_arn
 
 
+def authorize_decrypt(call: Call, key_ref: str, context: dict[str, str], service: str) -> None:
+    """The caller's kms:Decrypt on `key_ref` via the service, with nothing to decrypt:
+    S3's ListParts on an SSE-KMS upload needs the permission without reading a body."""
+    key = _usable_key(call, key_ref, service, False, any_account=True)
+    params = {"KeyId": key["Arn"], "EncryptionContext": context}
+    _may_decrypt(call, key, params, context, service)
+    _note(call, "Decrypt", params, key, service)
+
+
+def _may_decrypt(call: Call, key: dict[str, Any], params: dict[str, Any], context: dict[str, str],
+                 service: str) -> None:
+    """kms:Decrypt allowed and the key usable, else the refusal (noted for the trail)."""
+    try:
+        _authorize(call, "kms:Decrypt", key, service, context, False)
+        _check_usable(call, key, service, False)
+    except AwsError as err:
+        _note(call, "Decrypt", params, key, service, err)
+        raise
+
+
 def decrypt(call: Call, blob: bytes, context: dict[str, str], service: str) -> tuple[bytes, str]:
     """(plaintext, key ARN); needs kms:Decrypt on the blob's key via the service."""
     try:
@@ -171,12 +191,7 @@ def decrypt(call: Call, blob: bytes, context: dict[str, str], service: str) -> t
         raise _as_service_error(call, service, err, denied=False, encrypting=False) from None
     key = _usable_key(call, key_id, service, False, any_account=True)
     params = {"EncryptionContext": context}
-    try:
-        _authorize(call, "kms:Decrypt", key, service, context, False)
-        _check_usable(call, key, service, False)
-    except AwsError as err:
-        _note(call, "Decrypt", params, key, service, err)
-        raise
+    _may_decrypt(call, key, params, context, service)
     try:
         plaintext = ciphertext.decrypt(key_id, r.material(call, key, version), blob, context)
     except (AwsError, IndexError) as err:

@@ -19,8 +19,9 @@ from urllib.parse import quote
 from skyhold.auth import checksums
 from skyhold.errors import AwsError
 from skyhold.principal import IAM_USER, ROOT, Principal
-from skyhold.services.s3 import (acl_ops, bodies, buckets, errors, lifecycle_rules, listing, object_lock, objects,
-                                 records, sse_c, versions)
+from skyhold.services.kms import on_behalf
+from skyhold.services.s3 import (acl_ops, bodies, bucket_keys, buckets, crypto, errors, lifecycle_rules, listing,
+                                 object_lock, objects, records, sse_c, versions)
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -369,10 +370,25 @@ def abort_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any]
     return {}
 
 
+def _check_kms_decrypt(call: Call, bucket: str, key: str, upload: dict[str, Any]) -> None:
+    """S3's ListParts on an SSE-KMS (or DSSE-KMS) upload needs the caller's kms:Decrypt
+    on the upload's key, though it reads no body; KMS's context is the one the
+    upload's parts are sealed under (the bucket's ARN with a bucket key)."""
+    sse = upload["sse"]
+    if not sse.get("kms"):
+        return
+    context = bucket_keys.bucket_context(bucket) if sse.get("bk") else objects.encryption_context(bucket, key)
+    try:
+        on_behalf.authorize_decrypt(call, sse["kms"], context, "s3")
+    except AwsError as err:
+        raise crypto._from_kms(err) from None
+
+
 def list_parts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
     name, key, upload_id = bucket["Name"], params["Key"], params["UploadId"]
     upload = _upload(call, name, key, upload_id)
+    _check_kms_decrypt(call, name, key, upload)
     limit = min(params.get("MaxParts") or 1000, 1000)
     marker = params.get("PartNumberMarker") or 0
     after = records.part_key(upload_id, int(marker)) if marker else ""

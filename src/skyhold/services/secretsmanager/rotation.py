@@ -67,9 +67,18 @@ def _function(store: Store, function: str) -> dict[str, Any] | None:
     return rec.value if rec else None
 
 
-def check_function(call: Call, function: str) -> dict[str, Any]:
+def _function_account(function: str) -> str | None:
+    try:
+        return arns.parse(function).account
+    except ValueError:
+        return None
+
+
+def check_function(call: Call, function: str, secret_account: str) -> dict[str, Any]:
     fn = _function(call.store, function)
-    if fn is None:
+    # Another account's function could only be invoked if its resource-based policy
+    # allowed it; Skyhold's functions have none, so Secrets Manager cannot invoke it.
+    if fn is None or fn["Account"] != secret_account:
         # AWS's answer for a function it cannot invoke (missing, or its policy refuses).
         raise AwsError("AccessDeniedException", "Secrets Manager cannot invoke the specified Lambda function. "
                        "Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.")
@@ -121,7 +130,8 @@ def rotation_fields(secret: dict[str, Any]) -> dict[str, Any]:
         out["RotationEnabled"] = bool(secret.get("RotationLambdaARN"))
     if secret.get("RotationLambdaARN"):
         out["RotationLambdaARN"] = secret["RotationLambdaARN"]
-        out["RotationRules"] = secret["RotationRules"]
+        if secret.get("RotationRules"):  # a rotation asked without rules has none
+            out["RotationRules"] = secret["RotationRules"]
         if secret.get("NextRotationDate"):
             out["NextRotationDate"] = parse_time(secret["NextRotationDate"])
     if secret.get("LastRotatedDate"):
@@ -140,11 +150,14 @@ def schedule(secret: dict[str, Any], rules: dict[str, Any]) -> None:
     secret["NextRotationDate"] = clock.iso8601(clock.now() + timedelta(days=days))
 
 
-def rotate_authz(call: Call, params: dict[str, Any]) -> list[Access]:
-    checks = []
-    if params.get("RotationLambdaARN"):
-        checks.append(Access("lambda:InvokeFunction", params["RotationLambdaARN"]))
-    return checks
+def rotate_authz(call: Call, params: dict[str, Any], secret_account: str) -> list[Access]:
+    function: str = params.get("RotationLambdaARN") or ""
+    if _function_account(function) != secret_account:
+        # No function, or one Secrets Manager cannot invoke: `check_function` refuses it.
+        return []
+    # Decided as a resource of the function's account (a caller of another account
+    # would need the function's policy, which Skyhold's functions do not have).
+    return [Access("lambda:InvokeFunction", function, resource_account=secret_account)]
 
 
 class Rotator:
@@ -168,8 +181,8 @@ class Rotator:
             return
         secret = rec.value
         fn = _function(store, secret.get("RotationLambdaARN", ""))
-        if fn is None:
-            return
+        if fn is None or fn["Account"] != arns.parse(secret["ARN"]).account:
+            return  # never run another account's function (or its role) for this secret
         try:
             ok = run_steps(store, self.endpoint, secret["ARN"], token, fn, secret_key.split("/")[1])
         except Exception:  # the function could not even start: the rotation fails

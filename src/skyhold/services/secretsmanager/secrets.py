@@ -400,6 +400,7 @@ def update_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_secret_version_stage(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_lengths("UpdateSecretVersionStage", params, "VersionStage", "RemoveFromVersionId", "MoveToVersionId")
     secret, version = _find(call, params["SecretId"])
     stage, move_to, remove_from = params["VersionStage"], params.get("MoveToVersionId"), params.get("RemoveFromVersionId")
     versions = secret["Versions"]
@@ -610,7 +611,7 @@ def rotate_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _need_token(params, "InvalidParameterException")
     secret, version = _find(call, params["SecretId"])
     if params.get("RotationLambdaARN"):
-        rotation.check_function(call, params["RotationLambdaARN"])
+        rotation.check_function(call, params["RotationLambdaARN"], secret["ARN"].split(":")[4])
         secret["RotationLambdaARN"] = params["RotationLambdaARN"]
     if not secret.get("RotationLambdaARN"):
         raise AwsError("InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
@@ -803,6 +804,13 @@ def _batch(call: Call, params: dict[str, Any]) -> list[Access]:
     return needs
 
 
+def _rotate(call: Call, params: dict[str, Any]) -> list[Access]:
+    on_secret = _on_secret("secretsmanager:RotateSecret")(call, params)
+    # The function is judged against the secret's account (unknown secrets: the caller's).
+    secret_account = on_secret[0].resource_account or call.principal.account
+    return on_secret + rotation.rotate_authz(call, params, secret_account)
+
+
 AUTHZ = {
     **{op: _on_secret(f"secretsmanager:{op}") for op in HANDLERS
        if op not in ("CreateSecret", "ListSecrets", "GetRandomPassword", "BatchGetSecretValue",
@@ -810,6 +818,5 @@ AUTHZ = {
     "ValidateResourcePolicy": lambda call, params: [Access("secretsmanager:ValidateResourcePolicy", "*")],
     "CreateSecret": _create,
     "BatchGetSecretValue": _batch,
-    "RotateSecret": lambda call, params: (_on_secret("secretsmanager:RotateSecret")(call, params)
-                                          + rotation.rotate_authz(call, params)),
+    "RotateSecret": _rotate,
 }

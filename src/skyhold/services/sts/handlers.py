@@ -209,7 +209,8 @@ def get_access_key_info(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def decode_authorization_message(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    text = authorization_message.decode(call.pipeline.data_dir, params["EncodedMessage"])
+    # A message of another account does not open for this caller: the same answer as garbage.
+    text = authorization_message.decode(call.pipeline.data_dir, params["EncodedMessage"], call.principal.account)
     if text is None:
         raise AwsError("InvalidAuthorizationMessageException",
                        "The error message provided in the request is not a valid encoded authorization message.")
