@@ -19,18 +19,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from skyhold.authz import Access, AuthzFn
+from skyhold.policy import tagging
 from skyhold.services.cloudtrail.trails import TRAIL, locate
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
-
-
-def _request_tags(tags: list[dict[str, str]] | None, *, values: bool = True) -> dict[str, Any]:
-    if not tags:
-        return {}
-    ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t.get("Value", "") for t in tags} if values else {}
-    ctx["aws:TagKeys"] = [t["Key"] for t in tags]
-    return ctx
 
 
 def _on_trail(call: Call, action: str, ref_text: str, context: dict[str, Any] | None = None) -> Access:
@@ -55,7 +48,7 @@ def _trail(param: str, *, tags: str | None = None, tag_values: bool = True) -> A
         ref = params.get(param)
         if not isinstance(ref, str):
             return [Access(action, "*")]
-        context = _request_tags(params.get(tags), values=tag_values) if tags else None
+        context = tagging.request_tags(tagging.pairs(params.get(tags)), values=tag_values) if tags else None
         return [_on_trail(call, action, ref, context)]
 
     return fn

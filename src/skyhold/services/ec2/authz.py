@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from skyhold.authz import Access
+from skyhold.policy import tagging
 from skyhold.services.ec2 import records as r
 from skyhold.services.ec2.tags import check_keys, resource_type
 from skyhold.services.iam import pass_role
@@ -34,12 +35,8 @@ def _arn(call: Call, kind: str, resource_id: str) -> str:
 
 
 def _request_tags(tags: list[dict[str, Any]]) -> dict[str, Any]:
-    if not tags:
-        return {}
     check_keys(tags)  # a tag without a key is refused before it is authorized
-    ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t.get("Value", "") for t in tags}
-    ctx["aws:TagKeys"] = [t["Key"] for t in tags]
-    return ctx
+    return tagging.request_tags(tagging.pairs(tags))
 
 
 def _resource_tags(tags: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import arn as arns
 from skyhold import principal as p
 from skyhold.authz import Access, AuthzFn
-from skyhold.policy import reference
+from skyhold.policy import reference, tagging
 from skyhold.services.iam import managed, records, service_credentials, service_linked
 
 if TYPE_CHECKING:
@@ -105,14 +105,10 @@ _RESOLVERS = {
 
 def _context(operation: str, params: dict[str, Any], record: dict[str, Any] | None,
              keys: frozenset[str]) -> dict[str, Any]:
-    ctx: dict[str, Any] = {}
-    if "aws:RequestTag/${TagKey}" in keys and params.get("Tags"):
-        for tag in params["Tags"]:
-            ctx[f"aws:RequestTag/{tag['Key']}"] = tag["Value"]
-    if "aws:TagKeys" in keys:
-        tag_keys = [t["Key"] for t in params.get("Tags") or []] or list(params.get("TagKeys") or [])
-        if tag_keys:
-            ctx["aws:TagKeys"] = tag_keys
+    ctx = tagging.request_tags(tagging.pairs(params.get("Tags")), params.get("TagKeys") or (),
+                               values="aws:RequestTag/${TagKey}" in keys)
+    if "aws:TagKeys" not in keys:
+        ctx.pop("aws:TagKeys", None)
     if record is not None:
         for tag in record.get("Tags") or []:
             if "aws:ResourceTag/${TagKey}" in keys:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import constraints
 from skyhold.authz import Access
 from skyhold.errors import validation_failed
+from skyhold.policy import tagging
 from skyhold.services.kms import ciphertext, grants, keyspecs, validation
 from skyhold.services.kms import records as r
 
@@ -77,11 +78,7 @@ def encryption_context(context: dict[str, str] | None) -> dict[str, Any]:
 
 
 def _tags(tags: list[dict[str, str]] | None) -> dict[str, Any]:
-    if not tags:
-        return {}
-    out: dict[str, Any] = {f"aws:RequestTag/{t['TagKey']}": t["TagValue"] for t in tags}
-    out["aws:TagKeys"] = [t["TagKey"] for t in tags]
-    return out
+    return tagging.request_tags(tagging.pairs(tags, "TagKey", "TagValue"))
 
 
 def _request_context(operation: str, params: dict[str, Any]) -> dict[str, Any]:

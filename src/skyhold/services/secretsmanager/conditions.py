@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
-from skyhold.policy import reference
+from skyhold.policy import reference, tagging
 from skyhold.services.kms import records as kms_records
 
 if TYPE_CHECKING:
@@ -60,12 +60,7 @@ _FROM_REQUEST: dict[str, Callable[[dict[str, Any]], Any]] = {
 def request_context(call: Call, operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """The keys `operation`'s request supplies (its tags as aws:RequestTag/… and
     aws:TagKeys; UntagResource's TagKeys as aws:TagKeys)."""
-    ctx: dict[str, Any] = {}
-    tags = params.get("Tags") or []
-    ctx.update({f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags})
-    tag_keys = [t["Key"] for t in tags] or list(params.get("TagKeys") or [])
-    if tag_keys:
-        ctx["aws:TagKeys"] = tag_keys
+    ctx = tagging.request_tags(tagging.pairs(params.get("Tags")), params.get("TagKeys") or ())
     for key, pick in _FROM_REQUEST.items():
         if (value := pick(params)) is not None:
             ctx[key] = value

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock, constraints, paging
 from skyhold.authz import Access
 from skyhold.errors import AwsError
+from skyhold.policy import tagging
 from skyhold.services.kms import on_behalf
 from skyhold.services.kms.records import parse_time
 from skyhold.services.ssm import allowed_pattern, secret_reference
@@ -475,16 +476,10 @@ def _request_context(action: str, params: dict[str, Any]) -> dict[str, Any]:
     """The request keys the Service Authorization Reference lists for these actions:
     tags being set as aws:RequestTag/… and aws:TagKeys, the keys being removed as
     aws:TagKeys, PutParameter's Overwrite and GetParametersByPath's Recursive."""
-    ctx: dict[str, Any] = {}
-    tags: list[dict[str, str]] = []
-    if action in ("ssm:PutParameter", "ssm:AddTagsToResource"):
-        tags = params.get("Tags") or []
-    ctx.update({f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags})
-    keys = [t["Key"] for t in tags]
-    if action == "ssm:RemoveTagsFromResource":
-        keys = list(params.get("TagKeys") or [])
-    if keys:
-        ctx["aws:TagKeys"] = keys
+    sets = action in ("ssm:PutParameter", "ssm:AddTagsToResource")
+    removes = action == "ssm:RemoveTagsFromResource"
+    ctx = tagging.request_tags(tagging.pairs(params.get("Tags") if sets else None),
+                               params.get("TagKeys") or () if removes else ())
     flag = {"ssm:PutParameter": ("Overwrite", "ssm:Overwrite"),
             "ssm:GetParametersByPath": ("Recursive", "ssm:Recursive")}.get(action)
     if flag and params.get(flag[0]) is not None:
