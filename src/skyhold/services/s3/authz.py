@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from skyhold.auth import sigv4
@@ -123,10 +123,22 @@ def documented(action: str) -> frozenset[str]:
     return reference.action_keys(service, name)
 
 
+@cache
+def _headers_taken(action: str) -> tuple[tuple[str, str], ...]:
+    """(header, condition key) of the request headers whose keys `action` takes."""
+    keys = documented(action)
+    return tuple((h, key) for h, key in _WRITE_KEYS.items() if key in keys)
+
+
+@cache
+def _takes_existing_tags(action: str) -> bool:
+    return _EXISTING_TAG in documented(action)
+
+
 def _header_context(call: Call, action: str) -> dict[str, Any]:
     """The request-header condition keys present in this request that `action` takes."""
-    headers, keys = call.request.headers, documented(action)
-    return {key: headers[h] for h, key in _WRITE_KEYS.items() if h in headers and key in keys}
+    headers = call.request.headers
+    return {key: headers[h] for h, key in _headers_taken(action) if h in headers}
 
 
 @lru_cache(maxsize=1024)
@@ -277,7 +289,7 @@ def _version_context(call: Call, bucket: dict[str, Any], action: str, key: str,
     ctx: dict[str, Any] = {}
     if version_id is not None:
         ctx["s3:versionid"] = version_id
-    tagged = _EXISTING_TAG in documented(action)
+    tagged = _takes_existing_tags(action)
     if not tagged and not acl_ops.enabled(bucket):
         return ctx, None
     value = _stored(call, bucket, key, version_id)
