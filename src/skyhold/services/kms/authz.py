@@ -108,8 +108,8 @@ def _request_context(operation: str, params: dict[str, Any]) -> dict[str, Any]:
             ctx["kms:ValidTo"] = str(int(params["ValidTo"].timestamp()))
     if operation == "TagResource":
         ctx.update(_tags(params.get("Tags")))
-    if operation == "UntagResource" and params.get("TagKeys"):
-        ctx["aws:TagKeys"] = list(params["TagKeys"])
+    if operation == "UntagResource":
+        ctx.update(tagging.request_tags(removed=params.get("TagKeys") or ()))
     return ctx
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from skyhold import constraints
 from skyhold.errors import AwsError, validation_failed
+from skyhold.policy import tagging
 
 # AWS packs session policies and tags into the session token; the limit is on that
 # packed form. Skyhold approximates the packing as compact JSON against AWS's
@@ -73,7 +74,5 @@ def packed_policy_size(params: dict[str, Any], tags: dict[str, str]) -> int:
 
 
 def tag_context(tags: list[dict[str, Any]]) -> dict[str, Any]:
-    ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
-    if tags:
-        ctx["aws:TagKeys"] = [t["Key"] for t in tags]
-    return ctx
+    """A session's tags as the request keys sts:TagSession is decided with."""
+    return tagging.request_tags(tagging.pairs(tags))
