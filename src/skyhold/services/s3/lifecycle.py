@@ -78,8 +78,18 @@ class LifecycleJob:
                 return
             for rec in store.scan(records.BUCKET):
                 if rec.value.get("Lifecycle"):
-                    await self._bucket(rec.key)
+                    await self._guarded(rec.key)
+            # Also after a bucket failed: it is tried again once the store or the day changes.
             self._done_for = stamp
+
+    async def _guarded(self, name: str) -> None:
+        """One bucket; its failure is logged and the round goes on, so one account's
+        rules never hold up lifecycle for the others."""
+        try:
+            await self._bucket(name)
+        except Exception as exc:
+            log.error("S3 lifecycle skipped bucket %s this round: %s: %s", name, type(exc).__name__, exc,
+                      exc_info=exc)
 
     def _call(self, bucket: dict[str, Any]) -> Call:
         from skyhold.pipeline import Call

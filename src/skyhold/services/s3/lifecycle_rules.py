@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any, NamedTuple
 
+from skyhold import clock
 from skyhold.services.s3 import errors, records
 
 MAX_RULES = 1000
@@ -102,16 +103,26 @@ class Due(NamedTuple):
     storage_class: str | None = None  # for transitions
 
 
-def after(start: datetime, days: int) -> datetime:
+def after(start: datetime, days: int) -> datetime | None:
     """`days` after `start`, rounded up to a midnight UTC (a midnight stays put): an
-    object created 1/15 10:30 with 3 days is due 1/19 00:00."""
-    moment = start.astimezone(timezone.utc) + timedelta(days=days)
+    object created 1/15 10:30 with 3 days is due 1/19 00:00. None past Skyhold's clock
+    limit: S3 accepts any number of days, and a date the clock never reaches is never."""
+    start = start.astimezone(timezone.utc)
+    if days >= (clock.LATEST - start).days:
+        return None
+    moment = start + timedelta(days=days)
     midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight if midnight == moment else midnight + timedelta(days=1)
 
 
 def parse_date(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _due(at: datetime | None, rule: dict[str, Any]) -> Iterator[Due]:
+    """The rule's Due at `at`, if it ever falls due."""
+    if at is not None:
+        yield Due(at, rule.get("ID", ""))
 
 
 def _earliest(candidates: Iterable[Due]) -> Due | None:
@@ -128,7 +139,7 @@ def expiry(rules: list[dict[str, Any]], target: Target, created: datetime) -> Du
         for rule in _applying(rules, target):
             exp = rule.get("Expiration") or {}
             if "Days" in exp:
-                yield Due(after(created, exp["Days"]), rule.get("ID", ""))
+                yield from _due(after(created, exp["Days"]), rule)
             elif "Date" in exp:
                 yield Due(parse_date(exp["Date"]), rule.get("ID", ""))
     return _earliest(candidates())
@@ -142,7 +153,7 @@ def noncurrent_expiry(rules: list[dict[str, Any]], target: Target, since: dateti
         for rule in _applying(rules, target):
             nve = rule.get("NoncurrentVersionExpiration")
             if nve and newer >= nve.get("NewerNoncurrentVersions", 0):
-                yield Due(after(since, nve["NoncurrentDays"]), rule.get("ID", ""))
+                yield from _due(after(since, nve["NoncurrentDays"]), rule)
     return _earliest(candidates())
 
 
@@ -154,9 +165,9 @@ def marker_expiry(rules: list[dict[str, Any]], key: str, created: datetime) -> D
         for rule in _applying(rules, Target(key)):
             exp = rule.get("Expiration") or {}
             if exp.get("ExpiredObjectDeleteMarker"):
-                yield Due(after(created, 0), rule.get("ID", ""))
+                yield from _due(after(created, 0), rule)
             elif "Days" in exp:
-                yield Due(after(created, exp["Days"]), rule.get("ID", ""))
+                yield from _due(after(created, exp["Days"]), rule)
     return _earliest(candidates())
 
 
@@ -167,7 +178,7 @@ def abort_due(rules: list[dict[str, Any]], key: str, initiated: datetime) -> Due
         for rule in _applying(rules, Target(key)):
             if rule.get("AbortIncompleteMultipartUpload"):
                 days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
-                yield Due(after(initiated, days), rule.get("ID", ""))
+                yield from _due(after(initiated, days), rule)
     return _earliest(candidates())
 
 
@@ -188,7 +199,7 @@ def transition(rules: list[dict[str, Any]], target: Target, since: datetime, now
             else:
                 at = after(since, step["Days"]) if "Days" in step else parse_date(step["Date"])
             cls = step["StorageClass"]
-            if at > now or _RANK.get(cls, 0) <= _RANK.get(current, 0) or \
+            if at is None or at > now or _RANK.get(cls, 0) <= _RANK.get(current, 0) or \
                     not _size_allows(target.size, cls, sized, minimum):
                 continue
             if found is None or _RANK[cls] > _RANK[found.storage_class or ""]:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 MODES = ("GOVERNANCE", "COMPLIANCE")
+# S3's longest default retention: 100 years, in either unit.
+MAX_DEFAULT_RETENTION = {"Days": 36500, "Years": 100}
 HOLD_STATUSES = ("ON", "OFF")
 _BOTH = "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"
 
@@ -96,6 +98,8 @@ def _checked_rule(rule: Any) -> dict[str, Any]:
     unit = "Days" if "Days" in retention else "Years"
     if retention[unit] is None or retention[unit] <= 0:
         raise _argument("Default retention period must be a positive integer value.", unit)
+    if retention[unit] > MAX_DEFAULT_RETENTION[unit]:
+        raise _argument("Default retention period too large.", unit)
     return {"DefaultRetention": {"Mode": retention["Mode"], unit: retention[unit]}}
 
 
@@ -235,15 +239,24 @@ def with_default(bucket: dict[str, Any], lock: dict[str, Any], created: str) -> 
     if "lk" in lock or not rule:
         return lock
     default = rule["DefaultRetention"]
-    start = records.parse_time(created)
-    if "Days" in default:
-        until = start + timedelta(days=default["Days"])
-    else:
-        try:
-            until = start.replace(year=start.year + default["Years"])
-        except ValueError:  # February 29th
-            until = start.replace(year=start.year + default["Years"], day=28)
+    until = _retain_until(records.parse_time(created), default)
     return {**lock, "lk": {"Mode": default["Mode"], "RetainUntilDate": _text(until)}}
+
+
+def _retain_until(start: datetime, default: dict[str, Any]) -> datetime:
+    """`start` plus the default retention, held at Skyhold's clock limit: a rule stored
+    before its period was checked must not make every write fail."""
+    if "Days" in default:
+        if default["Days"] >= (clock.LATEST - start).days:
+            return clock.LATEST
+        return start + timedelta(days=default["Days"])
+    year = start.year + default["Years"]
+    if year >= clock.LATEST.year:
+        return clock.LATEST
+    try:
+        return start.replace(year=year)
+    except ValueError:  # February 29th
+        return start.replace(year=year, day=28)
 
 
 def has_parameters(bucket: dict[str, Any], lock: dict[str, Any]) -> bool:
