@@ -5,9 +5,11 @@ The body is cut into 64 KiB frames, each sealed with AES-GCM under that key
 (nonce = frame index, unique per key), so a byte range is served by opening only
 the frames it touches. The data key is stored wrapped:
 - SSE-S3 (AES256): sealed with the data dir's root key (skyhold.crypto.root).
-- SSE-KMS (aws:kms): a KMS data key, generated and opened with the caller's KMS
-  permissions via S3 (skyhold.services.kms.on_behalf); with an S3 Bucket Key
-  (sse["bk"]), derived from the bucket's key instead (bucket_keys.py).
+- SSE-KMS (aws:kms) and DSSE-KMS (aws:kms:dsse): a KMS data key, generated and
+  opened with the caller's KMS permissions via S3 (skyhold.services.kms.on_behalf);
+  with an S3 Bucket Key (sse["bk"], SSE-KMS only), derived from the bucket's key
+  instead (bucket_keys.py). (DSSE objects written before DSSE used KMS hold an
+  "s3:" key and still open with the root key: `unwrap` goes by the prefix.)
 - SSE-C: sealed with the key the caller sent (sse_c.py); Skyhold keeps nothing that
   opens it.
 """
@@ -38,6 +40,15 @@ _WRAP_AAD = b"skyhold s3 data key"
 _NONCE = 12
 
 
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+
+
+def uses_kms(sse: dict[str, Any]) -> bool:
+    """Whether an object's encryption goes through KMS: SSE-KMS and DSSE-KMS both use
+    the KMS key on every write and read (kms:GenerateDataKey / kms:Decrypt)."""
+    return sse.get("alg") in KMS_ALGORITHMS
+
+
 @dataclass(frozen=True, slots=True)
 class DataKey:
     plaintext: bytes
@@ -51,7 +62,7 @@ def new_data_key(call: Call, sse: dict[str, Any], context: dict[str, str],
         nonce = secrets.token_bytes(_NONCE)
         sealed = nonce + AESGCM(customer).encrypt(nonce, plaintext, _WRAP_AAD)
         return DataKey(plaintext, "c:" + base64.b64encode(sealed).decode())
-    if sse.get("alg") == "aws:kms":
+    if uses_kms(sse):
         # The caller needs kms:GenerateDataKey on the key, via S3, as on AWS.
         key_ref = sse.get("kms") or on_behalf.managed_key(call, "s3")
         try:

@@ -155,6 +155,7 @@ async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key = params["Key"]
     upload = _upload(call, bucket["Name"], key, params["UploadId"])
     number = _part_number(params)
+    _check_kms_decrypt(call, bucket["Name"], key, upload)
     if object_lock.has_parameters(bucket, _lock_of(upload)):
         object_lock.require_checksum(call, "Put Part")
     customer = sse_c.for_part(call, upload, params)
@@ -213,6 +214,7 @@ async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]
     key = params["Key"]
     upload = _upload(call, bucket["Name"], key, params["UploadId"])
     number = _part_number(params)
+    _check_kms_decrypt(call, bucket["Name"], key, upload)
     customer = sse_c.for_part(call, upload, params)
     src = objects.copy_source(call, params)
     source = src.value
@@ -281,6 +283,7 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
     bucket = objects.bucket_of(call, params)
     name, key, upload_id = bucket["Name"], params["Key"], params["UploadId"]
     upload = _upload(call, name, key, upload_id)
+    _check_kms_decrypt(call, name, key, upload)
     if params.get("MultipartUpload") is None:  # no body at all
         raise errors.invalid_request("You must specify at least one part")
     listed = params["MultipartUpload"].get("Parts") or []
@@ -371,9 +374,11 @@ def abort_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any]
 
 
 def _check_kms_decrypt(call: Call, bucket: str, key: str, upload: dict[str, Any]) -> None:
-    """S3's ListParts on an SSE-KMS (or DSSE-KMS) upload needs the caller's kms:Decrypt
-    on the upload's key, though it reads no body; KMS's context is the one the
-    upload's parts are sealed under (the bucket's ARN with a bucket key)."""
+    """An SSE-KMS (or DSSE-KMS) upload needs the caller's kms:Decrypt on the upload's key
+    for UploadPart, UploadPartCopy, CompleteMultipartUpload and ListParts, as S3 asks
+    (CreateMultipartUpload needs kms:GenerateDataKey only), though Skyhold seals each
+    part under a fresh data key and reads no part's key back; KMS's context is the one
+    the upload's parts are sealed under (the bucket's ARN with a bucket key)."""
     sse = upload["sse"]
     if not sse.get("kms"):
         return

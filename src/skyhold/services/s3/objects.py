@@ -252,7 +252,7 @@ def write_encryption(params: dict[str, Any], bucket: dict[str, Any]) -> tuple[di
 def check_kms_key(call: Call, bucket: dict[str, Any], key: str, sse: dict[str, Any]) -> None:
     """A write that stores no body yet (CreateMultipartUpload) still has its KMS key (and
     the caller's use of it) checked now, as S3 does; `sse` then names the key by ARN."""
-    if sse.get("alg") == "aws:kms":
+    if crypto.uses_kms(sse):
         crypto.new_data_key(call, sse, encryption_context(bucket["Name"], key))
 
 
