@@ -33,11 +33,7 @@ def story(admin: AwsEnv) -> dict:
     iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:ListUsers", "sts:AssumeRole"],
                                                 "Resource": "*"}]}))
-    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
-    seed = device["Base32StringSeed"].decode()
-    step = totp.current_step()
-    iam.enable_mfa_device(UserName=name, SerialNumber=device["SerialNumber"],
-                          AuthenticationCode1=totp.code(seed, step - 1), AuthenticationCode2=totp.code(seed, step))
+    serial, seed, step = totp.enable_virtual_device(iam, name, name)
     role = iam.create_role(RoleName=name + "-role", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]},
                                                 "Action": "sts:AssumeRole"}]}))["Role"]
@@ -46,7 +42,7 @@ def story(admin: AwsEnv) -> dict:
     with pytest.raises(ClientError) as denied:
         user_iam.create_group(GroupName=name + "-g")
     creds = _client(admin, "sts", key).assume_role(
-        RoleArn=role["Arn"], RoleSessionName="audit", SerialNumber=device["SerialNumber"],
+        RoleArn=role["Arn"], RoleSessionName="audit", SerialNumber=serial,
         TokenCode=totp.code(seed, step + 1))["Credentials"]
     return {"name": name, "key": key, "role": role, "creds": creds,
             "denied_request": denied.value.response["ResponseMetadata"]["RequestId"],

@@ -50,13 +50,9 @@ def _user_with_mfa(env: AwsEnv) -> dict[str, Any]:
     name = _unique("sealed")
     arn = iam.create_user(UserName=name)["User"]["Arn"]
     key = iam.create_access_key(UserName=name)["AccessKey"]
-    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
-    seed = device["Base32StringSeed"].decode()
-    step = totp.current_step()
-    iam.enable_mfa_device(UserName=name, SerialNumber=device["SerialNumber"],
-                          AuthenticationCode1=totp.code(seed, step - 1), AuthenticationCode2=totp.code(seed, step))
+    serial, seed, step = totp.enable_virtual_device(iam, name, name)
     git = iam.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com")
-    return {"name": name, "arn": arn, "key": key, "serial": device["SerialNumber"], "seed": seed, "step": step,
+    return {"name": name, "arn": arn, "key": key, "serial": serial, "seed": seed, "step": step,
             "git": git["ServiceSpecificCredential"]}
 
 

@@ -48,12 +48,8 @@ def learner(admin: AwsEnv) -> dict:
     name = f"learner-{uuid.uuid4().hex[:6]}"
     user = iam.create_user(UserName=name)["User"]
     key = iam.create_access_key(UserName=name)["AccessKey"]
-    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
-    seed = device["Base32StringSeed"].decode()
-    step = totp.current_step()
-    iam.enable_mfa_device(UserName=name, SerialNumber=device["SerialNumber"],
-                          AuthenticationCode1=totp.code(seed, step - 1), AuthenticationCode2=totp.code(seed, step))
-    return {"name": name, "arn": user["Arn"], "key": key, "serial": device["SerialNumber"], "seed": seed,
+    serial, seed, _ = totp.enable_virtual_device(iam, name, name)
+    return {"name": name, "arn": user["Arn"], "key": key, "serial": serial, "seed": seed,
             "account": user["Arn"].split(":")[4]}
 
 

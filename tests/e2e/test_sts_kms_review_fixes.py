@@ -40,12 +40,8 @@ def _user(iam: Any, prefix: str, policy: dict[str, Any] | None = None) -> tuple[
 def _enabled_device(iam: Any, name: str, user_name: str | None) -> tuple[str, str]:
     """A virtual MFA device enabled for `user_name` (for the caller, root, when None):
     its serial and seed. Enabling uses up to the current step, so the next code is step+1."""
-    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
-    seed = device["Base32StringSeed"].decode()
-    step = totp.current_step()
-    iam.enable_mfa_device(UserName=user_name or "root", SerialNumber=device["SerialNumber"],
-                          AuthenticationCode1=totp.code(seed, step - 1), AuthenticationCode2=totp.code(seed, step))
-    return device["SerialNumber"], seed
+    serial, seed, _ = totp.enable_virtual_device(iam, name, user_name or "root")
+    return serial, seed
 
 
 def _next_code(seed: str) -> str:

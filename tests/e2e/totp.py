@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import struct
 import time
+from typing import Any
 
 
 def code(seed_base32: str, step: int) -> str:
@@ -19,3 +20,15 @@ def code(seed_base32: str, step: int) -> str:
 
 def current_step(offset_seconds: float = 0.0) -> int:
     return int((time.time() + offset_seconds) // 30)
+
+
+def enable_virtual_device(iam: Any, device_name: str, user_name: str) -> tuple[str, str, int]:
+    """Create a virtual MFA device and enable it for `user_name` ("root" for the caller,
+    root) with two consecutive codes, as an authenticator app's user would: its serial,
+    its base32 seed and the last step used (the next valid code is step + 1's)."""
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=device_name)["VirtualMFADevice"]
+    seed = device["Base32StringSeed"].decode()
+    step = current_step()
+    iam.enable_mfa_device(UserName=user_name, SerialNumber=device["SerialNumber"],
+                          AuthenticationCode1=code(seed, step - 1), AuthenticationCode2=code(seed, step))
+    return device["SerialNumber"], seed, step
