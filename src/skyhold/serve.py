@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from skyhold import accounts, admin_api, config, identity
-from skyhold import request_log
+from skyhold import request_log, upgrades
 from skyhold.pipeline import Pipeline
 from skyhold.services.iam import principals
 from skyhold.server import App
@@ -31,8 +31,8 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True) -> int:
         _print_welcome(created, endpoint, data_dir)
     request_log.configure()
     pipeline = Pipeline(store, blobs, data_dir)  # loads every service
-    principals.bind_unbound(store)  # policies written before bindings existed
-    identity.seal_stored_credentials(store)  # secrets written before they were sealed
+    upgrades.run_once(store, upgrades.BIND_PRINCIPALS, principals.bind_unbound)  # policies from before bindings
+    upgrades.run_once(store, upgrades.SEAL_CREDENTIALS, identity.seal_stored_credentials)  # secrets from before sealing
     pipeline.endpoint = endpoint
     pipeline.audit_enabled = audit
     if audit:

@@ -110,7 +110,7 @@ def test_credentials_are_sealed_and_keep_working_across_a_restart(tmp_path: Path
 
 def _to_plaintext(srv: Server, user: dict[str, Any], sessions: list[dict[str, Any]], admin_key_id: str) -> None:
     """Rewrite the records as a Skyhold from before sealing kept them (server stopped)."""
-    from skyhold import accounts
+    from skyhold import accounts, upgrades
     from skyhold.services.iam import records as iam
     from skyhold.services.sts import sessions as sts
     from skyhold.store import open_store
@@ -138,6 +138,7 @@ def _to_plaintext(srv: Server, user: dict[str, Any], sessions: list[dict[str, An
         for s in sessions:
             legacy(sts.SESSION, s["AccessKeyId"], {"SecretAccessKey": s["SecretAccessKey"],
                                                    "SessionToken": s["SessionToken"]})
+        upgrades.forget(store, upgrades.SEAL_CREDENTIALS)
     finally:
         store.close()
 

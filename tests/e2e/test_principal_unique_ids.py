@@ -321,6 +321,7 @@ def test_policies_stored_before_bindings_are_bound_at_start(tmp_path: Path) -> N
     """A data dir from before bindings: its policies are bound once when Skyhold starts,
     so a principal created later under a name they give is not granted."""
     from skyhold.services.s3 import policy as s3_policy, records as s3_records
+    from skyhold import upgrades
     from skyhold.store import open_store
 
     with own_server(tmp_path) as (srv, env):
@@ -339,6 +340,7 @@ def test_policies_stored_before_bindings_are_bound_at_start(tmp_path: Path) -> N
         rec = store.get(s3_records.BUCKET, bucket)
         assert rec is not None and s3_policy.BINDING in rec.value
         store.put(s3_records.BUCKET, bucket, {k: v for k, v in rec.value.items() if k != s3_policy.BINDING})
+        upgrades.forget(store, upgrades.BIND_PRINCIPALS)
         store.close()
         srv.start()
 
