@@ -4,6 +4,7 @@ policy, and Block Public Access refuses or ignores public ones."""
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -140,6 +141,28 @@ def test_grants_to_another_account(admin: AwsEnv, partner: AwsEnv, s3) -> None:
     s3.put_bucket_acl(Bucket=name, GrantWrite=f"id={partner_id}", GrantFullControl=f"id={_canonical_id(s3)}")
     p3.put_object(Bucket=name, Key="from-partner", Body=b"theirs")
     assert p3.get_object_acl(Bucket=name, Key="from-partner")["Owner"]["ID"] == partner_id
+
+
+def test_restrict_public_buckets_keeps_the_policys_denies(admin: AwsEnv, partner: AwsEnv, s3) -> None:
+    """RestrictPublicBuckets takes a public policy's grants from other accounts, not its
+    Deny statements: an account the policy denies stays denied though an ACL grants it."""
+    name = _acl_bucket(s3)
+    p3 = partner.client("s3", region_name="us-east-1")
+    partner_account = partner.client("sts").get_caller_identity()["Account"]
+    s3.put_object_acl(Bucket=name, Key="doc.txt", GrantRead=f'id="{_canonical_id(p3)}"')
+    assert p3.get_object(Bucket=name, Key="doc.txt")["Body"].read() == b"hello"
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": True})
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"},
+        {"Effect": "Deny", "Principal": {"AWS": partner_account}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{name}/*"}]}))
+    assert s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"]["IsPublic"] is True
+    with pytest.raises(ClientError) as e:
+        p3.get_object(Bucket=name, Key="doc.txt")
+    status, code, message = _error(e)
+    assert (status, code) == (403, "AccessDenied") and "explicit deny in a resource-based policy" in message
+    assert _anonymous_get(f"{admin.endpoint}/{name}/doc.txt") == 403  # the public grant is ignored
 
 
 def test_put_object_with_an_acl_needs_put_object_acl(admin: AwsEnv, s3) -> None:

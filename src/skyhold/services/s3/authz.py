@@ -2,7 +2,8 @@
 keys, and the bucket's owner and policy (the resource policy).
 
 Block Public Access takes part here: with RestrictPublicBuckets on, a public bucket
-policy grants nothing to anonymous and cross-account callers (it is left out).
+policy grants nothing to anonymous and cross-account callers (only its Deny
+statements still apply to them).
 Same-account callers need their identity policy or the bucket policy; other
 accounts need both (the engine's cross-account rule, given the bucket's owner).
 
@@ -176,15 +177,18 @@ def _signed_at(call: Call) -> Any:
 
 
 def bucket_policy_for(call: Call, bucket: dict[str, Any]) -> str | None:
-    """The bucket policy as it applies to this caller (RestrictPublicBuckets)."""
+    """The bucket policy as it applies to this caller: with RestrictPublicBuckets on, a
+    public policy grants anonymous and cross-account callers nothing, but its Deny
+    statements still apply to them (a setting that blocks access never widens it)."""
     policy = bucket.get("Policy")
     if not policy:
         return None
+    # Its users and roles by the unique ids they had when the policy was written.
+    bound = principals.evaluated(call.store, policy, bucket.get("PolicyBinding"))
     outsider = call.principal.is_anonymous or call.principal.account != bucket["Owner"]
     if outsider and _is_public(policy) and public_access.effective(call.store, bucket)["RestrictPublicBuckets"]:
-        return None
-    # Its users and roles by the unique ids they had when the policy was written.
-    return principals.evaluated(call.store, policy, bucket.get("PolicyBinding"))
+        return _denies_only(bound)
+    return bound
 
 
 def _bucket(call: Call, name: str) -> dict[str, Any]:
