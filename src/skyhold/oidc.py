@@ -60,6 +60,11 @@ class TokenExpired(InvalidToken):
     """Signed by Skyhold's issuer, but past its exp (the message is the exp value)."""
 
 
+class TokenNotYetValid(InvalidToken):
+    """Signed by Skyhold's issuer, but before its nbf (the message is the nbf value): a
+    token minted while Skyhold's clock was advanced, presented after a reset."""
+
+
 class MissingClaim(InvalidToken):
     """Signed by Skyhold's issuer, but without a claim STS requires (the message is its name)."""
 
@@ -149,7 +154,7 @@ def _check_claims(claims: dict[str, Any]) -> None:
 def verify(data_dir: Path, token: str, *, now: float) -> dict[str, Any]:
     """Signature, claim and time checks; audience is checked by the caller against the
     provider's client ids. Raises InvalidToken (TokenExpired past its exp, MissingClaim
-    and MalformedClaim for a signed token STS cannot read)."""
+    and MalformedClaim for a signed token STS cannot read, TokenNotYetValid before its nbf)."""
     jwt = _jwt()
     key = signing_key(data_dir).public_key()
     # Only the signature here: PyJWT's own claim checks would report a bad claim as
@@ -165,4 +170,6 @@ def verify(data_dir: Path, token: str, *, now: float) -> dict[str, Any]:
         raise InvalidToken("issuer")
     if claims["exp"] <= now:
         raise TokenExpired(str(claims["exp"]))
+    if claims.get("nbf", now) > now:
+        raise TokenNotYetValid(str(claims["nbf"]))
     return claims

@@ -258,6 +258,17 @@ def test_a_mistyped_claim_is_an_invalid_token(server: Server, web_role: str, cha
     assert aws_error(lambda: _assume(server, web_role, token)) == ("InvalidIdentityToken", NOT_A_JWT, 400)
 
 
+def test_a_token_before_its_not_before_time_is_refused(server: Server, web_role: str) -> None:
+    base = _base()
+    early = _signed(server, {**base, "nbf": base["nbf"] + 3600})
+    error = aws_error(lambda: _assume(server, web_role, early))
+    assert error[0] == "InvalidIdentityToken" and error[2] == 400
+    assert error[1].startswith("Token not yet valid: current date/time ") and str(base["nbf"] + 3600) in error[1]
+    # an nbf in the past, or none at all, is fine
+    for claims in ({**base, "nbf": base["nbf"] - 60}, {k: v for k, v in base.items() if k != "nbf"}):
+        assert _assume(server, web_role, _signed(server, claims))["AssumedRoleUser"]["Arn"].endswith("/ci-run")
+
+
 def test_an_audience_list_and_numeric_dates_are_accepted(server: Server, web_role: str) -> None:
     base = _base()
     for exp in (base["exp"] + 0.5, 10**400):  # any JSON number, however large

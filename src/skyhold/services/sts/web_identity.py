@@ -59,6 +59,10 @@ def authz(call: Call, params: dict[str, Any]) -> list[Access]:
     except oidc.TokenExpired as err:
         raise AwsError("ExpiredTokenException", f"Token expired: current date/time {int(now)} must be before "
                        f"the expiration date/time {err}", 400) from None
+    except oidc.TokenNotYetValid as err:
+        # AWS's wording is not published; this follows its expired-token message.
+        raise _invalid(f"Token not yet valid: current date/time {int(now)} must be after "
+                       f"the not-before date/time {err}") from None
     except oidc.MissingClaim as err:
         raise _invalid(f"Missing a required claim: {err}") from None
     except oidc.MalformedClaim:
