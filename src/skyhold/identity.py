@@ -82,5 +82,8 @@ def seal_stored_credentials(store: Store) -> int:
     tokens, and service-specific credentials' secrets) that a data dir from before
     sealing holds in plaintext; how many records."""
     with store.transaction():
-        return (iam.seal_plaintext_keys(store) + mfa.seal_plaintext_seeds(store) + sessions.seal_plaintext(store)
-                + service_credentials.digest_plaintext_secrets(store))
+        sealed = (iam.seal_plaintext_keys(store) + mfa.seal_plaintext_seeds(store) + sessions.seal_plaintext(store)
+                  + service_credentials.digest_plaintext_secrets(store))
+    if sealed:
+        store.scrub()  # the plaintext must not linger in the files either
+    return sealed

@@ -167,6 +167,8 @@ def test_a_data_dir_from_before_sealing_keeps_working_and_is_sealed_at_start(tmp
 
         srv.start()
         assert not [s for s in secrets if s in _values(srv)]
+        raw = _stored(srv)  # nor in the files: no old WAL frame or freed page keeps them
+        assert not [s for s in secrets if s.encode() in raw]
         _all_work(srv, user, mfa_session, role_session)
         assert env.client("sts").get_caller_identity()["Arn"].endswith(":user/admin")  # type: ignore[attr-defined]
         # `skyhold credentials` opens the admin's key and MFA seed from the data dir.

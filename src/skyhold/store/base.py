@@ -81,4 +81,9 @@ class Store(Protocol):
         commits do not wait for the disk themselves (the server's: see sqlite.py)."""
         ...
 
+    def scrub(self) -> None:
+        """Leave no copy of overwritten or deleted values in the store's files (once
+        plaintext secrets of an older data dir are sealed)."""
+        ...
+
     def close(self) -> None: ...

@@ -321,6 +321,15 @@ class SqliteStore:
             except sqlite3.Error:  # busy or closing: the next round tries again
                 pass
 
+    def scrub(self) -> None:
+        # Old values live on in WAL frames and in the free space of pages: VACUUM
+        # rewrites every page from the live rows alone, and a TRUNCATE checkpoint
+        # before and after empties the WAL.
+        conn = self._conn()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         self._stop.set()
         if self._checkpointer is not None:
