@@ -71,6 +71,26 @@ def test_secret_tag_resource_carries_aws_request_tag(admin: AwsEnv) -> None:
     assert _tags(admin, name) == {"env": "dev"}
 
 
+def test_a_tag_change_that_would_lock_the_caller_out_is_refused(admin: AwsEnv) -> None:
+    """Secrets Manager blocks TagResource/UntagResource when completing it would take
+    the caller's permission for the secret away (API reference, UntagResource)."""
+    name = _secret(admin, "lockout", SecretString="s", Tags=[{"Key": "team", "Value": "blue"}])
+    blue_only = _policy({"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*",
+                         "Condition": {"StringEquals": {"secretsmanager:ResourceTag/team": "blue"}}})
+    sm = admin.client_for(admin.new_user(blue_only), "secretsmanager")
+    sm.tag_resource(SecretId=name, Tags=[{"Key": "env", "Value": "dev"}])  # keeps team=blue: fine
+    _denied(lambda: sm.untag_resource(SecretId=name, TagKeys=["team"]), "secretsmanager:UntagResource",
+            explicit=False)
+    _denied(lambda: sm.tag_resource(SecretId=name, Tags=[{"Key": "team", "Value": "red"}]),
+            "secretsmanager:TagResource", explicit=False)
+    assert _tags(admin, name) == {"team": "blue", "env": "dev"}  # nothing changed
+    sm.untag_resource(SecretId=name, TagKeys=["env"])
+    assert _tags(admin, name) == {"team": "blue"}
+    # a caller whose permission does not hang on the tag may remove it
+    admin.client("secretsmanager").untag_resource(SecretId=name, TagKeys=["team"])
+    assert _tags(admin, name) == {}
+
+
 def test_parameter_tagging_calls_carry_aws_tag_keys(admin: AwsEnv) -> None:
     name = f"/review/tags-{uuid.uuid4().hex[:8]}"
     ssm = admin.client("ssm")

@@ -720,6 +720,7 @@ def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     tags.update({t["Key"]: t["Value"] for t in params["Tags"]})
     secret["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
     secret["Tagged"] = True  # from now on DescribeSecret shows Tags, [] once all are removed
+    _keeps_permission(call, params, secret)
     _save(call, secret, version)
     return {}
 
@@ -727,8 +728,19 @@ def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def untag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     secret, version = _find(call, params["SecretId"])
     secret["Tags"] = [t for t in secret["Tags"] if t["Key"] not in params["TagKeys"]]
+    _keeps_permission(call, params, secret)
     _save(call, secret, version)
     return {}
+
+
+def _keeps_permission(call: Call, params: dict[str, Any], tagged: dict[str, Any]) -> None:
+    """A tag change that would take the caller's permission for the secret away is
+    refused with AccessDenied (Secrets Manager API reference, TagResource and
+    UntagResource): the caller must still be allowed this same call on the secret as
+    it would be tagged, so it can always undo what it did."""
+    action = f"secretsmanager:{call.operation}"
+    context = conditions.request_context(call, call.operation, params)
+    call.pipeline.authorizer.check_access(call, _access_to(call, action, tagged, context))
 
 
 HANDLERS = {
@@ -764,6 +776,10 @@ def _secret_access(call: Call, action: str, secret_id: str, context: dict[str, A
         would_be = secret_id if secret_id.startswith("arn:") else \
             f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{secret_id}"
         return Access(action, would_be, context or {})
+    return _access_to(call, action, secret, context)
+
+
+def _access_to(call: Call, action: str, secret: dict[str, Any], context: dict[str, Any] | None = None) -> Access:
     ctx: dict[str, Any] = {f"secretsmanager:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]}
     ctx.update({f"aws:ResourceTag/{t['Key']}": t["Value"] for t in secret["Tags"]})
     ctx["secretsmanager:SecretId"] = secret["ARN"]
