@@ -151,6 +151,14 @@ def test_list_keys_pages(h: Harness) -> None:
             break
         marker = page["NextMarker"]
     assert made <= set(seen) and len(seen) == len(set(seen))
+    # Limit is 1–1000: 0 is refused, not taken for the default
+    for limit, bound in ((0, "greater than or equal to 1"), (-1, "greater than or equal to 1"),
+                         (1001, "less than or equal to 1000")):
+        with pytest.raises(AwsError) as e:
+            h.run("kms", "ListKeys", Limit=limit)
+        assert (e.value.code, e.value.message) == ("ValidationException", (
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: "
+            f"Member must have value {bound}"))
 
 
 def test_condition_keys(h: Harness) -> None:

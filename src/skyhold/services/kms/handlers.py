@@ -108,10 +108,10 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str) ->
                                                                                         dict[str, Any]]:
     """One page of a KMS list (Limit 1–1000, default 100; Marker is the last key of the
     previous page), and the Truncated/NextMarker members."""
-    limit = params.get("Limit") or 100
-    if not 1 <= limit <= 1000:
-        raise AwsError("ValidationException", "1 validation error detected: Value at 'limit' failed to satisfy "
-                       "constraint: Member must have value less than or equal to 1000", 400)
+    limit = params.get("Limit")
+    if limit is None:
+        limit = 100
+    constraints.raise_if(constraints.check_range("limit", limit, 1, 1000))
     items = sorted(items, key=lambda x: x[sort_key])
     start = 0
     if params.get("Marker"):
