@@ -26,6 +26,7 @@ from skyhold.services.iam import pass_role
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
+    from skyhold.services.ec2.launch import Target
 
 AuthzFn = Callable[["Call", dict[str, Any]], list[Access]]
 
@@ -62,9 +63,11 @@ def _profile_role(call: Call, ref: dict[str, str]) -> tuple[dict[str, Any], dict
 def _instance_context(call: Call, instance: dict[str, Any] | None) -> dict[str, Any]:
     if instance is None:
         return {"ec2:Region": call.region}
-    ctx = {"ec2:Region": call.region, "ec2:InstanceType": instance["InstanceType"],
-           "ec2:AvailabilityZone": instance["AvailabilityZone"], "ec2:Tenancy": "default",
-           "ec2:RootDeviceType": "ebs", "ec2:Vpc": _arn(call, "vpc", instance["VpcId"]),
+    # The reference's keys of the instance resource: ec2:InstanceID among them, ec2:Vpc not.
+    ctx = {"ec2:Region": call.region, "ec2:InstanceID": instance["InstanceId"],
+           "ec2:InstanceType": instance["InstanceType"], "ec2:AvailabilityZone": instance["AvailabilityZone"],
+           "ec2:AvailabilityZoneId": r.zone_id(instance["Region"], instance["AvailabilityZone"][-1]),
+           "ec2:Tenancy": "default", "ec2:RootDeviceType": "ebs",
            **_metadata_keys(instance["MetadataOptions"]), **_resource_tags(instance.get("Tags"))}
     if instance.get("Association"):
         ctx["ec2:InstanceProfile"] = instance["Association"]["InstanceProfileArn"]
@@ -126,7 +129,8 @@ def _network_context(call: Call, kind: str, resource_id: str) -> dict[str, Any]:
         subnet = next((s for s in net["Subnets"] if s["SubnetId"] == resource_id), None)
         if subnet is None:
             return ctx
-        ctx.update({"ec2:SubnetID": resource_id, "ec2:Vpc": vpc, "ec2:AvailabilityZone": subnet["Zone"]})
+        ctx.update({"ec2:SubnetID": resource_id, "ec2:Vpc": vpc, "ec2:AvailabilityZone": subnet["Zone"],
+                    "ec2:AvailabilityZoneId": r.zone_id(call.region, subnet["Zone"][-1])})
     elif kind == "security-group" and resource_id == net["GroupId"]:
         ctx.update({"ec2:SecurityGroupID": resource_id, "ec2:Vpc": vpc})
     else:
@@ -148,40 +152,38 @@ def _existing(call: Call, resource_id: str) -> tuple[str, dict[str, Any]]:
 
 
 def run_instances(call: Call, params: dict[str, Any]) -> list[Access]:
-    from skyhold.services.ec2 import instances, network
+    from skyhold.services.ec2 import instances, launch
 
     image = r.IMAGES.get(params.get("ImageId") or "", {})
-    net = network.network(call)
-    subnet_id = params.get("SubnetId") or net["Subnets"][0]["SubnetId"]
-    subnet = _network_context(call, "subnet", subnet_id)
+    where = launch.target(call, params, strict=False)  # the subnet, zone and groups the instance goes into
+    vpc = _arn(call, "vpc", r.default_network(call.store, call.principal.account, call.region)["VpcId"])
+    subnet = _network_context(call, "subnet", where.subnet_id)
     tagged = {kind: _spec_tags(params, kind) for kind in _LAUNCH_TAGGED}
-    vpc = _arn(call, "vpc", net["VpcId"])
     try:
         options = instances.metadata_options(params.get("MetadataOptions") or {}, image)
     except Exception:  # invalid options are the handler's error to report
         options = {}
-    zone = subnet.get("ec2:AvailabilityZone", net["Subnets"][0]["Zone"])
-    launch = {"ec2:Region": call.region, "ec2:InstanceType": params.get("InstanceType") or "m1.small",
-              "ec2:AvailabilityZone": zone, "ec2:Tenancy": "default", "ec2:RootDeviceType": "ebs",
-              "ec2:Vpc": vpc, **_metadata_keys(options), **_request_tags(tagged["instance"])}
+    zone = {"ec2:AvailabilityZone": where.zone, "ec2:AvailabilityZoneId": r.zone_id(call.region, where.zone[-1])}
+    # ec2:Vpc is no key of the instance resource (the reference lists it for subnets,
+    # security groups and network interfaces): a policy scopes the VPC there.
+    launch_ctx = {"ec2:Region": call.region, "ec2:InstanceType": params.get("InstanceType") or "m1.small",
+                  **zone, "ec2:Tenancy": "default", "ec2:RootDeviceType": "ebs", **_metadata_keys(options),
+                  **_request_tags(tagged["instance"])}
     role = None
     if params.get("IamInstanceProfile"):
         profile, role = _profile_role(call, params["IamInstanceProfile"])
-        launch["ec2:InstanceProfile"] = profile["Arn"]
+        launch_ctx["ec2:InstanceProfile"] = profile["Arn"]
     checks = [
-        Access("ec2:RunInstances", _arn(call, "instance", "*"), launch),
+        Access("ec2:RunInstances", _arn(call, "instance", "*"), launch_ctx),
         Access("ec2:RunInstances", f"arn:aws:ec2:{call.region}::image/{params.get('ImageId')}",
                {"ec2:Region": call.region, "ec2:ImageType": "machine", "ec2:Owner": image.get("ImageOwnerAlias")
                 or image.get("OwnerId", ""), "ec2:Public": "true", "ec2:RootDeviceType": "ebs"}),
-        Access("ec2:RunInstances", _arn(call, "subnet", subnet_id), subnet),
+        Access("ec2:RunInstances", _arn(call, "subnet", where.subnet_id), subnet),
         *(Access("ec2:RunInstances", _arn(call, "security-group", gid), _network_context(call, "security-group", gid))
-          for gid in dict.fromkeys(params.get("SecurityGroupIds") or [net["GroupId"]])),
-        Access("ec2:RunInstances", _arn(call, "network-interface", "*"),
-               {"ec2:Region": call.region, "ec2:Vpc": vpc, "ec2:Subnet": _arn(call, "subnet", subnet_id),
-                "ec2:AvailabilityZone": zone, **_request_tags(tagged["network-interface"])}),
+          for gid in where.group_ids),
+        Access("ec2:RunInstances", _arn(call, "network-interface", "*"), _new_interface(call, where, vpc, tagged)),
         Access("ec2:RunInstances", _arn(call, "volume", "*"),
-               {"ec2:Region": call.region, "ec2:VolumeType": "gp3", "ec2:AvailabilityZone": zone,
-                **_request_tags(tagged["volume"])}),
+               {"ec2:Region": call.region, "ec2:VolumeType": "gp3", **zone, **_request_tags(tagged["volume"])}),
     ]
     if params.get("KeyName"):
         checks.append(Access("ec2:RunInstances", _arn(call, "key-pair", params["KeyName"]),
@@ -192,6 +194,16 @@ def run_instances(call: Call, params: dict[str, Any]) -> list[Access]:
         # The instance has no id yet: EC2 supplies instance/* as iam:AssociatedResourceArn.
         checks.append(pass_role(role, "ec2.amazonaws.com", _arn(call, "instance", "*")))
     return checks
+
+
+def _new_interface(call: Call, where: Target, vpc: str, tagged: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The new primary network interface's keys: its VPC, subnet and zone, and whether
+    the launch asks it for a public address."""
+    ctx = {"ec2:Region": call.region, "ec2:Vpc": vpc, "ec2:Subnet": _arn(call, "subnet", where.subnet_id),
+           "ec2:AvailabilityZone": where.zone, **_request_tags(tagged["network-interface"])}
+    if where.interface.get("AssociatePublicIpAddress") is not None:
+        ctx["ec2:AssociatePublicIpAddress"] = str(where.interface["AssociatePublicIpAddress"]).lower()
+    return ctx
 
 
 def _on_instances(action: str) -> AuthzFn:

@@ -17,9 +17,9 @@ import secrets
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock, paging
+from skyhold import clock
 from skyhold.errors import AwsError
-from skyhold.services.ec2 import associations, catalog, filters, metadata, network, tags
+from skyhold.services.ec2 import associations, catalog, filters, launch, metadata, network, pages, tags
 from skyhold.services.ec2 import records as r
 
 if TYPE_CHECKING:
@@ -161,9 +161,10 @@ def view(instance: dict[str, Any]) -> dict[str, Any]:
         "MaintenanceOptions": {"AutoRecovery": "default"},
         "NetworkInterfaces": [] if instance["State"] == "terminated" else [{
             "Attachment": {"AttachTime": launched, "AttachmentId": "eni-attach-" + instance["NetworkInterfaceId"][4:],
-                           "DeleteOnTermination": True, "DeviceIndex": 0, "Status": "attached",
-                           "NetworkCardIndex": 0},
-            "Description": "", "Groups": groups, "Ipv6Addresses": [], "MacAddress": instance["MacAddress"],
+                           "DeleteOnTermination": instance.get("InterfaceDeleteOnTermination", True),
+                           "DeviceIndex": 0, "Status": "attached", "NetworkCardIndex": 0},
+            "Description": instance.get("InterfaceDescription", ""), "Groups": groups, "Ipv6Addresses": [],
+            "MacAddress": instance["MacAddress"],
             "NetworkInterfaceId": instance["NetworkInterfaceId"], "OwnerId": instance["Account"],
             "PrivateDnsName": instance["PrivateDnsName"], "PrivateIpAddress": instance["PrivateIpAddress"],
             "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": instance["PrivateDnsName"],
@@ -248,8 +249,9 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("KeyName") and call.store.get(
             r.KEY_PAIR, f"{call.principal.account}/{call.region}/{params['KeyName']}") is None:
         raise AwsError("InvalidKeyPair.NotFound", f"The key pair '{params['KeyName']}' does not exist")
-    subnet = network.subnet_for(call, params.get("SubnetId"))
-    groups = network.groups_for(call, params.get("SecurityGroupIds"), params.get("SecurityGroups"))
+    where = launch.target(call, params)
+    subnet, groups = where.subnet, where.group_ids
+    assert subnet is not None  # a strict target names a subnet that exists
     options = metadata_options(params.get("MetadataOptions") or {}, image)
     user_data = _user_data(params.get("UserData"))
     instance_tags = _tag_specs(params)
@@ -270,6 +272,8 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             "PrivateIpAddress": ip, "PrivateDnsName": r.private_dns(call.region, ip),
             "MacAddress": "0e:" + ":".join(f"{secrets.randbelow(256):02x}" for _ in range(5)),
             "NetworkInterfaceId": r.new_id("eni"), "VolumeId": r.new_id("vol"),
+            "InterfaceDescription": where.interface.get("Description") or "",
+            "InterfaceDeleteOnTermination": where.interface.get("DeleteOnTermination") is not False,
             "KeyName": params.get("KeyName"), "MetadataOptions": options, "UserData": user_data,
             "Tags": instance_tags, "AmiLaunchIndex": index, "ClientToken": params.get("ClientToken"),
             "Association": associations.new(profile) if profile else None, "ImdsPort": 0,
@@ -347,40 +351,28 @@ def _named(call: Call, ids: list[str]) -> list[tuple[dict[str, Any], int]]:
     return found
 
 
-def _token(instance_id: str) -> str:
-    return paging.token(instance_id)
-
-
 def describe_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     ids, limit = params.get("InstanceIds"), params.get("MaxResults")
     if ids and limit is not None:
         raise AwsError("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter "
                        "maxResults")
-    if limit is not None and not 5 <= limit <= 1000:
-        raise AwsError("InvalidParameterValue", f"Value ( {limit} ) for parameter maxResults is invalid. Expecting a "
-                       "value greater than 5.")
+    pages.check_limit(limit)
     if ids:
         chosen = sorted((i for i, _ in _named(call, ids)),
                         key=lambda i: (i.get("LaunchedAt", i["LaunchTime"]), i["AmiLaunchIndex"], i["InstanceId"]))
     else:
         chosen = r.instances(call)
     found = filters.select(chosen, params.get("Filters"), _FIELDS)
-    start = 0
-    if params.get("NextToken"):
-        # The token names the last instance of the previous page (in launch order).
-        after = paging.position(params["NextToken"]) or ""
-        start = next((n + 1 for n, i in enumerate(found) if i["InstanceId"] == after), -1)
-        if start < 0:
-            raise AwsError("InvalidParameterValue", f"Invalid value '{params['NextToken']}' for nextToken")
-    page = found[start:start + limit] if limit is not None else found[start:]
+    # A token names the last instance of the previous page (in launch order).
+    page, token = pages.page(found, params, lambda i: i["InstanceId"])
     reservations: dict[str, list[dict[str, Any]]] = {}
     for instance in page:
         reservations.setdefault(instance["ReservationId"], []).append(instance)
     out: dict[str, Any] = {"Reservations": [
         {"ReservationId": rid, "OwnerId": call.principal.account, "Groups": [],
          "Instances": [view(i) for i in items]} for rid, items in reservations.items()]}
-    if limit is not None and start + limit < len(found):
-        out["NextToken"] = _token(page[-1]["InstanceId"])
+    if token is not None:
+        out["NextToken"] = token
     return out
 
 

@@ -5,11 +5,11 @@ security group — enough for RunInstances with no network arguments."""
 from __future__ import annotations
 
 import re
-
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
-from skyhold.services.ec2 import filters
+from skyhold.services.ec2 import filters, pages
 from skyhold.services.ec2 import records as r
 
 if TYPE_CHECKING:
@@ -107,6 +107,10 @@ def _select(items: list[dict[str, Any]], id_field: str, ids: list[str] | None, e
     return filters.select(items, params.get("Filters"), fields)
 
 
+def _none(resource: dict[str, Any]) -> list[Any]:
+    return []
+
+
 _VPC_FIELDS: filters.Fields = {
     "vpc-id": lambda v: [v["VpcId"]], "cidr": lambda v: [v["CidrBlock"]], "cidr-block": lambda v: [v["CidrBlock"]],
     "is-default": lambda v: [v["IsDefault"]], "isDefault": lambda v: [v["IsDefault"]],
@@ -115,6 +119,9 @@ _VPC_FIELDS: filters.Fields = {
     "cidr-block-association.cidr-block": lambda v: [a["CidrBlock"] for a in v["CidrBlockAssociationSet"]],
     "cidr-block-association.association-id": lambda v: [a["AssociationId"] for a in v["CidrBlockAssociationSet"]],
     "cidr-block-association.state": lambda v: [a["CidrBlockState"]["State"] for a in v["CidrBlockAssociationSet"]],
+    # The default VPC has no IPv6 block: these filters are valid and match nothing.
+    **{f"ipv6-cidr-block-association.{name}": _none
+       for name in ("ipv6-cidr-block", "ipv6-pool", "association-id", "state")},
 }
 _SUBNET_FIELDS: filters.Fields = {
     "subnet-id": lambda s: [s["SubnetId"]], "vpc-id": lambda s: [s["VpcId"]],
@@ -125,23 +132,64 @@ _SUBNET_FIELDS: filters.Fields = {
     "state": lambda s: [s["State"]], "owner-id": lambda s: [s["OwnerId"]],
     "map-public-ip-on-launch": lambda s: [s["MapPublicIpOnLaunch"]], "subnet-arn": lambda s: [s["SubnetArn"]],
     "available-ip-address-count": lambda s: [s["AvailableIpAddressCount"]],
+    "availabilityZone": lambda s: [s["AvailabilityZone"]], "availabilityZoneId": lambda s: [s["AvailabilityZoneId"]],
+    # What AWS's default subnets are: IPv4 only, no Outpost or customer-owned pool,
+    # ip-name hostnames without resource-name DNS records.
+    "ipv6-native": lambda s: [False], "enable-dns64": lambda s: [False],
+    "map-customer-owned-ip-on-launch": lambda s: [False],
+    "private-dns-name-options-on-launch.hostname-type": lambda s: ["ip-name"],
+    "private-dns-name-options-on-launch.enable-resource-name-dns-a-record": lambda s: [False],
+    "private-dns-name-options-on-launch.enable-resource-name-dns-aaaa-record": lambda s: [False],
+    **{name: _none for name in ("customer-owned-ipv4-pool", "enable-lni-at-device-index", "outpost-arn",
+                                "ipv6-cidr-block-association.ipv6-cidr-block",
+                                "ipv6-cidr-block-association.association-id", "ipv6-cidr-block-association.state")},
 }
+
+
+def _rule_fields(prefix: str, rules: str) -> filters.Fields:
+    """The filters on a group's rules (IpPermissions or IpPermissionsEgress): each
+    yields its values over all the rules, so several filters may match different rules."""
+
+    def values(pick: Callable[[dict[str, Any], dict[str, Any]], list[Any]]) -> Callable[[dict[str, Any]], list[Any]]:
+        return lambda g: [v for rule in g[rules] for v in pick(g, rule)]
+
+    def pair_names(g: dict[str, Any], rule: dict[str, Any]) -> list[Any]:
+        # A pair in a VPC names its group by id: its name is the referenced group's.
+        return [p.get("GroupName") or (g["GroupName"] if p.get("GroupId") == g["GroupId"] else None)
+                for p in rule["UserIdGroupPairs"]]
+
+    picks: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Any]]] = {
+        "cidr": lambda g, rule: [x["CidrIp"] for x in rule["IpRanges"]],
+        "ipv6-cidr": lambda g, rule: [x["CidrIpv6"] for x in rule["Ipv6Ranges"]],
+        "prefix-list-id": lambda g, rule: [x["PrefixListId"] for x in rule["PrefixListIds"]],
+        "from-port": lambda g, rule: [rule.get("FromPort")], "to-port": lambda g, rule: [rule.get("ToPort")],
+        "protocol": lambda g, rule: [rule["IpProtocol"]],
+        "group-id": lambda g, rule: [p.get("GroupId") for p in rule["UserIdGroupPairs"]],
+        "group-name": pair_names,
+        "user-id": lambda g, rule: [p.get("UserId") for p in rule["UserIdGroupPairs"]],
+    }
+    return {f"{prefix}ip-permission.{name}": values(pick) for name, pick in picks.items()}
+
+
 _GROUP_FIELDS: filters.Fields = {
     "group-id": lambda g: [g["GroupId"]], "group-name": lambda g: [g["GroupName"]], "vpc-id": lambda g: [g["VpcId"]],
     "description": lambda g: [g["Description"]], "owner-id": lambda g: [g["OwnerId"]],
+    **_rule_fields("", "IpPermissions"), **_rule_fields("egress.", "IpPermissionsEgress"),
 }
 
 
 def describe_vpcs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found = _select([vpc(call, network(call))], "VpcId", params.get("VpcIds"), "InvalidVpcID.NotFound", "vpc ID",
                     params, _VPC_FIELDS, "vpc")
-    return {"Vpcs": found}
+    found, token = pages.page(found, params, lambda v: v["VpcId"])
+    return _paged({"Vpcs": found}, token)
 
 
 def describe_subnets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found = _select(subnets(call, network(call)), "SubnetId", params.get("SubnetIds"), "InvalidSubnetID.NotFound",
                     "subnet ID", params, _SUBNET_FIELDS, "subnet")
-    return {"Subnets": found}
+    found, token = pages.page(found, params, lambda v: v["SubnetId"])
+    return _paged({"Subnets": found}, token)
 
 
 def describe_security_groups(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +200,12 @@ def describe_security_groups(call: Call, params: dict[str, Any]) -> dict[str, An
         if name != "default":
             raise AwsError("InvalidGroup.NotFound", f"The security group '{name}' does not exist in default VPC "
                            f"'{groups[0]['VpcId']}'")
-    return {"SecurityGroups": found}
+    found, token = pages.page(found, params, lambda g: g["GroupId"])
+    return _paged({"SecurityGroups": found}, token)
+
+
+def _paged(out: dict[str, Any], token: str | None) -> dict[str, Any]:
+    return out if token is None else {**out, "NextToken": token}
 
 
 HANDLERS = {

@@ -143,19 +143,21 @@ _FIELDS: filters.Fields = {
 
 
 def describe_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    items: list[dict[str, Any]] = []
+    # Each resource's tags, by id and type: `tag:<key>` keeps the tags of the resources
+    # that carry that tag ("to find resources with the tag Owner=TeamA").
+    tagged: list[tuple[str, str, dict[str, str]]] = []
     for instance in r.instances(call):
-        items += [{"ResourceId": instance["InstanceId"], "ResourceType": "instance", **t}
-                  for t in instance.get("Tags") or []]
+        tagged.append((instance["InstanceId"], "instance", as_dict(instance.get("Tags"))))
     for rec in call.store.scan(r.KEY_PAIR, f"{call.principal.account}/{call.region}/"):
-        items += [{"ResourceId": rec.value["KeyPairId"], "ResourceType": "key-pair", **t}
-                  for t in rec.value.get("Tags") or []]
+        tagged.append((rec.value["KeyPairId"], "key-pair", as_dict(rec.value.get("Tags"))))
     net = call.store.get(r.NETWORK, f"{call.principal.account}/{call.region}")
     for resource_id, tags in ((net.value.get("Tags") or {}) if net else {}).items():
-        items += [{"ResourceId": resource_id, "ResourceType": resource_type(resource_id), "Key": k, "Value": v}
-                  for k, v in tags.items()]
+        tagged.append((resource_id, resource_type(resource_id), dict(tags)))
     filters.check(params.get("Filters"), _FIELDS)
-    found = [t for t in items if filters.matches({**t, "Tags": {}}, params.get("Filters"), _FIELDS)]
+    found = [{"ResourceId": resource_id, "ResourceType": kind, "Key": k, "Value": v}
+             for resource_id, kind, tags in tagged for k, v in tags.items()
+             if filters.matches({"ResourceId": resource_id, "ResourceType": kind, "Key": k, "Value": v,
+                                 "Tags": tags}, params.get("Filters"), _FIELDS)]
     found.sort(key=lambda t: (t["ResourceId"], t["Key"]))
     return {"Tags": found}
 
