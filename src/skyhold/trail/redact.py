@@ -32,7 +32,7 @@ DROP = frozenset(
     {
         "secretAccessKey", "sessionToken", "plaintext", "keyMaterial", "privateKeyPlaintext", "body",
         "base32StringSeed", "qRCodePNG", "sSECustomerKey", "copySourceSSECustomerKey", "encryptedKeyMaterial",
-        "ciphertextBlob", "ciphertextForRecipient", "randomPassword", "privateKey",
+        "ciphertextBlob", "ciphertextForRecipient", "randomPassword", "privateKey", "sharedSecret",
         "servicePassword", "serviceCredentialSecret",
     }
 )

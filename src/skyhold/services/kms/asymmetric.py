@@ -11,8 +11,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from skyhold.errors import AwsError
@@ -100,3 +100,17 @@ def verify(material: bytes, message: bytes, message_type: str, algorithm: str, s
 def mac(material: bytes, message: bytes, algorithm: str) -> bytes:
     name = "sha" + algorithm.rsplit("_", 1)[-1]
     return hmac.new(material, message, getattr(hashlib, name)).digest()
+
+
+def ecdh(material: bytes, peer_der: bytes) -> bytes:
+    """The raw ECDH shared secret; a peer key that is not a DER public key on the KMS
+    key's curve is refused as KMS refuses it (ValidationException, no message)."""
+    private = keyspecs.private_key(material)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    try:
+        peer = serialization.load_der_public_key(peer_der)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise AwsError("ValidationException", "", 400) from None
+    if not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != private.curve.name:
+        raise AwsError("ValidationException", "", 400)
+    return private.exchange(ec.ECDH(), peer)

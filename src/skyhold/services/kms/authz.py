@@ -34,7 +34,7 @@ _ON_KEY = (
     "RotateKeyOnDemand", "ListKeyRotations", "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "GetPublicKey",
     "Sign", "Verify", "GenerateMac", "VerifyMac", "ListGrants", "RevokeGrant", "TagResource", "UntagResource",
     "ListResourceTags", "UpdateKeyDescription", "EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus",
-    "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
+    "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial", "DeriveSharedSecret",
 )
 _ENCRYPTING = frozenset({"Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
                          "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"})
@@ -89,6 +89,8 @@ def _request_context(operation: str, params: dict[str, Any]) -> dict[str, Any]:
     if "SigningAlgorithm" in params:
         ctx["kms:SigningAlgorithm"] = params["SigningAlgorithm"]
         ctx["kms:MessageType"] = params.get("MessageType") or "RAW"
+    if operation == "DeriveSharedSecret":
+        ctx["kms:KeyAgreementAlgorithm"] = params.get("KeyAgreementAlgorithm")
     if "MacAlgorithm" in params:
         ctx["kms:MacAlgorithm"] = params["MacAlgorithm"]
     if "KeyPairSpec" in params:
@@ -209,6 +211,18 @@ def _create_grant(call: Call, params: dict[str, Any]) -> list[Access]:
     return [_on_key(call, "kms:CreateGrant", key, params["KeyId"], ctx)]
 
 
+def _list_retirable_grants(call: Call, params: dict[str, Any]) -> list[Access]:
+    """"The authorized resource in ListRetirableGrants calls is the retiring principal
+    specified in the request" (KMS API reference), and it must be in the caller's
+    account: a principal of another account is that account's resource, which no
+    resource policy opens to the caller."""
+    principal = params.get("RetiringPrincipal")
+    if principal is None:
+        return [Access("kms:ListRetirableGrants", "*")]  # the handler refuses the request
+    return [Access("kms:ListRetirableGrants", principal,
+                   resource_account=grants.principal_account(principal) or call.principal.account)]
+
+
 AUTHZ: dict[str, AuthzFn] = {
     **{op: _key_op(op) for op in _ON_KEY},
     "CreateKey": _create_key,
@@ -217,7 +231,7 @@ AUTHZ: dict[str, AuthzFn] = {
     "CreateGrant": _create_grant,
     # Retiring is decided by the grant itself (its retiring principal or grantee).
     "RetireGrant": lambda call, params: [],
-    "ListRetirableGrants": lambda call, params: [Access("kms:ListRetirableGrants", "*")],
+    "ListRetirableGrants": _list_retirable_grants,
     "CreateAlias": _alias("kms:CreateAlias"),
     "UpdateAlias": _alias("kms:UpdateAlias"),
     "DeleteAlias": _alias("kms:DeleteAlias"),

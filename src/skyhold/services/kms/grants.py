@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock, constraints
 from skyhold.errors import AwsError, validation_failed
 from skyhold.services.kms import records as r
-from skyhold.services.kms.handlers import usable
+from skyhold.services.kms.handlers import page, usable
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -40,6 +40,7 @@ _USAGE_OPERATIONS = {
     "ENCRYPT_DECRYPT": frozenset(_ANY_KEY + ("Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey")),
     "SIGN_VERIFY": frozenset(_ANY_KEY + ("Sign", "Verify", "GetPublicKey")),
     "GENERATE_VERIFY_MAC": frozenset(_ANY_KEY + ("GenerateMac", "VerifyMac")),
+    "KEY_AGREEMENT": frozenset(_ANY_KEY + ("DeriveSharedSecret", "GetPublicKey")),
 }
 
 
@@ -207,7 +208,16 @@ def list_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     grants = [g for g in key.get("Grants") or []
               if (not params.get("GrantId") or g["GrantId"] == params["GrantId"])
               and (not params.get("GranteePrincipal") or g["GranteePrincipal"] == params["GranteePrincipal"])]
-    return {"Grants": [_view(g) for g in grants], "Truncated": False}
+    rows, more = page(grants, params, "GrantId")
+    return {"Grants": [_view(g) for g in rows], **more}
+
+
+def principal_account(arn: str) -> str | None:
+    """The account of an IAM/STS principal ARN (arn:aws:iam::<account>:...), if it is one."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] in ("iam", "sts") and parts[4].isdigit():
+        return parts[4]
+    return None
 
 
 def list_retirable_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -216,11 +226,18 @@ def list_retirable_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     # Skyhold grant has a retiring service principal, so that lists none.
     if principal is None and params.get("RetiringServicePrincipal") is None:
         raise validation_failed([constraints.null_member("retiringPrincipal")])
+    # The grants in this Region whose retiring principal is the one named, on keys of
+    # any account; authorization already held the principal to the caller's account.
     found = []
     for rec in call.store.scan(r.KEY):
-        found += [_view(g) for g in rec.value.get("Grants") or []
-                  if principal is not None and g.get("RetiringPrincipal") == principal]
-    return {"Grants": found, "Truncated": False}
+        key = rec.value
+        if principal is None or key["Region"] != call.region:
+            continue
+        if principal_account(principal) is None and key["AWSAccountId"] != call.principal.account:
+            continue  # not a principal ARN: nothing ties it to the caller, so only the caller's own keys
+        found += [g for g in key.get("Grants") or [] if g.get("RetiringPrincipal") == principal]
+    rows, more = page(found, params, "GrantId")
+    return {"Grants": [_view(g) for g in rows], **more}
 
 
 def _remove(call: Call, key: dict[str, Any], version: int, grant_id: str) -> None:

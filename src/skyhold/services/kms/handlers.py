@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import re
 import secrets
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyhold import clock, constraints
 from skyhold.authz import Access
-from skyhold.errors import AwsError
+from skyhold.errors import AwsError, validation_failed
 from skyhold.policy import validate_policy
 from skyhold.services.iam import principals
 from skyhold.services.kms import asymmetric, ciphertext, imports, keyspecs, validation
@@ -47,6 +49,8 @@ def metadata(key: dict[str, Any]) -> dict[str, Any]:
         out["EncryptionAlgorithms"] = list(spec.encryption)
     elif key["KeyUsage"] == "SIGN_VERIFY":
         out["SigningAlgorithms"] = list(spec.signing)
+    elif key["KeyUsage"] == "KEY_AGREEMENT":
+        out["KeyAgreementAlgorithms"] = list(spec.agreement)
     else:
         out["MacAlgorithms"] = list(spec.mac)
     if key.get("DeletionDate"):
@@ -104,36 +108,60 @@ def describe_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"KeyMetadata": metadata(key)}
 
 
-def _page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str) -> tuple[list[dict[str, Any]],
-                                                                                        dict[str, Any]]:
-    """One page of a KMS list (Limit 1–1000, default 100; Marker is the last key of the
-    previous page), and the Truncated/NextMarker members."""
+def _marker(after: str) -> str:
+    """An opaque NextMarker naming the last item of a page, with a check digest so that
+    a marker Skyhold never issued is refused rather than silently misread."""
+    raw = after.encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:6] + raw).decode()
+
+
+def _after(marker: str) -> str:
+    try:
+        blob = base64.urlsafe_b64decode(marker.encode())
+        if len(blob) > 6 and hashlib.sha256(blob[6:]).digest()[:6] == blob[:6]:
+            return blob[6:].decode()
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        pass
+    # Worded after the model's description of InvalidMarkerException (AWS's own text unknown).
+    raise AwsError("InvalidMarkerException", "The request was rejected because the marker that specifies where "
+                   "pagination should next begin is not valid.", 400)
+
+
+def page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str) -> tuple[list[dict[str, Any]],
+                                                                                       dict[str, Any]]:
+    """One page of a KMS list (Limit 1–1000, default 100; Marker from a previous page's
+    NextMarker), and the Truncated/NextMarker members."""
     limit = params.get("Limit")
     if limit is None:
         limit = 100
     constraints.raise_if(constraints.check_range("limit", limit, 1, 1000))
     items = sorted(items, key=lambda x: x[sort_key])
     start = 0
-    if params.get("Marker"):
-        start = next((i for i, x in enumerate(items) if x[sort_key] > params["Marker"]), len(items))
-    page = items[start:start + limit]
+    if params.get("Marker") is not None:
+        after = _after(params["Marker"])
+        start = next((i for i, x in enumerate(items) if x[sort_key] > after), len(items))
+    rows = items[start:start + limit]
     more = start + limit < len(items)
-    return page, ({"Truncated": True, "NextMarker": page[-1][sort_key]} if more else {"Truncated": False})
+    return rows, ({"Truncated": True, "NextMarker": _marker(rows[-1][sort_key])} if more else {"Truncated": False})
 
 
 def list_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     account = call.principal.account
     keys = [rec.value for rec in call.store.scan(r.KEY) if rec.value["AWSAccountId"] == account
             and rec.value["Region"] == call.region]
-    page, more = _page(keys, params, "KeyId")
-    return {"Keys": [{"KeyId": k["KeyId"], "KeyArn": k["Arn"]} for k in page], **more}
+    rows, more = page(keys, params, "KeyId")
+    return {"Keys": [{"KeyId": k["KeyId"], "KeyArn": k["Arn"]} for k in rows], **more}
 
 
 def _plaintext(params: dict[str, Any]) -> bytes:
-    data = params["Plaintext"]
+    return _bounded(params["Plaintext"], "plaintext")
+
+
+def _bounded(data: bytes, member: str) -> bytes:
+    """A blob member of 1 to 4096 bytes; the message names the bound it breaks."""
     if not 1 <= len(data) <= MAX_PLAINTEXT:
-        raise AwsError("ValidationException", "1 validation error detected: Value at 'plaintext' failed to "
-                       f"satisfy constraint: Member must have length less than or equal to {MAX_PLAINTEXT}", 400)
+        bound = f"less than or equal to {MAX_PLAINTEXT}" if data else "greater than or equal to 1"
+        raise validation_failed([f"Value at '{member}' failed to satisfy constraint: Member must have length {bound}"])
     return data
 
 
@@ -221,17 +249,29 @@ def get_public_key(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     spec = keyspecs.SPECS[key["KeySpec"]]
     if key["KeyUsage"] == "ENCRYPT_DECRYPT":
         out["EncryptionAlgorithms"] = list(spec.encryption)
+    elif key["KeyUsage"] == "KEY_AGREEMENT":
+        out["KeyAgreementAlgorithms"] = list(spec.agreement)
     else:
         out["SigningAlgorithms"] = list(spec.signing)
     return out
 
 
+def derive_shared_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """ECDH between the KMS key's private key and the peer's public key (DER SPKI): the
+    raw shared secret, as any ECDH library computes it."""
+    key, _ = r.find(call, params["KeyId"])
+    _require_usage(key, "KEY_AGREEMENT", "DeriveSharedSecret")
+    usable(key)
+    if params.get("Recipient"):
+        raise AwsError("UnsupportedOperationException", "Skyhold does not support Nitro Enclaves attestation "
+                       "(Recipient).", 400)
+    secret = asymmetric.ecdh(r.material(call, key, 0), params["PublicKey"])
+    return {"KeyId": key["KeyId"], "SharedSecret": secret, "KeyAgreementAlgorithm": params["KeyAgreementAlgorithm"],
+            "KeyOrigin": key["Origin"]}
+
+
 def _message(params: dict[str, Any]) -> bytes:
-    message = params["Message"]
-    if not 1 <= len(message) <= MAX_PLAINTEXT:
-        raise AwsError("ValidationException", "1 validation error detected: Value at 'message' failed to satisfy "
-                       f"constraint: Member must have length less than or equal to {MAX_PLAINTEXT}", 400)
-    return message
+    return _bounded(params["Message"], "message")
 
 
 def sign(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -294,7 +334,8 @@ def untag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_resource_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
-    return {"Tags": key.get("Tags", []), "Truncated": False}
+    rows, more = page(key.get("Tags", []), params, "TagKey")
+    return {"Tags": rows, **more}
 
 
 def update_key_description(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -571,11 +612,11 @@ def list_aliases(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("KeyId"):
         key, _ = r.find(call, params["KeyId"])
         rows = [a for a in rows if a["TargetKeyId"] == key["KeyId"]]
-    page, more = _page(rows, params, "AliasName")
+    rows, more = page(rows, params, "AliasName")
     return {"Aliases": [{"AliasName": a["AliasName"], "AliasArn": a["AliasArn"], "TargetKeyId": a["TargetKeyId"],
                          "CreationDate": r.parse_time(a["CreationDate"]),
                          "LastUpdatedDate": r.parse_time(a.get("LastUpdatedDate") or a["CreationDate"])}
-                        for a in page], **more}
+                        for a in rows], **more}
 
 
 def get_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -656,6 +697,7 @@ HANDLERS = {
     "PutKeyPolicy": put_key_policy,
     "ListKeyPolicies": list_key_policies,
     "GetPublicKey": get_public_key,
+    "DeriveSharedSecret": derive_shared_secret,
     "Sign": sign,
     "Verify": verify,
     "GenerateMac": generate_mac,

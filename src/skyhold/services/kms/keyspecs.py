@@ -20,6 +20,7 @@ from skyhold.services.kms import validation
 _RSA_SIGN = ("RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512",
              "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512")
 _RSA_ENCRYPT = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
+_ECDH = ("ECDH",)  # NIST curves only: KMS refuses KEY_AGREEMENT for ECC_SECG_P256K1
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Spec:
     encryption: tuple[str, ...] = ()
     signing: tuple[str, ...] = ()
     mac: tuple[str, ...] = ()
+    agreement: tuple[str, ...] = ()
     rsa_bits: int = 0
     curve: type[ec.EllipticCurve] | None = None
     hmac_bytes: int = 0
@@ -41,9 +43,12 @@ SPECS = {
         Spec("RSA_2048", ("ENCRYPT_DECRYPT", "SIGN_VERIFY"), _RSA_ENCRYPT, _RSA_SIGN, rsa_bits=2048),
         Spec("RSA_3072", ("ENCRYPT_DECRYPT", "SIGN_VERIFY"), _RSA_ENCRYPT, _RSA_SIGN, rsa_bits=3072),
         Spec("RSA_4096", ("ENCRYPT_DECRYPT", "SIGN_VERIFY"), _RSA_ENCRYPT, _RSA_SIGN, rsa_bits=4096),
-        Spec("ECC_NIST_P256", ("SIGN_VERIFY",), signing=("ECDSA_SHA_256",), curve=ec.SECP256R1),
-        Spec("ECC_NIST_P384", ("SIGN_VERIFY",), signing=("ECDSA_SHA_384",), curve=ec.SECP384R1),
-        Spec("ECC_NIST_P521", ("SIGN_VERIFY",), signing=("ECDSA_SHA_512",), curve=ec.SECP521R1),
+        Spec("ECC_NIST_P256", ("SIGN_VERIFY", "KEY_AGREEMENT"), signing=("ECDSA_SHA_256",), agreement=_ECDH,
+             curve=ec.SECP256R1),
+        Spec("ECC_NIST_P384", ("SIGN_VERIFY", "KEY_AGREEMENT"), signing=("ECDSA_SHA_384",), agreement=_ECDH,
+             curve=ec.SECP384R1),
+        Spec("ECC_NIST_P521", ("SIGN_VERIFY", "KEY_AGREEMENT"), signing=("ECDSA_SHA_512",), agreement=_ECDH,
+             curve=ec.SECP521R1),
         Spec("ECC_SECG_P256K1", ("SIGN_VERIFY",), signing=("ECDSA_SHA_256",), curve=ec.SECP256K1),
         Spec("HMAC_224", ("GENERATE_VERIFY_MAC",), mac=("HMAC_SHA_224",), hmac_bytes=28),
         Spec("HMAC_256", ("GENERATE_VERIFY_MAC",), mac=("HMAC_SHA_256",), hmac_bytes=32),
