@@ -50,9 +50,14 @@ _S3_DATA = frozenset(
 _READ_PREFIXES = ("Get", "List", "Describe", "Lookup", "Head", "Search", "BatchGet", "Simulate", "Decrypt",
                   "Verify", "Validate", "Generate")
 _WRITE_EXCEPTIONS = frozenset({"GenerateCredentialReport", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-                               "GenerateMac", "GenerateRandom", "GetSessionToken", "GetFederationToken"})
+                               "GenerateMac", "GenerateRandom"})
+# STS changes nothing: AWS records its credential calls as reads ("readOnly": true in
+# the AssumeRole* events of the IAM User Guide's "Example AWS STS API events in
+# CloudTrail log"), with their answers written down all the same.
+_STS_READS = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot",
+                        "GetSessionToken", "GetFederationToken"})
 # KMS records these as reads, their answers left out (AWS's KMS CloudTrail examples).
-_READ_EXCEPTIONS = frozenset({"Encrypt"})
+_READ_EXCEPTIONS = frozenset({"Encrypt"}) | _STS_READS
 # KMS writes the algorithm of these even when the request left it to its default.
 _KMS_ALGORITHM = frozenset({"Encrypt", "Decrypt"})
 
@@ -224,8 +229,8 @@ def call_line(
         user_agent,
         request_id,
         parameters,
-        wire_json(result) if result and not read_only and failure is None else None,
-        failure.code if failure is not None else None,
+        wire_json(result) if result and (not read_only or operation in _STS_READS) and failure is None else None,
+        _error_code(service, failure) if failure is not None else None,
         (failure.message or "") if failure is not None else None,
         keys,
         resources,
@@ -233,6 +238,14 @@ def call_line(
         additional,
     )
     return CALL + jsontext.dumps(record) + b"\n"
+
+
+def _error_code(service: str, failure: AwsError) -> str:
+    """EC2's errorCode carries the fault's side, as its events show
+    ("Client.UnauthorizedOperation", "Server.InternalError")."""
+    if service != "ec2" or failure.code.startswith(("Client.", "Server.")):
+        return failure.code
+    return f"{'Server' if failure.status >= 500 else 'Client'}.{failure.code}"
 
 
 def _s3_parameters(parameters: dict[str, Any], host: str) -> dict[str, Any]:

@@ -44,6 +44,27 @@ def _stamp(dt: datetime, seconds: bool = False) -> str:
     return dt.strftime("%Y%m%dT%H%M%SZ" if seconds else "%Y%m%dT%H%MZ")
 
 
+def _data_arn(event: dict[str, Any]) -> str | None:
+    """The ARN an S3 data event's selectors match: its object's, or its bucket's with
+    a trailing "/" (ListObjects and the like, logged for "arn:aws:s3:::bucket/")."""
+    resources = event.get("resources") or []
+    for kind, tail in (("AWS::S3::Object", ""), ("AWS::S3::Bucket", "/")):
+        for resource in resources:
+            if resource.get("type") == kind:
+                return str(resource["ARN"]) + tail
+    return None
+
+
+def _selects_data(selector: dict[str, Any], event: dict[str, Any]) -> bool:
+    """An AWS::S3::Object data resource logs the objects whose ARN starts with one of
+    its Values: "arn:aws:s3" all of them, "arn:aws:s3:::bucket/" a bucket's,
+    "arn:aws:s3:::bucket/prefix" those under the prefix."""
+    target = _data_arn(event)
+    return target is not None and any(
+        resource.get("Type") == "AWS::S3::Object" and any(target.startswith(v) for v in resource.get("Values") or [])
+        for resource in selector.get("DataResources") or [])
+
+
 def _wanted(trail: dict[str, Any], event: dict[str, Any]) -> bool:
     if not trail["IsMultiRegionTrail"] and event["awsRegion"] != trail["HomeRegion"]:
         return False
@@ -53,10 +74,23 @@ def _wanted(trail: dict[str, Any], event: dict[str, Any]) -> bool:
             continue
         if event["managementEvent"] and selector.get("IncludeManagementEvents", True):
             return True
-        if not event["managementEvent"] and any(
-                r.get("Type") == "AWS::S3::Object" for r in selector.get("DataResources") or []):
+        if not event["managementEvent"] and _selects_data(selector, event):
             return True
     return False
+
+
+def _digest_state(trail: dict[str, Any], region: str) -> dict[str, Any]:
+    """A region's digest chain (a multi-region trail signs one per region, each
+    region's files under its own CloudTrail-Digest/<region>/ folder): the log files
+    since its last digest, that digest, and where the next one starts."""
+    states: dict[str, Any] = trail.setdefault("Digests", {})
+    if region not in states:
+        home = region == trail["HomeRegion"]
+        # a trail saved before the chains were per region kept the home region's at the top
+        states[region] = {"PendingLogs": trail.pop("PendingLogs", []) if home else [],
+                          "LastDigest": trail.pop("LastDigest", None) if home else None,
+                          "DigestStart": trail["DigestStart"]}
+    return states[region]
 
 
 class Deliverer:
@@ -80,7 +114,7 @@ class Deliverer:
             version = rec.version
             changed = await self._deliver_logs(trail)
             if trail["LogFileValidationEnabled"] and clock.now() >= _parse(trail["NextDigestTime"]):
-                await self._deliver_digest(trail)
+                await self._deliver_digests(trail)
                 changed = True
             if changed:
                 self.pipeline.store.put(TRAIL, rec.key, trail, expect_version=version)
@@ -114,34 +148,51 @@ class Deliverer:
         if not rows:
             return False
         trail["Cursor"] = rows[-1].key
-        records = [r.value["event"] for r in rows if _wanted(trail, r.value["event"])]
-        if not records:
-            return True
+        by_region: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            if _wanted(trail, row.value["event"]):
+                by_region.setdefault(row.value["event"]["awsRegion"], []).append(row.value["event"])
+        for region, records in by_region.items():
+            await self._deliver_log(trail, region, records)
+        return True
+
+    async def _deliver_log(self, trail: dict[str, Any], region: str, records: list[dict[str, Any]]) -> None:
+        """One region's events: a multi-region trail writes each region's under that
+        region's folder and name, as AWS lays them out."""
         now = clock.now()
-        region, account = trail["HomeRegion"], trail["Account"]
+        account = trail["Account"]
         suffix = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
         key = (f"{log_prefix(trail)}CloudTrail/{region}/{now:%Y/%m/%d}/"
                f"{account}_CloudTrail_{region}_{_stamp(now)}_{suffix}.json.gz")
         raw = json.dumps({"Records": records}, separators=(",", ":")).encode()
         if not await self._put(trail, key, gzip.compress(raw), {}):
-            return True
+            return
         trail["LatestDeliveryTime"] = clock.iso8601(now)
         times = sorted(r["eventTime"] for r in records)
-        trail.setdefault("PendingLogs", []).append({
+        _digest_state(trail, region)["PendingLogs"].append({
             "s3Bucket": trail["S3BucketName"], "s3Object": key, "hashValue": hashlib.sha256(raw).hexdigest(),
             "hashAlgorithm": "SHA-256", "newestEventTime": times[-1], "oldestEventTime": times[0]})
-        return True
 
-    async def _deliver_digest(self, trail: dict[str, Any]) -> None:
+    async def _deliver_digests(self, trail: dict[str, Any]) -> None:
+        """Every region's digest: the home region's always, another's once it has
+        logs (AWS writes every region's hourly; Skyhold only those it has served)."""
+        _digest_state(trail, trail["HomeRegion"])
         now = clock.now().replace(microsecond=0)
-        region, account, name = trail["HomeRegion"], trail["Account"], trail["Name"]
+        for region in list(trail["Digests"]):
+            if not await self._deliver_digest(trail, region, now):
+                return
+        trail.update(LatestDigestDeliveryTime=clock.iso8601(now), NextDigestTime=clock.iso8601(next_hour(now)))
+
+    async def _deliver_digest(self, trail: dict[str, Any], region: str, now: datetime) -> bool:
+        state = _digest_state(trail, region)
+        home, account, name = trail["HomeRegion"], trail["Account"], trail["Name"]
         key = (f"{log_prefix(trail)}CloudTrail-Digest/{region}/{now:%Y/%m/%d}/"
-               f"{account}_CloudTrail-Digest_{region}_{name}_{region}_{_stamp(now, seconds=True)}.json.gz")
-        logs = trail.get("PendingLogs", [])
-        previous = trail.get("LastDigest") or {}
+               f"{account}_CloudTrail-Digest_{region}_{name}_{home}_{_stamp(now, seconds=True)}.json.gz")
+        logs = state["PendingLogs"]
+        previous = state["LastDigest"] or {}
         digest = {
             "awsAccountId": account,
-            "digestStartTime": trail["DigestStart"],
+            "digestStartTime": state["DigestStart"],
             "digestEndTime": clock.iso8601(now),
             "digestS3Bucket": trail["S3BucketName"],
             "digestS3Object": key,
@@ -159,15 +210,15 @@ class Deliverer:
         raw = json.dumps(digest, separators=(",", ":")).encode()
         to_sign = (f"{digest['digestEndTime']}\n{digest['digestS3Bucket']}/{key}\n"
                    f"{hashlib.sha256(raw).hexdigest()}\n{previous.get('signature') or 'null'}")
-        signature = signing.sign(self.pipeline, region, to_sign)
+        signature = signing.sign(self.pipeline, region, to_sign)  # each region's digests with its own key
         if not await self._put(trail, key, gzip.compress(raw),
                                {"signature": signature, "signature-algorithm": "SHA256withRSA"}):
             trail["LatestDigestDeliveryError"] = trail.get("LatestDeliveryError", "AccessDenied")
-            return
-        trail.update(PendingLogs=[], DigestStart=digest["digestEndTime"], LatestDigestDeliveryTime=clock.iso8601(now),
-                     NextDigestTime=clock.iso8601(next_hour(now)),
+            return False
+        state.update(PendingLogs=[], DigestStart=digest["digestEndTime"],
                      LastDigest={"bucket": trail["S3BucketName"], "key": key, "signature": signature,
                                  "hash": hashlib.sha256(raw).hexdigest()})
+        return True
 
 
 def _parse(text: str) -> datetime:

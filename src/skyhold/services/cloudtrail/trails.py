@@ -88,18 +88,47 @@ def log_prefix(trail: dict[str, Any]) -> str:
 
 
 def cloudtrail_may_write(call_store: Any, bucket_name: str, object_key: str, trail: dict[str, Any]) -> bool:
-    """Does the bucket policy let CloudTrail put this object (as AWS checks)?"""
+    """Does the bucket policy let CloudTrail check the bucket's ACL and put this
+    object? AWS's required policy has both statements (AWSCloudTrailAclCheck:
+    s3:GetBucketAcl on the bucket; AWSCloudTrailWrite: s3:PutObject on the logs)."""
     rec = call_store.get(s3records.BUCKET, bucket_name)
     if rec is None or not rec.value.get("Policy"):
         return False
-    decision = evaluate(
-        RequestContext(Caller.from_arn(SERVICE_PRINCIPAL), "s3:PutObject", f"arn:aws:s3:::{bucket_name}/{object_key}",
-                       resource_account=rec.value["Owner"],
-                       context={"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail["TrailARN"],
-                                "aws:SourceAccount": trail["Account"]}),
-        PolicySet.build(resource=rec.value["Policy"]),
-    )
-    return decision.allowed
+    policies = PolicySet.build(resource=rec.value["Policy"])
+    source = {"aws:SourceArn": trail["TrailARN"], "aws:SourceAccount": trail["Account"]}
+    checks = (("s3:GetBucketAcl", f"arn:aws:s3:::{bucket_name}", source),
+              ("s3:PutObject", f"arn:aws:s3:::{bucket_name}/{object_key}",
+               {"s3:x-amz-acl": "bucket-owner-full-control", **source}))
+    return all(evaluate(RequestContext(Caller.from_arn(SERVICE_PRINCIPAL), action, resource,
+                                       resource_account=rec.value["Owner"], context=context), policies).allowed
+               for action, resource, context in checks)
+
+
+def _encryption_key(call: Call, key_ref: str, trail: dict[str, Any]) -> str:
+    """The ARN of the KMS key `key_ref` names (id, ARN, alias), whose key policy must let
+    CloudTrail generate data keys for this trail (AWS's required key policy: the
+    "Allow CloudTrail to encrypt logs" statement, kms:GenerateDataKey* for
+    cloudtrail.amazonaws.com with the trail as aws:SourceArn and as the
+    aws:cloudtrail:arn encryption context)."""
+    from skyhold.services.kms import grants
+    from skyhold.services.kms import records as kms_records
+
+    try:
+        key, _ = kms_records.find(call, key_ref)
+    except AwsError:
+        # Wording guessed: AWS documents the exception, not its message.
+        raise AwsError("KmsKeyNotFoundException", f"KMS key {key_ref} does not exist.") from None
+    context = {"aws:SourceArn": trail["TrailARN"], "aws:SourceAccount": trail["Account"],
+               "kms:EncryptionContext:aws:cloudtrail:arn": trail["TrailARN"],
+               "kms:EncryptionContextKeys": ["aws:cloudtrail:arn"]}
+    decision = evaluate(RequestContext(Caller.from_arn(SERVICE_PRINCIPAL), "kms:GenerateDataKey", key["Arn"],
+                                       resource_account=key["AWSAccountId"], context=context),
+                        PolicySet.build(resource=grants.effective_policy(key)))
+    if not decision.allowed or key.get("KeyState") != "Enabled" or key.get("KeySpec") != "SYMMETRIC_DEFAULT":
+        # AWS's message (as reported by its users; the key named by ARN)
+        raise AwsError("InsufficientEncryptionPolicyException", f"Insufficient permissions to access S3 bucket "
+                       f"{trail['S3BucketName']} or KMS key {key['Arn']}.")
+    return str(key["Arn"])
 
 
 def _view(trail: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +137,8 @@ def _view(trail: dict[str, Any]) -> dict[str, Any]:
                                  "IsOrganizationTrail", "HasInsightSelectors")}
     if trail.get("S3KeyPrefix"):
         out["S3KeyPrefix"] = trail["S3KeyPrefix"]
+    if trail.get("KmsKeyId"):
+        out["KmsKeyId"] = trail["KmsKeyId"]
     return out
 
 
@@ -137,6 +168,8 @@ def create_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if not cloudtrail_may_write(call.store, bucket, log_prefix(trail) + "CloudTrail/", trail):
         raise AwsError("InsufficientS3BucketPolicyException", f"Incorrect S3 bucket policy is detected for bucket: "
                        f"{bucket}")
+    if params.get("KmsKeyId"):
+        trail["KmsKeyId"] = _encryption_key(call, params["KmsKeyId"], trail)
     call.store.put(TRAIL, _key(call, name), trail, expect_version=0)
     return _view(trail)
 
@@ -186,6 +219,8 @@ def start_logging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         now = clock.now()
         trail.update(IsLogging=True, StartLoggingTime=clock.iso8601(now), DigestStart=clock.iso8601(now),
                      NextDigestTime=clock.iso8601(next_hour(now)))
+        for state in (trail.get("Digests") or {}).values():  # each region's chain (delivery.py)
+            state["DigestStart"] = trail["DigestStart"]
         # Deliver only what happens from now on.
         trail.setdefault("Cursor", f"{trail['Account']}/{_ns_now():020d}")
         call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
