@@ -147,6 +147,11 @@ def test_restrict_public_buckets_leaves_a_public_policy_out_for_outsiders(h: S3H
                            user_id="AIDAX")
     assert policy_for(stranger) is None
     assert policy_for(h.admin) == policy  # the owner's account still reads it
+    # its Deny statements still apply to outsiders: only its grants are left out
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::authz/secret"}
+    h.s3("PutBucketPolicy", Bucket="authz", Policy=json.dumps({**json.loads(policy), "Statement": [
+        *json.loads(policy)["Statement"], deny]}))
+    assert json.loads(policy_for(stranger) or "{}").get("Statement") == [deny]
 
 
 def test_account_public_access_block_names_the_account(h: S3Harness) -> None:

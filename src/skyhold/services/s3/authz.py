@@ -237,13 +237,14 @@ def access(call: Call, bucket: dict[str, Any], action: str, resource: str,
 
 @lru_cache(maxsize=1024)
 def _denies_only(policy: str | None) -> str | None:
-    """The bucket policy's Deny statements: all it has a say in for an object it does not own."""
+    """The bucket policy's Deny statements (None if it has none): all it has a say in
+    for an object it does not own, or for outsiders under RestrictPublicBuckets."""
     if not policy:
         return None
     doc = json.loads(policy)
     own = doc.get("Statement", [])
     doc["Statement"] = [st for st in (own if isinstance(own, list) else [own]) if st.get("Effect") == "Deny"]
-    return json.dumps(doc)
+    return json.dumps(doc) if doc["Statement"] else None
 
 
 @lru_cache(maxsize=1024)
