@@ -87,7 +87,7 @@ class CompiledStatement:
         unresolved = False
         for m in self.resources:
             if type(m) is Template:
-                pattern = m.resolve(ctx, for_pattern=True)
+                pattern = m.resolve(ctx)
                 if pattern is None:
                     unresolved = True
                     continue
@@ -179,7 +179,7 @@ def _compile_statement(i: int, st: Any, variables: bool) -> CompiledStatement:
     resource_any = res_list is None or "*" in res_list
     resources: list[Any] = []
     for r in res_list or []:
-        t = parse(r) if variables else r
+        t = parse(r, pattern=True) if variables else r
         resources.append(t if isinstance(t, Template) else wildcard.arn(t))
 
     principal = None

@@ -138,6 +138,8 @@ OPERATORS: dict[str, tuple[PredFactory, bool]] = {
     "Null": (_bool, False),  # placeholder; Null is evaluated specially
 }
 SET_PREFIXES = ("ForAllValues:", "ForAnyValue:")
+# Operators whose policy values are wildcard patterns (ArnEquals matches like ArnLike).
+PATTERN_OPERATORS = frozenset({"StringLike", "StringNotLike", "ArnLike", "ArnNotLike", "ArnEquals", "ArnNotEquals"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +180,17 @@ class ConditionCheck:
     operator: str  # as written
     key: str  # as written
     key_lower: str
-    values: tuple[Any, ...]  # policy values as written (str | Template)
+    values: tuple[Any, ...]  # policy values, parsed (str | Template)
     op: OperatorName
     test: Callable[[Mapping[str, Any]], bool]
+    written: tuple[str, ...] = ()  # policy values as written, for explanations
 
     def failure_detail(self, context: Mapping[str, Any]) -> dict[str, Any]:
         v = context.get(self.key_lower)
         return {
             "operator": self.operator,
             "key": self.key,
-            "policy_values": [str(x) if isinstance(x, str) else "${" + ",".join(x.keys) + "}" for x in self.values],
+            "policy_values": list(self.written),
             "request_value": v,
             "missing": _is_missing(v),
         }
@@ -198,12 +201,11 @@ def compile_check(op_name: str, key: str, raw_values: list[Any], with_variables:
     if op is None:
         raise ValueError(f"unknown condition operator {op_name!r}")
     key_lower = key.lower()
-    vals: list[Any] = []
-    for raw in raw_values:
-        t = V.text(raw) if not isinstance(raw, str) else raw
-        vals.append(parse(t) if with_variables else t)
+    pattern = op.base in PATTERN_OPERATORS
+    written = tuple(raw if isinstance(raw, str) else V.text(raw) for raw in raw_values)
+    vals: list[Any] = [parse(t, pattern=pattern) if with_variables else t for t in written]
     test = _make_test(op, key_lower, vals)
-    return ConditionCheck(op_name, key, key_lower, tuple(vals), op, test)
+    return ConditionCheck(op_name, key, key_lower, tuple(vals), op, test, written)
 
 
 def _make_test(op: OperatorName, key: str, vals: list[Any]) -> Callable[[Mapping[str, Any]], bool]:
@@ -219,7 +221,6 @@ def _make_test(op: OperatorName, key: str, vals: list[Any]) -> Callable[[Mapping
     factory, negated = OPERATORS[op.base]
     templated = any(isinstance(v, Template) for v in vals)
     static_pred = None if templated else factory(vals)
-    pattern_values = op.base in ("StringLike", "StringNotLike", "ArnLike", "ArnNotLike", "ArnEquals", "ArnNotEquals")
     cache: dict[tuple[str, ...], Pred] = {}
 
     def pred_for(ctx: Mapping[str, Any]) -> Any:
@@ -228,7 +229,7 @@ def _make_test(op: OperatorName, key: str, vals: list[Any]) -> Callable[[Mapping
         resolved: list[str] = []
         for v in vals:
             if isinstance(v, Template):
-                r = v.resolve(ctx, for_pattern=pattern_values)
+                r = v.resolve(ctx)
                 if r is None:
                     return _UNRESOLVED
                 resolved.append(r)

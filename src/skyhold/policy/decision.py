@@ -74,12 +74,29 @@ class Decision:
     @property
     def reasons(self) -> list[str]:
         out = [s.describe() + " applies" for s in self.statements]
+        out += self._not_principal_notes()
         if self.kind is DecisionKind.EXPLICITLY_DENIED:
             out.append(f"explicitly denied by {_ARTICLE[self.denied_by or IDENTITY]} {self.denied_by}")
         elif self.kind is DecisionKind.IMPLICITLY_DENIED:
             out.append(f"no {self.denied_by} allows {self.request.action}")
         else:
             out.append(f"allowed by {self.allowed_by}")
+        return out
+
+    def _not_principal_notes(self) -> list[str]:
+        """Why an applying Deny's NotPrincipal, which lists the caller, did not exempt it."""
+        caller = self.request.caller
+        out = []
+        for t, lp, st in self.matched:
+            if st.allow or not st.not_principal or st.principal is None:
+                continue
+            ref = StatementRef(t, lp.label, st.index, st.sid, st.effect).describe()
+            if self.policies.boundary is not None and st.principal.excludes(caller):
+                out.append(f"{ref}: its NotPrincipal lists the caller, but a Deny with NotPrincipal always "
+                           "applies to a principal that has a permissions boundary")
+            elif caller.arn in st.principal.arns and caller.account in st.principal.accounts:
+                out.append(f"{ref}: its NotPrincipal lists the role session and its account but not "
+                           "its role, so the session is not exempt")
         return out
 
     def denial_message(self, quote_resource: bool = True, say_why: bool = True) -> str:

@@ -122,11 +122,13 @@ def rcp_services() -> frozenset[str]:
     return frozenset(s.lower() for s in json.loads(text))
 
 
-def _scan(lp: LabeledPolicy, ptype: str, req: RequestContext, matched: list[Any]) -> int:
+def _scan(lp: LabeledPolicy, ptype: str, req: RequestContext, matched: list[Any], bounded: bool = False) -> int:
     """-1 on an applicable Deny, else the best Allow principal kind (0: no Allow).
 
     The hot loop, written flat: a statement applies when its principal (if any), its
     resource and all its conditions match; its action was matched by `statements_for`.
+    `bounded`: the caller has a permissions boundary (a Deny's NotPrincipal cannot
+    exempt it).
     """
     best = 0
     for st in lp.policy.statements_for(req.action_lower):
@@ -137,7 +139,7 @@ def _scan(lp: LabeledPolicy, ptype: str, req: RequestContext, matched: list[Any]
             p = st.principal
             if p is not None:
                 if st.not_principal:
-                    if p.excludes(req.caller):
+                    if p.excludes(req.caller, bounded_deny=bounded and not st.allow):
                         continue
                     kind = PM.ANY
                 else:
@@ -167,14 +169,15 @@ def _scan(lp: LabeledPolicy, ptype: str, req: RequestContext, matched: list[Any]
 
 
 def _scan_levels(
-    levels: tuple[tuple[LabeledPolicy, ...], ...], ptype: str, req: RequestContext, matched: list[Any]
+    levels: tuple[tuple[LabeledPolicy, ...], ...], ptype: str, req: RequestContext, matched: list[Any],
+    bounded: bool = False,
 ) -> int:
     """-1 on a Deny anywhere, 1 if every level allows, 0 otherwise."""
     ok = 1
     for level in levels:
         level_ok = False
         for lp in level:
-            r = _scan(lp, ptype, req, matched)
+            r = _scan(lp, ptype, req, matched, bounded)
             if r < 0:
                 return -1
             if r:
@@ -205,12 +208,12 @@ def evaluate(req: RequestContext, ps: PolicySet) -> Decision:
         and not req.resource_in_management_account
         and req.action_lower.split(":", 1)[0] in rcp_services()
     ):
-        rcp_ok = _scan_levels(ps.rcps, RCP, req, matched)
+        rcp_ok = _scan_levels(ps.rcps, RCP, req, matched, ps.boundary is not None)
         if rcp_ok < 0:
             return Decision(EXPLICIT, RCP, matched, req, ps)
     endpoint_ok = 1
     if ps.endpoint is not None:
-        endpoint_ok = _scan(ps.endpoint, ENDPOINT, req, matched)
+        endpoint_ok = _scan(ps.endpoint, ENDPOINT, req, matched, ps.boundary is not None)
         if endpoint_ok < 0:
             return Decision(EXPLICIT, ENDPOINT, matched, req, ps)
 
@@ -240,7 +243,7 @@ def evaluate(req: RequestContext, ps: PolicySet) -> Decision:
     # Resource path.
     res_kind = 0
     if ps.resource is not None:
-        res_kind = _scan(ps.resource, RESOURCE, req, matched)
+        res_kind = _scan(ps.resource, RESOURCE, req, matched, ps.boundary is not None)
         if res_kind < 0:
             return Decision(EXPLICIT, RESOURCE, matched, req, ps)
 
@@ -338,14 +341,18 @@ class StatementResult:
         }
 
 
-def statement_results(policy: CompiledPolicy, req: RequestContext) -> list[StatementResult]:
-    """Per-statement results (the simulator's MatchedStatements / MissingContextValues)."""
+def statement_results(policy: CompiledPolicy, req: RequestContext, bounded: bool = False) -> list[StatementResult]:
+    """Per-statement results (the simulator's MatchedStatements / MissingContextValues);
+    `bounded`: the caller has a permissions boundary."""
     out = []
     ctx = req.ctx
     for st in policy.statements:
         pm: bool | None = None
         if st.principal is not None:
-            pm = not st.principal.excludes(req.caller) if st.not_principal else bool(st.principal.match(req.caller))
+            if st.not_principal:
+                pm = not st.principal.excludes(req.caller, bounded_deny=bounded and not st.allow)
+            else:
+                pm = bool(st.principal.match(req.caller))
         if st.resource_any:
             rm: bool | None = not st.not_resource
         else:
@@ -381,7 +388,7 @@ def trace(req: RequestContext, ps: PolicySet) -> dict[str, Any]:
             {
                 "policy_type": t,
                 "policy": lp.label,
-                "statements": [r.as_dict() for r in statement_results(lp.policy, req)],
+                "statements": [r.as_dict() for r in statement_results(lp.policy, req, ps.boundary is not None)],
             }
             for t, lp in items
         ]

@@ -6,8 +6,10 @@ logic" and "Cross-account policy evaluation logic"):
 - DIRECT: the IAM user, the role session (assumed-role ARN), a service, a federated
   provider or canonical user named as such — in the same account this grants even when a
   permissions boundary or session policy implicitly denies;
-- ROLE: the role ARN (matches all its sessions) — grants, but a boundary's or session
-  policy's implicit deny still limits it;
+- ROLE: the role ARN (matches all its sessions), or the IAM user that made a federated
+  user (GetFederationToken) — grants, but a boundary's or session policy's implicit
+  deny still limits it ("Session policies": such a policy adds its permissions to the
+  user or role before the session is made);
 - ANY: "*" — treated like ROLE;
 - ACCOUNT: an account id or `arn:aws:iam::ACCT:root` — delegates to the account's IAM
   policies: the caller's identity-based policies must allow too.
@@ -111,7 +113,7 @@ class PrincipalMatcher:
         """The strongest way this element names the caller (NONE if it does not)."""
         if c.federated_provider or c.canonical_user:
             return self._match(c)
-        key = c.arn + "\x00" + c.user_id
+        key = c.arn + "\x00" + c.user_id + "\x00" + c.source_user_id
         hit = self._cache.get(key)
         if hit is None:
             hit = self._match(c)
@@ -134,31 +136,40 @@ class PrincipalMatcher:
             return DIRECT
         if c.type in (P.ASSUMED_ROLE, ROLE) and ((c.account, c.name) in self.roles or self._role_id_of(c)):
             return ROLE_MATCH
+        if c.source_user_arn and (c.source_user_arn in self.arns or c.source_user_id in self.arns):
+            return ROLE_MATCH
         if c.account in self.accounts:
             return max(best, ACCOUNT)
         return best
 
-    def excludes(self, c: Caller) -> bool:
+    def excludes(self, c: Caller, *, bounded_deny: bool = False) -> bool:
         """NotPrincipal: is the caller one of the listed (hence exempt) principals?
 
-        AWS evaluates the caller together with its account: to exempt a user or a role
-        session, both its own ARN and its account must be listed (User Guide, NotPrincipal).
-        A role ARN does not exempt its sessions.
+        AWS evaluates every identity in the caller's chain (User Guide, NotPrincipal):
+        the account, then for a role session the role, then the session or user itself.
+        So to exempt a user both its ARN and its account must be listed; to exempt a role
+        session, its ARN, its role's ARN and its account (AWS: without the role's ARN the
+        policy "might" deny the role — Skyhold does). A role ARN alone exempts no session.
+        `bounded_deny`: the statement is a Deny and the caller has a permissions
+        boundary, which such a statement "will always deny", whatever it lists.
         """
         if self.any:
-            return True
+            return not bounded_deny
         if c.type == P.AWS_SERVICE:
             return c.arn.lower() in self.services
         if c.type == P.ANONYMOUS:
             return False
         if c.federated_provider and c.federated_provider in self.federated:
             return True
-        if c.account not in self.accounts:
+        if bounded_deny or c.account not in self.accounts:
             return False
         if c.type == P.ROOT:
             return True
+        role_listed = (c.account, c.name) in self.roles or self._role_id_of(c)
         if c.type == ROLE:
-            return (c.account, c.name) in self.roles or self._role_id_of(c)
+            return role_listed
+        if c.type == P.ASSUMED_ROLE and not role_listed:
+            return False
         return c.arn in self.arns or (bool(c.user_id) and c.user_id in self.arns)
 
     def _role_id_of(self, c: Caller) -> bool:

@@ -31,6 +31,10 @@ class Caller:
     # For web-identity / SAML calls (trust policies' Federated principal).
     federated_provider: str = ""
     canonical_user: str = ""
+    # For a federated user (GetFederationToken): the IAM user that made it, whom a
+    # resource policy may name instead of the session.
+    source_user_arn: str = ""
+    source_user_id: str = ""
     # derived_context(self), computed once per Caller (callers are reused across requests).
     _derived: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
@@ -78,6 +82,8 @@ class Caller:
             # The user's own tags, then the session's (which win on a shared key).
             tags={**p.tags, **(s.get("tags") or {})},
             **({"role_arn": s["role_arn"]} if s.get("role_arn") else {}),
+            **({"source_user_arn": s.get("source_user_arn") or "", "source_user_id": s.get("source_user_id") or ""}
+               if p.type == P.FEDERATED_USER else {}),
         )
 
     @property

@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from skyhold.policy.wildcard import LITERAL_QMARK, LITERAL_STAR, literal, unliteral
+from skyhold.policy.wildcard import literal
 
 # ${name} or ${name, 'default'}; the name is a context key (may contain / : . - _).
 _VAR = re.compile(r"\$\{\s*([^},']+?)\s*(?:,\s*'([^']*)'\s*)?\}")
-_SPECIAL = {"*": LITERAL_STAR, "?": LITERAL_QMARK, "$": "$"}
+# ${*}, ${?}, ${$}: the literal character, wherever variables are allowed (IAM User
+# Guide, "Policy variables", special characters).
+_SPECIAL = frozenset("*?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +28,15 @@ class Template:
     # Alternating pieces: str literals and (lower-cased key, default|None) refs.
     pieces: tuple[str | tuple[str, str | None], ...]
     keys: tuple[str, ...]  # context keys referenced (as written)
+    # A wildcard pattern (Resource, StringLike, ArnLike): substituted values and the
+    # special characters are encoded so that the matchers read them as literals.
+    pattern: bool
     # (literal before, lower-cased key, default, literal after) for one-variable templates
     single: tuple[str, str, str | None, str] | None = None
 
-    def resolve(self, context: Mapping[str, Any], *, for_pattern: bool) -> str | None:
-        """The text with variables substituted; `for_pattern` keeps values' `*`/`?` literal."""
+    def resolve(self, context: Mapping[str, Any]) -> str | None:
+        """The text with variables substituted."""
+        for_pattern = self.pattern
         if self.single is not None:
             # The common shape, "prefix${key}suffix": no list to build.
             before, key, default, after = self.single
@@ -53,7 +59,7 @@ class Template:
                 value = default
             text = _text(value)
             out.append(literal(text) if for_pattern else text)
-        return "".join(out) if for_pattern else unliteral("".join(out))
+        return "".join(out)
 
 
 def _text(value: Any) -> str:
@@ -64,8 +70,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def parse(text: str) -> Template | str:
-    """A Template when `text` uses variables, else the (literal-decoded) text itself."""
+def parse(text: str, *, pattern: bool) -> Template | str:
+    """A Template when `text` uses variables, else the text itself with `${*}`, `${?}`,
+    `${$}` made literal: the characters themselves for an exact comparison, and for a
+    `pattern` (wildcard matchers) the encoding that keeps them from being wildcards."""
     if "${" not in text:
         return text
     pieces: list[str | tuple[str, str | None]] = []
@@ -76,7 +84,7 @@ def parse(text: str) -> Template | str:
             pieces.append(text[pos : m.start()])
         name, default = m.group(1), m.group(2)
         if name in _SPECIAL and default is None:
-            pieces.append(_SPECIAL[name])
+            pieces.append(literal(name) if pattern else name)
         else:
             pieces.append((name.lower(), default))
             keys.append(name)
@@ -91,16 +99,11 @@ def parse(text: str) -> Template | str:
         i = pieces.index(refs[0])
         before = "".join(p for p in pieces[:i] if isinstance(p, str))
         after = "".join(p for p in pieces[i + 1 :] if isinstance(p, str))
-        if not for_literal_markers(before + after):
-            single = (before, refs[0][0], refs[0][1], after)
-    return Template(tuple(pieces), tuple(keys), single)
-
-
-def for_literal_markers(text: str) -> bool:
-    return LITERAL_STAR in text or LITERAL_QMARK in text
+        single = (before, refs[0][0], refs[0][1], after)
+    return Template(tuple(pieces), tuple(keys), pattern, single)
 
 
 def referenced_keys(text: str) -> list[str]:
     """Context keys a string references as variables (original spelling)."""
-    t = parse(text)
+    t = parse(text, pattern=True)
     return list(t.keys) if isinstance(t, Template) else []

@@ -177,6 +177,8 @@ def get_federation_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             name=name,
             duration=duration,
             source_user=who.name if who.type == p.IAM_USER else "",
+            source_user_arn=who.arn if who.type == p.IAM_USER else "",
+            source_user_id=who.user_id if who.type == p.IAM_USER else "",
             # A federation token with no session policy can do nothing (AWS documents
             # that the intersection is then empty).
             policies=policies or [json.dumps({"Version": "2012-10-17", "Statement": []})],

@@ -48,6 +48,10 @@ class NewSession:
     role_name: str = ""
     role_arn: str = ""
     source_user: str = ""  # the IAM user behind GetSessionToken/GetFederationToken
+    # That user's ARN and unique id: resource policies naming the user (bound to its id)
+    # grant its federated users too.
+    source_user_arn: str = ""
+    source_user_id: str = ""
     policies: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     transitive_tag_keys: list[str] = field(default_factory=list)
@@ -83,6 +87,8 @@ def issue(store: Store, new: NewSession) -> dict[str, Any]:
         "RoleName": new.role_name,
         "RoleArn": new.role_arn,
         "SourceUser": new.source_user,
+        "SourceUserArn": new.source_user_arn,
+        "SourceUserId": new.source_user_id,
         "Policies": new.policies,
         "Tags": new.tags,
         "TransitiveTagKeys": new.transitive_tag_keys,
@@ -102,6 +108,8 @@ def principal_of(rec: dict[str, Any]) -> p.Principal:
         "role_name": rec["RoleName"],
         "role_arn": rec["RoleArn"],
         "source_user": rec["SourceUser"],
+        "source_user_arn": rec.get("SourceUserArn", ""),  # absent from older records
+        "source_user_id": rec.get("SourceUserId", ""),
         "policies": rec["Policies"],
         "tags": rec["Tags"],
         "transitive_tag_keys": rec["TransitiveTagKeys"],
