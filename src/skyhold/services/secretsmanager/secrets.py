@@ -329,6 +329,7 @@ def get_secret_value_for(call: Call, secret_id: str, selector: str | None = None
 
 
 def batch_get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_lengths("BatchGetSecretValue", params, "NextToken")
     ids, filters = params.get("SecretIdList"), params.get("Filters")
     # Exactly one way to choose the secrets. moto's wording for "both" (it mimics AWS);
     # AWS's answer to "neither" is unrecorded, so the same message is assumed.
@@ -468,6 +469,7 @@ def _labeled(secret: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_lengths("ListSecrets", params, "NextToken")
     filters = params.get("Filters") or []
     _check_filters(filters)
     limit = params.get("MaxResults", 100)
@@ -494,10 +496,18 @@ def _matching(call: Call, filters: list[dict[str, Any]], include_deleted: bool) 
 
 
 def _page(items: list[dict[str, Any]], token: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a listing and the token for the next; the token is the next index."""
-    if token is not None and not (token.isascii() and token.isdigit()):  # not a token Skyhold gave
-        raise AwsError("InvalidNextTokenException", "The NextToken value is invalid.")
-    start = int(token or 0)
+    """One page of a listing and the token for the next; the token is the next index,
+    written as Skyhold writes it (no sign, no leading zero). The caller checks the
+    model's length bound first (see _check_lengths)."""
+    start = 0
+    if token is not None:
+        # A short decimal before int(): Python refuses to convert over 4,300 digits.
+        issued = token.isascii() and token.isdigit() and len(token) <= 9 and token == str(int(token))
+        start = int(token) if issued else 0
+        if not issued or start <= 0:  # not a token Skyhold gave
+            raise AwsError("InvalidNextTokenException", "The NextToken value is invalid.")
+        # Past the end (secrets deleted since the last page, as a paginate-and-delete
+        # loop does): an empty last page, not an error.
     return items[start:start + limit], str(start + limit) if start + limit < len(items) else None
 
 
@@ -694,6 +704,9 @@ def delete_resource_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]
 
 
 def list_secret_version_ids(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_lengths("ListSecretVersionIds", params, "NextToken")
+    limit = params.get("MaxResults", 100)
+    constraints.raise_if(constraints.check_range("maxResults", limit, 1, 100))
     secret, _ = _find(call, params["SecretId"])
     versions = []
     for vid, v in secret["Versions"].items():
@@ -707,7 +720,11 @@ def list_secret_version_ids(call: Call, params: dict[str, Any]) -> dict[str, Any
         if v.get("LastAccessedDate"):
             entry["LastAccessedDate"] = parse_time(v["LastAccessedDate"])
         versions.append(entry)
-    return {"ARN": secret["ARN"], "Name": secret["Name"], "Versions": versions}
+    page, token = _page(versions, params.get("NextToken"), limit)
+    result: dict[str, Any] = {"ARN": secret["ARN"], "Name": secret["Name"], "Versions": page}
+    if token is not None:
+        result["NextToken"] = token
+    return result
 
 
 def tag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:

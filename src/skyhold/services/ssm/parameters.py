@@ -31,6 +31,10 @@ _TYPES = ("SecureString", "StringList", "String")  # in the order SSM's validati
 _TIERS = ("Intelligent-Tiering", "Advanced", "Standard")
 _DATA_TYPES = ("text", "aws:ec2:image", "aws:ssm:integration")  # no model enum: SSM checks these itself
 MAX_VERSIONS = 100
+MAX_LEVELS = 15  # a hierarchy's depth (HierarchyLevelLimitExceededException's doc)
+MAX_NAME = 1011  # a name's length with the ARN before it (PutParameter's Name doc)
+MAX_LABELS = 10  # on one version (ParameterVersionLabelLimitExceeded's doc)
+_LABEL = re.compile(r"[a-zA-Z0-9_.\-]+")
 DEFAULT_KEY = "alias/aws/ssm"
 _SEGMENT = re.compile(r"[a-zA-Z0-9_.\-]+")  # a name, or each level of a hierarchical one
 _RESERVED = ("aws", "ssm")  # prefixes of AWS's own parameters, in any case
@@ -40,9 +44,10 @@ _NAME_RULES = ("Parameter name: can't be prefixed with \"ssm\" (case-insensitive
                "numbers and the following 3 symbols .-_")
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str, arn: str) -> None:
     """A new parameter's name, refused with SSM's own errors: a hierarchy starts with
-    "/", "/aws/..." is AWS's, no name starts with "aws" or "ssm"."""
+    "/", "/aws/..." is AWS's, no name starts with "aws" or "ssm", at most 15 levels, and
+    at most 1011 characters counted with its ARN's prefix."""
     if "/" in name and not name.startswith("/"):
         raise AwsError("ValidationException", "Parameter name must be a fully qualified name.", 400)
     hierarchical = name.count("/") > 1
@@ -53,8 +58,15 @@ def _check_name(name: str) -> None:
             raise AwsError("ValidationException",
                            "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive).", 400)
         raise AwsError("ValidationException", _NAME_RULES, 400)
-    if not all(_SEGMENT.fullmatch(level) for level in name.removeprefix("/").split("/")):
+    levels = name.removeprefix("/").split("/")
+    if not all(_SEGMENT.fullmatch(level) for level in levels):
         raise AwsError("ValidationException", _NAME_RULES, 400)
+    if len(levels) > MAX_LEVELS:
+        raise AwsError("HierarchyLevelLimitExceededException",
+                       f"A hierarchy can have a maximum of {MAX_LEVELS} levels.")
+    if len(arn) > MAX_NAME:  # unseen in a recorded answer: worded as the Name doc states the rule
+        raise AwsError("ValidationException", f"Parameter name must be {MAX_NAME} characters or fewer, including "
+                       "the ARN prefix that precedes it.", 400)
 
 
 def _key(call: Call, name: str) -> str:
@@ -136,8 +148,37 @@ def _view(call: Call, p: dict[str, Any], decrypt: bool) -> dict[str, Any]:
     return out
 
 
+def _put_name(params: dict[str, Any]) -> str:
+    """SSM removes spaces around a new name (PutParameter's Name doc); inner ones stay
+    and are refused by the name rules."""
+    return str(params["Name"]).strip(" ")
+
+
+def _tier(asked: str | None, current: str | None, size: int) -> str:
+    """The tier a version is stored in: the one asked for; else the parameter's own
+    (inferred: an overwrite without Tier keeps it, as the tier doc implies, since SSM
+    never downgrades); else Standard. Intelligent-Tiering picks Advanced only when the
+    value needs it or the parameter already is. Advanced never goes back to Standard."""
+    tier = asked or current or "Standard"
+    if tier == "Intelligent-Tiering":
+        tier = "Advanced" if size > _LIMITS["Standard"] or current == "Advanced" else "Standard"
+    if tier == "Standard" and current == "Advanced":
+        raise AwsError("ValidationException", "This parameter uses the advanced-parameter tier. You can't downgrade a "
+                       "parameter from the advanced-parameter tier to the standard-parameter tier. If necessary, you "
+                       "can delete the advanced parameter and recreate it as a standard parameter. Be aware that "
+                       "standard parameters have a value limit of 4096 characters.", 400)
+    if tier == "Standard" and size > _LIMITS["Standard"]:
+        raise AwsError("ValidationException", "Standard tier parameters support a maximum parameter value of 4096 "
+                       "characters. To create a larger parameter value, upgrade the parameter to use the "
+                       "advanced-parameter tier.", 400)
+    if size > _LIMITS["Advanced"]:
+        raise AwsError("ValidationException", "The specified parameter value is too large. Advanced-tier parameters "
+                       "support a maximum parameter value of 8192 characters.", 400)
+    return tier
+
+
 def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    name, value = params["Name"], params["Value"]
+    name, value = _put_name(params), params["Value"]
     kind, tier, data_type = params.get("Type"), params.get("Tier"), params.get("DataType")
     problems: list[str] = []  # request validation reports every member at fault at once, in model order
     if kind is not None and kind not in _TYPES:
@@ -147,20 +188,18 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if data_type is not None and len(data_type) > 128:
         problems.append(constraints.problem("dataType", data_type, "have length less than or equal to 128"))
     constraints.raise_if(problems)
-    _check_name(name)
+    _check_name(name, arn_of(call, name))
     if data_type and data_type not in _DATA_TYPES:  # the model allows any string; SSM's own check
         raise AwsError("ValidationException", f"The following data type is not supported: {data_type} "
                        "(Data type names are all lowercase.)", 400)
-    tier = tier or "Standard"
-    if len(value.encode()) > _LIMITS.get(tier, 4096):
-        raise AwsError("ValidationException", f"Standard tier parameters support a maximum parameter value of "
-                       f"4096 characters. To create a larger parameter value, upgrade the parameter to use the "
-                       f"advanced-parameter tier.", 400)
+    key = _key(call, name)
+    rec = call.store.get(PARAM, key)
+    current = rec.value if rec else {}
+    # Only an overwrite meets the parameter's tier; otherwise ParameterAlreadyExists answers below.
+    tier = _tier(tier, current.get("Tier") if params.get("Overwrite") else None, len(value.encode()))
     if params.get("AllowedPattern") and not allowed_pattern.fits(allowed_pattern.compile(params["AllowedPattern"]), value):
         raise AwsError("ParameterPatternMismatchException",
                        f"Parameter value, cannot be validated against allowedPattern: {params['AllowedPattern']}")
-    key = _key(call, name)
-    rec = call.store.get(PARAM, key)
     if rec is not None and not params.get("Overwrite"):
         raise AwsError("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the "
                        "overwrite option in the request to true.")
@@ -170,9 +209,15 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("ValidationException", "Invalid request: tags and overwrite can't be used together. To create "
                        "a parameter with tags, please remove overwrite flag. To update tags for an existing "
                        "parameter, please use AddTagsToResource or RemoveTagsFromResource.", 400)
-    current = rec.value if rec else {}
     kind = kind or current["Type"]
     version = current.get("Version", 0) + 1
+    labels = current.get("Labels", {})
+    oldest = version - MAX_VERSIONS  # the version the new one pushes out, if any
+    if oldest > 0 and labels.get(str(oldest)):
+        raise AwsError("ParameterMaxVersionLimitExceeded", f"You attempted to create a new version of {name} by "
+                       f"calling the PutParameter API with the overwrite flag. Version {oldest}, the oldest version, "
+                       "can't be deleted because it has a label associated with it. Move the label to another version "
+                       "of the parameter, and try again.")
     arn = arn_of(call, name)
     record: dict[str, Any] = {
         "Name": name, "Type": kind, "Version": version, "ARN": arn, "DataType": data_type or "text",
@@ -190,9 +235,10 @@ def put_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         record["Value"] = value
     with call.store.transaction():
         call.store.put(VERSION, f"{key}#{version:08d}", record, expect_version=0)
-        if version > MAX_VERSIONS:
-            call.store.delete(VERSION, f"{key}#{version - MAX_VERSIONS:08d}")
-        call.store.put(PARAM, key, {**record, "Labels": current.get("Labels", {}),
+        if oldest > 0:
+            call.store.delete(VERSION, f"{key}#{oldest:08d}")
+            labels = {v: held for v, held in labels.items() if v != str(oldest)}
+        call.store.put(PARAM, key, {**record, "Labels": labels,
                                     "Tags": params.get("Tags") or current.get("Tags", [])},
                        expect_version=rec.version if rec else 0)
     return {"Version": version, "Tier": tier}
@@ -242,7 +288,7 @@ def get_parameters_by_path(call: Call, params: dict[str, Any]) -> dict[str, Any]
                        "parameter name must begin with a forward slash \"/\".", 400)
     prefix = path if path.endswith("/") else path + "/"
     limit = _max_results(params, 10, 10)
-    start_after = _after_token(params.get("NextToken"))
+    start_after = _after_token(params.get("NextToken"), _key(call, prefix))
     filters = params.get("ParameterFilters") or []
     for f in filters:
         if f["Key"] not in ("Type", "KeyId", "Label") and not f["Key"].startswith("tag:"):
@@ -266,14 +312,18 @@ def get_parameters_by_path(call: Call, params: dict[str, Any]) -> dict[str, Any]
 
 
 def get_parameter_history(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    _max_results(params, 50, 50)  # checked only: Skyhold answers every version (at most 100) in one page
+    limit = _max_results(params, 50, 50)
     name = params["Name"]
     rec = call.store.get(PARAM, _key(call, name))
     if rec is None:
         raise _not_found(name)
+    prefix = f"{rec.key}#"
+    start_after = _after_token(params.get("NextToken"), prefix)
     labels = rec.value.get("Labels", {})
     history = []
-    for ver in call.store.scan(VERSION, f"{_key(call, name)}#"):
+    # One more than a page: whether there is a next one.
+    versions = call.store.scan(VERSION, prefix, start_after=start_after, limit=limit + 1)
+    for ver in versions[:limit]:
         p = ver.value
         # As AWS answers: Labels and Policies always (possibly []), Description only if set.
         entry = {**{k: v for k, v in _view(call, p, params.get("WithDecryption", False)).items()
@@ -286,7 +336,10 @@ def get_parameter_history(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             if p.get(member):
                 entry[member] = p[member]
         history.append(entry)
-    return {"Parameters": history}
+    out: dict[str, Any] = {"Parameters": history}
+    if len(versions) > limit:
+        out["NextToken"] = paging.token(versions[limit - 1].key)
+    return out
 
 
 def delete_parameter(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -314,17 +367,43 @@ def delete_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return {"DeletedParameters": deleted, "InvalidParameters": invalid}
 
 
+def _check_labels(labels: list[str]) -> None:
+    """The model's bounds on Labels (1-10 of them, each 1-100 characters), which AWS's
+    request validation checks first, worded as it words a list's members."""
+    problems = []
+    if not 1 <= len(labels) <= MAX_LABELS:
+        bound = "greater than or equal to 1" if not labels else f"less than or equal to {MAX_LABELS}"
+        problems.append(constraints.problem("labels", f"[{', '.join(labels)}]", f"have length {bound}"))
+    if any(not 1 <= len(label) <= 100 for label in labels):
+        problems.append(constraints.problem("labels", f"[{', '.join(labels)}]", "satisfy constraint: [Member must "
+                                            "have length less than or equal to 100, Member must have length greater "
+                                            "than or equal to 1]"))
+    constraints.raise_if(problems)
+
+
+def _valid_label(label: str) -> bool:
+    """LabelParameterVersion's rules: letters, digits, "." "-" "_", and no leading digit,
+    "aws" or "ssm" (in any case). A label outside them is answered in InvalidLabels."""
+    return bool(_LABEL.fullmatch(label)) and not label[0].isdigit() and not label.lower().startswith(_RESERVED)
+
+
 def label_parameter_version(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    _check_labels(params["Labels"])
     name = params["Name"]
     rec = call.store.get(PARAM, _key(call, name))
     if rec is None:
         raise _not_found(name)
     version = params.get("ParameterVersion") or rec.value["Version"]
+    if call.store.get(VERSION, f"{rec.key}#{version:08d}") is None:  # never made, or pushed out
+        raise AwsError("ParameterVersionNotFound", f"Systems Manager could not find version {version} of {name}.")
     labels = rec.value.get("Labels", {})
-    invalid = [label for label in params["Labels"] if label[:1].isdigit() or label.lower().startswith(("aws", "ssm"))]
-    for label in params["Labels"]:
-        if label in invalid:
-            continue
+    invalid = [label for label in params["Labels"] if not _valid_label(label)]
+    wanted = [label for label in dict.fromkeys(params["Labels"]) if label not in invalid]
+    on_version = labels.get(str(version), [])
+    if len(set(on_version) | set(wanted)) > MAX_LABELS:
+        raise AwsError("ParameterVersionLabelLimitExceeded", f"A parameter version can have maximum {MAX_LABELS} "
+                       "labels.Move one or more labels to another version and try again.")
+    for label in wanted:
         for held in labels.values():  # a label names one version at a time
             if label in held:
                 held.remove(label)
@@ -367,7 +446,7 @@ def describe_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     filters = [{"Key": f["Key"], "Values": f["Values"]} for f in params.get("Filters") or []]
     filters += params.get("ParameterFilters") or []
     limit = _max_results(params, 50, 10)
-    start_after = _after_token(params.get("NextToken"))
+    start_after = _after_token(params.get("NextToken"), f"{call.principal.account}/{call.region}/")
     out, last = [], ""
     for rec in call.store.scan(PARAM, f"{call.principal.account}/{call.region}/", start_after=start_after):
         p = rec.value
@@ -510,7 +589,7 @@ AUTHZ = {
     "AddTagsToResource": _on_name("ssm:AddTagsToResource", "ResourceId"),
     "RemoveTagsFromResource": _on_name("ssm:RemoveTagsFromResource", "ResourceId"),
     "ListTagsForResource": _on_name("ssm:ListTagsForResource", "ResourceId"),
-    "PutParameter": _on_name("ssm:PutParameter"),
+    "PutParameter": lambda call, params: [_access(call, "ssm:PutParameter", _put_name(params), params)],
     "GetParameter": _on_name("ssm:GetParameter"),
     "GetParameters": _on_names("ssm:GetParameters"),
     "GetParametersByPath": _on_path,
@@ -522,10 +601,16 @@ AUTHZ = {
 }
 
 
-def _after_token(token: str | None) -> str:
-    if not token:
+def _after_token(token: str | None, prefix: str) -> str:
+    """Where a NextToken resumes a scan of `prefix`. The token is decoded strictly
+    (paging.position skips characters that are not base64), and must name a position
+    inside the listing it continues: any other is refused as SSM refuses a bad token."""
+    if not token:  # an empty NextToken reads as none, as before
         return ""
-    after = paging.position(token)
-    if after is None:
+    try:
+        after = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeError):  # not base64 (binascii.Error), not ASCII, not UTF-8
+        after = ""
+    if not after.startswith(prefix) or after == prefix:
         raise AwsError("InvalidNextToken", "The specified token isn't valid.")
     return after
