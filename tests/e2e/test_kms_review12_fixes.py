@@ -88,6 +88,21 @@ def test_list_grants_and_tags_honour_limit_and_marker(admin: AwsEnv) -> None:
         assert aws_error(lambda: call(Marker="garbage!!")) == INVALID_MARKER
 
 
+def test_key_rotations_and_key_policies_page_too(admin: AwsEnv) -> None:
+    kms = admin.unchecked_client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    for _ in range(3):
+        kms.rotate_key_on_demand(KeyId=key_id)
+    every = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert len(every) == 3
+    pages = _pages(kms.list_key_rotations, "Rotations", KeyId=key_id, Limit=2)
+    assert [len(p) for p in pages] == [2, 1] and [r for p in pages for r in p] == every  # in their order
+    assert _pages(kms.list_key_policies, "PolicyNames", KeyId=key_id, Limit=1) == [["default"]]
+    for call in (kms.list_key_rotations, kms.list_key_policies):
+        assert aws_error(lambda: call(KeyId=key_id, Limit=5000))[0] == "ValidationException"
+        assert aws_error(lambda: call(KeyId=key_id, Marker="bogus")) == INVALID_MARKER
+
+
 def test_empty_plaintext_names_the_lower_bound(admin: AwsEnv) -> None:
     kms = admin.unchecked_client("kms")
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]

@@ -145,6 +145,13 @@ def page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str) -> 
     return rows, ({"Truncated": True, "NextMarker": _marker(rows[-1][sort_key])} if more else {"Truncated": False})
 
 
+def page_in_order(rows: list[dict[str, Any]], params: dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                                              dict[str, Any]]:
+    """`page` for a list whose order is its own (rotations by date): by position."""
+    chosen, more = page([{"#": f"{n:08d}", **row} for n, row in enumerate(rows)], params, "#")
+    return [{k: v for k, v in row.items() if k != "#"} for row in chosen], more
+
+
 def list_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     account = call.principal.account
     keys = [rec.value for rec in call.store.scan(r.KEY) if rec.value["AWSAccountId"] == account
@@ -523,7 +530,8 @@ def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
     if imports.is_external(key):
         rows = imports.rotation_entries(key, params.get("IncludeKeyMaterial") or "ROTATIONS_ONLY")
-        return {"Rotations": rows, "Truncated": False}
+        chosen, more = page_in_order(rows, params)
+        return {"Rotations": chosen, **more}
     # KMS-made material: slot 0 is the original, rotation i made slot i + 1.
     current = imports.current_version(key)
 
@@ -535,7 +543,8 @@ def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             for i, x in enumerate(key.get("Rotations", []))]
     if params.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL":
         rows.insert(0, entry(0))  # the original material has no rotation date or type
-    return {"Rotations": rows, "Truncated": False}
+    chosen, more = page_in_order(rows, params)
+    return {"Rotations": chosen, **more}
 
 
 def _check_alias_name(name: str) -> None:
@@ -627,7 +636,8 @@ def get_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_key_policies(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     r.find(call, params["KeyId"])
-    return {"PolicyNames": ["default"], "Truncated": False}
+    chosen, more = page([{"PolicyName": "default"}], params, "PolicyName")  # a key has one policy
+    return {"PolicyNames": [row["PolicyName"] for row in chosen], **more}
 
 
 def _check_policy(call: Call, key: dict[str, Any], policy: str, bypass: bool) -> principals.Binding:
