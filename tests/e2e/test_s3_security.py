@@ -246,3 +246,24 @@ def test_expected_bucket_owner_refuses_a_bucket_of_another_account(admin: AwsEnv
     out = admin.aws("s3api", "head-bucket", "--bucket", bucket, "--expected-bucket-owner", other)
     assert out.returncode != 0 and "403" in out.stderr
     assert admin.aws("s3api", "head-bucket", "--bucket", bucket, "--expected-bucket-owner", account).returncode == 0
+
+
+def test_the_owners_root_can_always_repair_the_bucket_policy(admin: AwsEnv, server: Server, s3, bucket: str) -> None:
+    """A policy denying everyone everything: the admin is locked out, but the owner
+    account's root may still read, replace and delete the policy (S3 API reference,
+    DeleteBucketPolicy), and only those three."""
+    deny_all = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [
+            f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]})
+    s3.put_bucket_policy(Bucket=bucket, Policy=deny_all)
+    assert aws_error(lambda: s3.get_bucket_policy(Bucket=bucket))[0] == "AccessDenied"
+    out = server.cli("account", "root-key")
+    assert out.returncode == 0, out.stderr
+    key = re.search(r"access key id:\s+(\S+)", out.stdout).group(1)
+    secret = re.search(r"secret access key:\s+(\S+)", out.stdout).group(1)
+    root = _client(admin, {"AccessKeyId": key, "SecretAccessKey": secret})
+    assert json.loads(root.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(deny_all)
+    assert aws_error(lambda: root.get_object(Bucket=bucket, Key="doc.txt"))[0] == "AccessDenied"  # only the three
+    root.put_bucket_policy(Bucket=bucket, Policy=deny_all)
+    root.delete_bucket_policy(Bucket=bucket)
+    assert s3.get_object(Bucket=bucket, Key="doc.txt")["Body"].read() == b"hello"

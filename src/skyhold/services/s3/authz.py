@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold.auth import sigv4
 from skyhold.authz import Access
 from skyhold.policy import reference
+from skyhold.principal import ROOT
 from skyhold.services.iam import principals
 from skyhold.services.s3 import acl, acl_ops, errors, object_lock, objects, public_access, records, region, versions
 
@@ -218,7 +219,7 @@ def access(call: Call, bucket: dict[str, Any], action: str, resource: str,
     ctx["s3:ResourceAccount"] = bucket["Owner"]
     if context:
         ctx.update(context)
-    policy = bucket_policy_for(call, bucket)
+    policy = None if _owner_root_on_policy(call, bucket, action) else bucket_policy_for(call, bucket)
     if not acl_ops.enabled(bucket):
         return Access(action, resource, ctx, resource_account=bucket["Owner"], resource_policy=policy)
     key, value = obj if obj is not None else (None, None)
@@ -233,6 +234,18 @@ def access(call: Call, bucket: dict[str, Any], action: str, resource: str,
     if grants:
         policy = _with_statements(policy, json.dumps(grants))
     return Access(action, resource, ctx, resource_account=bucket["Owner"], resource_policy=policy)
+
+
+# "The root principal in a bucket owner's account can perform the GetBucketPolicy,
+# PutBucketPolicy, and DeleteBucketPolicy API actions, even if their bucket policy
+# explicitly denies the root principal's access" (S3 API reference): a bucket policy
+# that denies everyone can always be repaired. SCPs still apply.
+_ROOT_KEEPS = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
+
+
+def _owner_root_on_policy(call: Call, bucket: dict[str, Any], action: str) -> bool:
+    who = call.principal
+    return action in _ROOT_KEEPS and who.type == ROOT and who.account == bucket["Owner"]
 
 
 @lru_cache(maxsize=1024)
