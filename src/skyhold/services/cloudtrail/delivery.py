@@ -14,12 +14,14 @@ once (on the next round).
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import hashlib
 import json
 import logging
 import secrets
 import string
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -119,11 +121,12 @@ class Deliverer:
             if changed:
                 self.pipeline.store.put(TRAIL, rec.key, trail, expect_version=version)
 
-    def _call(self, region: str) -> Call:
+    def _call(self, trail: dict[str, Any]) -> Call:
         from skyhold.pipeline import Call
 
         request = HttpRequest("PUT", "/", "", {}, b"", "127.0.0.1")
-        return Call(self.pipeline, request, "s3", "PutObject", region, CLOUDTRAIL, "cloudtrail-delivery")
+        return Call(self.pipeline, request, "s3", "PutObject", trail["HomeRegion"], _cloudtrail_for(trail),
+                    "cloudtrail-delivery")
 
     async def _put(self, trail: dict[str, Any], key: str, body: bytes, metadata: dict[str, str]) -> bool:
         from skyhold.services.s3.objects import put_object
@@ -133,9 +136,9 @@ class Deliverer:
             trail["LatestDeliveryError"] = "AccessDenied"
             return False
         params = {"Bucket": bucket, "Key": key, "Body": body, "ContentType": "application/json",
-                  "Metadata": metadata}
+                  "Metadata": metadata, **_encryption(trail)}
         try:
-            await put_object(self._call(trail["HomeRegion"]), params)
+            await put_object(self._call(trail), params)
         except AwsError as err:
             trail["LatestDeliveryError"] = err.code
             return False
@@ -219,6 +222,24 @@ class Deliverer:
                      LastDigest={"bucket": trail["S3BucketName"], "key": key, "signature": signature,
                                  "hash": hashlib.sha256(raw).hexdigest()})
         return True
+
+
+def _cloudtrail_for(trail: dict[str, Any]) -> p.Principal:
+    """CloudTrail delivering for `trail`: the KMS calls S3 makes for it carry the trail
+    as aws:SourceArn / aws:SourceAccount, which AWS's key policy for CloudTrail tests."""
+    return replace(CLOUDTRAIL, session={"context": {"aws:SourceArn": trail["TrailARN"],
+                                                    "aws:SourceAccount": trail["Account"]}})
+
+
+def _encryption(trail: dict[str, Any]) -> dict[str, str]:
+    """A trail with a KMS key writes its files SSE-KMS under that key, with the trail's
+    ARN as encryption context (aws:cloudtrail:arn; S3 adds aws:s3:arn), as CloudTrail
+    does: reading them then takes kms:Decrypt too."""
+    if not trail.get("KmsKeyId"):
+        return {}
+    context = json.dumps({"aws:cloudtrail:arn": trail["TrailARN"]}).encode()
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": trail["KmsKeyId"],
+            "SSEKMSEncryptionContext": base64.b64encode(context).decode()}
 
 
 def _parse(text: str) -> datetime:

@@ -1,7 +1,8 @@
 """S3 Bucket Keys: fewer KMS calls for SSE-KMS, the same KMS decisions per requester.
 
 A bucket key is a KMS data key generated with the *bucket's* ARN as encryption context
-({"aws:s3:arn": "arn:aws:s3:::bucket"}), kept KMS-encrypted in a record of the bucket's
+({"aws:s3:arn": "arn:aws:s3:::bucket"}, with any extra pairs the writer named in
+x-amz-server-side-encryption-context: a bucket key serves one such context), kept KMS-encrypted in a record of the bucket's
 (`KIND`, "<bucket>/<id>"). Each object segment's data key is derived from one: HKDF-SHA256
 over the bucket key with a random salt the segment keeps, so no two segments share a
 key. A segment's wrapped key reads "bk:<bucket>:<id>:<salt, base64>".
@@ -48,8 +49,8 @@ _INFO = b"skyhold s3 bucket key -> object data key v1"
 _SALT_BYTES = 32
 _MAX_HELD = 4096
 
-# (data dir, bucket, KMS key ARN, requester) -> (bucket key id, plaintext, expiry epoch)
-_writing: dict[tuple[str, str, str, str], tuple[str, bytes, float]] = {}
+# (data dir, bucket, KMS key ARN, requester, extra context) -> (bucket key id, plaintext, expiry epoch)
+_writing: dict[tuple[str, str, str, str, str], tuple[str, bytes, float]] = {}
 # (data dir, bucket, bucket key id, requester) -> (plaintext, expiry epoch)
 _reading: dict[tuple[str, str, str, str], tuple[bytes, float]] = {}
 
@@ -59,8 +60,13 @@ def derive(bucket_key: bytes, salt: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=_INFO).derive(bucket_key)
 
 
-def bucket_context(bucket: str) -> dict[str, str]:
-    return {"aws:s3:arn": records.bucket_arn(bucket)}
+def bucket_context(bucket: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {**(extra or {}), "aws:s3:arn": records.bucket_arn(bucket)}
+
+
+def extra_of(context: dict[str, str]) -> dict[str, str]:
+    """An object's context without S3's own pair: the writer's extra pairs."""
+    return {k: v for k, v in context.items() if k != "aws:s3:arn"}
 
 
 def bucket_of_context(context: dict[str, str]) -> str:
@@ -99,17 +105,23 @@ def _bounded(cache: dict[Any, Any]) -> None:
         cache.clear()
 
 
-def new_data_key(call: Call, bucket: str, key_ref: str) -> tuple[bytes, str, str]:
-    """(data key, its wrapped text, KMS key ARN) for a new segment in `bucket`."""
+def new_data_key(call: Call, bucket: str, key_ref: str, extra: dict[str, str] | None = None
+                 ) -> tuple[bytes, str, str]:
+    """(data key, its wrapped text, KMS key ARN) for a new segment in `bucket` whose
+    writer named `extra` encryption context pairs."""
     key_arn = on_behalf.key_arn(call, key_ref, "s3")
-    slot = (str(call.pipeline.data_dir), bucket, key_arn, requester(call.principal))
+    extra = extra or {}
+    slot = (str(call.pipeline.data_dir), bucket, key_arn, requester(call.principal),
+            json.dumps(extra, sort_keys=True))
     held = _writing.get(slot)
     if held is None or not _live(held[2]):
         # The requester's own kms:GenerateDataKey, with the bucket's ARN as context.
-        plaintext, blob, key_arn = on_behalf.generate_data_key(call, key_arn, bucket_context(bucket), "s3")
+        plaintext, blob, key_arn = on_behalf.generate_data_key(call, key_arn, bucket_context(bucket, extra), "s3")
         key_id = secrets.token_urlsafe(18)
-        call.store.put(KIND, f"{bucket}/{key_id}", {"kms": key_arn, "blob": base64.b64encode(blob).decode(),
-                                                    "created": records.now_text()})
+        rec: dict[str, Any] = {"kms": key_arn, "blob": base64.b64encode(blob).decode(), "created": records.now_text()}
+        if extra:
+            rec["ctx"] = extra
+        call.store.put(KIND, f"{bucket}/{key_id}", rec)
         _bounded(_writing)
         held = _writing[slot] = (key_id, plaintext, clock.now_epoch() + WINDOW_SECONDS)
     salt = secrets.token_bytes(_SALT_BYTES)
@@ -126,7 +138,8 @@ def open_data_key(call: Call, text: str) -> bytes:
         rec = call.store.get(KIND, f"{bucket}/{key_id}")
         if rec is None:
             raise ValueError(f"bucket key {key_id} of {bucket} is missing")  # the store lost a record
-        plaintext, _ = on_behalf.decrypt(call, base64.b64decode(rec.value["blob"]), bucket_context(bucket), "s3")
+        plaintext, _ = on_behalf.decrypt(call, base64.b64decode(rec.value["blob"]),
+                                         bucket_context(bucket, rec.value.get("ctx")), "s3")
         _bounded(_reading)
         held = _reading[slot] = (plaintext, clock.now_epoch() + WINDOW_SECONDS)
     return derive(held[0], salt)
@@ -137,6 +150,7 @@ def delete_all(call: Call, bucket: str) -> None:
     for rec in call.store.scan(KIND, f"{bucket}/"):
         call.store.delete(KIND, rec.key)
     data_dir = str(call.pipeline.data_dir)
-    for cache in (_writing, _reading):
+    caches: tuple[dict[Any, Any], ...] = (_writing, _reading)
+    for cache in caches:
         for slot in [s for s in cache if s[0] == data_dir and s[1] == bucket]:
             del cache[slot]

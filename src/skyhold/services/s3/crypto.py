@@ -68,7 +68,7 @@ def new_data_key(call: Call, sse: dict[str, Any], context: dict[str, str],
         try:
             if sse.get("bk"):
                 plaintext, text, key_arn = bucket_keys.new_data_key(
-                    call, bucket_keys.bucket_of_context(context), key_ref)
+                    call, bucket_keys.bucket_of_context(context), key_ref, bucket_keys.extra_of(context))
                 sse["kms"] = key_arn
                 return DataKey(plaintext, text)
             plaintext, blob, key_arn = on_behalf.generate_data_key(call, key_ref, context, "s3")

@@ -21,7 +21,7 @@ from skyhold.errors import AwsError
 from skyhold.principal import IAM_USER, ROOT, Principal
 from skyhold.services.kms import on_behalf
 from skyhold.services.s3 import (acl_ops, bodies, bucket_keys, buckets, crypto, errors, lifecycle_rules, listing,
-                                 object_lock, objects, records, sse_c, versions)
+                                 object_lock, objects, records, sse_c, sse_context, versions)
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -61,7 +61,7 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
         value["kc"] = sse_c.key_check(call, customer)
     call.store.put(records.UPLOAD, records.upload_key(bucket["Name"], key, upload_id), value, expect_version=0)
     out: dict[str, Any] = {"Bucket": bucket["Name"], "Key": key, "UploadId": upload_id,
-                           **objects.sse_result(sse, customer)}
+                           **objects.sse_result(sse, customer), **sse_context.echo(sse, bucket["Name"], key)}
     if algorithm:
         out["ChecksumAlgorithm"] = algorithm.upper()
         out["ChecksumType"] = value["ckt"]
@@ -166,7 +166,8 @@ async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                                      f"actual checksum Type: {alg}")
     alg = alg or expected
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
-    written = await bodies.write(call, source, dict(upload["sse"]), objects.encryption_context(bucket["Name"], key),
+    written = await bodies.write(call, source, dict(upload["sse"]),
+                                 objects.encryption_context(bucket["Name"], key, upload["sse"]),
                                  checksum_algorithms=_part_algorithms(upload, alg), declared=declared,
                                  customer=customer)
     part = _store_part(call, upload, number, written)
@@ -222,7 +223,7 @@ async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]
     if params.get("CopySourceRange"):
         first, last = _copy_range(params["CopySourceRange"], source["size"])
     written = await bodies.write(call, src.body(call, first, last), dict(upload["sse"]),
-                                 objects.encryption_context(bucket["Name"], key),
+                                 objects.encryption_context(bucket["Name"], key, upload["sse"]),
                                  checksum_algorithms=_part_algorithms(upload, upload.get("alg")), customer=customer)
     part = _store_part(call, upload, number, written)
     result = {"ETag": part["etag"], "LastModified": records.parse_time(part["mtime"])}
@@ -382,7 +383,8 @@ def _check_kms_decrypt(call: Call, bucket: str, key: str, upload: dict[str, Any]
     sse = upload["sse"]
     if not sse.get("kms"):
         return
-    context = bucket_keys.bucket_context(bucket) if sse.get("bk") else objects.encryption_context(bucket, key)
+    context = (bucket_keys.bucket_context(bucket, sse_context.extra(sse)) if sse.get("bk")
+               else objects.encryption_context(bucket, key, sse))
     try:
         on_behalf.authorize_decrypt(call, sse["kms"], context, "s3")
     except AwsError as err:

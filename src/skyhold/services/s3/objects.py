@@ -19,7 +19,7 @@ from skyhold.auth import checksums
 from skyhold.auth.payload import header_checksums
 from skyhold.errors import AwsError
 from skyhold.services.s3 import (
-    acl_ops, bodies, buckets, crypto, errors, lifecycle_rules, object_lock, records, sse_c, versions,
+    acl_ops, bodies, buckets, crypto, errors, lifecycle_rules, object_lock, records, sse_c, sse_context, versions,
 )
 from skyhold.services.s3.buckets import tag_text_ok, validate_tags
 
@@ -47,8 +47,10 @@ def bucket_of(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return found if found is not None else records.get_bucket(call.store, params["Bucket"]).value
 
 
-def encryption_context(bucket: str, key: str) -> dict[str, str]:
-    return {"aws:s3:arn": records.object_arn(bucket, key)}
+def encryption_context(bucket: str, key: str, sse: dict[str, Any] | None = None) -> dict[str, str]:
+    """The KMS encryption context of an object's data keys: the caller's extra pairs
+    it was stored with (sse_context.py), and S3's own aws:s3:arn."""
+    return {**sse_context.extra(sse or {}), "aws:s3:arn": records.object_arn(bucket, key)}
 
 
 def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +60,7 @@ def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, A
         if params.get("SSEKMSKeyId"):
             raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
                                           "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
+        sse_context.requested(params, {}, "")  # an encryption context needs the header
         return _with_bucket_key(buckets.default_sse(bucket), params, bucket)
     if alg not in _SSE_ALGORITHMS:
         raise errors.invalid_encryption_method()
@@ -67,7 +70,11 @@ def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, A
             raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
                                           "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
         out["kms"] = params["SSEKMSKeyId"]
-    return _with_bucket_key(out, params, bucket)
+    out = _with_bucket_key(out, params, bucket)
+    pairs = sse_context.requested(params, out, sse_context.default_arn(bucket["Name"], params["Key"], out))
+    if pairs is not None:
+        out["ctx"] = pairs
+    return out
 
 
 def _with_bucket_key(sse: dict[str, Any], params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, Any]:
@@ -246,6 +253,8 @@ def new_value(call: Call, key: str, written: bodies.Written, params: dict[str, A
 def write_encryption(params: dict[str, Any], bucket: dict[str, Any]) -> tuple[dict[str, Any], sse_c.CustomerKey | None]:
     """(the new object's "sse", its SSE-C key if the request sent one)."""
     customer = sse_c.for_write(params, bucket)
+    if customer is not None:
+        sse_context.requested(params, {}, "")  # not with SSE-C either
     return (sse_c.sse_value(), customer) if customer is not None else (requested_sse(params, bucket), None)
 
 
@@ -253,7 +262,7 @@ def check_kms_key(call: Call, bucket: dict[str, Any], key: str, sse: dict[str, A
     """A write that stores no body yet (CreateMultipartUpload) still has its KMS key (and
     the caller's use of it) checked now, as S3 does; `sse` then names the key by ARN."""
     if crypto.uses_kms(sse):
-        crypto.new_data_key(call, sse, encryption_context(bucket["Name"], key))
+        crypto.new_data_key(call, sse, encryption_context(bucket["Name"], key, sse))
 
 
 def sse_result(sse: dict[str, Any], customer: sse_c.CustomerKey | None = None) -> dict[str, Any]:
@@ -316,7 +325,7 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     # alone names none: AWS ignores it, whatever it says).
     alg, declared = sent_checksum(call)
     source = call.body_stream if call.body_stream is not None else [params.get("Body") or b""]
-    written = await bodies.write(call, source, sse, encryption_context(bucket["Name"], key),
+    written = await bodies.write(call, source, sse, encryption_context(bucket["Name"], key, sse),
                                  checksum_algorithms=(alg or checksums.DEFAULT,), declared=declared,
                                  customer=customer)
     value = new_value(call, key, written, params, sse, tags)
@@ -327,7 +336,8 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     except BaseException:
         bodies.delete(call, [written.segment])
         raise
-    out = {"ETag": value["etag"], **sse_result(sse, customer), **_checksum_result(value)}
+    out = {"ETag": value["etag"], **sse_result(sse, customer), **sse_context.echo(sse, bucket["Name"], key),
+           **_checksum_result(value)}
     if version_id is not None:
         out["VersionId"] = version_id
     _add_expiration(out, bucket, value)
@@ -498,7 +508,7 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     span = _serve_range(call, value, params, out)
     _add_checksum(out, value, params, span)
     first, last = span if span else (0, value["size"] - 1)
-    context = encryption_context(bucket["Name"], key)
+    context = encryption_context(bucket["Name"], key, value["sse"])
     small = bodies.read_inline(call, value["segs"], context, first, last, customer=customer)
     out["Body"] = small if small is not None else bodies.read(call, value["segs"], context, first, last,
                                                               customer=customer)
@@ -676,7 +686,8 @@ class CopySource:
     customer: sse_c.CustomerKey | None  # its SSE-C key (x-amz-copy-source-server-side-encryption-customer-*)
 
     def body(self, call: Call, first: int = 0, last: int | None = None) -> AsyncIterator[bytes]:
-        return bodies.read(call, self.value["segs"], encryption_context(self.bucket["Name"], self.key), first, last,
+        context = encryption_context(self.bucket["Name"], self.key, self.value["sse"])
+        return bodies.read(call, self.value["segs"], context, first, last,
                            customer=self.customer)
 
 
@@ -722,7 +733,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     # algorithm, else S3's default.
     algorithm = ((params.get("ChecksumAlgorithm") or "").lower() or next(iter(source.get("cks") or {}), None)
                  or checksums.DEFAULT)
-    written = await bodies.write(call, src.body(call), sse, encryption_context(bucket["Name"], key),
+    written = await bodies.write(call, src.body(call), sse, encryption_context(bucket["Name"], key, sse),
                                  checksum_algorithms=(algorithm,), customer=customer)
     meta_source = params if directive == "REPLACE" else {
         "Metadata": source.get("meta"), **source.get("hdrs", {})}
@@ -739,7 +750,8 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise
     result_body: dict[str, Any] = {"ETag": value["etag"], "LastModified": _mtime(value),
                                    **_checksum_result(value)}
-    out: dict[str, Any] = {"CopyObjectResult": result_body, **sse_result(sse, customer)}
+    out: dict[str, Any] = {"CopyObjectResult": result_body, **sse_result(sse, customer),
+                           **sse_context.echo(sse, bucket["Name"], key)}
     if versions.is_versioned(src_bucket):
         out["CopySourceVersionId"] = source["vid"]
     if version_id is not None:

@@ -46,6 +46,7 @@ _MEMBERS = {
     "content-encoding": "ContentEncoding", "acl": "ACL", "x-amz-storage-class": "StorageClass",
     "x-amz-server-side-encryption": "ServerSideEncryption",
     "x-amz-server-side-encryption-aws-kms-key-id": "SSEKMSKeyId",
+    "x-amz-server-side-encryption-context": "SSEKMSEncryptionContext",
     "x-amz-website-redirect-location": "WebsiteRedirectLocation",
 }
 # Form fields that are condition keys, as their x-amz-* headers are on a PUT.
