@@ -50,7 +50,7 @@ _ROOT_POWER = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "All
 
 @lru_cache(maxsize=1024)
 def _resource_policy(text: str) -> LabeledPolicy:
-    return labeled(text, "resource policy")
+    return labeled(text, "attached to the resource")
 
 
 _second: tuple[int, str, str] = (-1, "", "")

@@ -106,7 +106,7 @@ class PolicySet:
 
         return cls(
             identity=tuple(labeled(d, f"identity policy {i}") for i, d in enumerate(identity)),
-            resource=None if resource is None else labeled(resource, "resource policy"),
+            resource=None if resource is None else labeled(resource, "attached to the resource"),
             boundary=None if boundary is None else labeled(boundary, "permissions boundary"),
             session=tuple(labeled(d, f"session policy {i}") for i, d in enumerate(session)),
             scps=levels(scps, "SCP"),
