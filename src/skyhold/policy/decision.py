@@ -134,9 +134,31 @@ class Decision:
             {"policy_type": s.policy_type, "policy": s.label, "statement": s.index, "sid": s.sid, "effect": s.effect}
             for s in self.statements
         ]
-        out["reasons"] = self.reasons + _why_not(self._trace["policies"], self.request.resource)
+        out["reasons"] = (self.reasons + _how_conditions_held(self._trace["policies"])
+                          + _why_not(self._trace["policies"], self.request.resource))
         out["policies"] = self._trace["policies"]
         return out
+
+
+def _where(p: dict[str, Any], st: dict[str, Any]) -> str:
+    sid = f" (Sid {st['sid']})" if st["sid"] else ""
+    return f"{st['effect']} statement {st['statement']}{sid} of {p['policy_type']} {p['policy']}"
+
+
+def _request_value(c: dict[str, Any]) -> str:
+    return "is missing" if c["missing"] else f"is {c['request_value']!r}"
+
+
+def _how_conditions_held(policies: list[dict[str, Any]]) -> list[str]:
+    """One line per condition of a statement that applied: which request value (or its
+    absence, as ...IfExists and Null read it) made it hold."""
+    out = []
+    for p in policies:
+        for st in p["statements"]:
+            if st["applies"]:
+                out += [f"{_where(p, st)}: condition {c['operator']} {c['key']} {c['policy_values']} held: the "
+                        f"request value {_request_value(c)}" for c in st["conditions"]]
+    return out
 
 
 def _why_not(policies: list[dict[str, Any]], resource: str) -> list[str]:
@@ -146,8 +168,7 @@ def _why_not(policies: list[dict[str, Any]], resource: str) -> list[str]:
         for st in p["statements"]:
             if not st["action_matched"] or st["applies"]:
                 continue
-            sid = f" (Sid {st['sid']})" if st["sid"] else ""
-            where = f"{st['effect']} statement {st['statement']}{sid} of {p['policy_type']} {p['policy']}"
+            where = _where(p, st)
             if st["principal_matched"] is False:
                 why = "the principal does not match"
             elif st["resource_matched"] is None:
@@ -156,7 +177,7 @@ def _why_not(policies: list[dict[str, Any]], resource: str) -> list[str]:
                 why = f"resource {resource} does not match"
             else:
                 c = next(c for c in st["conditions"] if not c["passed"])
-                got = "is missing" if c["missing"] else f"is {c['request_value']!r}"
-                why = f"condition {c['operator']} {c['key']} {c['policy_values']} failed: the request value {got}"
+                why = (f"condition {c['operator']} {c['key']} {c['policy_values']} failed: the request value "
+                       f"{_request_value(c)}")
             out.append(f"{where} does not apply: {why}")
     return out

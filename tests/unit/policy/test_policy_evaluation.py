@@ -267,3 +267,19 @@ def test_explanation_names_statement_and_failing_condition() -> None:
     allowed = decide(context={"aws:SourceIp": "10.1.1.1"}, identity=[("arn:aws:iam::111122223333:policy/P", p)])
     assert [s.sid for s in allowed.statements] == ["Ip"]
     assert "Allow statement 0 (Sid Ip)" in allowed.reasons[0]
+
+
+def test_explain_says_how_an_applying_statements_conditions_held() -> None:
+    """A Deny on BoolIfExists aws:MultiFactorAuthPresent applies to a long-term key's
+    call because the key is missing: the explanation names the key and its absence."""
+    p = doc(
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        {"Sid": "NoMfa", "Effect": "Deny", "Action": "s3:*", "Resource": "*",
+         "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}})
+    ex = decide(identity=[("arn:aws:iam::111122223333:policy/P", p)]).explain()
+    assert ex["decision"] == "ExplicitlyDenied"
+    held = [r for r in ex["reasons"] if "held" in r]
+    assert len(held) == 1 and "Sid NoMfa" in held[0] and "BoolIfExists aws:MultiFactorAuthPresent" in held[0]
+    assert held[0].endswith("the request value is missing")
+    present = decide(context={"aws:MultiFactorAuthPresent": "false"}, identity=[("arn:aws:iam::111122223333:policy/P", p)])
+    assert any(r.endswith("the request value is 'false'") for r in present.explain()["reasons"])
