@@ -12,7 +12,8 @@ request-log line (service `skyhold`).
 
   GET  /_skyhold/clock                    → {"now": ..., "offset_seconds": ...}
   POST /_skyhold/clock {"advance_seconds": N} | {"reset": true}
-       (jobs that run by the clock, e.g. S3 lifecycle, catch up before it answers)
+       (on the next whole second; jobs that run by the clock, e.g. S3 lifecycle,
+       catch up before it answers)
 
 Public, read-only documents (no signature): the local OIDC issuer's
   GET  /_skyhold/oidc/.well-known/openid-configuration, GET /_skyhold/oidc/jwks.json
@@ -20,8 +21,10 @@ Public, read-only documents (no signature): the local OIDC issuer's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -58,11 +61,24 @@ def load_clock(store: Store) -> None:
     rec = store.get(META, "clock")
     stored = rec.value.get("offset_seconds", 0.0) if rec else 0.0
     try:
-        clock.set_offset(float(stored))
+        clock.restore(float(stored), _history(rec.value.get("changes") if rec else None))
     except (TypeError, ValueError, OverflowError) as err:
         log.warning("ignoring the stored offset of Skyhold's clock (%r: %s): back to real time", stored, err)
-        clock.set_offset(0.0)
-        store.put(META, "clock", {"offset_seconds": 0.0})
+        clock.restore(0.0, [])
+        _save_clock(store)
+
+
+def _history(stored: Any) -> list[tuple[float, float]]:
+    """The offset's persisted changes (see clock.advanced_since); none if malformed
+    (a data dir from before they were kept)."""
+    try:
+        return [(float(at), float(offset)) for at, offset in stored or []]
+    except (TypeError, ValueError, OverflowError):
+        return []
+
+
+def _save_clock(store: Store) -> None:
+    store.put(META, "clock", {"offset_seconds": clock.offset().total_seconds(), "changes": clock.history()})
 
 
 def pin_administrator(store: Store) -> None:
@@ -135,9 +151,13 @@ async def _serve(pipeline: Pipeline, req: HttpRequest, who: Principal, operation
                        f"User: {who.arn} is not authorized to perform: skyhold:{operation} because Skyhold's "
                        "admin API answers only Skyhold's administrator (the first account's IAM user admin)", 403)
     if operation == "SetClock":
-        offset = _new_offset(req.body or b"{}")
-        pipeline.store.put(META, "clock", {"offset_seconds": offset})
-        clock.set_offset(offset)
+        _new_offset(req.body or b"{}")  # refuse a bad request at once
+        # Move on the next second's boundary: X-Amz-Date holds whole seconds, so every
+        # URL signed before the move is dated before it, every one signed after, not.
+        boundary = math.floor(time.time()) + 1
+        await asyncio.sleep(max(0.0, boundary - time.time()))
+        clock.set_offset(_new_offset(req.body or b"{}"), at=boundary)
+        _save_clock(pipeline.store)  # with its history: presigned URLs age by it after a restart
         await _after_clock_moved(pipeline)
     return {"now": clock.now_iso8601(), "offset_seconds": clock.offset().total_seconds()}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from skyhold import clock
 from skyhold.auth import checksums, errors, sigv4
@@ -107,9 +107,13 @@ def authenticate(
 
 
 def _check_time(info: SigV4Info, style: Style, now: datetime | None) -> None:
-    """`now`: the wall clock (a test replaying a recorded request passes its time)."""
+    """Skew against the wall clock (clients sign with real time); a presigned URL's
+    life against its age on Skyhold's clock: its wall age plus how far the clock was
+    moved forward since it was signed. `now`: the moment, for a test replaying a
+    recorded request (Skyhold's clock is not consulted then)."""
+    signed = info.amz_date.timestamp()
     wall = time.time() if now is None else now.timestamp()
-    ahead = info.amz_date.timestamp() - wall  # seconds the request claims to be ahead
+    ahead = signed - wall  # seconds the request claims to be ahead
     expires = info.expires
     if not info.presigned or expires is None:  # coral presigned URLs without X-Amz-Expires: the usual window
         if ahead > _SKEW or -ahead > _SKEW:
@@ -117,8 +121,11 @@ def _check_time(info: SigV4Info, style: Style, now: datetime | None) -> None:
         return
     if ahead > _SKEW:
         raise errors.presign_not_yet_valid(style, info.amz_date, expires, _wall(now))
-    if -ahead > expires:
-        raise errors.presign_expired(style, str(expires), info.amz_date, expires, _wall(now))
+    moved = 0.0 if now is not None else clock.advanced_since(signed)
+    if moved - ahead > expires:
+        # ServerTime: the URL's moment on Skyhold's clock, so it is past Expires.
+        raise errors.presign_expired(style, str(expires), info.amz_date, expires,
+                                     _wall(now) + timedelta(seconds=moved))
 
 
 def _wall(now: datetime | None) -> datetime:

@@ -15,7 +15,7 @@ import binascii
 import hmac
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from skyhold import clock
@@ -75,7 +75,7 @@ def verify_post_policy(
                        extra={"ArgumentName": "X-Amz-Algorithm", "ArgumentValue": form["x-amz-algorithm"]})
     credential = _signer(form, policy_b64, lookup, regions)
     policy = _decode(policy_b64)
-    _check_expiration(policy, now or clock.wall_now())
+    _check_expiration(policy, now or _policy_now(form["x-amz-date"]))
     if filename is not None:
         form["key"] = form["key"].replace("${filename}", filename)
     form["bucket"] = bucket
@@ -125,6 +125,16 @@ def _decode(policy_b64: str) -> dict[str, Any]:
     if not isinstance(policy, dict) or not isinstance(policy.get("conditions"), list):
         raise _invalid_policy("Policy missing conditions.")
     return policy
+
+
+def _policy_now(amz_date: str) -> datetime:
+    """The moment a policy's expiration is compared with: the uploader wrote it in
+    wall time, so wall time plus how far Skyhold's clock was moved forward since the
+    form was signed (its X-Amz-Date); Skyhold's clock itself if that date is unreadable."""
+    signed = sigv4.parse_amz_date(amz_date)
+    if signed is None:
+        return clock.now()
+    return clock.wall_now() + timedelta(seconds=clock.advanced_since(signed.timestamp()))
 
 
 def _check_expiration(policy: dict[str, Any], now: datetime) -> None:
