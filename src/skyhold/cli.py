@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="start the server")
     up.add_argument("--host", help="address to bind (default 127.0.0.1; env SKYHOLD_HOST)")
     up.add_argument("--port", type=int, help="port (default 4566; env SKYHOLD_PORT)")
+    up.add_argument("--https-port", type=int,
+                    help="also serve HTTPS on this port, with a certificate of a local CA (env SKYHOLD_HTTPS_PORT; "
+                    "default: no HTTPS)")
     up.add_argument("--no-audit", action="store_true",
                     help="record no CloudTrail events (only to measure what recording costs)")
     _data_dir_flag(up)
@@ -46,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
 
     conf = commands.add_parser("configure", help="write an AWS CLI/SDK profile for Skyhold")
     conf.add_argument("--profile", default="skyhold", help="profile name (default: skyhold)")
-    conf.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566)")
+    conf.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566); an https:// one "
+                      "also writes ca_bundle, Skyhold's local CA")
+    conf.add_argument("--https", action="store_true",
+                      help="use the HTTPS listener: endpoint https://127.0.0.1:PORT and ca_bundle, Skyhold's local CA")
+    conf.add_argument("--https-port", type=int,
+                      help="with --https: the port of `skyhold up --https-port` (env SKYHOLD_HTTPS_PORT; default 4567)")
     conf.add_argument("--account", help="account id or name (default: the first account)")
     conf.add_argument("--static-keys", action="store_true",
                       help="write the admin's long-lived access key instead of a credential_process")
@@ -147,7 +156,7 @@ def _up(args: Any) -> int:
     from skyhold.serve import serve
 
     return serve(config.host(args.host), config.port(args.port), config.data_dir(args.data_dir),
-                 audit=not args.no_audit)
+                 audit=not args.no_audit, https_port=config.https_port(args.https_port))
 
 
 def _configure(args: Any) -> int:
@@ -160,12 +169,14 @@ def _configure(args: Any) -> int:
         return found
     account, key = found
     endpoint = _endpoint(args)
+    ca_bundle = _ca_bundle(args, endpoint)
     if args.static_keys:
-        paths = write_profile(args.profile, endpoint, static_keys=(key["AccessKeyId"], key["SecretAccessKey"]))
+        paths = write_profile(args.profile, endpoint, static_keys=(key["AccessKeyId"], key["SecretAccessKey"]),
+                              ca_bundle=ca_bundle)
     else:
         command = [sys.executable, "-m", "skyhold.cli", "credentials", "--data-dir",
                    str(config.data_dir(args.data_dir)), "--endpoint", endpoint, "--account", account["Id"]]
-        paths = write_profile(args.profile, endpoint, credential_process=shlex.join(command))
+        paths = write_profile(args.profile, endpoint, credential_process=shlex.join(command), ca_bundle=ca_bundle)
     kind = "a long-lived access key" if args.static_keys else "short-lived credentials (credential_process)"
     print(f"Wrote profile {args.profile!r}: account {account['Id']}, user admin, {kind}, endpoint {endpoint}")
     for path in paths:
@@ -175,7 +186,22 @@ def _configure(args: Any) -> int:
 
 
 def _endpoint(args: Any) -> str:
-    return args.endpoint or config.endpoint_url(config.host(None), config.port(None))
+    if args.endpoint:
+        return str(args.endpoint)
+    if getattr(args, "https", False):
+        port = config.https_port(args.https_port) or config.DEFAULT_HTTPS_PORT
+        return config.endpoint_url(config.host(None), port, "https")
+    return config.endpoint_url(config.host(None), config.port(None))
+
+
+def _ca_bundle(args: Any, endpoint: str) -> str | None:
+    """Skyhold's local CA certificate when the endpoint is HTTPS (made now if `skyhold up`
+    has not made it yet: the server then signs with the same CA)."""
+    if not endpoint.lower().startswith("https:"):
+        return None
+    from skyhold import tls
+
+    return str(tls.ca_path(config.data_dir(args.data_dir)))
 
 
 def _admin_key(args: Any) -> tuple[dict[str, Any], dict[str, Any]] | int:
@@ -215,6 +241,9 @@ def _credentials(args: Any) -> int:
         device = accounts.admin_mfa_device(store, account["Id"])
     finally:
         store.close()
+    ca_bundle = _ca_bundle(args, _endpoint(args))
+    if ca_bundle:  # the STS call below goes to Skyhold only: it trusts Skyhold's CA, whatever the caller's is
+        os.environ["AWS_CA_BUNDLE"] = ca_bundle
     if device is None:
         print(f"skyhold: account {account['Id']}'s admin has no enabled MFA device of Skyhold's: these "
               "credentials cannot call IAM (GetSessionToken without MFA)", file=sys.stderr)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
+# The HTTPS listener is off unless asked for; `skyhold configure --https` assumes this port
+# when neither --https-port nor SKYHOLD_HTTPS_PORT says another.
+DEFAULT_HTTPS_PORT = 4567
 
 
 def data_dir(flag: str | None) -> Path:
@@ -30,8 +33,16 @@ def port(flag: int | None) -> int:
     return int(os.environ.get("SKYHOLD_PORT") or DEFAULT_PORT)
 
 
-def endpoint_url(host_: str, port_: int) -> str:
+def https_port(flag: int | None) -> int | None:
+    """The HTTPS listener's port, or None: no HTTPS listener."""
+    if flag is not None:
+        return flag
+    env = os.environ.get("SKYHOLD_HTTPS_PORT")
+    return int(env) if env else None
+
+
+def endpoint_url(host_: str, port_: int, scheme: str = "http") -> str:
     # 127.0.0.1, not "localhost": clients that try ::1 first would wait on a
     # server bound to IPv4 loopback only.
     shown = "127.0.0.1" if host_ in ("127.0.0.1", "localhost", "0.0.0.0") else f"[{host_}]" if ":" in host_ else host_
-    return f"http://{shown}:{port_}"
+    return f"{scheme}://{shown}:{port_}"

@@ -28,9 +28,11 @@ def write_profile(
     credential_process: str | None = None,
     static_keys: tuple[str, str] | None = None,
     region: str = DEFAULT_REGION,
+    ca_bundle: str | None = None,
 ) -> list[Path]:
     """Write the profile. With `credential_process` no secret is written at all: the
-    SDK runs the command for short-lived credentials whenever it needs them."""
+    SDK runs the command for short-lived credentials whenever it needs them. With
+    `ca_bundle` (an HTTPS endpoint), the CLI and SDKs trust that CA certificate."""
     section = "default" if profile == "default" else f"profile {profile}"
     values = {
         "region": region,
@@ -43,6 +45,8 @@ def write_profile(
     }
     if credential_process:
         values["credential_process"] = credential_process
+    if ca_bundle:
+        values["ca_bundle"] = ca_bundle
     _update(config_path(), section, values)
     if static_keys:
         key, secret = static_keys

@@ -114,7 +114,11 @@ def _run(args: Any, command: list[str]) -> int:
         return instance
     endpoint = args.endpoint or config.endpoint_url(config.host(None), config.port(None))
     with tempfile.TemporaryDirectory(prefix=f"skyhold-{args.instance_id}-") as home:
-        return subprocess.call(command, env=instance_environment(instance, endpoint, home))
+        from skyhold import tls
+
+        env = instance_environment(instance, endpoint, home)
+        env.update(tls.client_env(config.data_dir(args.data_dir), endpoint))  # an https:// endpoint: trust Skyhold's CA
+        return subprocess.call(command, env=env)
 
 
 def _exec(args: Any) -> int:

@@ -42,16 +42,22 @@ class Server:
     log_path: Path | None = None
     first_output: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    https_port: int | None = None  # also serve HTTPS there (`skyhold up --https-port`)
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def https_endpoint(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
     def start(self, timeout: float = 20.0) -> None:
         self.log_path = self.data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "skyhold"), "up", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [str(VENV_BIN / "skyhold"), "up", "--port", str(self.port), "--data-dir", str(self.data_dir),
+             *(["--https-port", str(self.https_port)] if self.https_port else [])],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **self.env},

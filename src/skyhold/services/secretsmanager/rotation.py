@@ -105,14 +105,16 @@ def _credentials(store: Store, fn: dict[str, Any], region: str) -> dict[str, Any
     ))
 
 
-def run_steps(store: Store, endpoint: str, secret_arn: str, token: str, fn: dict[str, Any], region: str) -> bool:
-    """Invoke the four steps in order; False at the first failing step."""
+def run_steps(store: Store, endpoint: str, secret_arn: str, token: str, fn: dict[str, Any], region: str,
+              extra_env: dict[str, str] | None = None) -> bool:
+    """Invoke the four steps in order; False at the first failing step. `extra_env`:
+    e.g. AWS_CA_BUNDLE for an HTTPS endpoint."""
     creds = _credentials(store, fn, region)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
                 "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region,
                 "AWS_DEFAULT_REGION": region, "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull, **(extra_env or {})})
     for step in STEPS:
         event = json.dumps({"SecretId": secret_arn, "ClientRequestToken": token, "Step": step})
         env["SKYHOLD_ROTATION_EVENT"] = event
@@ -173,6 +175,7 @@ class Rotator:
         asyncio.get_running_loop().create_task(asyncio.to_thread(self._rotate, secret_key, token))
 
     def _rotate(self, secret_key: str, token: str) -> None:
+        from skyhold import tls
         from skyhold.services.secretsmanager.secrets import SECRET
 
         store = self.pipeline.store
@@ -184,7 +187,8 @@ class Rotator:
         if fn is None or fn["Account"] != arns.parse(secret["ARN"]).account:
             return  # never run another account's function (or its role) for this secret
         try:
-            ok = run_steps(store, self.endpoint, secret["ARN"], token, fn, secret_key.split("/")[1])
+            ok = run_steps(store, self.endpoint, secret["ARN"], token, fn, secret_key.split("/")[1],
+                           tls.client_env(self.pipeline.data_dir, self.endpoint))
         except Exception:  # the function could not even start: the rotation fails
             log.exception("rotation of %s could not run", secret["ARN"])
             ok = False

@@ -1,0 +1,179 @@
+"""`skyhold up --https-port`: the same API over TLS, with a certificate of a local CA,
+so aws:SecureTransport is true for calls made over it (and only for those)."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import subprocess
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import SSLError
+
+from skyhold import tls
+
+from .conftest import AwsEnv, Server, aws_error, clean_env, free_port
+
+
+@pytest.fixture(scope="module")
+def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("https") / "data", free_port(), https_port=free_port())
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def https_admin(https_server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsEnv:
+    """The admin's profile written by `skyhold configure --https` (credential_process, over TLS too)."""
+    env = clean_env(tmp_path_factory.mktemp("https-home"))
+    out = https_server.cli("configure", "--https", "--https-port", str(https_server.https_port), env=env)
+    assert out.returncode == 0, out.stderr
+    return AwsEnv(env=env, profile="skyhold", endpoint=https_server.https_endpoint)
+
+
+@pytest.fixture(autouse=True)
+def _no_ca_bundle_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    # AWS_CA_BUNDLE outranks the profile's ca_bundle (as on AWS); in-process clients
+    # here must read the profile's, whatever the machine running the tests sets.
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+
+
+def _ca(srv: Server) -> Path:
+    return srv.data_dir / tls.FOLDER / tls.CA_CERT
+
+
+def _over(env: AwsEnv, endpoint: str, service: str, **kw: Any) -> Any:
+    """A client of the profile's credentials and CA, sent to another of Skyhold's endpoints."""
+    return env.session().client(service, endpoint_url=endpoint, region_name="us-east-1",
+                                config=Config(retries={"max_attempts": 1}), **kw)
+
+
+def _deny_insecure(bucket: str) -> str:
+    # The policy of AWS's S3 security best practices (Security Hub S3.5).
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]})
+
+
+def test_configure_writes_the_https_endpoint_and_ca_bundle(https_server: Server, https_admin: AwsEnv) -> None:
+    parser = configparser.RawConfigParser()
+    parser.read(https_admin.env["AWS_CONFIG_FILE"])
+    section = parser["profile skyhold"]
+    assert section["endpoint_url"] == https_server.https_endpoint
+    assert Path(section["ca_bundle"]) == _ca(https_server)
+    assert "BEGIN CERTIFICATE" in _ca(https_server).read_text()
+
+
+def test_health_answers_on_both_listeners(https_server: Server) -> None:
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(_ca(https_server)))
+    for url, kw in ((https_server.endpoint, {}), (https_server.https_endpoint, {"context": ctx})):
+        with urllib.request.urlopen(f"{url}/_skyhold/health", timeout=5, **kw) as resp:
+            assert json.loads(resp.read()) == {"status": "ready"}
+
+
+def test_caller_identity_over_https_with_the_cli_and_boto3(https_admin: AwsEnv) -> None:
+    who = https_admin.aws_json("sts", "get-caller-identity")
+    assert who["Arn"].endswith(":user/admin")
+    sts = https_admin.client("sts")
+    assert sts.meta.endpoint_url.startswith("https://")
+    assert sts.get_caller_identity()["Arn"] == who["Arn"]
+
+
+def test_deny_insecure_transport_refuses_http_and_allows_https(https_server: Server, https_admin: AwsEnv) -> None:
+    s3 = https_admin.client("s3", region_name="us-east-1")
+    bucket = f"tls-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"over tls")
+    s3.put_bucket_policy(Bucket=bucket, Policy=_deny_insecure(bucket))
+
+    plain = _over(https_admin, https_server.endpoint, "s3")
+    code, _, status = aws_error(lambda: plain.list_objects_v2(Bucket=bucket))
+    assert (code, status) == ("AccessDenied", 403)
+    code, _, status = aws_error(lambda: plain.get_object(Bucket=bucket, Key="k"))
+    assert (code, status) == ("AccessDenied", 403)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"over tls"
+
+    # The aws CLI alike: its profile's endpoint (HTTPS) is allowed, plain HTTP denied.
+    ok = https_admin.aws("s3api", "list-objects-v2", "--bucket", bucket)
+    assert ok.returncode == 0 and '"k"' in ok.stdout, ok.stderr
+    denied = https_admin.aws("s3api", "list-objects-v2", "--bucket", bucket, "--endpoint-url", https_server.endpoint)
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr, denied.stderr
+
+    # What the request's own scheme and host give back (Location) stays on HTTPS.
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=1, Body=b"x")["ETag"]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=upload,
+                                        MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})
+    assert done["Location"].startswith(f"{https_server.https_endpoint}/{bucket}/")
+
+
+def test_presigned_urls_over_https_work_with_curl(https_server: Server, https_admin: AwsEnv) -> None:
+    s3 = https_admin.client("s3", region_name="us-east-1")
+    bucket = f"tls-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"presigned over tls")
+    s3.put_bucket_policy(Bucket=bucket, Policy=_deny_insecure(bucket))
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "doc.txt"}, ExpiresIn=300)
+    assert url.startswith("https://")
+    got = subprocess.run(["curl", "-sS", "--fail", "--cacert", str(_ca(https_server)), url],
+                         capture_output=True, timeout=30)
+    assert got.returncode == 0 and got.stdout == b"presigned over tls", got.stderr
+    # Without Skyhold's CA curl refuses the certificate (exit 60: peer certificate cannot be authenticated).
+    untrusted = subprocess.run(["curl", "-sS", url], capture_output=True, timeout=30)
+    assert untrusted.returncode == 60, untrusted.stderr
+    # The same presigned request over plain HTTP is refused by the bucket policy.
+    plain = _over(https_admin, https_server.endpoint, "s3")
+    http_url = plain.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "doc.txt"}, ExpiresIn=300)
+    refused = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", http_url],
+                             capture_output=True, text=True, timeout=30)
+    assert refused.stdout == "403"
+
+
+def test_an_unknown_ca_is_refused(https_server: Server, https_admin: AwsEnv, tmp_path: Path) -> None:
+    other_ca = tls.ca_path(tmp_path / "elsewhere")  # a CA that did not sign Skyhold's certificate
+    key = https_admin.credentials()
+    client = boto3.client("sts", endpoint_url=https_server.https_endpoint, region_name="us-east-1",
+                          aws_access_key_id=key.access_key, aws_secret_access_key=key.secret_key,
+                          aws_session_token=key.token, verify=str(other_ca),
+                          config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        client.get_caller_identity()
+    out = https_admin.aws("sts", "get-caller-identity", "--ca-bundle", str(other_ca))
+    assert out.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in out.stderr, out.stderr
+
+
+def test_reconfiguring_for_http_drops_the_ca_bundle(https_server: Server, tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    out = https_server.cli("configure", "--static-keys", "--endpoint", https_server.https_endpoint, env=env)
+    assert out.returncode == 0, out.stderr
+    https_profile = AwsEnv(env=env, profile="skyhold", endpoint=https_server.https_endpoint)
+    assert https_profile.client("sts").get_caller_identity()["Arn"].endswith(":user/admin")
+    out = https_server.cli("configure", "--static-keys", "--endpoint", https_server.endpoint, env=env)
+    assert out.returncode == 0, out.stderr
+    parser = configparser.RawConfigParser()
+    parser.read(env["AWS_CONFIG_FILE"])
+    assert parser["profile skyhold"]["endpoint_url"] == https_server.endpoint
+    assert "ca_bundle" not in parser["profile skyhold"]
+
+
+def test_a_taken_https_port_stops_the_start(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        srv = Server(tmp_path / "data", free_port(), https_port=taken.getsockname()[1])
+        with pytest.raises(RuntimeError, match="cannot listen for HTTPS"):
+            srv.start()
+    assert srv.proc is not None and srv.proc.returncode not in (None, 0)
