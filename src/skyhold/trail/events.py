@@ -118,6 +118,10 @@ def _user_identity(who: p.Principal) -> dict[str, Any]:
             context["sessionIssuer"] = {"type": "Role", "principalId": role_id, "arn": session.get("role_arn", ""),
                                         "accountId": who.account, "userName": session.get("role_name", "")}
             context["webIdFederationData"] = {}
+        elif who.type == p.IAM_USER:
+            # GetSessionToken's session of a user: AWS writes both, empty (the IAMUser
+            # example of the CloudTrail userIdentity element).
+            context.update(sessionIssuer={}, webIdFederationData={})
         elif who.type == p.FEDERATED_USER and session.get("source_user"):
             issuer = arns.user(who.account, session["source_user"])
             context["sessionIssuer"] = {"type": "IAMUser", "arn": issuer, "accountId": who.account,

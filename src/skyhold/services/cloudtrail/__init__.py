@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from skyhold.services.cloudtrail import lookup, trails
+from skyhold.services.cloudtrail import lookup, trail_tags, trails
 from skyhold.services.cloudtrail.authz import AUTHZ
 from skyhold.services.cloudtrail.delivery import Deliverer
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Pipeline
 
-HANDLERS = {**lookup.HANDLERS, **trails.HANDLERS}
+HANDLERS = {**lookup.HANDLERS, **trails.HANDLERS, **trail_tags.HANDLERS}
 
 __all__ = ["AUTHZ", "HANDLERS", "on_shutdown", "on_startup"]
 

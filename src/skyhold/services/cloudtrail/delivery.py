@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock
 from skyhold import principal as p
 from skyhold.errors import AwsError
-from skyhold.services.cloudtrail import signing
+from skyhold.services.cloudtrail import advanced, selectors, signing
 from skyhold.services.cloudtrail.trails import TRAIL, cloudtrail_may_write, log_prefix, next_hour
 from skyhold.trail.events import EVENT
 from skyhold.wire.http import HttpRequest
@@ -58,18 +58,20 @@ def _data_arn(event: dict[str, Any]) -> str | None:
 
 
 def _selects_data(selector: dict[str, Any], event: dict[str, Any]) -> bool:
-    """An AWS::S3::Object data resource logs the objects whose ARN starts with one of
-    its Values: "arn:aws:s3" all of them, "arn:aws:s3:::bucket/" a bucket's,
-    "arn:aws:s3:::bucket/prefix" those under the prefix."""
+    """An AWS::S3::Object data resource logs the objects its Values cover
+    (selectors.selects_object)."""
     target = _data_arn(event)
     return target is not None and any(
-        resource.get("Type") == "AWS::S3::Object" and any(target.startswith(v) for v in resource.get("Values") or [])
+        resource.get("Type") == "AWS::S3::Object" and selectors.selects_object(resource.get("Values") or [], target)
         for resource in selector.get("DataResources") or [])
 
 
 def _wanted(trail: dict[str, Any], event: dict[str, Any]) -> bool:
     if not trail["IsMultiRegionTrail"] and event["awsRegion"] != trail["HomeRegion"]:
         return False
+    if "AdvancedEventSelectors" in trail:
+        return advanced.selects(trail["AdvancedEventSelectors"], event,
+                                None if event["managementEvent"] else _data_arn(event))
     for selector in trail["EventSelectors"]:
         rw = selector.get("ReadWriteType", "All")
         if rw != "All" and (rw == "ReadOnly") != bool(event["readOnly"]):

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from skyhold import clock
 from skyhold.errors import AwsError
 from skyhold.policy import Caller, PolicySet, RequestContext, evaluate
-from skyhold.services.cloudtrail import signing
+from skyhold.services.cloudtrail import advanced
+from skyhold.services.cloudtrail import selectors as event_selectors
+from skyhold.services.cloudtrail import signing, tags
 from skyhold.services.s3 import records as s3records
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ def locate(call: Call, name_or_arn: str) -> TrailRef:
     return TrailRef(found["account"], found["region"], found["name"])
 
 
-def _find(call: Call, name_or_arn: str, *, home_only: bool = False) -> tuple[dict[str, Any], int]:
+def find(call: Call, name_or_arn: str, *, home_only: bool = False) -> tuple[dict[str, Any], int]:
     """The trail and its version. A trail of another account is never visible (no
     organization trails); one of another region only as a multi-region trail's shadow,
     which only reads may use (`home_only`: InvalidHomeRegionException, as AWS)."""
@@ -142,6 +144,26 @@ def _view(trail: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_flags(trail: dict[str, Any]) -> None:
+    if trail["IsMultiRegionTrail"] and not trail["IncludeGlobalServiceEvents"]:
+        # AWS's message (as its users report it)
+        raise AwsError("InvalidParameterCombinationException", "Multi-Region trail must include global service "
+                       "events.")
+
+
+def _check_destination(call: Call, trail: dict[str, Any], key_ref: str | None) -> None:
+    """What CreateTrail and UpdateTrail check of where `trail` writes: its bucket exists
+    and lets CloudTrail write, and `key_ref` (a new KMS key) lets CloudTrail encrypt."""
+    bucket = trail["S3BucketName"]
+    if call.store.get(s3records.BUCKET, bucket) is None:
+        raise AwsError("S3BucketDoesNotExistException", f"S3 bucket {bucket} does not exist.")
+    if not cloudtrail_may_write(call.store, bucket, log_prefix(trail) + "CloudTrail/", trail):
+        raise AwsError("InsufficientS3BucketPolicyException", f"Incorrect S3 bucket policy is detected for bucket: "
+                       f"{bucket}")
+    if key_ref:
+        trail["KmsKeyId"] = _encryption_key(call, key_ref, trail)
+
+
 def create_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name, bucket = params["Name"], params["S3BucketName"]
     if not _NAME.match(name) or _ADJACENT.search(name) or _IP.match(name):
@@ -152,8 +174,6 @@ def create_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("TrailAlreadyExistsException",
                        f"Trail {trail_arn(call.region, call.principal.account, name)} already exists for customer: "
                        f"{call.principal.account}")
-    if call.store.get(s3records.BUCKET, bucket) is None:
-        raise AwsError("S3BucketDoesNotExistException", f"S3 bucket {bucket} does not exist.")
     trail = {
         "Name": name, "Account": call.principal.account, "S3BucketName": bucket,
         "S3KeyPrefix": params.get("S3KeyPrefix") or "", "IncludeGlobalServiceEvents":
@@ -163,15 +183,46 @@ def create_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         "IsOrganizationTrail": False, "HasInsightSelectors": False, "IsLogging": False,
         "EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": [],
                             "ExcludeManagementEventSources": []}],
-        "Tags": params.get("TagsList") or [],
+        "Tags": tags.checked(params.get("TagsList") or []),
     }
-    if not cloudtrail_may_write(call.store, bucket, log_prefix(trail) + "CloudTrail/", trail):
-        raise AwsError("InsufficientS3BucketPolicyException", f"Incorrect S3 bucket policy is detected for bucket: "
-                       f"{bucket}")
-    if params.get("KmsKeyId"):
-        trail["KmsKeyId"] = _encryption_key(call, params["KmsKeyId"], trail)
+    _check_flags(trail)
+    _check_destination(call, trail, params.get("KmsKeyId"))
     call.store.put(TRAIL, _key(call, name), trail, expect_version=0)
     return _view(trail)
+
+
+def update_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Changes what the request names, checked as CreateTrail checks it: the bucket (and
+    its policy, also when only the prefix moves), the KMS key ("" stops encrypting)."""
+    trail, version = find(call, params["Name"], home_only=True)
+    changes = {field: params[member] for member, field in _UPDATABLE.items() if params.get(member) is not None}
+    moved = any(field in changes for field in ("S3BucketName", "S3KeyPrefix"))
+    if not trail["LogFileValidationEnabled"] and changes.get("LogFileValidationEnabled") and trail["IsLogging"]:
+        _restart_digests(trail)
+    trail.update(changes)
+    _check_flags(trail)
+    key_ref = params.get("KmsKeyId")
+    if key_ref == "":
+        trail.pop("KmsKeyId", None)
+    if moved or key_ref:
+        _check_destination(call, trail, key_ref)
+    call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
+    return _view(trail)
+
+
+# UpdateTrail's members → the trail's fields
+_UPDATABLE = {"S3BucketName": "S3BucketName", "S3KeyPrefix": "S3KeyPrefix",
+              "IncludeGlobalServiceEvents": "IncludeGlobalServiceEvents", "IsMultiRegionTrail": "IsMultiRegionTrail",
+              "EnableLogFileValidation": "LogFileValidationEnabled"}
+
+
+def _restart_digests(trail: dict[str, Any]) -> None:
+    """Validation turned on while logging: the first digest covers what is delivered
+    from now on, as StartLogging's would."""
+    now = clock.now()
+    trail.update(DigestStart=clock.iso8601(now), NextDigestTime=clock.iso8601(next_hour(now)))
+    for state in (trail.get("Digests") or {}).values():
+        state.update(DigestStart=trail["DigestStart"], PendingLogs=[])
 
 
 def describe_trails(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +235,7 @@ def describe_trails(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, _ = _find(call, params["Name"])
+    trail, _ = find(call, params["Name"])
     return {"Trail": _view(trail)}
 
 
@@ -198,7 +249,7 @@ def _when(text: str | None) -> datetime | None:
 
 
 def get_trail_status(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, _ = _find(call, params["Name"])
+    trail, _ = find(call, params["Name"])
     out: dict[str, Any] = {"IsLogging": trail["IsLogging"]}
     for field in ("LatestDeliveryTime", "StartLoggingTime", "StopLoggingTime", "LatestDigestDeliveryTime"):
         if trail.get(field):
@@ -214,7 +265,7 @@ def next_hour(now: datetime) -> datetime:
 
 
 def start_logging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, version = _find(call, params["Name"], home_only=True)
+    trail, version = find(call, params["Name"], home_only=True)
     if not trail["IsLogging"]:
         now = clock.now()
         trail.update(IsLogging=True, StartLoggingTime=clock.iso8601(now), DigestStart=clock.iso8601(now),
@@ -234,36 +285,45 @@ def _ns_now() -> int:
 
 
 def stop_logging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, version = _find(call, params["Name"], home_only=True)
+    trail, version = find(call, params["Name"], home_only=True)
     trail.update(IsLogging=False, StopLoggingTime=clock.now_iso8601())
     call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
     return {}
 
 
 def delete_trail(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, version = _find(call, params["Name"], home_only=True)
+    trail, version = find(call, params["Name"], home_only=True)
     call.store.delete(TRAIL, _key(call, trail["Name"]), expect_version=version)
     return {}
 
 
 def put_event_selectors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, version = _find(call, params["TrailName"], home_only=True)
-    selectors = params.get("EventSelectors")
-    if not selectors or params.get("AdvancedEventSelectors"):
-        raise AwsError("InvalidEventSelectorsException", "Skyhold supports basic EventSelectors "
-                       "(ReadWriteType, IncludeManagementEvents, DataResources).")
-    for selector in selectors:
-        selector.setdefault("ReadWriteType", "All")
-        selector.setdefault("IncludeManagementEvents", True)
-        selector.setdefault("DataResources", [])
-    trail.update(EventSelectors=selectors, HasCustomEventSelectors=True)
+    trail, version = find(call, params["TrailName"], home_only=True)
+    basic, advanced_ = params.get("EventSelectors"), params.get("AdvancedEventSelectors")
+    if (basic is None) == (advanced_ is None):
+        # AWS: one or the other, never both. Wording guessed.
+        raise AwsError("InvalidEventSelectorsException", "You must specify either EventSelectors or "
+                       "AdvancedEventSelectors, but not both.")
+    if advanced_ is not None:
+        # advanced selectors replace the basic ones (and the other way round)
+        trail.pop("EventSelectors", None)
+        trail.update(AdvancedEventSelectors=advanced.checked(advanced_), HasCustomEventSelectors=True)
+    else:
+        trail.pop("AdvancedEventSelectors", None)
+        trail.update(EventSelectors=event_selectors.checked(basic or []), HasCustomEventSelectors=True)
     call.store.put(TRAIL, _key(call, trail["Name"]), trail, expect_version=version)
-    return {"TrailARN": trail["TrailARN"], "EventSelectors": selectors}
+    return _selectors_view(trail)
+
+
+def _selectors_view(trail: dict[str, Any]) -> dict[str, Any]:
+    if "AdvancedEventSelectors" in trail:
+        return {"TrailARN": trail["TrailARN"], "AdvancedEventSelectors": trail["AdvancedEventSelectors"]}
+    return {"TrailARN": trail["TrailARN"], "EventSelectors": trail["EventSelectors"]}
 
 
 def get_event_selectors(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    trail, _ = _find(call, params["TrailName"])
-    return {"TrailARN": trail["TrailARN"], "EventSelectors": trail["EventSelectors"]}
+    trail, _ = find(call, params["TrailName"])
+    return _selectors_view(trail)
 
 
 def list_public_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +336,7 @@ def list_public_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 HANDLERS = {
     "CreateTrail": create_trail,
+    "UpdateTrail": update_trail,
     "DescribeTrails": describe_trails,
     "GetTrail": get_trail,
     "ListTrails": list_trails,
