@@ -176,6 +176,31 @@ def new_bucket(s3: Any, prefix: str, versioning: str | None = None) -> str:
     return name
 
 
+def cloudtrail_bucket_policy(bucket: str, objects: str = "*", *, acl_check: bool = True) -> str:
+    """AWS's documented bucket policy for CloudTrail delivery (AWSCloudTrailAclCheck and
+    AWSCloudTrailWrite) on `bucket`, writing to keys matching `objects`; `acl_check`
+    False leaves the GetBucketAcl statement out."""
+    statements = [
+        {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+         "Action": "s3:GetBucketAcl", "Resource": f"arn:aws:s3:::{bucket}"},
+        {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/{objects}",
+         "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements if acl_check else statements[1:]})
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """The first truthy value `predicate` returns, polled every half second (background
+    work such as CloudTrail delivery); AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError("timed out")
+
+
 def aws_error(call: Callable[[], Any]) -> tuple[str, str, int]:
     """(code, message, HTTP status) of the error `call` must end in."""
     try:

@@ -6,31 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import time
 
 import pytest
 
-from .conftest import AwsEnv, Server, free_port, static_admin
+from .conftest import AwsEnv, Server, free_port, static_admin, wait_for, cloudtrail_bucket_policy
 
 
-def _bucket_policy(bucket: str, account: str) -> str:
-    # AWS's documented bucket policy for CloudTrail delivery
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "s3:GetBucketAcl", "Resource": f"arn:aws:s3:::{bucket}"},
-        {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*",
-         "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]})
 
 
-def _wait_for(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +52,7 @@ def test_delivery_and_validate_logs(trail_env: dict) -> None:
     account = admin.client("sts").get_caller_identity()["Account"]
     s3 = admin.client("s3")
     s3.create_bucket(Bucket="audit-logs")
-    s3.put_bucket_policy(Bucket="audit-logs", Policy=_bucket_policy("audit-logs", account))
+    s3.put_bucket_policy(Bucket="audit-logs", Policy=cloudtrail_bucket_policy("audit-logs", f"AWSLogs/{account}/*"))
     trail = admin.aws_json("cloudtrail", "create-trail", "--name", "main", "--s3-bucket-name", "audit-logs",
                            "--enable-log-file-validation")
     assert admin.aws("cloudtrail", "start-logging", "--name", "main").returncode == 0
@@ -86,7 +69,7 @@ def test_delivery_and_validate_logs(trail_env: dict) -> None:
             s3.get_object(Bucket="audit-logs", Key=k)["Body"].read()))["Records"]]
 
     # a log file every few seconds; the calls above land in the first one or two
-    _wait_for(lambda: "CreateUser" in {r["eventName"] for r in delivered()})
+    wait_for(lambda: "CreateUser" in {r["eventName"] for r in delivered()})
     keys = log_files()
     assert keys[0].startswith(f"AWSLogs/{account}/CloudTrail/us-east-1/") and keys[0].endswith(".json.gz")
     created = [r for r in delivered() if r["eventName"] == "CreateUser"][0]
@@ -99,7 +82,7 @@ def test_delivery_and_validate_logs(trail_env: dict) -> None:
         listed = s3.list_objects_v2(Bucket="audit-logs", Prefix=f"AWSLogs/{account}/CloudTrail-Digest/")
         return [o["Key"] for o in listed.get("Contents", [])]
 
-    _wait_for(digests)
+    wait_for(digests)
     end = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def validate() -> str:

@@ -8,35 +8,17 @@ import datetime as dt
 import gzip
 import json
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
-from .conftest import AwsEnv, aws_error, own_server
+from .conftest import AwsEnv, aws_error, own_server, wait_for, cloudtrail_bucket_policy
 
 REGION = "us-east-1"
 BUCKET = "ct-kms-logs"
 TRAIL = "ct-kms-trail"
 
 
-def _wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError("timed out")
 
 
-def _bucket_policy(account: str) -> str:
-    # AWS's documented bucket policy for CloudTrail delivery
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "s3:GetBucketAcl", "Resource": f"arn:aws:s3:::{BUCKET}"},
-        {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{BUCKET}/AWSLogs/{account}/*",
-         "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]})
 
 
 def _key_policy(account: str, trail_arn: str, decrypter_arn: str) -> str:
@@ -64,7 +46,7 @@ def test_kms_trail_files_need_kms_decrypt_and_still_validate(tmp_path: Any) -> N
         account = admin.client("sts").get_caller_identity()["Account"]
         s3 = admin.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_policy(Bucket=BUCKET, Policy=_bucket_policy(account))
+        s3.put_bucket_policy(Bucket=BUCKET, Policy=cloudtrail_bucket_policy(BUCKET, f"AWSLogs/{account}/*"))
         trail_arn = f"arn:aws:cloudtrail:{REGION}:{account}:trail/{TRAIL}"
         iam = admin.client("iam")
         # three readers: S3 only; S3 plus kms:Decrypt for this trail's files; S3 only, but named in the key policy
@@ -90,7 +72,7 @@ def test_kms_trail_files_need_kms_decrypt_and_still_validate(tmp_path: Any) -> N
             listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"AWSLogs/{account}/{kind}/")
             return [o["Key"] for o in listed.get("Contents", [])]
 
-        log_key = _wait_for(lambda: objects("CloudTrail"))[0]
+        log_key = wait_for(lambda: objects("CloudTrail"))[0]
         head = s3.head_object(Bucket=BUCKET, Key=log_key)
         assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_arn)
         assert ct.get_trail_status(Name=TRAIL).get("LatestDeliveryError") is None
@@ -109,7 +91,7 @@ def test_kms_trail_files_need_kms_decrypt_and_still_validate(tmp_path: Any) -> N
         assert admin.client_for(named, "s3").get_object(Bucket=BUCKET, Key=log_key)["Body"].read() == body
 
         assert srv.cli("clock", "advance", "1h", "--endpoint", srv.endpoint).returncode == 0
-        digest_key = _wait_for(lambda: objects("CloudTrail-Digest"))[0]
+        digest_key = wait_for(lambda: objects("CloudTrail-Digest"))[0]
         assert s3.head_object(Bucket=BUCKET, Key=digest_key)["SSEKMSKeyId"] == key_arn
         code, _, _ = aws_error(
             lambda: admin.client_for(s3_only, "s3").get_object(Bucket=BUCKET, Key=digest_key)["Body"].read())

@@ -9,14 +9,13 @@ import datetime as dt
 import gzip
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from .conftest import AwsEnv, aws_error, new_bucket, own_server
+from .conftest import AwsEnv, aws_error, new_bucket, own_server, wait_for, cloudtrail_bucket_policy
 
 REGION = "us-east-1"
 
@@ -25,25 +24,8 @@ def _unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def _policy(bucket: str, account: str, *, acl_check: bool = True, logs: str = "") -> str:
-    # AWS's documented bucket policy for CloudTrail delivery (both statements unless told)
-    statements = [
-        {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "s3:GetBucketAcl", "Resource": f"arn:aws:s3:::{bucket}"},
-        {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "s3:PutObject", "Resource": logs or f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*",
-         "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements if acl_check else statements[1:]})
 
 
-def _wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +38,7 @@ def log_bucket(admin: AwsEnv, account: str) -> str:
     s3 = admin.client("s3", region_name=REGION)
     name = new_bucket(s3, "ct12-logs")
     # each trail writes under a key prefix of its own
-    s3.put_bucket_policy(Bucket=name, Policy=_policy(name, account, logs=f"arn:aws:s3:::{name}/*"))
+    s3.put_bucket_policy(Bucket=name, Policy=cloudtrail_bucket_policy(name))
     return name
 
 
@@ -135,7 +117,7 @@ def test_write_only_trail_skips_assume_role(admin: AwsEnv, account: str, log_buc
     admin.client("sts").assume_role(RoleArn=_role(admin, account), RoleSessionName=session)
     marker = _unique("wo-user")
     admin.client("iam").create_user(UserName=marker)
-    records = _wait_for(lambda: (found := _records(admin, log_bucket, prefix + "/")) and any(
+    records = wait_for(lambda: (found := _records(admin, log_bucket, prefix + "/")) and any(
         r["eventName"] == "CreateUser" and r["requestParameters"]["userName"] == marker for r in found) and found)
     assert not [r for r in records if r["eventName"] == "AssumeRole"
                 and r["requestParameters"]["roleSessionName"] == session]
@@ -172,7 +154,7 @@ def test_multi_region_trail_writes_one_file_per_region(admin: AwsEnv, account: s
         regions = {r["awsRegion"] for records in files.values() for r in records if r["eventName"] == "ListKeys"}
         return files if {"us-west-2", REGION} <= regions else None
 
-    files = _wait_for(both)
+    files = wait_for(both)
     assert files
     for key, records in files.items():
         folder = re.search(rf"/AWSLogs/{account}/CloudTrail/([a-z0-9-]+)/\d{{4}}/\d\d/\d\d/"
@@ -186,7 +168,7 @@ def test_multi_region_digests_validate_per_region(tmp_path: Any) -> None:
         account = admin.client("sts").get_caller_identity()["Account"]
         s3 = admin.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="mr-digests")
-        s3.put_bucket_policy(Bucket="mr-digests", Policy=_policy("mr-digests", account))
+        s3.put_bucket_policy(Bucket="mr-digests", Policy=cloudtrail_bucket_policy("mr-digests", f"AWSLogs/{account}/*"))
         ct = admin.client("cloudtrail", region_name=REGION)
         arn = ct.create_trail(Name="mr-trail", S3BucketName="mr-digests", IsMultiRegionTrail=True,
                               EnableLogFileValidation=True)["TrailARN"]
@@ -199,14 +181,14 @@ def test_multi_region_digests_validate_per_region(tmp_path: Any) -> None:
             listed = s3.list_objects_v2(Bucket="mr-digests", Prefix=f"AWSLogs/{account}/CloudTrail/{region}/")
             return [o["Key"] for o in listed.get("Contents", [])]
 
-        _wait_for(lambda: logs("us-west-2") and logs(REGION))
+        wait_for(lambda: logs("us-west-2") and logs(REGION))
         assert srv.cli("clock", "advance", "1h", "--endpoint", srv.endpoint).returncode == 0
 
         def digests(region: str) -> list[str]:
             listed = s3.list_objects_v2(Bucket="mr-digests", Prefix=f"AWSLogs/{account}/CloudTrail-Digest/{region}/")
             return [o["Key"] for o in listed.get("Contents", [])]
 
-        _wait_for(lambda: digests("us-west-2") and digests(REGION))
+        wait_for(lambda: digests("us-west-2") and digests(REGION))
         assert re.search(rf"/{account}_CloudTrail-Digest_us-west-2_mr-trail_{REGION}_\d{{8}}T\d{{6}}Z\.json\.gz$",
                          digests("us-west-2")[0])
         end = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -246,7 +228,7 @@ def test_data_selectors_match_values_by_prefix(admin: AwsEnv, log_bucket: str, t
                  for r in _records(admin, log_bucket, prefix + "/") if r["eventCategory"] == "Data"}
         return found if ("PutObject", watched, marker) in found else None
 
-    found = _wait_for(seen)
+    found = wait_for(seen)
     assert found == {("PutObject", watched, "a.txt"), ("GetObject", watched, "a.txt"),
                      ("PutObject", unwatched, "writes/w.txt"), ("PutObject", partly, "logs/in.txt"),
                      ("PutObject", watched, marker)}
@@ -292,7 +274,7 @@ def test_kms_key_needs_cloudtrail_in_its_policy(admin: AwsEnv, account: str, log
 def test_bucket_policy_without_acl_check_is_refused(admin: AwsEnv, account: str) -> None:
     s3 = admin.client("s3", region_name=REGION)
     bucket = new_bucket(s3, "ct12-noacl")
-    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(bucket, account, acl_check=False))
+    s3.put_bucket_policy(Bucket=bucket, Policy=cloudtrail_bucket_policy(bucket, f"AWSLogs/{account}/*", acl_check=False))
     ct = admin.client("cloudtrail", region_name=REGION)
     name = _unique("ct12-noacl")
     code, message, status = aws_error(lambda: ct.create_trail(Name=name, S3BucketName=bucket))
@@ -300,6 +282,6 @@ def test_bucket_policy_without_acl_check_is_refused(admin: AwsEnv, account: str)
     assert message == f"Incorrect S3 bucket policy is detected for bucket: {bucket}"
     assert name not in {t["Name"] for t in ct.describe_trails()["trailList"]}
     # with AWS's AWSCloudTrailAclCheck statement added, the same bucket is accepted
-    s3.put_bucket_policy(Bucket=bucket, Policy=_policy(bucket, account))
+    s3.put_bucket_policy(Bucket=bucket, Policy=cloudtrail_bucket_policy(bucket, f"AWSLogs/{account}/*"))
     ct.create_trail(Name=name, S3BucketName=bucket)
     ct.delete_trail(Name=name)
