@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import urllib.error
 import urllib.request
 from typing import Any
@@ -27,7 +28,8 @@ def parse_duration(text: str) -> float:
 
 
 def call(endpoint: str, key: str, secret: str, method: str, path: str, payload: dict[str, Any] | None = None,
-         token: str | None = None) -> dict[str, Any]:
+         token: str | None = None, cafile: str | None = None) -> dict[str, Any]:
+    """`cafile`: the CA to trust for an https endpoint (Skyhold's own, tls.ca_path)."""
     url = endpoint.rstrip("/") + path
     body = json.dumps(payload).encode() if payload is not None else b""
     req = botocore.awsrequest.AWSRequest(method=method, url=url, data=body,
@@ -37,7 +39,8 @@ def call(endpoint: str, key: str, secret: str, method: str, path: str, payload: 
     prepared = req.prepare()
     http = urllib.request.Request(url, data=body or None, method=method, headers=dict(prepared.headers))
     try:
-        with urllib.request.urlopen(http, timeout=30) as resp:
+        context = ssl.create_default_context(cafile=cafile) if cafile else None
+        with urllib.request.urlopen(http, timeout=30, context=context) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as err:
         raise _error(err.code, err.read(), str(err)) from None

@@ -262,13 +262,16 @@ def _clock(args: Any) -> int:
     if isinstance(found, int):
         return found
     _, key = found
+    endpoint = _endpoint(args)
+    cafile = _ca_bundle(args, endpoint)  # an https endpoint: trust Skyhold's own CA
     try:
         if args.action == "show":
-            state = call(_endpoint(args), key["AccessKeyId"], key["SecretAccessKey"], "GET", "/_skyhold/clock")
+            state = call(endpoint, key["AccessKeyId"], key["SecretAccessKey"], "GET", "/_skyhold/clock",
+                         cafile=cafile)
         else:
             payload = {"reset": True} if args.action == "reset" else {"advance_seconds": parse_duration(args.amount)}
-            state = call(_endpoint(args), key["AccessKeyId"], key["SecretAccessKey"], "POST", "/_skyhold/clock",
-                         payload)
+            state = call(endpoint, key["AccessKeyId"], key["SecretAccessKey"], "POST", "/_skyhold/clock",
+                         payload, cafile=cafile)
     except ValueError as err:
         print(f"skyhold: {err}", file=sys.stderr)
         return 2

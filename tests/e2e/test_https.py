@@ -83,6 +83,12 @@ def test_health_answers_on_both_listeners(https_server: Server) -> None:
             assert json.loads(resp.read()) == {"status": "ready"}
 
 
+def test_the_clock_command_reaches_the_https_listener(https_server: Server) -> None:
+    out = https_server.cli("clock", "show", "--endpoint", https_server.https_endpoint)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Skyhold's time: ")
+
+
 def test_caller_identity_over_https_with_the_cli_and_boto3(https_admin: AwsEnv) -> None:
     who = https_admin.aws_json("sts", "get-caller-identity")
     assert who["Arn"].endswith(":user/admin")
