@@ -123,3 +123,25 @@ class HttpProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         self.transport.release()
         super().on_response_complete()
+
+
+TLS_SCOPE_KEY = "skyhold.tls"  # the connection's TLS details, for CloudTrail's tlsDetails
+
+
+class TlsHttpProtocol(HttpProtocol):
+    """The HTTPS listener's protocol: each request's scope also carries its connection's
+    TLS version and cipher suite (OpenSSL's names, as CloudTrail writes them)."""
+
+    _tls: dict[str, str] | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            cipher = ssl_object.cipher()
+            self._tls = {"tlsVersion": ssl_object.version() or "", "cipherSuite": cipher[0] if cipher else ""}
+        super().connection_made(transport)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._tls is not None:
+            self.scope[TLS_SCOPE_KEY] = self._tls  # type: ignore[literal-required]

@@ -83,6 +83,8 @@ def _make_server(server_config: Any, host: str, https: tuple[int, ssl.SSLContext
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
+    from skyhold.http_protocol import TlsHttpProtocol
+
     class _Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
@@ -95,7 +97,7 @@ def _make_server(server_config: Any, host: str, https: tuple[int, ssl.SSLContext
                 # What uvicorn's startup makes for its own listener: the same protocol,
                 # state and app. The scope's scheme is "https" on this one (uvicorn
                 # reads it from the transport), so aws:SecureTransport is true.
-                return cfg.http_protocol_class(config=cfg, server_state=self.server_state,  # type: ignore[call-arg]
+                return TlsHttpProtocol(config=cfg, server_state=self.server_state,  # type: ignore[call-arg]
                                                app_state=self.lifespan.state, _loop=_loop)
 
             try:

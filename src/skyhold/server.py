@@ -15,6 +15,7 @@ from typing import Any
 
 from skyhold import request_log
 from skyhold.errors import AwsError
+from skyhold.http_protocol import TLS_SCOPE_KEY
 from skyhold.pipeline import Pipeline
 from skyhold.services.registry import load_lifecycle
 from skyhold.wire.http import HttpRequest
@@ -159,6 +160,7 @@ class App:
             body=None,
             source_ip=client[0] if client else "127.0.0.1",
             scheme=scope.get("scheme", "http"),
+            tls=scope.get(TLS_SCOPE_KEY),
         )
         response = await self.pipeline.handle(req, AsgiBody(receive))
         names, values = zip(*response.headers) if response.headers else ((), ())

@@ -183,3 +183,26 @@ def test_a_taken_https_port_stops_the_start(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="cannot listen for HTTPS"):
             srv.start()
     assert srv.proc is not None and srv.proc.returncode not in (None, 0)
+
+
+def test_cloudtrail_records_tls_details_for_calls_over_https(https_server: Server, https_admin: AwsEnv) -> None:
+    """tlsDetails (TLS version, cipher suite, the Host the client sent) on events of calls
+    made over TLS, as CloudTrail writes them; none on plain HTTP calls."""
+    import time
+
+    bucket = f"tlsd-{uuid.uuid4().hex[:8]}"
+    https_admin.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    _over(https_admin, https_server.endpoint, "s3").head_bucket(Bucket=bucket)  # the same caller over HTTP
+    trail = https_admin.client("cloudtrail")
+    deadline = time.monotonic() + 20
+    events: dict[str, Any] = {}
+    while {"CreateBucket", "HeadBucket"} - events.keys() and time.monotonic() < deadline:
+        for name in ("CreateBucket", "HeadBucket"):
+            found = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])
+            events.update({name: event for e in found["Events"]
+                           if (event := json.loads(e["CloudTrailEvent"]))["requestParameters"]["bucketName"] == bucket})
+        time.sleep(0.2)
+    details = events["CreateBucket"]["tlsDetails"]
+    assert details["tlsVersion"] in ("TLSv1.2", "TLSv1.3") and details["cipherSuite"]
+    assert details["clientProvidedHostHeader"] == f"127.0.0.1:{https_server.https_port}"
+    assert "tlsDetails" not in events["HeadBucket"]

@@ -69,6 +69,7 @@ class Audit:
             resources=resources,
             host=request.headers.get("host", "") if s3 else "",
             additional=events.s3_additional(call.operation, request.headers, request.query, result) if s3 else None,
+            tls=events.tls_details(request.tls, request.headers.get("host", "")) if request.tls else None,
         )
         durable = committed or failure is not None or not events.is_read_only(call.operation)
         await self.recorder.record(line, durable=durable)

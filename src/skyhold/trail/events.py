@@ -210,10 +210,12 @@ def call_line(
     resources: list[dict[str, str]],
     host: str = "",
     additional: dict[str, Any] | None = None,
+    tls: dict[str, str] | None = None,
 ) -> bytes:
     """One call, as the server hands it to the writer: one event per key (an account
     that receives it, "<account>/<id>"). Redacted here: secrets never leave the server.
-    `host`: the request's Host (S3 records it); `additional`: additionalEventData."""
+    `host`: the request's Host (S3 records it); `additional`: additionalEventData;
+    `tls`: tlsDetails (calls over HTTPS)."""
     read_only = _facts(service, operation)[0]
     parameters = wire_json(params, redact.request_rules(service, operation)) if params else None
     if service == "s3":
@@ -240,8 +242,15 @@ def call_line(
         resources,
         failure.explanation if failure is not None else None,
         additional,
+        tls,
     )
     return CALL + jsontext.dumps(record) + b"\n"
+
+
+def tls_details(tls: dict[str, str], host: str) -> dict[str, str]:
+    """CloudTrail's tlsDetails of a call over HTTPS: the connection's TLS version and
+    cipher suite, and the Host header the client sent."""
+    return {**tls, "clientProvidedHostHeader": host}
 
 
 def _error_code(service: str, failure: AwsError) -> str:
@@ -287,10 +296,9 @@ def journal_lines(line: bytes) -> bytes:
     """A call line (without its CALL mark) → its events and its request row, as journal
     lines (in the writer)."""
     fields = jsontext.loads(line)
-    if len(fields) == 15:  # a line journaled by a Skyhold before additionalEventData
-        fields.append(None)
+    fields += [None] * (17 - len(fields))  # lines from before additionalEventData (15) and tlsDetails (16)
     (time, identity, service, operation, region, source_ip, user_agent, request_id, parameters, elements,
-     error_code, error_message, keys, resources, explain, additional) = fields
+     error_code, error_message, keys, resources, explain, additional, tls) = fields
     read_only, kind, source = _facts(service, operation)
     if service == "s3":
         user_agent = f"[{user_agent}]"  # S3's records bracket the user agent
@@ -329,6 +337,8 @@ def journal_lines(line: bytes) -> bytes:
         if shared:
             event["sharedEventID"] = shared
         event["eventCategory"] = kind
+        if tls:
+            event["tlsDetails"] = tls
         out.append(journal.encode(EVENT, key, {"event": event, "explain": explain}))
     out.append(journal.encode(REQUEST, request_id, {"events": keys}))
     return b"".join(out)

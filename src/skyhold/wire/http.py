@@ -20,6 +20,8 @@ class HttpRequest:
     body: bytes | None = b""
     source_ip: str = "127.0.0.1"
     scheme: str = "http"
+    # Over HTTPS: {"tlsVersion", "cipherSuite"} of the connection (CloudTrail's tlsDetails).
+    tls: dict[str, str] | None = None
 
 
 @dataclass

@@ -86,8 +86,9 @@ def test_a_call_line_journaled_before_additional_event_data_still_expands() -> N
                             source_ip="10.0.0.1", user_agent="aws-cli", request_id="req-2", params={}, result={},
                             failure=None, keys=["111111111111/001"], resources=[])
     fields = jsontext.loads(line[1:])
-    assert len(fields) == 16
-    old = jsontext.dumps(fields[:15])
-    rows = [text.split(b"\t") for text in events.journal_lines(old).splitlines()]
-    event = jsontext.loads(rows[0][2])["event"]
-    assert event["eventName"] == "GetCallerIdentity" and "additionalEventData" not in event
+    assert len(fields) == 17
+    for older in (15, 16):  # before additionalEventData, before tlsDetails
+        rows = [text.split(b"\t") for text in events.journal_lines(jsontext.dumps(fields[:older])).splitlines()]
+        event = jsontext.loads(rows[0][2])["event"]
+        assert event["eventName"] == "GetCallerIdentity" and "additionalEventData" not in event
+        assert "tlsDetails" not in event
