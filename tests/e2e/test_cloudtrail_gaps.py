@@ -90,9 +90,10 @@ def test_selector_counts_types_and_combinations(admin: AwsEnv, trail: Callable[.
     code, message, _ = aws_error(lambda: ct.put_event_selectors(TrailName=name, EventSelectors=many))
     assert (code, message) == ("InvalidEventSelectorsException",
                                "Specify a valid number of DataResources.Values (0 to 250) for all your selectors.")
-    assert aws_error(lambda: ct.put_event_selectors(
-        TrailName=name, EventSelectors=_selectors("arn:aws:sqs", kind="AWS::SQS::Queue")))[0] == \
-        "InvalidEventSelectorsException"
+    code, message, _ = aws_error(lambda: ct.put_event_selectors(
+        TrailName=name, EventSelectors=_selectors("arn:aws:sqs", kind="AWS::SQS::Queue")))
+    assert (code, message) == ("InvalidEventSelectorsException", "Value AWS::SQS::Queue for DataResources.Type is "
+                               "invalid.")
     code, message, _ = aws_error(lambda: ct.put_event_selectors(
         TrailName=name, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}]))
     assert (code, message) == ("InvalidEventSelectorsException", "Invalid combination of parameters in "

@@ -75,6 +75,12 @@ def test_network_interface_ids_are_checked_and_not_mixed_with_instance_level_one
     code, message, _ = aws_error(_run(ec2, NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet,
                                                                  "Groups": ["sg-0000000000deadbee"]}]))
     assert (code, message) == ("InvalidGroup.NotFound", "The security group 'sg-0000000000deadbee' does not exist")
+    # AWS's words, as its users quote them
+    assert aws_error(_run(ec2, NetworkInterfaces=[{"NetworkInterfaceId": "eni-0000000000deadbee", "DeviceIndex": 0}])
+                     ) == ("InvalidNetworkInterfaceID.NotFound",
+                           "The networkInterface ID 'eni-0000000000deadbee' does not exist", 400)
+    assert aws_error(_run(ec2, NetworkInterfaces=[{"SubnetId": subnet}])) == (
+        "InvalidParameterValue", "Each network interface requires a device index.", 400)
     assert aws_error(_run(ec2, SubnetId=subnet, NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet}])) == (
         "InvalidParameterCombination",
         "Network interfaces and an instance-level subnet ID may not be specified on the same request", 400)

@@ -59,7 +59,8 @@ def checked(selectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for resource in selector["DataResources"]:
             kind = resource.get("Type")
             if kind not in _VALUES:
-                # Wording guessed, after the Values message.
+                # AWS's first sentence, as user reports quote it; AWS then lists its own
+                # valid types, many more than the three Skyhold records.
                 raise _refuse(f"Value {kind} for DataResources.Type is invalid.")
             for value in resource.get("Values") or []:
                 if not _value_ok(kind, value):

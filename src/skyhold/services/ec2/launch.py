@@ -53,8 +53,10 @@ def _primary_interface(params: dict[str, Any]) -> dict[str, Any]:
     if interface.get("DeviceIndex") not in (0, None) or interface.get("NetworkCardIndex") not in (0, None):
         raise _unsupported("a network interface at a DeviceIndex or NetworkCardIndex other than 0")
     if interface.get("DeviceIndex") is None:
+        # AWS's message, as its users quote it (hashicorp/packer #2242, chef/knife-ec2 #601)
         raise AwsError("InvalidParameterValue", "Each network interface requires a device index.")
     if interface.get("NetworkInterfaceId"):  # Skyhold has no interfaces apart from instances' own
+        # AWS's message, as its users quote it from RunInstances (a Terraform "creating EC2 Instance" error)
         raise AwsError("InvalidNetworkInterfaceID.NotFound",
                        f"The networkInterface ID '{interface['NetworkInterfaceId']}' does not exist")
     extra = sorted(k for k, v in interface.items() if k not in _INTERFACE_OPTIONS and v not in (None, [], ""))

@@ -23,7 +23,7 @@ DEFAULT_KEY = "aws:s3:arn"
 
 
 def _malformed(text: str) -> Exception:
-    # Wording guessed after S3's x-amz-tagging refusal and the model's description of the value.
+    # AWS's message, as an S3 response quoted in HADOOP-19197 ("... (Service: S3, Status Code: 400, ...)").
     return errors.invalid_argument(f"The header '{HEADER}' shall be Base64-encoded UTF-8 string holding JSON which "
                                    "represents a string-string map", HEADER, text)
 
@@ -53,9 +53,13 @@ def requested(params: dict[str, Any], sse: dict[str, Any], default_arn: str) -> 
     pairs = parse(text)
     given = pairs.pop(DEFAULT_KEY, None)
     if given is not None and given != default_arn:
-        # Behaviour and wording guessed: S3 documents aws:s3:arn as its own pair.
-        raise errors.invalid_argument(f"The encryption context key '{DEFAULT_KEY}' must name the "
-                                      f"{'bucket' if sse.get('bk') else 'object'} ARN", HEADER, text)
+        if not sse.get("bk"):
+            # AWS's message, as S3 answered a bucket ARN given for an object (thanos-io/thanos #4138).
+            raise errors.invalid_argument(f"The context value for '{DEFAULT_KEY}' shall be equal to object's ARN",
+                                          HEADER, text)
+        # With an S3 Bucket Key (the pair is the bucket's ARN): AWS's wording unknown, guessed.
+        raise errors.invalid_argument(f"The encryption context key '{DEFAULT_KEY}' must name the bucket ARN",
+                                      HEADER, text)
     return pairs
 
 

@@ -163,6 +163,8 @@ def _tier(asked: str | None, current: str | None, size: int) -> str:
     if tier == "Intelligent-Tiering":
         tier = "Advanced" if size > _LIMITS["Standard"] or current == "Advanced" else "Standard"
     if tier == "Standard" and current == "Advanced":
+        # AWS's message, as a CloudFormation status reason quotes it in full (terraform-provider-aws
+        # quotes its first three sentences).
         raise AwsError("ValidationException", "This parameter uses the advanced-parameter tier. You can't downgrade a "
                        "parameter from the advanced-parameter tier to the standard-parameter tier. If necessary, you "
                        "can delete the advanced parameter and recreate it as a standard parameter. Be aware that "
@@ -172,6 +174,7 @@ def _tier(asked: str | None, current: str | None, size: int) -> str:
                        "characters. To create a larger parameter value, upgrade the parameter to use the "
                        "advanced-parameter tier.", 400)
     if size > _LIMITS["Advanced"]:
+        # AWS's message, as a failed Terraform apply quoted it (ejc3/fcvm's infrastructure code).
         raise AwsError("ValidationException", "The specified parameter value is too large. Advanced-tier parameters "
                        "support a maximum parameter value of 8192 characters.", 400)
     return tier
