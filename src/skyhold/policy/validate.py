@@ -82,12 +82,18 @@ def validate_policy(
         raise malformed(str(e)) from None
 
 
+def _not_json(token: str) -> Any:
+    """NaN and Infinity: Python's json reads them, but policies are JSON (RFC 7159),
+    which has no such values."""
+    raise ValueError(f"{token} is not JSON")
+
+
 def _validate(doc: Any, ptype: PolicyType) -> dict[str, Any]:
     if isinstance(doc, bytes):
         doc = doc.decode("utf-8", "replace")
     if isinstance(doc, str):
         try:
-            doc = json.loads(doc)
+            doc = json.loads(doc, parse_constant=_not_json)
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise _Malformed(SYNTAX) from None
     if not isinstance(doc, Mapping) or not _syntax_ok(doc):

@@ -130,6 +130,17 @@ def test_trust_policy_forbids_resource_and_needs_no_resource() -> None:
     assert message(TRUST_DOC, PolicyType.IDENTITY) == "Policy document should not specify a principal."
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_values_json_does_not_have_are_syntax_errors(constant: str) -> None:
+    """Python's json module reads NaN and Infinity; policies are JSON (RFC 7159)."""
+    text = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", '
+            '"Condition": {"NumericLessThan": {"s3:max-keys": %s}}}]}' % constant)
+    with pytest.raises(AwsError) as e:
+        validate_policy(text, PolicyType.IDENTITY)
+    assert (e.value.code, e.value.message) == ("MalformedPolicyDocument", "Syntax errors in policy.")
+    validate_policy(text.replace(constant, "10"), PolicyType.IDENTITY)  # the same policy with a number is fine
+
+
 def test_bad_principal_shape_is_a_syntax_error() -> None:
     bad = doc(stmt(Principal={"Users": "x"}))
     assert message(bad, PolicyType.RESOURCE) == "Syntax errors in policy."
