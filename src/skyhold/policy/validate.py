@@ -12,11 +12,11 @@ shared/conformance/policy-validation).
 from __future__ import annotations
 
 import enum
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from skyhold import client_json
 from skyhold.errors import AwsError
 from skyhold.policy.conditions import parse_operator
 from skyhold.policy.values import parse_date
@@ -82,18 +82,12 @@ def validate_policy(
         raise malformed(str(e)) from None
 
 
-def _not_json(token: str) -> Any:
-    """NaN and Infinity: Python's json reads them, but policies are JSON (RFC 7159),
-    which has no such values."""
-    raise ValueError(f"{token} is not JSON")
-
-
 def _validate(doc: Any, ptype: PolicyType) -> dict[str, Any]:
     if isinstance(doc, bytes):
         doc = doc.decode("utf-8", "replace")
     if isinstance(doc, str):
         try:
-            doc = json.loads(doc, parse_constant=_not_json)
+            doc = client_json.loads(doc)
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise _Malformed(SYNTAX) from None
     if not isinstance(doc, Mapping) or not _syntax_ok(doc):

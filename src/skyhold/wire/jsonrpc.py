@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from skyhold import constraints
+from skyhold import client_json, constraints
 from skyhold.errors import AwsError, validation_failed
 from skyhold.wire import jsoncodec
 from skyhold.wire.http import HttpRequest, HttpResponse
@@ -24,7 +24,7 @@ def read_json(body: bytes | None) -> Any:
     if not body:
         return {}
     try:
-        return json.loads(body)
+        return client_json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Malformed("body is not JSON") from exc
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
+from skyhold import client_json
 from skyhold.errors import AwsError
 from skyhold.wire import jsoncodec, scalars, xmlcodec
 from skyhold.wire.http import HttpRequest, HttpResponse
@@ -375,7 +376,7 @@ def _decode_doc(node: Node, body: bytes, s3: bool, path: str) -> Any:
     if s3:
         return xmlcodec.decode(node, xmlcodec.parse_document(body), path)
     try:
-        data = json.loads(body)
+        data = client_json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Malformed("body is not JSON") from exc
     return jsoncodec.decode(node, data, path)

@@ -96,9 +96,10 @@ def test_json_unknown_operation() -> None:
     assert _error("kms", _json("TrentService.Nope", b"{}")).code == "UnknownOperationException"
 
 
-@pytest.mark.parametrize("body", [b"{", b"\xff\xfe", b"[1,", b"not json"])
+@pytest.mark.parametrize("body", [b"{", b"\xff\xfe", b"[1,", b"not json", b'{"NumberOfBytes": NaN}',
+                                  b'{"NumberOfBytes": Infinity}'])
 def test_json_malformed_body(body: bytes) -> None:
-    assert _error("kms", _json("TrentService.DescribeKey", body)).code == "SerializationException"
+    assert _error("kms", _json("TrentService.GenerateRandom", body)).code == "SerializationException"
 
 
 @pytest.mark.parametrize(("body", "message"), [
