@@ -6,7 +6,8 @@ call IAM).
 An issued session is kept in the data dir (owner-only) and handed out again until it
 nears its expiry, as aws-vault keeps sessions: every `aws` command runs the credential
 process anew, and each MFA code can be used only once. A lock makes concurrent
-commands share one issue.
+commands share one issue. A kept session is handed out only for the duration it was
+issued for: asking for another duration issues a new session.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ FOLDER = "cli-sessions"  # in the data dir
 # a cached session with less left than this would be asked for again at once.
 REUSE_MARGIN_SECONDS = 15 * 60
 _MFA_REFUSED = "MultiFactorAuthentication failed"
+# GetSessionToken's DurationSeconds range (an IAM user's session: 15 minutes to 36 hours).
+MIN_DURATION, MAX_DURATION = 900, 129600
+_DURATION = "SkyholdDurationSeconds"  # in the kept file only: which --duration it answers
+
+
+class SessionError(Exception):
+    """Skyhold could not be reached or refused the session; str() is the CLI's one line."""
 
 
 def admin_credentials(
@@ -45,10 +53,11 @@ def admin_credentials(
     with open(folder / f"{account_id}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         cached = _read(kept)
-        if cached is not None and _seconds_left(cached) > REUSE_MARGIN_SECONDS:
+        if cached is not None and cached.pop(_DURATION, None) == duration \
+                and _seconds_left(cached) > REUSE_MARGIN_SECONDS:
             return cached
         fresh = _issue(key, mfa_device, endpoint, duration)
-        _write(kept, fresh)
+        _write(kept, {**fresh, _DURATION: duration})
         return fresh
 
 
@@ -56,10 +65,13 @@ def _issue(key: dict[str, Any], device: dict[str, Any] | None, endpoint: str, du
     import botocore.exceptions
     import botocore.session
 
-    sts = botocore.session.get_session().create_client(
-        "sts", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
-    )
+    try:
+        sts = botocore.session.get_session().create_client(
+            "sts", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+        )
+    except (botocore.exceptions.BotoCoreError, ValueError) as err:  # not a URL, say
+        raise SessionError(f"cannot reach Skyhold at {endpoint}: {err}") from None
     params: dict[str, Any] = {"DurationSeconds": duration}
     for attempt in range(2):
         if device is not None:
@@ -69,11 +81,14 @@ def _issue(key: dict[str, Any], device: dict[str, Any] | None, endpoint: str, du
             creds = sts.get_session_token(**params)["Credentials"]
             break
         except botocore.exceptions.ClientError as err:
+            error = err.response.get("Error", {})
             # This step's code was used already (a session kept elsewhere was lost):
             # the next step's code is new.
-            if attempt or _MFA_REFUSED not in str(err.response.get("Error", {}).get("Message", "")):
-                raise
+            if attempt or _MFA_REFUSED not in str(error.get("Message", "")):
+                raise SessionError(f"{error.get('Code', 'Error')}: {error.get('Message', '')}") from None
             time.sleep(totp.STEP_SECONDS - clock.now_epoch() % totp.STEP_SECONDS + 0.05)
+        except (botocore.exceptions.BotoCoreError, OSError) as err:  # down, another port, TLS...
+            raise SessionError(f"cannot reach Skyhold at {endpoint}: {err}") from None
     return {
         "Version": 1,
         "AccessKeyId": creds["AccessKeyId"],

@@ -4,20 +4,42 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from skyhold import config
+from skyhold.stop_signals import StartupSignals, Stopped
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    signals = StartupSignals() if argv[:1] == ["up"] else None
+    try:
+        if signals is not None:
+            signals.install()  # first: a Ctrl-C while the modules load is no traceback
+        sys.exit(_run(argv, signals))
+    except Stopped as stop:  # a signal while `up` starts
+        if stop.signum == signal.SIGINT:  # SIGTERM asked for it: quietly
+            print("skyhold: interrupted before serving", file=sys.stderr)
+        sys.exit(stop.exit_status)
+
+
+def _run(argv: list[str], signals: StartupSignals | None) -> int:
+    from skyhold.store import DataDirError
+
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
-        sys.exit(2)
-    sys.exit(args.func(args))
+        return 2
+    args.signals = signals
+    try:
+        return int(args.func(args))
+    except (DataDirError, config.UsageError) as err:  # one line, not a traceback
+        print(f"skyhold: {err}", file=sys.stderr)
+        return 2
 
 
 def _botocore_without_crt() -> None:
@@ -39,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="start the server")
     up.add_argument("--host", help="address to bind (default 127.0.0.1; env SKYHOLD_HOST)")
-    up.add_argument("--port", type=int, help="port (default 4566; env SKYHOLD_PORT)")
-    up.add_argument("--https-port", type=int,
+    up.add_argument("--port", type=_port, help="port (default 4566; env SKYHOLD_PORT)")
+    up.add_argument("--https-port", type=_port,
                     help="also serve HTTPS on this port, with a certificate of a local CA (env SKYHOLD_HTTPS_PORT; "
                     "default: no HTTPS)")
     up.add_argument("--no-audit", action="store_true",
@@ -54,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                       "also writes ca_bundle, Skyhold's local CA")
     conf.add_argument("--https", action="store_true",
                       help="use the HTTPS listener: endpoint https://127.0.0.1:PORT and ca_bundle, Skyhold's local CA")
-    conf.add_argument("--https-port", type=int,
+    conf.add_argument("--https-port", type=_port,
                       help="with --https: the port of `skyhold up --https-port` (env SKYHOLD_HTTPS_PORT; default 4567)")
     conf.add_argument("--account", help="account id or name (default: the first account)")
     conf.add_argument("--static-keys", action="store_true",
@@ -65,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     creds = commands.add_parser("credentials", help="print short-lived admin credentials (for credential_process)")
     creds.add_argument("--endpoint", help="Skyhold's URL (default http://127.0.0.1:4566)")
     creds.add_argument("--account", help="account id or name (default: the first account)")
-    creds.add_argument("--duration", type=int, default=3600, help="seconds the credentials last (default 3600)")
+    creds.add_argument("--duration", type=_duration, default=3600,
+                       help="seconds the credentials last, 900-129600 (default 3600); a kept session is handed out "
+                       "again only for the duration it was issued for")
     _data_dir_flag(creds)
     creds.set_defaults(func=_credentials)
 
@@ -133,6 +157,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    try:
+        return config.port_number(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _duration(text: str) -> int:
+    from skyhold.admin_session import MAX_DURATION, MIN_DURATION
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: not a number") from None
+    if not MIN_DURATION <= value <= MAX_DURATION:  # GetSessionToken's range
+        raise argparse.ArgumentTypeError(f"invalid duration {value}: {MIN_DURATION}-{MAX_DURATION} seconds")
+    return value
+
+
 def _admin_flags(p: argparse.ArgumentParser) -> None:
     """The admin API's commands sign as Skyhold's administrator, the first account's
     admin (the API answers no one else): no --account."""
@@ -146,23 +189,31 @@ def _data_dir_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _open(args: Any) -> Any:
-    from skyhold.store import open_store
+    """The data dir's store; only `up` creates one (a mistyped --data-dir is an error)."""
+    from skyhold.store import open_existing_store
 
-    return open_store(config.data_dir(args.data_dir))
+    return open_existing_store(config.data_dir(args.data_dir))
 
 
 def _up(args: Any) -> int:
+    signals: StartupSignals = args.signals
+    host, port, https_port = config.host(args.host), config.port(args.port), config.https_port(args.https_port)
     _botocore_without_crt()
-    from skyhold.serve import serve
+    from skyhold.serve import ListenError, serve
 
-    return serve(config.host(args.host), config.port(args.port), config.data_dir(args.data_dir),
-                 audit=not args.no_audit, https_port=config.https_port(args.https_port))
+    signals.check()
+    try:
+        return serve(host, port, config.data_dir(args.data_dir), audit=not args.no_audit, https_port=https_port,
+                     signals=signals)
+    except ListenError as err:
+        print(f"skyhold: {err}", file=sys.stderr)
+        return 3  # as uvicorn's own start-up failure
 
 
 def _configure(args: Any) -> int:
     import shlex
 
-    from skyhold.configure import write_profile
+    from skyhold.configure import ConfigureError, write_profile
 
     found = _admin_key(args)
     if isinstance(found, int):
@@ -170,13 +221,17 @@ def _configure(args: Any) -> int:
     account, key = found
     endpoint = _endpoint(args)
     ca_bundle = _ca_bundle(args, endpoint)
-    if args.static_keys:
-        paths = write_profile(args.profile, endpoint, static_keys=(key["AccessKeyId"], key["SecretAccessKey"]),
-                              ca_bundle=ca_bundle)
-    else:
-        command = [sys.executable, "-m", "skyhold.cli", "credentials", "--data-dir",
-                   str(config.data_dir(args.data_dir)), "--endpoint", endpoint, "--account", account["Id"]]
-        paths = write_profile(args.profile, endpoint, credential_process=shlex.join(command), ca_bundle=ca_bundle)
+    try:  # a bad profile name or an unparsable AWS file: one line, nothing written
+        if args.static_keys:
+            paths = write_profile(args.profile, endpoint, static_keys=(key["AccessKeyId"], key["SecretAccessKey"]),
+                                  ca_bundle=ca_bundle)
+        else:
+            command = [sys.executable, "-m", "skyhold.cli", "credentials", "--data-dir",
+                       str(config.data_dir(args.data_dir)), "--endpoint", endpoint, "--account", account["Id"]]
+            paths = write_profile(args.profile, endpoint, credential_process=shlex.join(command), ca_bundle=ca_bundle)
+    except ConfigureError as e:
+        print(f"skyhold: {e}", file=sys.stderr)
+        return 2
     kind = "a long-lived access key" if args.static_keys else "short-lived credentials (credential_process)"
     print(f"Wrote profile {args.profile!r}: account {account['Id']}, user admin, {kind}, endpoint {endpoint}")
     for path in paths:
@@ -247,9 +302,13 @@ def _credentials(args: Any) -> int:
     if device is None:
         print(f"skyhold: account {account['Id']}'s admin has no enabled MFA device of Skyhold's: these "
               "credentials cannot call IAM (GetSessionToken without MFA)", file=sys.stderr)
-    creds = admin_session.admin_credentials(
-        config.data_dir(args.data_dir), account["Id"], key, device, _endpoint(args), args.duration
-    )
+    try:
+        creds = admin_session.admin_credentials(
+            config.data_dir(args.data_dir), account["Id"], key, device, _endpoint(args), args.duration
+        )
+    except admin_session.SessionError as err:  # the aws CLI shows this stderr to its user
+        print(f"skyhold: {err}", file=sys.stderr)
+        return 1
     print(json.dumps(creds))
     return 0
 
@@ -322,6 +381,7 @@ def _oidc_token(args: Any) -> int:
 
 def _explain(args: Any) -> int:
     import json
+    import sqlite3
     import time
 
     from skyhold import explain
@@ -329,12 +389,15 @@ def _explain(args: Any) -> int:
     if bool(args.request_id) == bool(args.last_denied):
         print("skyhold: give a request id or --last-denied PRINCIPAL", file=sys.stderr)
         return 2
-    from skyhold.store import open_trail_store
+    from skyhold.store import existing_data_dir, open_trail_store, unusable
 
     from skyhold.trail import index, journal, writer
 
-    data_dir = config.data_dir(args.data_dir)
-    store = open_trail_store(data_dir)
+    data_dir = existing_data_dir(config.data_dir(args.data_dir))
+    try:
+        store = open_trail_store(data_dir)
+    except (OSError, sqlite3.Error) as err:
+        raise unusable(data_dir, err) from None
     try:
         index.catch_up(store, data_dir / journal.FOLDER)  # calls the server has not indexed yet
         if args.request_id:
@@ -359,11 +422,16 @@ def _explain(args: Any) -> int:
 
 
 def _rotation_register(args: Any) -> int:
-    from skyhold.services.secretsmanager.rotation import register
+    from skyhold.services.secretsmanager.rotation import RegistrationError, checked_registration, register
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         print("skyhold: give the command after --", file=sys.stderr)
+        return 2
+    try:  # refuse now what could never run, rather than fail at the first rotation
+        command = checked_registration(args.name, args.role_arn, command)
+    except RegistrationError as e:
+        print(f"skyhold: {e}", file=sys.stderr)
         return 2
     store, _ = _open(args)
     try:
@@ -378,11 +446,28 @@ def _rotation_register(args: Any) -> int:
     return 0
 
 
+# Organizations' AccountName: 1-128 characters, any of them (pattern [\s\S]*).
+ACCOUNT_NAME_MAX = 128
+
+
 def _account_create(args: Any) -> int:
+    import re
+    import shlex
+
     from skyhold import accounts
 
+    if not 1 <= len(args.name) <= ACCOUNT_NAME_MAX:
+        print(f"skyhold: an account name is 1-{ACCOUNT_NAME_MAX} characters", file=sys.stderr)
+        return 2
+    data_dir = config.data_dir(args.data_dir)
     store, _ = _open(args)
     try:
+        # The first account is Skyhold's administrator (admin_api pins it at the first
+        # `up`): only `up` makes it, never this command.
+        if accounts.default_account(store) is None:
+            print(f"skyhold: no accounts in {data_dir} yet: run skyhold up --data-dir {shlex.quote(str(data_dir))} "
+                  "first (it creates the first, administrator account)", file=sys.stderr)
+            return 2
         try:
             new = accounts.create_account(store, args.name)
         except ValueError as err:
@@ -391,7 +476,10 @@ def _account_create(args: Any) -> int:
     finally:
         store.close()
     print(f"Created account {new.account_id} ({new.name!r}) with IAM user admin")
-    print(f"Configure it: skyhold configure --profile {new.name} --account {new.account_id}")
+    # A profile name the AWS CLI can use (no whitespace, brackets, quotes, backslashes),
+    # quoted for the shell: the hint runs as printed.
+    profile = re.sub(r"""[\s\[\]'"\\]+""", "-", new.name).strip("-") or "account"
+    print(f"Configure it: skyhold configure --profile {shlex.quote(profile)} --account {new.account_id}")
     return 0
 
 

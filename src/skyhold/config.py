@@ -27,18 +27,43 @@ def host(flag: str | None) -> str:
     return flag or os.environ.get("SKYHOLD_HOST") or DEFAULT_HOST
 
 
+class UsageError(ValueError):
+    """A setting out of range; str() is the one line the CLI prints (exit status 2)."""
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0-65535 (0: any free port); argparse's `type` for --port flags."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid port {text!r}: not a number") from None
+    if not 0 <= value <= 65535:
+        raise ValueError(f"invalid port {value}: a port is 0-65535")
+    return value
+
+
+def _env_port(name: str) -> int | None:
+    text = os.environ.get(name)
+    if not text:
+        return None
+    try:
+        return port_number(text)
+    except ValueError as err:
+        raise UsageError(f"{name}: {err}") from None
+
+
 def port(flag: int | None) -> int:
     if flag is not None:
         return flag
-    return int(os.environ.get("SKYHOLD_PORT") or DEFAULT_PORT)
+    env = _env_port("SKYHOLD_PORT")
+    return DEFAULT_PORT if env is None else env
 
 
 def https_port(flag: int | None) -> int | None:
     """The HTTPS listener's port, or None: no HTTPS listener."""
     if flag is not None:
         return flag
-    env = os.environ.get("SKYHOLD_HTTPS_PORT")
-    return int(env) if env else None
+    return _env_port("SKYHOLD_HTTPS_PORT")
 
 
 def endpoint_url(host_: str, port_: int, scheme: str = "http") -> str:

@@ -88,13 +88,10 @@ def instance_environment(instance: dict[str, Any], endpoint: str, home: str) -> 
 
 def _load(args: Any) -> dict[str, Any] | int:
     from skyhold.services.ec2.records import INSTANCE
-    from skyhold.store import open_store
+    from skyhold.store import open_existing_store
 
     data_dir = config.data_dir(args.data_dir)
-    if not (data_dir / "skyhold.db").exists():  # say so rather than create an empty store there
-        print(f"skyhold: no Skyhold data in {data_dir} (give --data-dir or set SKYHOLD_DATA_DIR)", file=sys.stderr)
-        return 2
-    store, _ = open_store(data_dir)
+    store, _ = open_existing_store(data_dir)  # no store there: DataDirError, one line from cli.main
     try:
         rec = store.get(INSTANCE, args.instance_id)
     finally:
@@ -118,7 +115,18 @@ def _run(args: Any, command: list[str]) -> int:
 
         env = instance_environment(instance, endpoint, home)
         env.update(tls.client_env(config.data_dir(args.data_dir), endpoint))  # an https:// endpoint: trust Skyhold's CA
-        return subprocess.call(command, env=env)
+        return _call(command, env)
+
+
+def _call(command: list[str], env: dict[str, str]) -> int:
+    """Run it with the shell's exit conventions: 127 not found, 126 not runnable,
+    128+N killed by signal N (subprocess reports -N)."""
+    try:
+        code = subprocess.call(command, env=env)
+    except OSError as e:
+        print(f"skyhold: cannot run {command[0]}: {e.strerror}", file=sys.stderr)
+        return 127 if isinstance(e, FileNotFoundError) else 126
+    return 128 - code if code < 0 else code
 
 
 def _exec(args: Any) -> int:
@@ -131,10 +139,10 @@ def _exec(args: Any) -> int:
 
 def _identity_key(args: Any) -> int:
     from skyhold.imds.identity import certificate_pem, public_pem
-    from skyhold.store import open_store
+    from skyhold.store import open_existing_store
 
     data_dir = config.data_dir(args.data_dir)
-    store, _ = open_store(data_dir)
+    store, _ = open_existing_store(data_dir)
     try:
         print((certificate_pem if args.certificate else public_pem)(store, data_dir), end="")
     finally:

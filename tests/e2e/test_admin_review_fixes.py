@@ -296,10 +296,9 @@ def test_a_data_dir_made_world_readable_before_is_tightened(tmp_path: Path) -> N
         _assert_private(srv.data_dir)
 
 
-def test_a_data_dir_the_cli_creates_is_owner_only(tmp_path: Path) -> None:
+def test_the_cli_creates_no_data_dir(tmp_path: Path) -> None:
+    """Only `skyhold up` makes a data dir (owner-only: test_cli_robustness.py)."""
     srv = Server(tmp_path / "fresh" / "data", free_port())
     out = srv.cli("account", "create", f"first-{uuid.uuid4().hex[:6]}")
-    assert out.returncode == 0, out.stderr
-    assert _mode(srv.data_dir) == 0o700
-    for path in srv.data_dir.iterdir():
-        assert not _mode(path) & 0o077, path
+    assert out.returncode == 2, out.stderr
+    assert not (tmp_path / "fresh").exists()

@@ -248,7 +248,8 @@ def test_admin_profile_is_an_mfa_session_kept_between_commands(server: Server, a
     assert first["AccessKeyId"].startswith("ASIA") and second == first
     account = admin.client("sts").get_caller_identity()["Account"]
     kept = server.data_dir / "cli-sessions" / f"{account}.json"
-    assert json.loads(kept.read_text()) == first and oct(kept.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(kept.read_text()) == {**first, "SkyholdDurationSeconds": 3600}  # kept with the duration it answers
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
     iam = admin.client("iam")
     devices = iam.list_mfa_devices(UserName="admin")["MFADevices"]
     assert [d["SerialNumber"] for d in devices] == [f"arn:aws:iam::{account}:mfa/admin"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 from skyhold import clock
@@ -31,7 +32,7 @@ from skyhold.policy.compiled import PolicyParseError
 from skyhold.policy.evaluate import LabeledPolicy, PolicySet, evaluate, labeled
 from skyhold.policy.lint import lint_policy
 from skyhold.policy.request import Caller, RequestContext
-from skyhold.policy.validate import PolicyType, validate_policy
+from skyhold.policy.validate import SYNTAX, PolicyType, validate_policy
 
 _FIELDS = {
     "principal", "action", "resource", "resource_account", "context", "identity_policies",
@@ -58,10 +59,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    """The file's text. IAM takes policies as UTF-8 only: other bytes (a file an editor
+    saved as UTF-16, say) are invalid input, like text that is not JSON."""
+    with open(path, "rb") if path != "-" else nullcontext(sys.stdin.buffer) as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text (byte {e.start})") from None
 
 
 def _doc(value: Any, where: str, label: str) -> LabeledPolicy:
@@ -190,6 +195,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"skyhold policy evaluate: cannot read {args.file}: {e.strerror}", file=sys.stderr)
         return 2
+    except InputError as e:
+        print(f"skyhold policy evaluate: invalid input: {e}", file=sys.stderr)
+        return 2
     try:
         cases, batch = _load_cases(text)
         if not cases:
@@ -220,14 +228,20 @@ def run_validate(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"skyhold policy validate: cannot read {args.file}: {e.strerror}", file=sys.stderr)
         return 2
+    except InputError:  # not UTF-8: a document IAM cannot parse, as for text that is not JSON
+        return _malformed(AwsError("MalformedPolicyDocument", SYNTAX))
     try:
         validate_policy(text, args.type)
     except AwsError as e:
-        print(json.dumps({"valid": False, "error": {"code": e.code, "message": e.message}}, indent=2))
-        return 1
+        return _malformed(e)
     findings = [f.as_dict() for f in lint_policy(text)]
     print(json.dumps({"valid": True, "findings": findings}, indent=2))
     return 0
+
+
+def _malformed(e: AwsError) -> int:
+    print(json.dumps({"valid": False, "error": {"code": e.code, "message": e.message}}, indent=2))
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

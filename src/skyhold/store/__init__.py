@@ -2,22 +2,81 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sqlite3
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from skyhold.store.base import ConflictError, Record, Store
 from skyhold.store.blobs import BlobStore
 from skyhold.store.sqlite import SqliteStore
 
-__all__ = ["BlobStore", "ConflictError", "Record", "SqliteStore", "Store", "open_store", "open_trail_store",
-           "private_data_dir"]
+__all__ = ["BlobStore", "ConflictError", "DataDirError", "Record", "SqliteStore", "Store", "existing_data_dir",
+           "lock_data_dir", "open_existing_store", "open_store", "open_trail_store", "private_data_dir"]
+
+DB_FILE = "skyhold.db"  # its presence is what makes a folder Skyhold's data dir
+LOCK_FILE = "skyhold.lock"  # flock'ed by the one `skyhold up` serving the data dir
+
+
+class DataDirError(Exception):
+    """A data dir a command cannot use; str() is the one line the CLI prints."""
+
+
+def unusable(data_dir: Path, err: BaseException) -> DataDirError:
+    reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+    return DataDirError(f"cannot use data dir {data_dir}: {reason}")
+
+
+def existing_data_dir(data_dir: Path) -> Path:
+    """The data dir of every command but `up`: one holding Skyhold's store. Creates and
+    changes nothing, so a mistyped or foreign --data-dir is left as it was."""
+    data_dir = Path(data_dir)
+    try:
+        if not stat.S_ISDIR(data_dir.stat().st_mode):
+            raise NotADirectoryError(20, os.strerror(20))
+        (data_dir / DB_FILE).stat()
+    except FileNotFoundError:
+        raise DataDirError(f"no Skyhold data in {data_dir} (start it with skyhold up --data-dir {data_dir})") from None
+    except OSError as err:
+        raise unusable(data_dir, err) from None
+    return data_dir
+
+
+def open_existing_store(data_dir: Path) -> tuple[SqliteStore, BlobStore]:
+    """The CLI's store: the data dir must hold one (existing_data_dir). No orphan sweep:
+    a server may be writing those temp files right now."""
+    data_dir = existing_data_dir(data_dir)
+    try:
+        return SqliteStore(data_dir / DB_FILE), BlobStore(data_dir / "blobs")
+    except (OSError, sqlite3.Error) as err:
+        raise unusable(data_dir, err) from None
+
+
+def lock_data_dir(data_dir: Path) -> BinaryIO:
+    """`skyhold up`'s claim on its data dir (created if missing, tightened), held while
+    the returned file stays open: a second server would run a trail writer of its own
+    and take the first one's journal segments for finished ones."""
+    try:
+        if data_dir.exists() and not data_dir.is_dir():
+            raise NotADirectoryError(20, os.strerror(20))  # not mkdir's "File exists"
+        data_dir = private_data_dir(data_dir)
+        lock = open(os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
+    except OSError as err:
+        raise unusable(data_dir, err) from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise DataDirError(f"another skyhold up is serving data dir {data_dir}") from None
+    return lock
 
 # What Skyhold keeps in the data dir, tightened at every open: a data dir made before
 # it was owner-only keeps no world-readable database, key (crypto/root.py, oidc.py) or
 # folder (blobs, the trail's journal, the CLI's kept sessions) behind. Only these names:
 # a data dir may be a folder holding other things too.
-_PRIVATE_FILES = ("skyhold.db", "skyhold.db-wal", "skyhold.db-shm", "trail.db", "trail.db-wal", "trail.db-shm",
+_PRIVATE_FILES = ("skyhold.db", "skyhold.lock", "skyhold.db-wal", "skyhold.db-shm", "trail.db", "trail.db-wal", "trail.db-shm",
                   "root.key", "oidc-signing-key.pem")
 _PRIVATE_FOLDERS = ("blobs", "trail-journal", "cli-sessions")
 
@@ -28,10 +87,13 @@ def private_data_dir(data_dir: Path) -> Path:
     the server creates later is owner-only too; the database files are created 0600
     (store.sqlite) by the CLI's commands as well."""
     data_dir = Path(data_dir)
+    # Tighten only a folder Skyhold made: this one now, or one holding Skyhold's store
+    # (made before it was owner-only); a foreign folder given as --data-dir keeps its mode.
+    ours = not data_dir.exists() or (data_dir / DB_FILE).exists()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = data_dir.stat()
     # Never close a folder others share (a data dir pointed at /tmp, say): only ours.
-    if info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX:
+    if ours and info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX:
         data_dir.chmod(0o700)
     for names, mode in ((_PRIVATE_FILES, 0o600), (_PRIVATE_FOLDERS, 0o700)):
         for name in names:
@@ -59,5 +121,6 @@ def open_trail_store(data_dir: Path) -> SqliteStore:
     (trail/journal.py holds each event durably first), kept durable like the main
     store (synchronous=FULL) so indexed journal segments can be removed. Its pages are
     16 KiB: an event (~0.7 KiB) then never spills to an overflow page, and indexing a
-    batch writes a quarter as many pages."""
-    return SqliteStore(private_data_dir(data_dir) / "trail.db", page_size=16384)
+    batch writes a quarter as many pages. The data dir is the server's (lock_data_dir)
+    or one existing_data_dir found."""
+    return SqliteStore(Path(data_dir) / "trail.db", page_size=16384)

@@ -20,6 +20,8 @@ import asyncio
 import json
 import logging
 import os
+import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -49,6 +51,34 @@ log = logging.getLogger("skyhold.rotation")
 
 def function_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:lambda:{region}:{account}:function:{name}"
+
+
+# Lambda's rules (botocore's lambda model): a function name is 1-64 of these characters
+# (the 140 limit is for a full ARN); an execution role is an IAM role ARN.
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_ROLE_ARN = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+
+
+class RegistrationError(ValueError):
+    """A one-line reason `skyhold rotation register` refuses."""
+
+
+def checked_registration(name: str, role_arn: str, command: list[str]) -> list[str]:
+    """The command to store, its program made an absolute path (the server runs it from
+    another directory, maybe with another PATH), or RegistrationError."""
+    if not _FUNCTION_NAME.fullmatch(name):
+        raise RegistrationError(f"invalid function name {name!r}: Lambda allows 1 to 64 letters, digits, "
+                                "hyphens and underscores")
+    if len(role_arn) > 10000 or not _ROLE_ARN.fullmatch(role_arn):
+        raise RegistrationError(f"invalid --role-arn {role_arn!r}: give an IAM role ARN, "
+                                "arn:aws:iam::ACCOUNT:role/NAME")
+    program = command[0]
+    found = shutil.which(program) if os.sep not in program else os.path.abspath(program)
+    if found is None or not os.path.exists(found):
+        raise RegistrationError(f"cannot run {program}: no such program")
+    if os.path.isdir(found) or not os.access(found, os.X_OK):
+        raise RegistrationError(f"cannot run {program}: not an executable file")
+    return [found, *command[1:]]
 
 
 def register(store: Store, account: str, name: str, role_arn: str, command: list[str]) -> str:
@@ -118,7 +148,13 @@ def run_steps(store: Store, endpoint: str, secret_arn: str, token: str, fn: dict
     for step in STEPS:
         event = json.dumps({"SecretId": secret_arn, "ClientRequestToken": token, "Step": step})
         env["SKYHOLD_ROTATION_EVENT"] = event
-        result = subprocess.run(fn["Command"], input=event, text=True, capture_output=True, env=env, timeout=300)
+        try:
+            result = subprocess.run(fn["Command"], input=event, text=True, capture_output=True, env=env, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            # The program is gone, or hangs: the step fails, as a Lambda that errors does.
+            reason = f"cannot run {fn['Command'][0]}: {e.strerror}" if isinstance(e, OSError) else str(e)
+            log.warning("rotation of %s failed at %s: %s", secret_arn, step, reason)
+            return False
         if result.returncode != 0:
             log.warning("rotation of %s failed at %s: %s", secret_arn, step, result.stderr.strip()[-500:])
             return False
@@ -189,6 +225,9 @@ class Rotator:
         try:
             ok = run_steps(store, self.endpoint, secret["ARN"], token, fn, secret_key.split("/")[1],
                            tls.client_env(self.pipeline.data_dir, self.endpoint))
+        except RuntimeError as e:  # its role is gone or does not trust Lambda: the rotation fails
+            log.warning("rotation of %s could not run: %s", secret["ARN"], e)
+            ok = False
         except Exception:  # the function could not even start: the rotation fails
             log.exception("rotation of %s could not run", secret["ARN"])
             ok = False
