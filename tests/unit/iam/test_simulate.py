@@ -161,6 +161,25 @@ def test_resource_policy_needs_a_caller_and_grants_across_accounts_only_with_ide
           PolicyInputList=[POLICY], ResourceOwner="bogus", **base)
 
 
+def test_a_denys_not_principal_never_exempts_a_caller_with_a_boundary(iam):
+    """The per-policy details follow the engine: a Deny with NotPrincipal listing the
+    caller still applies to it once it has a permissions boundary."""
+    other = "111122223333"
+    me = f"arn:aws:iam::{ACCOUNT}:user/alice"
+    bucket_policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": me}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared/*"},
+        {"Effect": "Deny", "NotPrincipal": {"AWS": [me, f"arn:aws:iam::{ACCOUNT}:root"]}, "Action": "s3:*",
+         "Resource": "arn:aws:s3:::shared/*"}]})
+    base = dict(PolicyInputList=[_policy(allow("s3:*"))], ActionNames=["s3:GetObject"],
+                ResourceArns=["arn:aws:s3:::shared/k"], ResourcePolicy=bucket_policy, CallerArn=me,
+                ResourceOwner=f"arn:aws:iam::{other}:root")
+    r = _one(iam("SimulateCustomPolicy", **base))
+    assert r["EvalDecision"] == "allowed" and r["EvalDecisionDetails"]["Resource Policy"] == "allowed"
+    r = _one(iam("SimulateCustomPolicy", PermissionsBoundaryPolicyInputList=[_policy(allow("s3:*"))], **base))
+    assert r["EvalDecision"] == "explicitDeny"
+    assert r["EvalDecisionDetails"]["Resource Policy"] == "explicitDeny"
+
+
 def test_bad_inputs_are_invalid_input(iam):
     fails(iam, "SimulateCustomPolicy", "InvalidInput", "ResourceNames are not in a valid ARN format: my-key.",
           PolicyInputList=[POLICY], ActionNames=["kms:Decrypt"], ResourceArns=["my-key"])

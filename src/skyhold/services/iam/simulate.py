@@ -258,7 +258,8 @@ class _Simulation:
         own = RequestContext(self.caller, req.action, req.resource, context=self.context)
         out = {IDENTITY_SOURCE: _DECISION[evaluate(own, self.policy_set(with_resource=False)).kind]}
         if self.resource_policy is not None:
-            out[RESOURCE_SOURCE] = _alone(self.resource_policy, req)
+            # A Deny's NotPrincipal never exempts a caller with a permissions boundary.
+            out[RESOURCE_SOURCE] = _alone(self.resource_policy, req, bounded=self.boundary is not None)
         return out
 
     def _missing(self, req: RequestContext) -> list[str]:
@@ -272,9 +273,10 @@ class _Simulation:
         return keys
 
 
-def _alone(source: Source, req: RequestContext) -> str:
-    """One policy's own verdict: a Deny that applies wins, then an Allow that applies."""
-    applying = [st for st in statement_results(source.compiled, req) if st.applies]
+def _alone(source: Source, req: RequestContext, *, bounded: bool = False) -> str:
+    """One policy's own verdict: a Deny that applies wins, then an Allow that applies.
+    `bounded`: the caller has a permissions boundary."""
+    applying = [st for st in statement_results(source.compiled, req, bounded) if st.applies]
     if any(st.effect == "Deny" for st in applying):
         return "explicitDeny"
     return "allowed" if applying else "implicitDeny"
