@@ -169,7 +169,8 @@ class _Writer:
         self._spawn()
 
     def _spawn(self) -> None:
-        self._process, self._data, self._ack = writer.spawn(self._folder, self._trail_db, PIPE_BYTES, self._wal)
+        self._process, self._data, self._ack, self._bell = writer.spawn(self._folder, self._trail_db, PIPE_BYTES,
+                                                                        self._wal)
         self.starts += 1
         os.set_blocking(self._data, False)
         os.set_blocking(self._ack, False)
@@ -186,6 +187,8 @@ class _Writer:
         self._sent += len(data)
         self._unacked.append((self._sent, data, turn))
         self._write(data)
+        if turn is not None and turn.urgent:
+            writer.ring(self._bell)  # a call waits for these lines: the writer must not linger
         if turn is not None and not self._outbox:
             turn.hand_over()
 
@@ -253,7 +256,7 @@ class _Writer:
         self._unacked.clear()
         loop = self.loop
         self._detach()
-        for fd in (self._data, self._ack):
+        for fd in (self._data, self._ack, self._bell):
             os.close(fd)
         self._process.wait()
         self._spawn()
@@ -291,6 +294,7 @@ class _Writer:
         except BrokenPipeError:
             pass
         os.close(self._data)
+        os.close(self._bell)
         try:
             self._process.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -18,7 +18,10 @@ both: the calls' changes and their events are on disk.
 
 A turn with a call that waits for its line to be on disk carries the line URGENT and is
 written at once. Lines no call waits for (calls that only read) linger up to LINGER
-for others to join them: under load, fewer and larger disk writes.
+for others to join them: under load, fewer and larger disk writes. While lines linger
+the process sleeps rather than wake for every write that follows (a wake-up costs the
+server's event loop as much as a small request's work); the server rings the bell pipe
+after a turn with an URGENT line, which ends the lingering at once.
 
 An indexer thread moves journaled lines into the trail database (index.catch_up) once
 writes pause for INDEX_IDLE, and under steady writes every INDEX_AT_MOST seconds:
@@ -27,7 +30,7 @@ rounds. Readers (LookupEvents, `skyhold explain`) catch up themselves first, so 
 index is never stale to them. When the server's end of the pipe closes (shutdown, or the
 server died) the writer writes what it was given, indexes it, and exits.
 
-Run by the recorder as `python -m skyhold.trail.writer FOLDER TRAIL_DB DATA_FD ACK_FD [WAL]`.
+Run by the recorder as `python -m skyhold.trail.writer FOLDER TRAIL_DB DATA_FD ACK_FD BELL_FD [WAL]`.
 """
 
 from __future__ import annotations
@@ -65,11 +68,14 @@ log = logging.getLogger("skyhold.trail")
 
 def spawn(
     folder: Path, trail_db: Path, pipe_bytes: int, wal: Path | None = None
-) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start a writer: (the process, the fd to write lines to, the fd acks come from).
-    `wal`: the server store's WAL, which SYNC makes durable."""
+) -> tuple[subprocess.Popen[bytes], int, int, int]:
+    """Start a writer: (the process, the fd to write lines to, the fd acks come from,
+    the bell's fd: a byte written there ends a linger, see `ring`). `wal`: the server
+    store's WAL, which SYNC makes durable."""
     data_r, data_w = os.pipe()
     ack_r, ack_w = os.pipe()
+    bell_r, bell_w = os.pipe()
+    os.set_blocking(bell_w, False)
     try:
         fcntl.fcntl(data_w, fcntl.F_SETPIPE_SZ, pipe_bytes)
     except OSError:  # capped by /proc/sys/fs/pipe-max-size: the default will do
@@ -77,16 +83,25 @@ def spawn(
     env = dict(os.environ)
     source = str(Path(skyhold.__file__).parent.parent)  # also when run from a source tree
     env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-m", "skyhold.trail.writer", str(folder), str(trail_db), str(data_r), str(ack_w)]
+    command = [sys.executable, "-m", "skyhold.trail.writer", str(folder), str(trail_db), str(data_r), str(ack_w),
+               str(bell_r)]
     if wal is not None:
         command.append(str(wal))
-    process = subprocess.Popen(command, pass_fds=(data_r, ack_w), env=env)
-    os.close(data_r)
-    os.close(ack_w)
-    return process, data_w, ack_r
+    process = subprocess.Popen(command, pass_fds=(data_r, ack_w, bell_r), env=env)
+    for fd in (data_r, ack_w, bell_r):
+        os.close(fd)
+    return process, data_w, ack_r, bell_w
 
 
-def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | None = None) -> None:
+def ring(bell_fd: int) -> None:
+    """Wake a lingering writer: what it was sent ends with an URGENT line (sent first)."""
+    try:
+        os.write(bell_fd, b"!")
+    except (BlockingIOError, BrokenPipeError):  # rung already and not yet heard, or the writer is gone
+        pass
+
+
+def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, bell_fd: int, wal: Path | None = None) -> None:
     # Ctrl-C reaches the whole process group: the server shuts down and closes the
     # pipe, and only then may this process stop, having written everything.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -105,9 +120,17 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
     durable = 0
     due: float | None = None  # when the complete lines waiting must be written at the latest
     acking = True  # until the server's end of the ack pipe is gone (it died)
+    os.set_blocking(bell_fd, False)
     while True:
-        wait = None if due is None else max(0.0, due - time.monotonic())
-        if wait is None or select.select([data_fd], [], [], wait)[0]:
+        if due is None:  # nothing lingers: the first write wakes this process
+            ready = select.select([data_fd, bell_fd], [], [])[0]
+        else:  # lingering: asleep until due, unless the bell rings
+            ready = select.select([bell_fd], [], [], max(0.0, due - time.monotonic()))[0]
+            if select.select([data_fd], [], [], 0)[0]:
+                ready.append(data_fd)
+        if bell_fd in ready:
+            _hear(bell_fd)
+        if data_fd in ready:
             chunk = os.read(data_fd, READ_BYTES)
             if not chunk:
                 break
@@ -135,6 +158,14 @@ def run(folder: Path, trail_db: Path, data_fd: int, ack_fd: int, wal: Path | Non
     indexer.join()
     index.catch_up(store, folder, tidy=True)
     store.close()
+
+
+def _hear(bell_fd: int) -> None:
+    """Empty the bell pipe (what it says is in the data pipe already)."""
+    try:
+        os.read(bell_fd, 4096)
+    except BlockingIOError:
+        pass
 
 
 def _ack(ack_fd: int, durable: int) -> bool:
@@ -190,5 +221,5 @@ def _index_loop(store: SqliteStore, folder: Path, stop: threading.Event, wrote: 
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
-        Path(sys.argv[5]) if len(sys.argv) > 5 else None)
+    run(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+        Path(sys.argv[6]) if len(sys.argv) > 6 else None)

@@ -19,7 +19,7 @@ from skyhold.trail.recorder import Recorder, WriterStopped
 
 def test_a_line_is_acknowledged_only_once_it_is_whole_and_on_disk(tmp_path: Path) -> None:
     folder = tmp_path / journal.FOLDER
-    process, data, ack = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
+    process, data, ack, _bell = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
     line = journal.encode("ev", "a", {"n": 1})
     os.write(data, line[:7])
     assert select.select([ack], [], [], 0.3)[0] == []  # half a line: nothing to acknowledge
@@ -155,7 +155,7 @@ def test_sync_asks_for_the_store_wal_and_is_not_journaled(tmp_path: Path) -> Non
     folder = tmp_path / journal.FOLDER
     wal = tmp_path / "store.db-wal"
     wal.write_bytes(b"frames")
-    process, data, ack = writer.spawn(folder, tmp_path / "trail.db", 1 << 16, wal)
+    process, data, ack, _bell = writer.spawn(folder, tmp_path / "trail.db", 1 << 16, wal)
     sent = writer.SYNC + journal.encode("ev", "a", {"n": 1}) + writer.SYNC
     os.write(data, sent)
     acked = b""
@@ -195,7 +195,7 @@ def test_the_writer_indexes_once_writes_pause(tmp_path: Path) -> None:
     import time
 
     folder = tmp_path / journal.FOLDER
-    process, data, ack = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
+    process, data, ack, _bell = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
     try:
         os.write(data, journal.encode("ev", "a", {"n": 1}))
         os.read(ack, 64)  # durable
@@ -215,7 +215,7 @@ def test_lines_no_call_waits_for_are_written_soon_and_urgent_ones_at_once(tmp_pa
     """Read calls' lines linger briefly to share a disk write; URGENT (a call waits)
     writes everything before it; either way every byte is acknowledged."""
     folder = tmp_path / journal.FOLDER
-    process, data, ack = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
+    process, data, ack, _bell = writer.spawn(folder, tmp_path / "trail.db", 1 << 16)
     try:
         read = journal.encode("ev", "read", {"n": 1})
         os.write(data, read)
