@@ -235,3 +235,27 @@ def test_lines_no_call_waits_for_are_written_soon_and_urgent_ones_at_once(tmp_pa
         os.close(data)
         assert process.wait(10) == 0
         os.close(ack)
+
+
+def test_the_bell_never_blocks_nor_fails_the_server(tmp_path: Path) -> None:
+    """`ring` is called on the event loop: a bell the writer has not heard yet (full)
+    or a writer that is gone must neither block nor raise."""
+    process, data, ack, bell = writer.spawn(tmp_path / journal.FOLDER, tmp_path / "trail.db", 1 << 16)
+    os.kill(process.pid, signal.SIGSTOP)  # a writer that hears nothing
+    try:
+        for _ in range(70_000):  # more than a pipe holds
+            writer.ring(bell)
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    line = journal.encode("ev", "a", {"n": 1})
+    os.write(data, writer.URGENT + line)
+    writer.ring(bell)
+    acked = b""
+    while len(acked) < writer.ACK.size:
+        acked += os.read(ack, 64)
+    assert writer.ACK.unpack_from(acked, len(acked) - 8)[0] == len(writer.URGENT + line)
+    os.close(data)
+    assert process.wait(10) == 0
+    writer.ring(bell)  # the writer is gone: nothing to wake, nothing raised
+    for fd in (ack, bell):
+        os.close(fd)
