@@ -189,6 +189,23 @@ def cloudtrail_bucket_policy(bucket: str, objects: str = "*", *, acl_check: bool
     return json.dumps({"Version": "2012-10-17", "Statement": statements if acl_check else statements[1:]})
 
 
+def validate_logs(env: AwsEnv, trail_arn: str, start: str, region: str | None = None) -> str:
+    """The report of `aws cloudtrail validate-logs` (the real CLI) for a trail, from
+    `start` until three hours from now (past a clock moved to deliver a digest)."""
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 3600))
+    out = env.aws("cloudtrail", "validate-logs", "--trail-arn", trail_arn, "--start-time", start, "--end-time", end,
+                  *(("--region", region) if region else ()), "--verbose")
+    return out.stdout + out.stderr
+
+
+def assert_all_logs_valid(report: str) -> None:
+    """One valid digest, and every log file it names (at least one) valid."""
+    assert "1/1 digest files valid" in report, report
+    valid = re.search(r"(\d+)/(\d+) log files valid", report)
+    assert valid and valid.group(1) == valid.group(2) and int(valid.group(1)) >= 1, report
+    assert "INVALID" not in report, report
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
     """The first truthy value `predicate` returns, polled every half second (background
     work such as CloudTrail delivery); AssertionError after `timeout` seconds."""
@@ -276,6 +293,12 @@ def admin(server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsEnv:
     out = server.cli("configure", "--endpoint", server.endpoint, env=env)
     assert out.returncode == 0, out.stderr
     return AwsEnv(env=env, profile="skyhold", endpoint=server.endpoint)
+
+
+@pytest.fixture(scope="session")
+def account(admin: AwsEnv) -> str:
+    """The admin's (the shared server's first) account id."""
+    return admin.client("sts").get_caller_identity()["Account"]
 
 
 @pytest.fixture

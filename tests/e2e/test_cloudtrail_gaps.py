@@ -21,13 +21,6 @@ def _unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-
-
-@pytest.fixture(scope="module")
-def account(admin: AwsEnv) -> str:
-    return admin.client("sts").get_caller_identity()["Account"]
-
-
 @pytest.fixture(scope="module")
 def log_bucket(admin: AwsEnv) -> str:
     s3 = admin.client("s3", region_name=REGION)
@@ -290,7 +283,6 @@ def test_session_token_of_a_user_has_empty_issuer_and_federation(admin: AwsEnv) 
 
 
 # ---- 5. advanced event selectors ----------------------------------------------------------------
-
 
 
 def _records(admin: AwsEnv, bucket: str, prefix: str) -> list[dict[str, Any]]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import re
 from typing import Any
 
-from .conftest import AwsEnv, aws_error, own_server, wait_for, cloudtrail_bucket_policy
+from .conftest import (
+    aws_error, own_server, wait_for, cloudtrail_bucket_policy, validate_logs, assert_all_logs_valid,
+)
 
 REGION = "us-east-1"
 BUCKET = "ct-kms-logs"
@@ -97,11 +98,4 @@ def test_kms_trail_files_need_kms_decrypt_and_still_validate(tmp_path: Any) -> N
             lambda: admin.client_for(s3_only, "s3").get_object(Bucket=BUCKET, Key=digest_key)["Body"].read())
         assert code == "AccessDenied"
 
-        end = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        out = admin.aws("cloudtrail", "validate-logs", "--trail-arn", trail_arn, "--start-time", start,
-                        "--end-time", end, "--region", REGION, "--verbose")
-        report = out.stdout + out.stderr
-        assert "1/1 digest files valid" in report, report
-        valid = re.search(r"(\d+)/(\d+) log files valid", report)
-        assert valid and valid.group(1) == valid.group(2) and int(valid.group(1)) >= 1, report
-        assert "INVALID" not in report, report
+        assert_all_logs_valid(validate_logs(admin, trail_arn, start, REGION))

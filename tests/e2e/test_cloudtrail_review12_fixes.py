@@ -15,22 +15,16 @@ from typing import Any
 
 import pytest
 
-from .conftest import AwsEnv, aws_error, new_bucket, own_server, wait_for, cloudtrail_bucket_policy
+from .conftest import (
+    AwsEnv, aws_error, new_bucket, own_server, wait_for, cloudtrail_bucket_policy, validate_logs,
+    assert_all_logs_valid,
+)
 
 REGION = "us-east-1"
 
 
 def _unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-
-
-
-
-@pytest.fixture(scope="module")
-def account(admin: AwsEnv) -> str:
-    return admin.client("sts").get_caller_identity()["Account"]
 
 
 @pytest.fixture(scope="module")
@@ -191,15 +185,8 @@ def test_multi_region_digests_validate_per_region(tmp_path: Any) -> None:
         wait_for(lambda: digests("us-west-2") and digests(REGION))
         assert re.search(rf"/{account}_CloudTrail-Digest_us-west-2_mr-trail_{REGION}_\d{{8}}T\d{{6}}Z\.json\.gz$",
                          digests("us-west-2")[0])
-        end = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
         for region in ("us-west-2", REGION):
-            out = admin.aws("cloudtrail", "validate-logs", "--trail-arn", arn, "--start-time", start,
-                            "--end-time", end, "--region", region, "--verbose")
-            report = out.stdout + out.stderr
-            assert "1/1 digest files valid" in report, report
-            valid = re.search(r"(\d+)/(\d+) log files valid", report)
-            assert valid and valid.group(1) == valid.group(2) and int(valid.group(1)) >= 1, report
-            assert "INVALID" not in report, report
+            assert_all_logs_valid(validate_logs(admin, arn, start, region))
 
 
 # ---- 4. data resource Values and each selector's ReadWriteType ------------------------------

@@ -29,11 +29,6 @@ def _allow_cloudtrail(s3: Any, bucket: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def account(admin: AwsEnv) -> str:
-    return admin.client("sts").get_caller_identity()["Account"]
-
-
-@pytest.fixture(scope="module")
 def bucket(admin: AwsEnv) -> str:
     s3 = admin.client("s3", region_name=REGION)
     name = new_bucket(s3, "ct-review")

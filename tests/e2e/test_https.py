@@ -65,6 +65,15 @@ def _deny_insecure(bucket: str) -> str:
     }]})
 
 
+def _deny_insecure_bucket(s3: Any, key: str, body: bytes) -> str:
+    """A new bucket holding `key`, with the DenyInsecureTransport policy."""
+    bucket = f"tls-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    s3.put_bucket_policy(Bucket=bucket, Policy=_deny_insecure(bucket))
+    return bucket
+
+
 def test_configure_writes_the_https_endpoint_and_ca_bundle(https_server: Server, https_admin: AwsEnv) -> None:
     parser = configparser.RawConfigParser()
     parser.read(https_admin.env["AWS_CONFIG_FILE"])
@@ -99,10 +108,7 @@ def test_caller_identity_over_https_with_the_cli_and_boto3(https_admin: AwsEnv) 
 
 def test_deny_insecure_transport_refuses_http_and_allows_https(https_server: Server, https_admin: AwsEnv) -> None:
     s3 = https_admin.client("s3", region_name="us-east-1")
-    bucket = f"tls-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="k", Body=b"over tls")
-    s3.put_bucket_policy(Bucket=bucket, Policy=_deny_insecure(bucket))
+    bucket = _deny_insecure_bucket(s3, "k", b"over tls")
 
     plain = _over(https_admin, https_server.endpoint, "s3")
     code, _, status = aws_error(lambda: plain.list_objects_v2(Bucket=bucket))
@@ -128,10 +134,7 @@ def test_deny_insecure_transport_refuses_http_and_allows_https(https_server: Ser
 
 def test_presigned_urls_over_https_work_with_curl(https_server: Server, https_admin: AwsEnv) -> None:
     s3 = https_admin.client("s3", region_name="us-east-1")
-    bucket = f"tls-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"presigned over tls")
-    s3.put_bucket_policy(Bucket=bucket, Policy=_deny_insecure(bucket))
+    bucket = _deny_insecure_bucket(s3, "doc.txt", b"presigned over tls")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "doc.txt"}, ExpiresIn=300)
     assert url.startswith("https://")
     got = subprocess.run(["curl", "-sS", "--fail", "--cacert", str(_ca(https_server)), url],

@@ -34,11 +34,6 @@ def _uniq(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(scope="module")
-def account(admin: AwsEnv) -> str:
-    return admin.client("sts").get_caller_identity()["Account"]
-
-
 @pytest.fixture
 def iam(admin: AwsEnv) -> Any:
     return admin.client("iam")

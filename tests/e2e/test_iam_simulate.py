@@ -52,11 +52,6 @@ CASES = [
 ENGINE_NAMES = {"Allowed": "allowed", "ExplicitlyDenied": "explicitDeny", "ImplicitlyDenied": "implicitDeny"}
 
 
-@pytest.fixture(scope="module")
-def account(admin: AwsEnv) -> str:
-    return admin.client("sts").get_caller_identity()["Account"]
-
-
 def _engine_decision(case: dict[str, Any]) -> str:
     out = subprocess.run([sys.executable, "-m", "skyhold.cli", "policy", "evaluate", "-"], input=json.dumps(case),
                          capture_output=True, text=True, check=True, timeout=60)

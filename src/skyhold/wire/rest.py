@@ -23,7 +23,7 @@ from skyhold import client_json
 from skyhold.errors import AwsError
 from skyhold.wire import jsoncodec, scalars, xmlcodec
 from skyhold.wire.http import HttpRequest, HttpResponse
-from skyhold.wire.problems import BadValue, Malformed, MissingMember, WireProblem, camel_path
+from skyhold.wire.problems import BadValue, Malformed, MissingMember, WireProblem
 from skyhold.wire.route import s3_bucket_from_host
 from skyhold.wire.shapes import Node, body_view, compile_shape
 

@@ -60,7 +60,7 @@ def requested_sse(params: dict[str, Any], bucket: dict[str, Any]) -> dict[str, A
         if params.get("SSEKMSKeyId"):
             raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
                                           "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
-        sse_context.requested(params, {}, "")  # an encryption context needs the header
+        sse_context.require_kms(params)  # an encryption context needs the header
         return _with_bucket_key(buckets.default_sse(bucket), params, bucket)
     if alg not in _SSE_ALGORITHMS:
         raise errors.invalid_encryption_method()
@@ -254,7 +254,7 @@ def write_encryption(params: dict[str, Any], bucket: dict[str, Any]) -> tuple[di
     """(the new object's "sse", its SSE-C key if the request sent one)."""
     customer = sse_c.for_write(params, bucket)
     if customer is not None:
-        sse_context.requested(params, {}, "")  # not with SSE-C either
+        sse_context.require_kms(params)  # not with SSE-C either
     return (sse_c.sse_value(), customer) if customer is not None else (requested_sse(params, bucket), None)
 
 

@@ -47,9 +47,7 @@ def requested(params: dict[str, Any], sse: dict[str, Any], default_arn: str) -> 
     text = params.get("SSEKMSEncryptionContext")
     if text is None:
         return None
-    if params.get("ServerSideEncryption") not in ("aws:kms", "aws:kms:dsse"):
-        raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
-                                      "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
+    require_kms(params)
     pairs = parse(text)
     given = pairs.pop(DEFAULT_KEY, None)
     if given is not None and given != default_arn:
@@ -61,6 +59,13 @@ def requested(params: dict[str, Any], sse: dict[str, Any], default_arn: str) -> 
         raise errors.invalid_argument(f"The encryption context key '{DEFAULT_KEY}' must name the bucket ARN",
                                       HEADER, text)
     return pairs
+
+
+def require_kms(params: dict[str, Any]) -> None:
+    """An encryption context only with SSE-KMS or DSSE-KMS named on the request itself."""
+    if "SSEKMSEncryptionContext" in params and params.get("ServerSideEncryption") not in ("aws:kms", "aws:kms:dsse"):
+        raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
+                                      "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption")
 
 
 def default_arn(bucket: str, key: str, sse: dict[str, Any]) -> str:

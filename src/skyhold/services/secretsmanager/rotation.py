@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
