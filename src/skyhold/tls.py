@@ -1,7 +1,8 @@
 """Skyhold's local certificate authority and the HTTPS listener's certificate.
 
-A CA of this data dir's own signs a certificate for the loopback names (and the
-address `skyhold up` binds, when it is another). Clients trust the CA's certificate
+A CA of this data dir's own signs a certificate for the loopback names, S3's
+virtual-hosted names under `s3.localhost` among them (and the address `skyhold up`
+binds, when it is another). Clients trust the CA's certificate
 (`ca_bundle` in the AWS config file), never the server's, so a renewed server
 certificate needs no change on their side. The CA's key never leaves the data dir:
 the folder is 0700, every file in it 0600.
@@ -39,7 +40,9 @@ SERVER_VALIDITY = timedelta(days=397)
 RENEW_BEFORE = timedelta(days=30)  # renewed this long before it expires, not at the last moment
 BACKDATE = timedelta(minutes=5)  # a client whose clock is a little behind still accepts it
 
-LOOPBACK_NAMES = ("localhost",)
+# `*.s3.localhost`: virtual-hosted S3 requests (`<bucket>.s3.localhost`) pass the name
+# check too. As on AWS, a wildcard covers one label: buckets with dots need path style.
+LOOPBACK_NAMES = ("localhost", "s3.localhost", "*.s3.localhost")
 LOOPBACK_IPS = ("127.0.0.1", "::1")
 _WILDCARD_BINDS = ("0.0.0.0", "::", "")  # every address: no single name to certify
 

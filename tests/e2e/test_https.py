@@ -151,6 +151,31 @@ def test_presigned_urls_over_https_work_with_curl(https_server: Server, https_ad
     assert refused.stdout == "403"
 
 
+def test_virtual_hosted_presigned_urls_pass_the_certificate_check(https_server: Server,
+                                                                   https_admin: AwsEnv) -> None:
+    """boto3 signs `<bucket>.s3.localhost` when told to address buckets virtual-hosted
+    style; curl checks that name against the certificate (resolved to loopback, as
+    *.localhost names resolve on systemd-resolved machines and in browsers)."""
+    port = https_server.https_port
+    s3 = https_admin.client("s3", region_name="us-east-1")
+    bucket = _deny_insecure_bucket(s3, "vhost.txt", b"virtual-hosted over tls")
+    virtual = https_admin.session().client("s3", endpoint_url=f"https://s3.localhost:{port}", region_name="us-east-1",
+                                           config=Config(s3={"addressing_style": "virtual"}))
+    url = virtual.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "vhost.txt"}, ExpiresIn=300)
+    assert url.startswith(f"https://{bucket}.s3.localhost:{port}/vhost.txt?")
+    resolve = ["--resolve", f"{bucket}.s3.localhost:{port}:127.0.0.1"]
+    got = subprocess.run(["curl", "-sS", "--fail", "--cacert", str(_ca(https_server)), *resolve, url],
+                         capture_output=True, timeout=30)
+    assert got.returncode == 0 and got.stdout == b"virtual-hosted over tls", got.stderr
+    # The wildcard covers one label only, as AWS's *.s3.amazonaws.com does: a name one
+    # label deeper fails the check (curl exit 60), whatever the request.
+    deeper = f"x.{bucket}.s3.localhost"
+    refused = subprocess.run(["curl", "-sS", "--cacert", str(_ca(https_server)), "--resolve",
+                              f"{deeper}:{port}:127.0.0.1", f"https://{deeper}:{port}/"],
+                             capture_output=True, timeout=30)
+    assert refused.returncode == 60, refused.stderr
+
+
 def test_an_unknown_ca_is_refused(https_server: Server, https_admin: AwsEnv, tmp_path: Path) -> None:
     other_ca = tls.ca_path(tmp_path / "elsewhere")  # a CA that did not sign Skyhold's certificate
     key = https_admin.credentials()
