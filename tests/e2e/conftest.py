@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.awsrequest
 import botocore.credentials
 import botocore.session
 import pytest
@@ -313,3 +315,62 @@ def launched(ec2: Any) -> Iterator[list[str]]:
     yield ids
     if ids:
         ec2.terminate_instances(InstanceIds=ids)
+
+
+def tool_unavailable(reason: str) -> None:
+    """A tool some tests need (Node.js, a browser) is missing: a broken setup in CI, so
+    the run fails there; elsewhere those tests skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def node_sdk() -> Path:
+    """tests/e2e/js with its node_modules (the AWS SDK for JavaScript v3, esbuild)
+    installed by `npm ci` from package-lock.json when missing or older than it; under
+    a file lock, as pytest-xdist's workers all reach this at once."""
+    import fcntl
+    import shutil
+
+    js = Path(__file__).parent / "js"
+    npm = shutil.which("npm")
+    if not shutil.which("node") or not npm:
+        tool_unavailable("Node.js and npm are needed for the JavaScript SDK and browser tests "
+                         "(apt-get install nodejs npm)")
+    installed = js / "node_modules" / ".package-lock.json"
+    with open(js / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.exists() or installed.stat().st_mtime < (js / "package-lock.json").stat().st_mtime:
+            out = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=js,
+                                 capture_output=True, text=True, timeout=600)
+            if out.returncode != 0:
+                tool_unavailable(f"npm ci failed in {js}:\n{out.stdout}{out.stderr}")
+    return js
+
+
+def signing_credentials(env: AwsEnv) -> botocore.credentials.Credentials:
+    """The profile's credentials, for botocore's signers (tests that hand-make requests)."""
+    c = env.credentials()
+    return botocore.credentials.Credentials(c.access_key, c.secret_key, c.token)
+
+
+def send_signed(req: botocore.awsrequest.AWSRequest) -> tuple[int, bytes]:
+    """Send a request a botocore signer signed, exactly as signed: (status, body)."""
+    prepared = req.prepare()
+    request = urllib.request.Request(prepared.url, data=prepared.body, method=prepared.method,
+                                     headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(request) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture(scope="module")
+def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of the module's own that also listens for HTTPS (`--https-port`)."""
+    srv = Server(tmp_path_factory.mktemp("https") / "data", free_port(), https_port=free_port())
+    srv.start()
+    yield srv
+    srv.stop()
