@@ -168,6 +168,10 @@ class Authorizer:
         message = decision.denial_message(quote_resource=call.service in ("s3", "s3control"), say_why=not trust)
         if call.principal.is_anonymous:
             message = "Access Denied"  # AWS tells anonymous callers nothing more
+        elif call.service == "s3" and decision.request.resource_account != call.principal.account:
+            # S3 explains a denial only "for requests made to resources within the same AWS
+            # account" (S3 User Guide, troubleshooting 403 errors); `skyhold explain` still does.
+            message = "Access Denied"
         explanation = decision.explain()
         explanation["message"] = decision.denial_message(quote_resource=call.service in ("s3", "s3control"))
         explanation["action"] = decision.request.action

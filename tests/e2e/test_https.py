@@ -8,7 +8,6 @@ import json
 import subprocess
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,6 @@ from botocore.exceptions import SSLError
 from skyhold import tls
 
 from .conftest import AwsEnv, Server, aws_error, clean_env, free_port
-
-
-@pytest.fixture(scope="module")
-def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("https") / "data", free_port(), https_port=free_port())
-    srv.start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(scope="module")

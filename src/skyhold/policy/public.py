@@ -46,9 +46,11 @@ def _grants_everyone(st: dict[str, Any]) -> bool:
 
 def _pinned(condition: dict[str, Any], pinning_keys: frozenset[str]) -> bool:
     for operator, block in condition.items():
-        op = operator.lower().removeprefix("forallvalues:").removeprefix("foranyvalue:")
-        # "...IfExists" lets a request without the key through: it pins nothing.
-        if op.endswith("ifexists") or op not in _FIXED_OPERATORS or not isinstance(block, dict):
+        lowered = operator.lower()
+        op = lowered.removeprefix("forallvalues:").removeprefix("foranyvalue:")
+        # "...IfExists" and "ForAllValues:" let a request without the key through: they pin nothing.
+        if (op.endswith("ifexists") or lowered.startswith("forallvalues:") or op not in _FIXED_OPERATORS
+                or not isinstance(block, dict)):
             continue
         for key, values in block.items():
             key = key.lower()
@@ -58,9 +60,15 @@ def _pinned(condition: dict[str, Any], pinning_keys: frozenset[str]) -> bool:
             if key == SOURCE_IP:
                 if all(_narrow_cidr(str(v)) for v in vals):
                     return True
-            elif all("*" not in str(v) and "?" not in str(v) for v in vals):
+            elif all(_fixed(str(v)) for v in vals):
                 return True
     return False
+
+
+def _fixed(value: str) -> bool:
+    """A value without a wildcard or a policy variable ("${aws:username}"): AWS counts
+    only such values as fixed (S3 User Guide, "The meaning of 'public'")."""
+    return "*" not in value and "?" not in value and "${" not in value
 
 
 def _narrow_cidr(text: str) -> bool:

@@ -86,7 +86,8 @@ def test_a_remembered_denial_still_explains_itself(decided: tuple[Authorizer, li
     for _ in range(2):
         with pytest.raises(AwsError) as denied:
             _check(authorizer, "10.1.2.3", other)
-        assert "no resource-based policy allows the s3:GetObject action" in denied.value.message
+        assert denied.value.explanation is not None  # S3 tells another account only "Access Denied"
+        assert "no resource-based policy allows the s3:GetObject action" in denied.value.explanation["message"]
     assert len(seen) == 3  # once remembered as a denial, and once per denial for its explanation
 
 

@@ -104,7 +104,18 @@ _WRITE_KEYS = {
     "x-amz-copy-source": "s3:x-amz-copy-source",
     "x-amz-metadata-directive": "s3:x-amz-metadata-directive",
     "x-amz-content-sha256": "s3:x-amz-content-sha256",
+    "x-amz-website-redirect-location": "s3:x-amz-website-redirect-location",
+    # Conditional writes and deletes: a bucket policy can require them (S3 User Guide,
+    # "Enforce conditional writes on Amazon S3 buckets").
+    "if-match": "s3:if-match",
+    "if-none-match": "s3:if-none-match",
 }
+
+# "true" on s3:PutObject for the calls that create an object (PutObject, CopyObject,
+# CompleteMultipartUpload, a form upload), "false" for the multipart steps that take no
+# conditional headers (CreateMultipartUpload, UploadPart, UploadPartCopy): what lets a
+# policy that requires If-None-Match exempt those.
+_CREATES = "s3:ObjectCreationOperation"
 
 _EXISTING_TAG = "s3:ExistingObjectTag/<key>"
 
@@ -149,15 +160,18 @@ def _is_public(policy: str) -> bool:
 
 
 def request_context(call: Call) -> dict[str, Any]:
-    """The condition keys every S3 request carries: how it was signed, and when."""
+    """The condition keys every S3 request carries: its TLS version, how it was
+    signed, and when."""
+    ctx: dict[str, Any] = {}
+    tls = (call.request.tls or {}).get("tlsVersion", "")
+    if tls.startswith("TLSv"):  # "TLSv1.3" → 1.3 (s3:TlsVersion is numeric); absent over plain HTTP
+        ctx["s3:TlsVersion"] = tls.removeprefix("TLSv")
     if call.principal.is_anonymous:
-        return {}
+        return ctx
     # How the request was authenticated, not what its query says: a header-signed
     # request may carry any X-Amz-Signature in its query.
-    ctx: dict[str, Any] = {
-        "s3:authType": "REST-QUERY-STRING" if call.presigned else "REST-HEADER",
-        "s3:signatureversion": "AWS4-HMAC-SHA256",
-    }
+    ctx["s3:authType"] = "REST-QUERY-STRING" if call.presigned else "REST-HEADER"
+    ctx["s3:signatureversion"] = "AWS4-HMAC-SHA256"
     signed_at = _signed_at(call)
     if signed_at is not None:  # in milliseconds, by the wall clock the client signed with
         ctx["s3:signatureAge"] = str(max(int((time.time() - signed_at.timestamp()) * 1000), 0))
@@ -365,9 +379,22 @@ def create_bucket(call: Call, params: dict[str, Any]) -> list[Access]:
     ctx.update(_header_context(call, "s3:CreateBucket"))  # s3:x-amz-acl, s3:x-amz-grant-*
     if "x-amz-object-ownership" in headers:
         ctx["s3:x-amz-object-ownership"] = headers["x-amz-object-ownership"]
+    given = (params.get("CreateBucketConfiguration") or {}).get("Tags") or []
+    tags = [t for t in given if isinstance(t.get("Key"), str)]
+    if tags:
+        ctx.update({f"aws:RequestTag/{t['Key']}": t.get("Value") or "" for t in tags})
+        ctx["aws:TagKeys"] = [t["Key"] for t in tags]
     arn = records.bucket_arn(params["Bucket"])
     found = [Access("s3:CreateBucket", arn, ctx)]
-    if params.get("ObjectLockEnabledForBucket"):  # as S3 documents: the lock and the versioning it turns on
+    # What else S3 documents a CreateBucket needs: a non-private ACL, Object Ownership,
+    # tags, and the Object Lock and the versioning it turns on.
+    if headers.get("x-amz-acl", "private") != "private" or any(h.startswith("x-amz-grant-") for h in headers):
+        found.append(Access("s3:PutBucketAcl", arn, ctx))
+    if "x-amz-object-ownership" in headers:
+        found.append(Access("s3:PutBucketOwnershipControls", arn, ctx))
+    if tags:
+        found.append(Access("s3:TagResource", arn, ctx))
+    if params.get("ObjectLockEnabledForBucket"):
         found += [Access("s3:PutBucketObjectLockConfiguration", arn, ctx), Access("s3:PutBucketVersioning", arn, ctx)]
     return found
 
@@ -388,13 +415,13 @@ def _listing(action: str) -> Any:
     return fn
 
 
-def put_object(call: Call, params: dict[str, Any]) -> list[Access]:
+def put_object(call: Call, params: dict[str, Any], creates: bool = True) -> list[Access]:
     bucket = _bucket(call, params["Bucket"])
     tags = objects.parse_tagging(params.get("Tagging"))
     arn = records.object_arn(bucket["Name"], params["Key"])
     ctx = _write_context(call, tags)
     locks = _lock_accesses(call, bucket, arn, params, ctx)
-    found = [access(call, bucket, "s3:PutObject", arn, ctx)]
+    found = [access(call, bucket, "s3:PutObject", arn, {**ctx, _CREATES: _bool(creates)})]
     if tags:
         found.append(access(call, bucket, "s3:PutObjectTagging", arn, ctx))
     if _sets_acl(params):  # setting an ACL on the way in needs s3:PutObjectAcl too
@@ -406,8 +433,24 @@ def _sets_acl(params: dict[str, Any]) -> bool:
     return bool(params.get("ACL")) or any(params.get(m) for m in acl.GRANT_HEADERS)
 
 
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
 def create_multipart_upload(call: Call, params: dict[str, Any]) -> list[Access]:
-    return put_object(call, params)
+    return put_object(call, params, creates=False)
+
+
+def _multipart_step(operation: str, creates: bool) -> Any:
+    """UploadPart and CompleteMultipartUpload: s3:PutObject, told whether it creates the object."""
+    check = _object_op(OBJECT_ACTIONS[operation])
+
+    def fn(call: Call, params: dict[str, Any]) -> list[Access]:
+        found: list[Access] = check(call, params)
+        for a in found:
+            a.context[_CREATES] = _bool(creates)
+        return found
+    return fn
 
 
 def put_object_tagging(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -436,7 +479,7 @@ def copy_object(call: Call, params: dict[str, Any]) -> list[Access]:
     arn = records.object_arn(bucket["Name"], params["Key"])
     ctx = _write_context(call, tags)
     locks = _lock_accesses(call, bucket, arn, params, ctx)
-    found = [source, access(call, bucket, "s3:PutObject", arn, ctx)]
+    found = [source, access(call, bucket, "s3:PutObject", arn, {**ctx, _CREATES: "true"})]
     if _sets_acl(params):
         found.append(access(call, bucket, "s3:PutObjectAcl", arn, ctx))
     return found + locks
@@ -462,7 +505,8 @@ def put_object_legal_hold(call: Call, params: dict[str, Any]) -> list[Access]:
 def upload_part_copy(call: Call, params: dict[str, Any]) -> list[Access]:
     bucket = _bucket(call, params["Bucket"])
     return [_copy_source_access(call, params),
-            access(call, bucket, "s3:PutObject", records.object_arn(bucket["Name"], params["Key"]))]
+            access(call, bucket, "s3:PutObject", records.object_arn(bucket["Name"], params["Key"]),
+                   {_CREATES: "false"})]
 
 
 def delete_objects(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -501,6 +545,8 @@ def build() -> dict[str, Any]:
         "CopyObject": copy_object,
         "GetObjectAttributes": get_object_attributes,
         "UploadPartCopy": upload_part_copy,
+        "UploadPart": _multipart_step("UploadPart", creates=False),
+        "CompleteMultipartUpload": _multipart_step("CompleteMultipartUpload", creates=True),
         "PutObjectRetention": put_object_retention,
         "PutObjectLegalHold": put_object_legal_hold,
         "DeleteObjects": delete_objects,

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 DEFAULT_ENCRYPTION: dict[str, Any] = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
                                                   "BucketKeyEnabled": False}]}
 _OWNERSHIPS = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
+# A bucket's Ownership once its controls are deleted: ACLs enabled, writers own objects
+# (acl_ops reads a record without the field as BucketOwnerEnforced).
+NO_OWNERSHIP_CONTROLS = ""
 _MAX_BUCKETS = 10000  # the most one ListBuckets page may ask for
 
 
@@ -339,8 +342,20 @@ def put_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]
     ownership = rules[0].get("ObjectOwnership") if len(rules) == 1 else None  # exactly one rule
     if ownership not in _OWNERSHIPS:
         raise errors.malformed_xml()
+    bucket = records.get_bucket(call.store, params["Bucket"]).value
+    if ownership == "BucketOwnerEnforced" and not _acl_is_owners_only(bucket):
+        # S3 will not disable ACLs that still grant someone access: they must be moved
+        # to the bucket policy and the ACL reset first (the grants would come back with
+        # the ACLs otherwise).
+        raise errors.acl_with_enforced_ownership()
     records.update_bucket(call.store, params["Bucket"], Ownership=ownership)
     return {}
+
+
+def _acl_is_owners_only(bucket: dict[str, Any]) -> bool:
+    owner = canonical_id(bucket["Owner"])
+    return all(g["Grantee"].get("ID") == owner and g["Permission"] == "FULL_CONTROL"
+               for g in acl_ops.bucket_grants(bucket))
 
 
 def get_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -352,7 +367,10 @@ def get_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]
 
 
 def delete_ownership_controls(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    records.update_bucket(call.store, params["Bucket"], Ownership=None)
+    # A bucket without ownership controls is not BucketOwnerEnforced: as on S3 its ACLs
+    # count again and each writer owns what it writes (ObjectWriter), while
+    # GetBucketOwnershipControls answers OwnershipControlsNotFoundError.
+    records.update_bucket(call.store, params["Bucket"], Ownership=NO_OWNERSHIP_CONTROLS)
     call.extras["http_status"] = 204
     return {}
 

@@ -91,6 +91,12 @@ def acl_not_supported() -> AwsError:
     return AwsError("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
 
 
+def acl_with_enforced_ownership() -> AwsError:
+    """BucketOwnerEnforced asked for while the bucket ACL grants more than the owner's full control."""
+    return AwsError("InvalidBucketAclWithObjectOwnership",
+                    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting", 400)
+
+
 def precondition_failed(condition: str) -> AwsError:
     return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412,
                     extra={"Condition": condition})
@@ -151,6 +157,12 @@ def invalid_argument(message: str, name: str | None = None, value: str | None = 
 
 def invalid_request(message: str) -> AwsError:
     return AwsError("InvalidRequest", message, 400)
+
+
+def checksum_required() -> AwsError:
+    """A body S3 wants proven (objects.require_body_checksum) came with neither
+    Content-MD5 nor an x-amz-checksum-* header."""
+    return invalid_request("Missing required header for this request: Content-MD5 OR x-amz-checksum-*")
 
 
 def invalid_tag(message: str, key: str | None = None, value: str | None = None) -> AwsError:
@@ -239,6 +251,13 @@ def header_not_implemented(header: str, detail: str | None = None) -> AwsError:
         extra["additionalMessage"] = detail
     return AwsError("NotImplemented", "A header you provided implies functionality that is not implemented", 501,
                     sender_fault=False, extra=extra)
+
+
+def conditional_request_conflict(condition: str, key: str) -> AwsError:
+    """A conditional write that holds, but the key was written since the request began
+    (a multipart upload completed with If-Match / If-None-Match)."""
+    return AwsError("ConditionalRequestConflict", "The conditional request cannot succeed due to a conflicting "
+                    "operation against this resource.", 409, extra={"Condition": condition, "Key": key})
 
 
 def invalid_part_number(requested: int, count: int) -> AwsError:

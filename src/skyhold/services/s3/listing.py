@@ -159,7 +159,7 @@ def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         out["CommonPrefixes"] = prefixes
     if token:
         out["ContinuationToken"] = token
-    if start:
+    elif start:  # a token supersedes start-after, which S3 then does not echo
         out["StartAfter"] = encode(start, params.get("EncodingType") == "url")
     if truncated and last is not None:
         out["NextContinuationToken"] = paging.token(last)
@@ -182,6 +182,18 @@ def list_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _within_key(call: Call, bucket: str, key: str, vid_marker: str) -> str | None:
+    """Where a version-id marker resumes inside its key's versions: the store key to list
+    after (None: no marker, or not an id Skyhold issues). A version's place is in its id,
+    so one deleted since still has it; a null version's must be looked up, and when it is
+    gone the key's versions are listed again from its newest (repeated, never skipped)."""
+    if vid_marker == records.NULL_VERSION:
+        hit = versions.null_version(call, bucket, key)
+        return hit[0] if hit is not None else records.object_key(bucket, key)  # sorts before all its versions
+    sort = records.sort_of(vid_marker) if vid_marker else None
+    return records.version_key(bucket, key, sort) if sort else None
+
+
 def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     bucket = records.get_bucket(call.store, name).value
@@ -196,15 +208,18 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key_marker = params.get("KeyMarker") or ""
     vid_marker = params.get("VersionIdMarker") or ""
     kind = records.VERSION if versions.is_versioned(bucket) else records.OBJECT
+    seen: set[str] = set()
     if kind == records.VERSION:
         def key_of(r: Record) -> str:
             return records.split_version_key(name, r.key)[0]
         after = ""
         if key_marker:
-            sort = records.sort_of(vid_marker) if vid_marker else None
-            after = records.version_key(name, key_marker, sort) if sort else \
-                past_prefix(name, key_marker, prefix, delimiter) or \
+            within = _within_key(call, name, key_marker, vid_marker)
+            after = within or past_prefix(name, key_marker, prefix, delimiter) or \
                 f"{records.versions_prefix(name, key_marker)}{_AFTER_ALL}"
+            newest = call.store.scan(records.VERSION, records.versions_prefix(name, key_marker), limit=1)
+            if within and newest and newest[0].key <= within:
+                seen.add(key_marker)  # its newest version came before: none listed now is the latest
     else:
         def key_of(r: Record) -> str:
             return r.key[len(name) + 1:]
@@ -212,7 +227,6 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
     markers: list[dict[str, Any]] = []
     prefixes: list[dict[str, str]] = []
-    seen: set[str] = set()
     truncated = False
     last_key = last_vid = None
     for key, rec in walk(call, kind, name, prefix, delimiter, after, key_of):
@@ -236,7 +250,7 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             found.append(entry)
         last_key, last_vid = key, v["vid"]
     out = _common(params)
-    out.update(IsTruncated=truncated, KeyMarker=key_marker, VersionIdMarker=vid_marker)
+    out.update(IsTruncated=truncated, KeyMarker=encode(key_marker, url), VersionIdMarker=vid_marker)
     if found:
         out["Versions"] = found
     if markers:

@@ -56,6 +56,7 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
         "tags": objects.parse_tagging(params.get("Tagging")), "alg": algorithm,
         "ckt": mode,
         "sc": params.get("StorageClass") or "STANDARD", "init": _initiator_of(call.principal), **lock,
+        "base": _current_write(call, bucket["Name"], key),
     }
     if customer is not None:
         value["kc"] = sse_c.key_check(call, customer)
@@ -67,6 +68,29 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
         out["ChecksumType"] = value["ckt"]
     out.update(_abort(bucket, value))
     return out
+
+
+def _current_write(call: Call, bucket: str, key: str) -> str:
+    """Which write made the key's current object ("" when there is none): a conditional
+    completion conflicts with any write since the upload began."""
+    current = call.store.get(records.OBJECT, records.object_key(bucket, key))
+    return str(current.value.get("sort", "")) if current is not None else ""
+
+
+def _completion_check(params: dict[str, Any], key: str, upload: dict[str, Any]) -> Any:
+    """If-Match / If-None-Match at completion, checked as a write is; when it holds but
+    the key was written (or deleted) since the upload began, S3 answers 409."""
+    check = objects._write_check(params, key)
+    base = upload.get("base")
+    if check is None or base is None:  # unconditional, or an upload stored before Skyhold kept its base
+        return check
+    condition = "If-Match" if params.get("IfMatch") is not None else "If-None-Match"
+
+    def conflict_check(current: dict[str, Any] | None) -> None:
+        check(current)
+        if (current or {}).get("sort", "") != base:
+            raise errors.conditional_request_conflict(condition, key)
+    return conflict_check
 
 
 def _lock_of(upload: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +307,10 @@ def _check_part_checksum(upload: dict[str, Any], item: dict[str, Any], part: dic
 async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
     name, key, upload_id = bucket["Name"], params["Key"], params["UploadId"]
-    upload = _upload(call, name, key, upload_id)
+    rec = call.store.get(records.UPLOAD, records.upload_key(name, key, upload_id))
+    if rec is None:
+        return _completed_again(call, bucket, key, upload_id, params)
+    upload = rec.value
     _check_kms_decrypt(call, name, key, upload)
     if params.get("MultipartUpload") is None:  # no body at all
         raise errors.invalid_request("You must specify at least one part")
@@ -334,7 +361,7 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
         "mtime": records.now_text(), "segs": [p["seg"] for p in chosen], "meta": upload["meta"],
         "hdrs": upload["hdrs"], "cks": cks, "ckt": mode or "COMPOSITE", "sse": upload["sse"],
         "tags": upload["tags"], "owner": upload["owner"], "sc": upload.get("sc", "STANDARD"),
-        "parts": len(chosen),
+        "parts": len(chosen), "upid": upload_id,
     }
     if upload.get("acl"):
         value["acl"] = upload["acl"]
@@ -345,15 +372,33 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
     with call.store.transaction():
         if call.store.get(records.UPLOAD, records.upload_key(name, key, upload_id)) is None:
             raise errors.no_such_upload(upload_id)
-        version_id = versions.put(call, bucket, key, value, objects._write_check(params, key))
+        version_id = versions.put(call, bucket, key, value, _completion_check(params, key, upload))
         call.store.delete(records.UPLOAD, records.upload_key(name, key, upload_id))
         for n in stored:
             call.store.delete(records.PART, records.part_key(upload_id, n))
     bodies.delete(call, [p["seg"] for n, p in stored.items() if n not in used])
+    return _completion_result(call, name, key, value, version_id, params)
+
+
+def _completed_again(call: Call, bucket: dict[str, Any], key: str, upload_id: str,
+                     params: dict[str, Any]) -> dict[str, Any]:
+    """CompleteMultipartUpload of an upload already completed (an SDK's retry after a lost
+    answer): while the key's current object is the one it made, S3 answers as it did."""
+    current = call.store.get(records.OBJECT, records.object_key(bucket["Name"], key))
+    if current is None or current.value.get("upid") != upload_id:
+        raise errors.no_such_upload(upload_id)
+    value = current.value
+    _check_kms_decrypt(call, bucket["Name"], key, value)  # as the first completion asked it
+    version_id = value["vid"] if bucket.get("Versioning") == "Enabled" else None
+    return _completion_result(call, bucket["Name"], key, value, version_id, params)
+
+
+def _completion_result(call: Call, name: str, key: str, value: dict[str, Any], version_id: str | None,
+                       params: dict[str, Any]) -> dict[str, Any]:
     # The key as it would sit in a URL: S3 percent-encodes it ("—" reads "%E2%80%94").
     location = f"{call.request.scheme}://{call.request.headers.get('host', 's3.amazonaws.com')}/{name}/{quote(key)}"
     out: dict[str, Any] = {"Location": location, "Bucket": name, "Key": key, "ETag": value["etag"],
-                           **objects.sse_result(upload["sse"], sse_c.from_params(params, md5_required=False)),
+                           **objects.sse_result(value["sse"], sse_c.from_params(params, md5_required=False)),
                            **objects._checksum_result(value)}
     if version_id is not None:
         out["VersionId"] = version_id
@@ -391,13 +436,26 @@ def _check_kms_decrypt(call: Call, bucket: str, key: str, upload: dict[str, Any]
         raise crypto._from_kms(err) from None
 
 
+def _list_limit(value: int | None, name: str) -> int | None:
+    """max-parts, part-number-marker, max-uploads: S3 reads a 32-bit integer, then
+    refuses a negative one."""
+    if value is None:
+        return None
+    if not -2**31 <= value < 2**31:
+        raise errors.invalid_argument(f"Provided {name} not an integer or within integer range", name, str(value))
+    if value < 0:
+        raise errors.invalid_argument(f"Argument {name} must be an integer between 0 and 2147483647", name,
+                                      str(value))
+    return value
+
+
 def list_parts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
     name, key, upload_id = bucket["Name"], params["Key"], params["UploadId"]
     upload = _upload(call, name, key, upload_id)
     _check_kms_decrypt(call, name, key, upload)
-    limit = min(params.get("MaxParts") or 1000, 1000)
-    marker = params.get("PartNumberMarker") or 0
+    limit = min(_list_limit(params.get("MaxParts"), "max-parts") or 1000, 1000)
+    marker = _list_limit(params.get("PartNumberMarker"), "part-number-marker") or 0
     after = records.part_key(upload_id, int(marker)) if marker else ""
     found = call.store.scan(records.PART, upload_id + "/", start_after=after, limit=limit + 1)
     truncated = len(found) > limit
@@ -430,9 +488,10 @@ def list_multipart_uploads(call: Call, params: dict[str, Any]) -> dict[str, Any]
     prefix = params.get("Prefix") or ""
     delimiter = params.get("Delimiter") or ""
     url = params.get("EncodingType") == "url"
-    limit = min(params.get("MaxUploads") or 1000, 1000)
+    limit = min(_list_limit(params.get("MaxUploads"), "max-uploads") or 1000, 1000)
     key_marker = params.get("KeyMarker") or ""
-    id_marker = params.get("UploadIdMarker")
+    # Without a key marker S3 ignores the upload id marker (and echoes it empty).
+    id_marker = params.get("UploadIdMarker") if key_marker else None
     # An upload id marker must name an upload of the key marker (without one it is ignored).
     if key_marker and id_marker and call.store.get(records.UPLOAD, records.upload_key(name, key_marker, id_marker)) is None:
         raise errors.invalid_argument("Invalid uploadId marker", "upload-id-marker", id_marker)
@@ -450,9 +509,12 @@ def list_multipart_uploads(call: Call, params: dict[str, Any]) -> dict[str, Any]
             prefixes.append({"Prefix": listing.encode(key, url)})
             continue
         v = rec.value
-        uploads.append({"Key": listing.encode(key, url), "UploadId": v["UploadId"],
-                        "Initiated": records.parse_time(v["Initiated"]), "StorageClass": v.get("sc", "STANDARD"),
-                        "Owner": buckets.owner_of(v["owner"]), "Initiator": _initiator(v)})
+        upload = {"Key": listing.encode(key, url), "UploadId": v["UploadId"],
+                  "Initiated": records.parse_time(v["Initiated"]), "StorageClass": v.get("sc", "STANDARD"),
+                  "Owner": buckets.owner_of(v["owner"]), "Initiator": _initiator(v)}
+        if v.get("alg"):  # the checksum the upload was created with, as CreateMultipartUpload answered
+            upload.update(ChecksumAlgorithm=v["alg"].upper(), ChecksumType=v.get("ckt"))
+        uploads.append(upload)
     # S3 always names the next markers: the last upload listed, else empty (common prefixes do not count).
     out: dict[str, Any] = {
         "Bucket": name, "KeyMarker": listing.encode(key_marker, url), "UploadIdMarker": id_marker or "",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote_plus
 
 from skyhold import clock
 from skyhold.auth import checksums
@@ -133,6 +133,27 @@ def sent_checksum(call: Call) -> tuple[str | None, dict[str, str]]:
         for name in call.request.headers.get("x-amz-trailer", "").split(","):
             alg = checksums.algorithm_of(name.strip().lower()) or alg
     return alg, declared
+
+
+# The operations whose body S3 itself refuses without Content-MD5 or an x-amz-checksum-*
+# header. botocore's model marks more (requestChecksumRequired: what the SDK should
+# send), but S3 takes a bucket policy, ACL, versioning or object tagging without one
+# (minio-go's SetBucketPolicy and the JS SDK v2's canned ACLs send none); refusals
+# clients met: aws-cli#229 and #400, amazonka#369 and #610, botocore#3415, and S3's
+# answer to PutObjectLockConfiguration quoted in versitygw#1301.
+_CHECKSUM_REQUIRED = frozenset({
+    "DeleteObjects", "PutBucketCors", "PutBucketLifecycle", "PutBucketLifecycleConfiguration", "PutBucketTagging",
+    "PutObjectLockConfiguration", "PutObjectRetention", "PutObjectLegalHold",
+})
+
+
+def require_body_checksum(call: Call) -> None:
+    """Refuse a body S3 wants proven that came with neither Content-MD5 nor an
+    x-amz-checksum-* header or trailer (every SDK sends one); a hand-made request
+    learns it here. Called by the pipeline once the request is authorized."""
+    if (call.operation in _CHECKSUM_REQUIRED and "content-md5" not in call.request.headers
+            and sent_checksum(call)[0] is None):
+        raise errors.checksum_required()
 
 
 def checksum_request(call: Call, params: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
@@ -345,23 +366,32 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def lookup(call: Call, bucket: dict[str, Any], key: str, version_id: str | None, method: str, *,
-           marker_refused: bool = False) -> dict[str, Any]:
+           marker_refused: bool = False, marker_named: bool = False) -> dict[str, Any]:
     """The version a request names. `marker_refused`: a current delete marker is
-    MethodNotAllowed (as tagging and PutObjectAcl answer), not NoSuchKey (as GET)."""
+    MethodNotAllowed (as tagging and PutObjectAcl answer), not NoSuchKey (as GET).
+    `marker_named`: GET and HEAD name a current delete marker on their NoSuchKey
+    (x-amz-delete-marker, x-amz-version-id)."""
     if version_id is None:
         value = records.current_object(call.store, bucket["Name"], key)
         if value is None:
-            marker = versions.current_marker(call, bucket, key) if marker_refused else None
-            if marker is not None:
+            marker = versions.current_marker(call, bucket, key) if marker_refused or marker_named else None
+            if marker is not None and marker_refused:
                 raise errors.delete_marker(method, marker)
-            raise _missing(call, bucket, errors.no_such_key(key))
+            err = _missing(call, bucket, errors.no_such_key(key))
+            if marker is not None and err.code == "NoSuchKey":
+                err.headers.update({"x-amz-delete-marker": "true", "x-amz-version-id": marker})
+            raise err
         return value
     versions.check_version_id(version_id)
     hit = versions.find(call, bucket, key, version_id)
     if hit is None:
         raise _missing(call, bucket, errors.no_such_version(key, version_id))
     if hit[1].get("dm"):
-        raise errors.delete_marker(method, version_id)
+        err = errors.delete_marker(method, version_id)
+        if method in ("GET", "HEAD"):  # what a delete marker allows, and when it was made (S3's docs)
+            err.headers.update({"Allow": "DELETE",
+                                "Last-Modified": format_datetime(_mtime(hit[1]), usegmt=True)})
+        raise err
     return hit[1]
 
 
@@ -495,10 +525,18 @@ def _serve_range(call: Call, value: dict[str, Any], params: dict[str, Any], out:
     return span
 
 
+def _check_overrides(call: Call, params: dict[str, Any]) -> None:
+    """response-* parameters are for signed requests (or presigned URLs) only."""
+    if call.principal.is_anonymous and any(params.get(p) is not None for p in _RESPONSE_OVERRIDES):
+        raise errors.invalid_request("Request specific response headers cannot be used for anonymous GET requests.")
+
+
 async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
-    value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "GET")
+    value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "GET",
+                                                marker_named=True)
+    _check_overrides(call, params)
     if lifecycle_rules.is_archived(value):
         raise errors.invalid_object_state(value["sc"])  # HEAD still answers: that is how one finds out
     check_conditions(params, value)
@@ -518,7 +556,9 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def head_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
-    value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "HEAD")
+    value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "HEAD",
+                                                marker_named=True)
+    _check_overrides(call, params)
     check_conditions(params, value)
     out = _describe(bucket, value, params, sse_c.for_object(call, value, params))
     out.update(object_lock.describe(call, bucket, key, value))
@@ -671,10 +711,10 @@ def parse_copy_source(text: str) -> tuple[str, str, str | None]:
         for k, v in parse_qsl(query, keep_blank_values=True):
             if k == "versionId":
                 version_id = v
-    path = unquote(path).lstrip("/")
+    path = unquote_plus(path).lstrip("/")  # a "+" is a space there (form encoding, as some SDKs send it)
     bucket, _, key = path.partition("/")
-    if not bucket or not key:
-        raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", text)
+    if not bucket or not key:  # S3 names the header, not its value, as the ArgumentValue
+        raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", "x-amz-copy-source")
     return bucket, key, version_id
 
 
@@ -708,6 +748,20 @@ def copy_source(call: Call, params: dict[str, Any]) -> CopySource:
     return CopySource(src_bucket, src_key, value, sse_c.for_object(call, value, params, copy_source=True))
 
 
+_DIRECTIVES = ("COPY", "REPLACE")
+
+
+def _changes_in_place(params: dict[str, Any], bucket: dict[str, Any], source: dict[str, Any]) -> bool:
+    """Whether a copy of an object onto itself (metadata directive COPY) changes something,
+    as S3 judges it: a storage class, website redirect or encryption named in the request
+    (even one equal to the source's) -- or a bucket default encryption that was configured,
+    or a source that is not SSE-S3, whose copy is then encrypted anew."""
+    return bool(params.get("ServerSideEncryption") or params.get("StorageClass")
+                or params.get("WebsiteRedirectLocation") or params.get("SSECustomerAlgorithm")
+                or bucket.get("Encryption") or source["sse"].get("alg") != "AES256"
+                or sse_c.is_customer(source["sse"]))
+
+
 async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = bucket_of(call, params)
     key = params["Key"]
@@ -717,12 +771,13 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     src_bucket, src_key, source = src.bucket, src.key, src.value
     directive = params.get("MetadataDirective") or "COPY"
     tag_directive = params.get("TaggingDirective") or "COPY"
-    if directive not in ("COPY", "REPLACE"):
-        raise errors.invalid_argument("Unknown metadata directive.", "MetadataDirective", directive)
+    if directive not in _DIRECTIVES:
+        raise errors.invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
+    if tag_directive not in _DIRECTIVES:
+        raise errors.invalid_argument("Unknown tagging directive.", "x-amz-tagging-directive", tag_directive)
     check_new_object(params, metadata=directive == "REPLACE")
     same = src_bucket["Name"] == bucket["Name"] and src_key == key
-    if same and directive == "COPY" and not params.get("ServerSideEncryption") and not params.get("StorageClass") \
-            and not params.get("WebsiteRedirectLocation") and not params.get("SSECustomerAlgorithm"):
+    if same and directive == "COPY" and not _changes_in_place(params, bucket, source):
         raise errors.invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the "
             "object's metadata, storage class, website redirect location or encryption attributes.")
@@ -752,10 +807,12 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                                    **_checksum_result(value)}
     out: dict[str, Any] = {"CopyObjectResult": result_body, **sse_result(sse, customer),
                            **sse_context.echo(sse, bucket["Name"], key)}
-    if versions.is_versioned(src_bucket):
-        out["CopySourceVersionId"] = source["vid"]
+    if versions.is_versioned(src_bucket) and source["vid"] != records.NULL_VERSION:
+        out["CopySourceVersionId"] = source["vid"]  # a null source version goes unnamed
     if version_id is not None:
         out["VersionId"] = version_id
+    elif bucket.get("Versioning") == "Suspended":
+        out["VersionId"] = records.NULL_VERSION  # unlike PutObject's, a copy's null version is named
     _add_expiration(out, bucket, value)
     return out
 

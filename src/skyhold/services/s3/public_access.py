@@ -3,7 +3,9 @@ AWS's rules for when a bucket policy is "public".
 
 A policy is public when an Allow statement grants to everyone (Principal "*" or
 {"AWS": "*"}) without a condition that pins the request to fixed values of a key
-that names who or where the caller is (source IP block, VPC, account, ARN, org).
+that names who or where the caller is (source IP block, VPC, account, ARN, org), or
+the KMS key its uploads must name (S3's list, in PublicAccessBlockConfiguration's
+API documentation: "A fixed value of s3:x-amz-server-side-encryption-aws-kms-key-id").
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ _PINNING_KEYS = frozenset({
     "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceaccount", "aws:sourceowner",
     "aws:principalaccount", "aws:principalarn", "aws:principalorgid", "aws:principalorgpaths",
     "aws:userid", "aws:sourceorgid", "aws:sourceorgpaths", "s3:dataaccesspointarn",
-    "s3:dataaccesspointaccount", "aws:sourceip",
+    "s3:dataaccesspointaccount", "aws:sourceip", "s3:x-amz-server-side-encryption-aws-kms-key-id",
 })
 
 

@@ -36,3 +36,12 @@ def check(call: Call, bucket: dict[str, Any]) -> None:
     raise AwsError("AuthorizationHeaderMalformed",
                    f"The authorization header is malformed; the region '{got}' is wrong; expecting '{expected}'",
                    400, extra={"Region": expected}, headers=headers)
+
+
+def name_on_refusal(call: Call, err: AwsError) -> None:
+    """HeadBucket names the bucket's region on a refusal too: "regardless of the
+    permissions on the bucket, you will receive a response header with the correct
+    bucket location" (S3 API reference, HeadBucket). A missing bucket has none."""
+    bucket = call.extras.get("bucket")
+    if call.operation == "HeadBucket" and bucket is not None:
+        err.headers.setdefault("x-amz-bucket-region", bucket["Region"])

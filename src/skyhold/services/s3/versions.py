@@ -51,7 +51,7 @@ def is_versioned(bucket: dict[str, Any]) -> bool:
     return bool(bucket.get("Versioning"))
 
 
-def _null_version(call: Call, bucket: str, key: str) -> tuple[str, dict[str, Any]] | None:
+def null_version(call: Call, bucket: str, key: str) -> tuple[str, dict[str, Any]] | None:
     for rec in call.store.scan(records.VERSION, records.versions_prefix(bucket, key)):
         if rec.value["vid"] == NULL_VERSION:
             return rec.key, rec.value
@@ -74,7 +74,7 @@ def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
         if check is not None:
             check(old.value if old else None)
         if status == "Suspended":
-            hit = _null_version(call, name, key)
+            hit = null_version(call, name, key)
             if hit is not None:
                 call.store.delete(records.VERSION, hit[0])
                 garbage += hit[1].get("segs", [])
@@ -106,7 +106,7 @@ def delete(call: Call, bucket: dict[str, Any], key: str, check: Any = None) -> d
             sort = records.new_sort()
             vid = new_version_id(sort) if status == "Enabled" else NULL_VERSION
             if status == "Suspended":
-                hit = _null_version(call, name, key)
+                hit = null_version(call, name, key)
                 if hit is not None:
                     call.store.delete(records.VERSION, hit[0])
                     garbage += hit[1].get("segs", [])
@@ -137,7 +137,7 @@ def _find(call: Call, bucket: dict[str, Any], key: str, version_id: str) -> tupl
         rec = call.store.get(records.OBJECT, records.object_key(name, key))
         return (None, rec.value) if rec else None
     if version_id == NULL_VERSION:
-        return _null_version(call, name, key)
+        return null_version(call, name, key)
     sort = records.sort_of(version_id)
     if sort is None:
         return None
