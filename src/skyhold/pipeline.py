@@ -34,6 +34,7 @@ from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.iam.access_keys import record_key_use
 from skyhold.services.registry import SERVED, Handler, load_authz, load_handlers
 from skyhold.services.s3 import cors as s3_cors
+from skyhold.services.s3 import objects as s3_objects
 from skyhold.services.s3 import post_object as s3_post
 from skyhold.services.s3 import records as s3_records
 from skyhold.services.s3 import region as s3_region
@@ -45,7 +46,7 @@ from skyhold.store.sqlite import SqliteStore
 from skyhold.wire import protocol, rest
 from skyhold.wire.http import HttpRequest, HttpResponse
 from skyhold.wire.models import service_model
-from skyhold.wire.route import route_service
+from skyhold.wire.route import route_service, s3_bucket_from_host
 
 
 # Bodies of non-streaming operations are read whole; AWS's own request size limits
@@ -143,7 +144,7 @@ class Pipeline:
         try:
             scope_service = sigv4.scope_service(req)
             service = route_service(req, scope_service)
-            if scope_service is None and service == "s3" and _is_form_post(req):
+            if scope_service is None and service == "s3" and _is_form_post(req) and _names_no_bucket(req):
                 service = await _unsigned_query_service(req, body) or service
             model = service_model(service)
             if service == "s3" and req.method == "OPTIONS":
@@ -160,12 +161,16 @@ class Pipeline:
                 result = await self._dispatch(call, params)
                 response = s3_post.respond(call, params, result, request_id)
             else:
+                if service == "s3" and "transfer-encoding" in req.headers:
+                    _refuse_http_chunked(req)
                 op, body = await self._find_operation(model, req, body)
                 operation = op.name
                 call = await self._authenticate(req, body, model, op, service, request_id, scope_service is not None)
                 session_limits.check(call.principal, service, operation)
                 params = self._parse(call, op, req)
                 self.authorizer.check(call, params)
+                if service == "s3":
+                    s3_objects.require_body_checksum(call)
                 result = await self._dispatch(call, params)
                 response = protocol.serialize_response(op, result, request_id)
             # S3 answers some calls with a status its model does not name (206 for a
@@ -174,6 +179,8 @@ class Pipeline:
                 response.status = status
         except AwsError as err:
             failure = err
+            if call is not None and service == "s3":
+                s3_region.name_on_refusal(call, err)
             response = self._error(model, err, request_id, req.method == "HEAD")
         except Exception:  # a bug of ours: say so in AWS's shape, never hang up
             logging.getLogger("skyhold").exception("internal error in %s:%s", service, operation)
@@ -355,31 +362,51 @@ def _small_plain_body(req: HttpRequest) -> bool:
             and "aws-chunked" not in headers.get("content-encoding", ""))
 
 
+def _refuse_http_chunked(req: HttpRequest) -> None:
+    """S3 takes no HTTP-chunked body (Transfer-Encoding: chunked without a length) but an
+    aws-chunked one, whose decoded length is declared: it answers 501 NotImplemented
+    naming the header, as recorded in client bug reports (knox#43, aws-sdk-js-v3#3403)."""
+    headers = req.headers
+    if (headers["transfer-encoding"].strip().lower() != "identity"
+            and "x-amz-decoded-content-length" not in headers
+            and headers.get("x-amz-content-sha256") not in sigv4.STREAMING_PAYLOADS
+            and "aws-chunked" not in headers.get("content-encoding", "")):
+        raise AwsError("NotImplemented", "A header you provided implies functionality that is not implemented",
+                       status=501, extra={"Header": "Transfer-Encoding"})
+
+
 def _is_form_post(req: HttpRequest) -> bool:
     return req.method == "POST" and req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
 
 
 @cache
-def _unsigned_actions() -> dict[str, str]:
-    """Query-protocol actions callable without a signature (sts:AssumeRoleWithWebIdentity,
-    AssumeRoleWithSAML) → their service."""
-    found = {}
+def _query_actions() -> dict[str, str]:
+    """Every action of a served query or ec2 protocol service → that service (no two
+    served services share an action name)."""
+    found: dict[str, str] = {}
     for name in SERVED:
         model = service_model(name)
-        if model.protocol == "query":
+        if model.protocol in ("query", "ec2"):
             for op_name in model.operation_names:
-                if _allows_anonymous(model.operation_model(op_name)):
-                    found[op_name] = name
+                found.setdefault(op_name, name)
     return found
+
+
+def _names_no_bucket(req: HttpRequest) -> bool:
+    """A request to `/` on a host that is no bucket's: the query services' endpoint. One
+    to a bucket (path or virtual-hosted) is S3's, whatever its body says."""
+    return req.path in ("", "/") and s3_bucket_from_host(req.headers.get("host", "")) is None
 
 
 async def _unsigned_query_service(req: HttpRequest, body: Body) -> str | None:
     """An unsigned form POST names no service (one endpoint serves all); its Action
-    does, when it is one of the few operations AWS accepts unsigned."""
+    does. Unsigned, it is either one of the few operations AWS accepts so
+    (sts:AssumeRoleWithWebIdentity) or refused in its service's words
+    (MissingAuthenticationToken), never answered as an S3 call it is not."""
     req.body = await body.read(MAX_BUFFERED_BODY)
     for action in parse_qs(req.body.decode("utf-8", "replace")).get("Action", []):
-        if action in _unsigned_actions():
-            return _unsigned_actions()[action]
+        if action in _query_actions():
+            return _query_actions()[action]
     return None
 
 

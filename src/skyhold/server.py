@@ -137,8 +137,9 @@ class App:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("utf-8", "surrogateescape")
-        if path == HEALTH_PATH and scope["method"] == "GET":
-            await _send_simple(send, 200 if self.ready else 503, {"status": "ready" if self.ready else "starting"})
+        if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):  # HEAD: `curl -I`, load balancers
+            await _send_simple(send, 200 if self.ready else 503, {"status": "ready" if self.ready else "starting"},
+                               head=scope["method"] == "HEAD")
             return
         if path.startswith(ADMIN_PREFIX):
             await self._admin(scope, path, receive, send)
@@ -207,7 +208,7 @@ def _joined_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-async def _send_simple(send: Send, status: int, payload: dict[str, Any]) -> None:
+async def _send_simple(send: Send, status: int, payload: dict[str, Any], head: bool = False) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
@@ -216,4 +217,4 @@ async def _send_simple(send: Send, status: int, payload: dict[str, Any]) -> None
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -20,7 +18,7 @@ import botocore.credentials
 import pytest
 import requests
 
-from .conftest import AwsEnv, new_bucket
+from .conftest import AwsEnv, new_bucket, send_signed, signing_credentials
 
 
 class _HostUnsigned(botocore.auth.SigV4Auth):
@@ -37,22 +35,6 @@ class _S3HostUnsigned(botocore.auth.S3SigV4Auth):
         return headers
 
 
-def _credentials(admin: AwsEnv) -> botocore.credentials.Credentials:
-    c = admin.credentials()
-    return botocore.credentials.Credentials(c.access_key, c.secret_key, c.token)
-
-
-def _send(req: botocore.awsrequest.AWSRequest) -> tuple[int, bytes]:
-    prepared = req.prepare()
-    http = urllib.request.Request(prepared.url, data=prepared.body, method=prepared.method,
-                                  headers=dict(prepared.headers))
-    try:
-        with urllib.request.urlopen(http) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
 def _error(body: bytes) -> dict[str, str]:
     """Code, Message and the other fields of an S3 <Error> or a query <ErrorResponse>."""
     root = ET.fromstring(body)
@@ -64,8 +46,8 @@ def _s3_get(admin: AwsEnv, url: str, signer: type[botocore.auth.S3SigV4Auth] = b
             ) -> tuple[int, bytes]:
     req = botocore.awsrequest.AWSRequest(method="GET", url=url)
     req.headers["x-amz-content-sha256"] = hashlib.sha256(b"").hexdigest()
-    signer(_credentials(admin), "s3", "us-east-1").add_auth(req)
-    return _send(req)
+    signer(signing_credentials(admin), "s3", "us-east-1").add_auth(req)
+    return send_signed(req)
 
 
 def test_s3_auth_type_is_how_the_request_was_authenticated(admin: AwsEnv) -> None:
@@ -88,8 +70,8 @@ def test_host_must_be_signed(admin: AwsEnv) -> None:
     req = botocore.awsrequest.AWSRequest(method="POST", url=f"{admin.endpoint}/",
                                          data=b"Action=GetCallerIdentity&Version=2011-06-15",
                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
-    _HostUnsigned(_credentials(admin), "sts", "us-east-1").add_auth(req)
-    status, body = _send(req)
+    _HostUnsigned(signing_credentials(admin), "sts", "us-east-1").add_auth(req)
+    status, body = send_signed(req)
     assert status == 403
     assert _error(body)["Code"] == "SignatureDoesNotMatch"
     assert _error(body)["Message"] == "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
@@ -110,8 +92,8 @@ def test_presigned_expiry_must_be_ascii_digits(admin: AwsEnv, expires: str) -> N
     s3.put_object(Bucket=bucket, Key="doc", Body=b"x")
     req = botocore.awsrequest.AWSRequest(method="GET", url=f"{admin.endpoint}/{bucket}/doc")
     # The odd value is what gets signed, so only the parse can refuse it.
-    botocore.auth.S3SigV4QueryAuth(_credentials(admin), "s3", "us-east-1", expires=expires).add_auth(req)  # type: ignore[arg-type]
-    status, body = _send(req)
+    botocore.auth.S3SigV4QueryAuth(signing_credentials(admin), "s3", "us-east-1", expires=expires).add_auth(req)  # type: ignore[arg-type]
+    status, body = send_signed(req)
     error = _error(body)
     assert (status, error["Code"], error["Message"]) == (
         400, "AuthorizationQueryParametersError", "X-Amz-Expires should be a number")
@@ -120,8 +102,8 @@ def test_presigned_expiry_must_be_ascii_digits(admin: AwsEnv, expires: str) -> N
 def test_presigned_sts_expiry_past_a_week_is_answered_in_sts_words(admin: AwsEnv) -> None:
     req = botocore.awsrequest.AWSRequest(method="GET",
                                          url=f"{admin.endpoint}/?Action=GetCallerIdentity&Version=2011-06-15")
-    botocore.auth.SigV4QueryAuth(_credentials(admin), "sts", "us-east-1", expires=604801).add_auth(req)
-    status, body = _send(req)
+    botocore.auth.SigV4QueryAuth(signing_credentials(admin), "sts", "us-east-1", expires=604801).add_auth(req)
+    status, body = send_signed(req)
     assert status == 400
     assert ET.fromstring(body).tag.endswith("ErrorResponse")  # STS's document, not S3's <Error>
     assert _error(body)["Code"] == "IncompleteSignature"
@@ -145,8 +127,8 @@ def test_presigned_expiry_of_thousands_of_digits_is_too_long(admin: AwsEnv) -> N
     s3: Any = admin.client("s3", region_name="us-east-1")
     bucket = new_bucket(s3, "expires-long")
     req = botocore.awsrequest.AWSRequest(method="GET", url=f"{admin.endpoint}/{bucket}/doc")
-    botocore.auth.S3SigV4QueryAuth(_credentials(admin), "s3", "us-east-1", expires="9" * 4301).add_auth(req)  # type: ignore[arg-type]
-    status, body = _send(req)
+    botocore.auth.S3SigV4QueryAuth(signing_credentials(admin), "s3", "us-east-1", expires="9" * 4301).add_auth(req)  # type: ignore[arg-type]
+    status, body = send_signed(req)
     error = _error(body)
     assert (status, error["Code"]) == (400, "AuthorizationQueryParametersError")
     assert error["Message"].startswith("X-Amz-Expires must be less than a week")

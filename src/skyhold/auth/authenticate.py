@@ -89,7 +89,9 @@ def authenticate(
             # Host must be signed (SigV4 guide): else a signature replays against another endpoint.
             raise errors.host_not_signed(style)
     credential = lookup(info.access_key_id)
-    if credential is None or not credential.active:
+    if credential is None or not credential.active or (s3 and credential.temporary and not info.session_token):
+        # S3 knows a temporary key only with its session token: without one it is a key
+        # that "does not exist in our records" (answers quoted in databend#8069, ex_aws#37).
         raise errors.unknown_access_key(style, info.access_key_id)
     key = sigv4.signing_key(credential.secret_access_key, info.date, info.region, info.service)
     if s3 and info.presigned:
@@ -110,21 +112,29 @@ def _check_time(info: SigV4Info, style: Style, now: datetime | None) -> None:
     """Skew against the wall clock (clients sign with real time); a presigned URL's
     life against its age on Skyhold's clock: its wall age plus how far the clock was
     moved forward since it was signed. `now`: the moment, for a test replaying a
-    recorded request (Skyhold's clock is not consulted then)."""
+    recorded request (Skyhold's clock is not consulted then).
+
+    Only S3 honours X-Amz-Expires: every other service gives a presigned URL the fixed
+    15 minutes of any signature, whatever it asks for (the AWS SDK for Go's Presign
+    documentation, aws-sdk-go#2224; EKS tokens, presigned for 60 s, live 15 minutes)."""
     signed = info.amz_date.timestamp()
     wall = time.time() if now is None else now.timestamp()
     ahead = signed - wall  # seconds the request claims to be ahead
-    expires = info.expires
-    if not info.presigned or expires is None:  # coral presigned URLs without X-Amz-Expires: the usual window
+    if not info.presigned:
         if ahead > _SKEW or -ahead > _SKEW:
             raise errors.skewed(style, info.amz_date_text, info.amz_date, _wall(now))
         return
-    if ahead > _SKEW:
-        raise errors.presign_not_yet_valid(style, info.amz_date, expires, _wall(now))
     moved = 0.0 if now is not None else clock.advanced_since(signed)
+    expires = info.expires
+    if expires is None or style is not Style.S3:  # the fixed 15 minutes, aged on Skyhold's clock too
+        if ahead > _SKEW or moved - ahead > _SKEW:
+            raise errors.skewed(style, info.amz_date_text, info.amz_date, _wall(now) + timedelta(seconds=moved))
+        return
+    if ahead > _SKEW:
+        raise errors.presign_not_yet_valid(info.amz_date, expires, _wall(now))
     if moved - ahead > expires:
         # ServerTime: the URL's moment on Skyhold's clock, so it is past Expires.
-        raise errors.presign_expired(style, str(expires), info.amz_date, expires,
+        raise errors.presign_expired(str(expires), info.amz_date, expires,
                                      _wall(now) + timedelta(seconds=moved))
 
 

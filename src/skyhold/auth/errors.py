@@ -1,8 +1,10 @@
 """The errors the signature layer raises, in the words each family of AWS services uses.
 
-AWS answers the same fault three ways:
+AWS answers the same fault four ways:
 - S3 (rest-xml with its own codes, messages and extra XML members),
-- query services (STS, IAM, SQS, EC2…: `SignatureDoesNotMatch`, `InvalidClientTokenId`),
+- query services (STS, IAM, SQS…: `SignatureDoesNotMatch`, `InvalidClientTokenId`),
+- EC2, which says only `AuthFailure` (401) for a key, signature or scope it cannot
+  validate and `RequestExpired` for expired credentials,
 - coral JSON services (DynamoDB, Lambda, KMS…: `InvalidSignatureException`,
   `UnrecognizedClientException`; their common-errors tables give 400 for most).
 `Style` picks the wording; every auth error is built here, nowhere else.
@@ -20,6 +22,7 @@ from skyhold.errors import AwsError
 class Style(Enum):
     S3 = "s3"
     QUERY = "query"
+    EC2 = "ec2"
     JSON = "json"
 
 
@@ -28,6 +31,8 @@ def style_for(s3: bool, protocol: str | None = None) -> Style:
         return Style.S3
     if protocol in ("json", "rest-json"):
         return Style.JSON
+    if protocol == "ec2":
+        return Style.EC2
     return Style.QUERY
 
 
@@ -74,7 +79,22 @@ def _status(style: Style, query_status: int) -> int:
     return 400 if style is Style.JSON else query_status
 
 
+# EC2's words for what the query services call by name: whatever it cannot validate
+# (unknown key, wrong signature, a scope it does not take) is one AuthFailure, 401
+# (answers quoted in aws-sdk-java#2508, aws-sdk-java-v2#2981, ansible#5647; moto does
+# the same), and expired credentials are RequestExpired, 400 (aws-sdk-java#1443,
+# aws-sdk-go-v2#1674).
+_EC2_AUTH_FAILURE = ("AuthFailure", "AWS was not able to validate the provided access credentials", 401)
+_EC2 = {
+    "InvalidClientTokenId": _EC2_AUTH_FAILURE,
+    "SignatureDoesNotMatch": _EC2_AUTH_FAILURE,
+    "ExpiredToken": ("RequestExpired", "Request has expired.", 400),
+}
+
+
 def _coral(style: Style, code: str, message: str, status: int) -> AwsError:
+    if style is Style.EC2 and code in _EC2:
+        code, message, status = _EC2[code]
     return AwsError(_json(style, code), message, status=_status(style, status))
 
 
@@ -182,41 +202,36 @@ def skewed(style: Style, amz_date: str, request_time: datetime, now: datetime) -
     return _coral(style, "SignatureDoesNotMatch", message, 403)
 
 
-def presign_expired(style: Style, expires_text: str, request_time: datetime, expires: int, now: datetime) -> AwsError:
-    expires_at = request_time + timedelta(seconds=expires)
-    if style is Style.S3:
-        return AwsError(
-            "AccessDenied",
-            "Request has expired",
-            status=403,
-            extra={
-                "X-Amz-Expires": expires_text,
-                "Expires": expires_at.strftime(_SERVER_TIME),
-                "ServerTime": now.strftime(_SERVER_TIME),
-            },
-        )
-    # Coral words an expired presigned URL like an expired signature (not verified
-    # against AWS for a custom X-Amz-Expires; the 15-minute form is).
-    message = (
-        f"Signature expired: {request_time.strftime(_AMZ)} is now earlier than "
-        f"{(now - timedelta(seconds=expires)).strftime(_AMZ)} ({now.strftime(_AMZ)} - {expires} sec.)"
+def presign_expired(expires_text: str, request_time: datetime, expires: int, now: datetime) -> AwsError:
+    """An S3 presigned URL past its X-Amz-Expires (other services never honour it)."""
+    return AwsError(
+        "AccessDenied",
+        "Request has expired",
+        status=403,
+        extra={
+            "X-Amz-Expires": expires_text,
+            "Expires": (request_time + timedelta(seconds=expires)).strftime(_SERVER_TIME),
+            "ServerTime": now.strftime(_SERVER_TIME),
+        },
     )
-    return _coral(style, "SignatureDoesNotMatch", message, 403)
 
 
-def presign_not_yet_valid(style: Style, request_time: datetime, expires: int, now: datetime) -> AwsError:
-    if style is Style.S3:
-        return AwsError(
-            "AccessDenied",
-            "Request is not yet valid",
-            status=403,
-            extra={
-                "X-Amz-Date": str(int(request_time.timestamp() * 1000)),
-                "Expires": (request_time + timedelta(seconds=expires)).strftime(_SERVER_TIME),
-                "ServerTime": now.strftime(_SERVER_TIME),
-            },
-        )
-    return skewed(style, request_time.strftime(_AMZ), request_time, now)
+def presign_not_yet_valid(request_time: datetime, expires: int, now: datetime) -> AwsError:
+    """An S3 presigned URL dated more than 15 minutes ahead."""
+    try:
+        expires_at = request_time + timedelta(seconds=expires)
+    except OverflowError:  # dated in the last week of year 9999
+        expires_at = datetime.max.replace(tzinfo=request_time.tzinfo)
+    return AwsError(
+        "AccessDenied",
+        "Request is not yet valid",
+        status=403,
+        extra={
+            "X-Amz-Date": str(int(request_time.timestamp() * 1000)),
+            "Expires": expires_at.strftime(_SERVER_TIME),
+            "ServerTime": now.strftime(_SERVER_TIME),
+        },
+    )
 
 
 # --- malformed signatures -----------------------------------------------------------
@@ -237,6 +252,17 @@ def s3_query_error(message: str, extra: dict[str, str] | None = None) -> AwsErro
 def s3_three_components() -> AwsError:
     return s3_header_malformed(
         "the authorization header requires three components: Credential, SignedHeaders, and Signature."
+    )
+
+
+def s3_authorization_without_space(header: str) -> AwsError:
+    """An Authorization header with no space between its scheme and its fields (S3's
+    words as versitygw's s3err/invalid-argument.go mirrors them)."""
+    return AwsError(
+        "InvalidArgument",
+        "Authorization header is invalid -- one and only one ' ' (space) required.",
+        status=400,
+        extra={"ArgumentName": "Authorization", "ArgumentValue": header},
     )
 
 
@@ -286,11 +312,34 @@ def s3_credential_fault(
         detail, extra = f'incorrect service "{parts[3]}". This endpoint belongs to "{service}".', None
     elif parts[4] != "aws4_request":
         detail, extra = f'incorrect terminal "{parts[4]}". This endpoint uses "aws4_request".', None
+    elif not _is_yyyymmdd(parts[1]):
+        detail = f'incorrect date format "{parts[1]}". This date in the credential must be in the format "yyyyMMdd".'
+        extra = None
     else:
         return None
     if presigned:
         return s3_query_error(_S3_QUERY_CREDENTIAL + detail, extra)
     return s3_header_malformed(detail, extra)
+
+
+def _is_yyyymmdd(text: str) -> bool:
+    if len(text) != 8 or not (text.isascii() and text.isdigit()):
+        return False
+    try:
+        datetime(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def s3_malformed_component(component: str) -> AwsError:
+    """A part of S3's Authorization header that is not `name=value`."""
+    return s3_header_malformed(f'the authorization component "{component}" is malformed.')
+
+
+def s3_missing_component(name: str) -> AwsError:
+    """Three parts, but not the one named `name` (Credential, SignedHeaders, Signature)."""
+    return s3_header_malformed(f"missing {name}.")
 
 
 def expected_region(regions: frozenset[str]) -> str:

@@ -263,7 +263,7 @@ def _request_date(headers: dict[str, str]) -> tuple[str, datetime] | None:
         return None
     try:
         when = parsedate_to_datetime(date).astimezone(timezone.utc)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a zone past year 9999 or before 1
         return None
     return when.strftime("%Y%m%dT%H%M%SZ"), when
 
@@ -300,16 +300,22 @@ def _split_authorization(header: str, style: Style) -> tuple[str, dict[str, str]
     fields: dict[str, str] = {}
     if scheme != ALGORITHM:
         return scheme, fields  # another scheme (Bearer, SigV2): reported as all parts missing
-    for part in rest.split(","):
-        part = part.strip()
-        if not part:
-            continue
+    parts = [part.strip() for part in rest.split(",") if part.strip()]
+    s3 = style is Style.S3
+    if s3 and len(parts) != 3:
+        raise errors.s3_three_components()
+    for part in parts:
         name, eq, value = part.partition("=")
         if not eq:
-            if style is Style.S3:
-                raise errors.s3_three_components()
+            if s3:
+                raise errors.s3_malformed_component(part)
             raise errors.incomplete_pair(style, part, header)
         fields[name.strip()] = value.strip()
+    if s3:
+        # Three parts, one of them misnamed: S3 names the one it misses.
+        for name in ("Credential", "SignedHeaders", "Signature"):
+            if name not in fields:
+                raise errors.s3_missing_component(name)
     return scheme, fields
 
 
@@ -341,7 +347,9 @@ def extract_sigv4(req: HttpRequest, *, s3: bool, style: Style | None = None) -> 
 def _from_header(req: HttpRequest, header: str, style: Style, pairs: list[tuple[str, str]]) -> SigV4Info:
     s3 = style is Style.S3
     if s3:
-        scheme = header.partition(" ")[0]
+        scheme, space, _ = header.partition(" ")
+        if not space:
+            raise errors.s3_authorization_without_space(header)
         if scheme == "AWS":
             raise errors.s3_sigv2_refused()
         if scheme.upper() != ALGORITHM:

@@ -25,7 +25,7 @@ def read_json(body: bytes | None) -> Any:
         return {}
     try:
         return client_json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested deeper than the parser goes
         raise Malformed("body is not JSON") from exc
 
 

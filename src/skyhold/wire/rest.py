@@ -316,7 +316,7 @@ def _header_value(node: Node, value: str, hname: str) -> Any:
     if node.jsonvalue:
         try:
             return json.loads(base64.b64decode(value, validate=True))
-        except (ValueError, binascii.Error) as exc:
+        except (ValueError, binascii.Error, RecursionError) as exc:
             raise BadValue(hname, value, "base64-encoded JSON") from exc
     if t == "string":
         return value
@@ -374,10 +374,15 @@ def _parse_body(plan: InputPlan, req: HttpRequest, out: dict[str, Any], s3: bool
 
 def _decode_doc(node: Node, body: bytes, s3: bool, path: str) -> Any:
     if s3:
-        return xmlcodec.decode(node, xmlcodec.parse_document(body), path)
+        root = xmlcodec.parse_document(body)
+        # S3 validates a body against its schema: a document of another name (say
+        # <X><Status>Enabled</Status></X> for versioning) is MalformedXML, not read.
+        if path and xmlcodec.local(root.tag) != node.wire_name:
+            raise Malformed(f"the document is <{xmlcodec.local(root.tag)}>, not <{node.wire_name}>")
+        return xmlcodec.decode(node, root, path)
     try:
         data = client_json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested deeper than the parser goes
         raise Malformed("body is not JSON") from exc
     return jsoncodec.decode(node, data, path)
 

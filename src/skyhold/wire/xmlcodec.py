@@ -109,7 +109,7 @@ def decode_scalar(node: Node, text: str, path: str) -> Any:
             return scalars.parse_timestamp(text)
         if t == "blob":
             return base64.b64decode(text, validate=True)
-    except (ValueError, OverflowError, binascii.Error) as exc:
+    except (ValueError, OverflowError, OSError, binascii.Error) as exc:  # OSError: an epoch past time_t
         raise BadValue(path, text, t) from exc
     return text
 
