@@ -155,11 +155,25 @@ def _signal_while_starting(data_dir: Path, sig: int) -> subprocess.CompletedProc
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def _wait_for_startup_handlers(proc: subprocess.Popen[str]) -> None:
+    """Until `up` catches SIGTERM (its start-up handlers; Python itself catches only
+    SIGINT), read from the kernel's mask of caught signals. Before that, a signal meets
+    Python's own start-up, as it would in any Python program."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+        if caught & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.001)
+    raise AssertionError("skyhold up never installed its start-up signal handlers")
+
+
 @pytest.mark.parametrize("moment", ("loading", "starting"))
 def test_ctrl_c_before_serving_is_one_line_and_exit_130(tmp_path: Path, moment: str) -> None:
     if moment == "loading":  # the modules still load: no lock taken yet
         proc = _start_up(tmp_path / "data", free_port())
-        time.sleep(0.1)
+        _wait_for_startup_handlers(proc)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .conftest import AwsEnv, aws_error
+from .conftest import aws_error
 
 AL2023 = "ami-0453ec754f44f9a4a"  # BootMode uefi-preferred
 UBUNTU = "ami-0e2c8caa4b6378d8c"  # BootMode legacy-bios

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import AwsEnv, aws_error
+from .conftest import aws_error
 
 UBUNTU = "ami-0e2c8caa4b6378d8c"
 LAUNCH_RESERVED = ("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use", 400)

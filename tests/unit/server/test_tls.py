@@ -25,14 +25,15 @@ def _sans(cert: x509.Certificate) -> set[str]:
 
 
 def test_names_cover_loopback_and_the_bound_host(tmp_path: Path) -> None:
+    loopback = {"localhost", "s3.localhost", "*.s3.localhost", "127.0.0.1", "::1"}
     files = tls.ensure(tmp_path, "127.0.0.1")
-    assert _sans(_cert(files.cert)) == {"localhost", "127.0.0.1", "::1"}
+    assert _sans(_cert(files.cert)) == loopback
     files = tls.ensure(tmp_path, "skyhold.test")
-    assert _sans(_cert(files.cert)) == {"localhost", "127.0.0.1", "::1", "skyhold.test"}
+    assert _sans(_cert(files.cert)) == loopback | {"skyhold.test"}
     files = tls.ensure(tmp_path, "[fd00::5]")
     assert "fd00::5" in _sans(_cert(files.cert))
     files = tls.ensure(tmp_path, "0.0.0.0")  # every address: no name of its own
-    assert _sans(_cert(files.cert)) == {"localhost", "127.0.0.1", "::1"}
+    assert _sans(_cert(files.cert)) == loopback
 
 
 def test_server_certificate_is_a_leaf_signed_by_the_ca(tmp_path: Path) -> None:
