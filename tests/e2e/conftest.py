@@ -374,3 +374,25 @@ def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def https_admin(https_server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsEnv:
+    """The admin's profile written by `skyhold configure --https` (credential_process, over TLS too)."""
+    env = clean_env(tmp_path_factory.mktemp("https-home"))
+    out = https_server.cli("configure", "--https", "--https-port", str(https_server.https_port), env=env)
+    assert out.returncode == 0, out.stderr
+    return AwsEnv(env=env, profile="skyhold", endpoint=https_server.https_endpoint)
+
+
+@pytest.fixture
+def profile_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process clients read the profile's ca_bundle: AWS_CA_BUNDLE, which outranks it
+    (as on AWS), is dropped whatever the machine running the tests sets."""
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+
+
+@pytest.fixture
+def s3_tls(https_admin: AwsEnv, profile_ca_bundle: None) -> Any:
+    """An S3 client of the admin over HTTPS (SSE-C keys travel over TLS only)."""
+    return https_admin.client("s3", region_name="us-east-1")

@@ -21,20 +21,7 @@ from skyhold import tls
 from .conftest import AwsEnv, Server, aws_error, clean_env, free_port
 
 
-@pytest.fixture(scope="module")
-def https_admin(https_server: Server, tmp_path_factory: pytest.TempPathFactory) -> AwsEnv:
-    """The admin's profile written by `skyhold configure --https` (credential_process, over TLS too)."""
-    env = clean_env(tmp_path_factory.mktemp("https-home"))
-    out = https_server.cli("configure", "--https", "--https-port", str(https_server.https_port), env=env)
-    assert out.returncode == 0, out.stderr
-    return AwsEnv(env=env, profile="skyhold", endpoint=https_server.https_endpoint)
-
-
-@pytest.fixture(autouse=True)
-def _no_ca_bundle_override(monkeypatch: pytest.MonkeyPatch) -> None:
-    # AWS_CA_BUNDLE outranks the profile's ca_bundle (as on AWS); in-process clients
-    # here must read the profile's, whatever the machine running the tests sets.
-    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+pytestmark = pytest.mark.usefixtures("profile_ca_bundle")
 
 
 def _ca(srv: Server) -> Path:

@@ -174,7 +174,8 @@ def test_versions_and_delete_markers(s3: Any) -> None:
     assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
 
 
-def test_sse_c_objects_need_their_key(admin: AwsEnv, s3: Any) -> None:
+def test_sse_c_objects_need_their_key(s3_tls: Any) -> None:
+    s3 = s3_tls  # SSE-C keys travel over HTTPS only
     bucket = _bucket(s3)
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},

@@ -199,7 +199,7 @@ def test_lock_headers_on_writes_are_checked(admin: AwsEnv, s3: Any) -> None:
         assert (err["Code"], err["Message"], err["ArgumentName"], err["ArgumentValue"]) == worm
     plain = new_bucket(s3, "lock-plain")
     assert aws_error(lambda: s3.put_object(Bucket=plain, Key="k", Body=b"t", ObjectLockLegalHoldStatus="ON")) \
-        == NOT_LOCKED_BUCKET
+        == ("InvalidRequest", "Bucket is missing ObjectLockConfiguration", 400)  # a write's wording (versitygw#1751)
     # An upload that will be locked must come with Content-MD5 or a checksum.
     bare = admin.session().client("s3", region_name="us-east-1", config=Config(
         request_checksum_calculation="when_required", retries={"max_attempts": 1}))

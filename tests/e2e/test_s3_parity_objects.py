@@ -87,7 +87,8 @@ def test_kms_key_states_reach_the_caller_with_s3s_kms_prefix(admin: AwsEnv, s3: 
 # --- SSE-C ------------------------------------------------------------------------------
 
 @pytest.fixture
-def sse_c_bucket(s3: Any) -> str:
+def sse_c_bucket(s3_tls: Any) -> str:
+    s3 = s3_tls  # SSE-C keys travel over HTTPS only
     bucket = _bucket(s3)
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
@@ -95,7 +96,8 @@ def sse_c_bucket(s3: Any) -> str:
     return bucket
 
 
-def test_sse_c_argument_errors_name_the_encryption_header(s3: Any, sse_c_bucket: str) -> None:
+def test_sse_c_argument_errors_name_the_encryption_header(s3_tls: Any, sse_c_bucket: str) -> None:
+    s3 = s3_tls  # SSE-C keys travel over HTTPS only
     good = _customer(KEY_1)
     short = _customer(KEY_1[:10])
     bad_md5 = {**good, "SSECustomerKeyMD5": ("a" if good["SSECustomerKeyMD5"][0] != "a" else "b")
@@ -127,7 +129,8 @@ def test_sse_c_argument_errors_name_the_encryption_header(s3: Any, sse_c_bucket:
         "InvalidEncryptionAlgorithmError", "x-amz-server-side-encryption", "KMS", 400)
 
 
-def test_sse_c_wrong_key_on_read_is_access_denied_with_s3s_message(s3: Any, sse_c_bucket: str) -> None:
+def test_sse_c_wrong_key_on_read_is_access_denied_with_s3s_message(s3_tls: Any, sse_c_bucket: str) -> None:
+    s3 = s3_tls  # SSE-C keys travel over HTTPS only
     s3.put_object(Bucket=sse_c_bucket, Key="k", Body=b"x", **_customer(KEY_1))
     wrong = ("AccessDenied", "Requests specifying Server Side Encryption with Customer provided keys must provide "
              "the correct secret key.", 403)
@@ -141,7 +144,8 @@ def test_sse_c_wrong_key_on_read_is_access_denied_with_s3s_message(s3: Any, sse_
                                             SSECustomerKey=text_key))[2] == 403
 
 
-def test_sse_c_part_for_an_upload_begun_without_it(s3: Any, sse_c_bucket: str) -> None:
+def test_sse_c_part_for_an_upload_begun_without_it(s3_tls: Any, sse_c_bucket: str) -> None:
+    s3 = s3_tls  # SSE-C keys travel over HTTPS only
     upload = s3.create_multipart_upload(Bucket=sse_c_bucket, Key="m")["UploadId"]
     assert aws_error(lambda: s3.upload_part(Bucket=sse_c_bucket, Key="m", UploadId=upload, PartNumber=1,
                                             Body=b"x", **_customer(KEY_1))) == (

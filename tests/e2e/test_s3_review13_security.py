@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from skyhold import tls
 
-from .conftest import AwsEnv, Server, aws_error, clean_env, new_account, new_bucket
+from .conftest import AwsEnv, Server, aws_error, new_account, new_bucket
 
 
 @pytest.fixture
@@ -142,14 +142,8 @@ def test_a_policy_requiring_if_match_on_deletes(s3: Any) -> None:
 
 # --- 3. s3:TlsVersion ---------------------------------------------------------------------
 
-def test_tls_version_is_a_condition_key_over_https(https_server: Server, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)  # it would outrank the profile's CA
-    env = clean_env(tmp_path)
-    out = https_server.cli("configure", "--https", "--https-port", str(https_server.https_port), env=env)
-    assert out.returncode == 0, out.stderr
-    admin = AwsEnv(env=env, profile="skyhold", endpoint=https_server.https_endpoint)
-    s3 = admin.client("s3", region_name="us-east-1")
+def test_tls_version_is_a_condition_key_over_https(https_server: Server, https_admin: AwsEnv, s3_tls: Any) -> None:
+    admin, s3 = https_admin, s3_tls
     bucket = f"r13-tls-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="k", Body=b"over tls")

@@ -25,9 +25,20 @@ def _error(e: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, str]:
     return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"], r["Error"].get("Message", "")
 
 
+# S3 takes SSE-C keys over HTTPS only: this module's admin and server are an HTTPS one's.
+@pytest.fixture(scope="module")
+def admin(https_admin: AwsEnv) -> AwsEnv:
+    return https_admin
+
+
+@pytest.fixture(scope="module")
+def server(https_server: Server) -> Server:
+    return https_server
+
+
 @pytest.fixture
-def s3(admin: AwsEnv):
-    return admin.client("s3", region_name="us-east-1")
+def s3(s3_tls):
+    return s3_tls
 
 
 def _unblock(s3, bucket: str) -> None:

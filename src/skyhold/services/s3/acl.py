@@ -166,7 +166,9 @@ def from_policy_xml(acp: Mapping[str, Any] | None, owner_id: str,
     would give the resource away (AWS: AccessDenied, ceph s3-tests test_object_giveaway)."""
     if not acp or "Owner" not in acp or "Grants" not in acp:
         raise malformed_acl()
-    given_owner = (acp["Owner"] or {}).get("ID", "")
+    given_owner = (acp["Owner"] or {}).get("ID")
+    if not given_owner:
+        raise malformed_acl()  # the schema requires the owner's <ID> (versitygw's AWS-checked tests)
     if given_owner != owner_id:
         raise errors.access_denied() if resolve_id(given_owner) else _invalid_id("CanonicalUser/ID", given_owner)
     raw = acp["Grants"] or []
@@ -184,7 +186,9 @@ def from_policy_xml(acp: Mapping[str, Any] | None, owner_id: str,
                 raise _invalid_group("Group/URI", uri)
             grants.append(grant(group(uri), g["Permission"]))
         elif kind == "CanonicalUser":
-            cid = grantee.get("ID", "")
+            cid = grantee.get("ID")
+            if not cid:
+                raise malformed_acl()  # a CanonicalUser grantee without its <ID>: not the schema
             if not resolve_id(cid):
                 raise _invalid_id("CanonicalUser/ID", cid)
             grants.append(grant(user(cid), g["Permission"]))

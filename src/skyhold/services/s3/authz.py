@@ -425,12 +425,24 @@ def put_object(call: Call, params: dict[str, Any], creates: bool = True) -> list
     if tags:
         found.append(access(call, bucket, "s3:PutObjectTagging", arn, ctx))
     if _sets_acl(params):  # setting an ACL on the way in needs s3:PutObjectAcl too
-        found.append(access(call, bucket, "s3:PutObjectAcl", arn, ctx))
+        found.append(_acl_on_write(call, bucket, arn, ctx))
     return found + locks
 
 
 def _sets_acl(params: dict[str, Any]) -> bool:
     return bool(params.get("ACL")) or any(params.get(m) for m in acl.GRANT_HEADERS)
+
+
+def _acl_on_write(call: Call, bucket: dict[str, Any], arn: str, ctx: dict[str, Any]) -> Access:
+    """s3:PutObjectAcl for the ACL a write sets. Another account's writer sets it in its
+    own context: AWS's documented bucket policies for cross-account uploads allow only
+    s3:PutObject (with s3:x-amz-acl bucket-owner-full-control); their Denies still apply."""
+    found = access(call, bucket, "s3:PutObjectAcl", arn, ctx)
+    who = call.principal
+    if who.is_anonymous or who.account == bucket["Owner"]:
+        return found
+    return dataclasses.replace(found, resource_account=who.account,
+                               resource_policy=_denies_only(bucket_policy_for(call, bucket)))
 
 
 def _bool(value: bool) -> str:
@@ -481,7 +493,7 @@ def copy_object(call: Call, params: dict[str, Any]) -> list[Access]:
     locks = _lock_accesses(call, bucket, arn, params, ctx)
     found = [source, access(call, bucket, "s3:PutObject", arn, {**ctx, _CREATES: "true"})]
     if _sets_acl(params):
-        found.append(access(call, bucket, "s3:PutObjectAcl", arn, ctx))
+        found.append(_acl_on_write(call, bucket, arn, ctx))
     return found + locks
 
 

@@ -41,6 +41,7 @@ class Written:
     md5: bytes
     # algorithm → base64 value (verified against the request's, or computed)
     checksum: dict[str, str] = field(default_factory=dict)
+    etag: bytes = b""  # the 16 bytes the ETag shows (crypto.etag_digest): the MD5 only for SSE-S3
 
 
 async def write(
@@ -75,7 +76,8 @@ async def write(
     finally:
         if sink.writer is not None:
             sink.writer.abort()  # no-op once committed
-    return Written(segment, sink.size, sink.md5.digest(), sink.checksums())
+    md5 = sink.md5.digest()
+    return Written(segment, sink.size, md5, sink.checksums(), crypto.etag_digest(sse, md5, customer is not None))
 
 
 # A large body is handed to worker threads a batch at a time: hashing it (MD5 for the

@@ -81,6 +81,29 @@ def new_data_key(call: Call, sse: dict[str, Any], context: dict[str, str],
     return DataKey(plaintext, "s3:" + base64.b64encode(sealed).decode())
 
 
+def etag_digest(sse: dict[str, Any], md5: bytes, customer: bool) -> bytes:
+    """The 16 bytes a body's ETag (an object's, a part's) shows. S3's ETag is the MD5 of
+    the data only under SSE-S3: under SSE-KMS, DSSE-KMS or SSE-C it is not (S3 does not
+    say what it is, and the same bytes written twice get two ETags), so code that checks
+    an ETag against an MD5 must meet that here too."""
+    if customer or uses_kms(sse):
+        return secrets.token_bytes(16)
+    return md5
+
+
+_SSE_HEADER = "x-amz-server-side-encryption"
+
+
+def refuse_sse_header(call: Call) -> None:
+    """An object's encryption is chosen when it is created (PUT, copy, multipart create):
+    S3 refuses x-amz-server-side-encryption on a read (GET, HEAD) or on a part or the
+    completion of an upload, with the header named and its value echoed."""
+    value = call.request.headers.get(_SSE_HEADER)
+    if value is not None:
+        raise errors.invalid_argument(f"{_SSE_HEADER} header is not supported for this operation.",
+                                      _SSE_HEADER, value)
+
+
 def _from_kms(err: AwsError) -> AwsError:
     """S3 passes KMS's own failure on with its code prefixed "KMS." (KMS.NotFoundException,
     KMS.DisabledException, ...); a denial stays S3's AccessDenied."""

@@ -45,7 +45,7 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
     key = params["Key"]
     objects.check_new_object(params)
     ownership = acl_ops.new_object(call, bucket, params)
-    sse, customer = objects.write_encryption(params, bucket)
+    sse, customer = objects.write_encryption(call, params, bucket)
     objects.check_kms_key(call, bucket, key, sse)
     lock = object_lock.for_new_version(bucket, params)
     algorithm, mode = _checksum_mode(params)
@@ -155,7 +155,7 @@ def _part_number(params: dict[str, Any]) -> int:
 
 
 def _store_part(call: Call, upload: dict[str, Any], number: int, written: bodies.Written) -> dict[str, Any]:
-    part = {"n": number, "size": written.size, "etag": f'"{written.md5.hex()}"', "md5": written.md5.hex(),
+    part = {"n": number, "size": written.size, "etag": f'"{written.etag.hex()}"', "md5": written.etag.hex(),
             "mtime": records.now_text(), "seg": written.segment, "cks": written.checksum}
     pkey = records.part_key(upload["UploadId"], number)
     with call.store.transaction():
@@ -176,6 +176,7 @@ async def upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 async def _upload_part(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
+    crypto.refuse_sse_header(call)  # the upload's encryption was chosen at its creation
     key = params["Key"]
     upload = _upload(call, bucket["Name"], key, params["UploadId"])
     number = _part_number(params)
@@ -306,6 +307,7 @@ def _check_part_checksum(upload: dict[str, Any], item: dict[str, Any], part: dic
 
 async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bucket = objects.bucket_of(call, params)
+    crypto.refuse_sse_header(call)
     name, key, upload_id = bucket["Name"], params["Key"], params["UploadId"]
     rec = call.store.get(records.UPLOAD, records.upload_key(name, key, upload_id))
     if rec is None:
@@ -398,10 +400,11 @@ def _completion_result(call: Call, name: str, key: str, value: dict[str, Any], v
     # The key as it would sit in a URL: S3 percent-encodes it ("—" reads "%E2%80%94").
     location = f"{call.request.scheme}://{call.request.headers.get('host', 's3.amazonaws.com')}/{name}/{quote(key)}"
     out: dict[str, Any] = {"Location": location, "Bucket": name, "Key": key, "ETag": value["etag"],
-                           **objects.sse_result(value["sse"], sse_c.from_params(params, md5_required=False)),
+                           **objects.sse_result(value["sse"], sse_c.from_params(call, params, md5_required=False)),
                            **objects._checksum_result(value)}
     if version_id is not None:
         out["VersionId"] = version_id
+    objects._add_expiration(out, records.get_bucket(call.store, name).value, value)  # x-amz-expiration
     return out
 
 

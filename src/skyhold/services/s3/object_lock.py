@@ -44,6 +44,11 @@ def missing_configuration() -> AwsError:
     return errors.invalid_request("Bucket is missing Object Lock Configuration")
 
 
+def _missing_configuration_for_write() -> AwsError:
+    """PutObject, CopyObject and CreateMultipartUpload word it without spaces (versitygw#1751)."""
+    return errors.invalid_request("Bucket is missing ObjectLockConfiguration")
+
+
 def _no_object_configuration() -> AwsError:
     return AwsError("NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock configuration",
                     404)
@@ -229,7 +234,7 @@ def for_new_version(bucket: dict[str, Any], params: dict[str, Any]) -> dict[str,
     """The lock a new version gets: the request's, else the bucket's default retention."""
     asked = requested(params)
     if asked and not enabled(bucket):
-        raise missing_configuration()
+        raise _missing_configuration_for_write()
     return asked
 
 
@@ -281,20 +286,26 @@ def _lookup(call: Call, bucket: dict[str, Any], params: dict[str, Any]) -> dict[
     return objects.lookup(call, bucket, params["Key"], params.get("VersionId"), "GET", marker_refused=True)
 
 
+def _checked_retention(wanted: dict[str, Any]) -> datetime | None:
+    """The RetainUntilDate a PutObjectRetention body asks for (None: remove), checked."""
+    if wanted and (wanted.get("Mode") not in MODES or wanted.get("RetainUntilDate") is None):
+        raise errors.malformed_xml()
+    until: datetime | None = wanted.get("RetainUntilDate")
+    if until is not None and until <= _now():
+        raise _argument("The retain until date must be in the future!", "RetainUntilDate", _java_date(until))
+    return until
+
+
 def put_object_retention(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     from skyhold.services.s3 import objects
 
+    wanted = params.get("Retention") or {}
+    until = _checked_retention(wanted)  # S3 refuses a bad body before it looks for the object
     bucket = objects.bucket_of(call, params)
     require_enabled(bucket)
     key = params["Key"]
-    wanted = params.get("Retention") or {}
 
     def change(value: dict[str, Any]) -> None:
-        if wanted and (wanted.get("Mode") not in MODES or wanted.get("RetainUntilDate") is None):
-            raise errors.malformed_xml()
-        until = wanted.get("RetainUntilDate")
-        if until is not None and until <= _now():
-            raise _argument("The retain until date must be in the future!", "RetainUntilDate", _java_date(until))
         current = _active_retention(value)
         weaker = current is not None and (until is None or until < current[1] or wanted["Mode"] != current[0])
         if weaker and (current is not None and current[0] == "COMPLIANCE"
@@ -324,14 +335,14 @@ def put_object_legal_hold(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     from skyhold.services.s3 import objects
 
     hold = params.get("LegalHold")
-    if hold is None:  # checked first: S3 refuses a missing body before looking at the bucket
+    # Checked first: S3 refuses a missing body or status before looking at the bucket's
+    # lock or the object (versitygw's PutObjectLegalHold_invalid_status).
+    if hold is None or hold.get("Status") not in HOLD_STATUSES:
         raise errors.malformed_xml()
     bucket = objects.bucket_of(call, params)
     require_enabled(bucket)
 
     def change(value: dict[str, Any]) -> None:
-        if hold.get("Status") not in HOLD_STATUSES:
-            raise errors.malformed_xml()
         value["lh"] = hold["Status"]
 
     versions.update(call, bucket, params["Key"], params.get("VersionId"), change)

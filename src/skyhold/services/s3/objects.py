@@ -264,16 +264,17 @@ def _etag(md5: bytes) -> str:
 def new_value(call: Call, key: str, written: bodies.Written, params: dict[str, Any], sse: dict[str, str],
               tags: dict[str, str], checksum_type: str = "FULL_OBJECT") -> dict[str, Any]:
     return {
-        "key": key, "size": written.size, "etag": _etag(written.md5), "mtime": records.now_text(),
+        "key": key, "size": written.size, "etag": _etag(written.etag), "mtime": records.now_text(),
         "segs": [written.segment], "meta": params.get("Metadata") or {}, "hdrs": _content_headers(params),
         "cks": written.checksum, "ckt": checksum_type, "sse": sse, "tags": tags,
         "owner": call.principal.account, "sc": params.get("StorageClass") or "STANDARD",
     }
 
 
-def write_encryption(params: dict[str, Any], bucket: dict[str, Any]) -> tuple[dict[str, Any], sse_c.CustomerKey | None]:
+def write_encryption(call: Call, params: dict[str, Any],
+                     bucket: dict[str, Any]) -> tuple[dict[str, Any], sse_c.CustomerKey | None]:
     """(the new object's "sse", its SSE-C key if the request sent one)."""
-    customer = sse_c.for_write(params, bucket)
+    customer = sse_c.for_write(call, params, bucket)
     if customer is not None:
         sse_context.require_kms(params)  # not with SSE-C either
     return (sse_c.sse_value(), customer) if customer is not None else (requested_sse(params, bucket), None)
@@ -333,7 +334,7 @@ async def _put_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key = params["Key"]
     check_new_object(params)
     ownership = acl_ops.new_object(call, bucket, params)
-    sse, customer = write_encryption(params, bucket)
+    sse, customer = write_encryption(call, params, bucket)
     tags = parse_tagging(params.get("Tagging"))
     lock = object_lock.for_new_version(bucket, params)
     if object_lock.has_parameters(bucket, lock):
@@ -536,6 +537,7 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key = params["Key"]
     value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "GET",
                                                 marker_named=True)
+    crypto.refuse_sse_header(call)  # a read cannot choose the encryption
     _check_overrides(call, params)
     if lifecycle_rules.is_archived(value):
         raise errors.invalid_object_state(value["sc"])  # HEAD still answers: that is how one finds out
@@ -558,6 +560,7 @@ def head_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key = params["Key"]
     value = call.extras.get("object") or lookup(call, bucket, key, params.get("VersionId"), "HEAD",
                                                 marker_named=True)
+    crypto.refuse_sse_header(call)  # a read cannot choose the encryption
     _check_overrides(call, params)
     check_conditions(params, value)
     out = _describe(bucket, value, params, sse_c.for_object(call, value, params))
@@ -781,7 +784,7 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the "
             "object's metadata, storage class, website redirect location or encryption attributes.")
-    sse, customer = write_encryption(params, bucket)
+    sse, customer = write_encryption(call, params, bucket)
     lock = object_lock.for_new_version(bucket, params)  # the source's lock is not copied
     tags = parse_tagging(params.get("Tagging")) if tag_directive == "REPLACE" else dict(source.get("tags") or {})
     # The copy's checksum is computed afresh (FULL_OBJECT): the one asked for, else the source's

@@ -46,13 +46,17 @@ def _invalid(message: str) -> AwsError:
     return AwsError("InvalidArgument", message, 400, extra={"ArgumentName": _ARGUMENT})
 
 
-def from_params(params: dict[str, Any], *, copy_source: bool = False, md5_required: bool = True) -> CustomerKey | None:
+def from_params(call: Call, params: dict[str, Any], *, copy_source: bool = False,
+                md5_required: bool = True) -> CustomerKey | None:
     """The request's SSE-C key, validated as S3 does; None when it sends none. A read
     (`md5_required` False) with a key of the wrong size is refused as a wrong key."""
     member = "CopySourceSSECustomer" if copy_source else "SSECustomer"
     alg, key, md5 = params.get(member + "Algorithm"), params.get(member + "Key"), params.get(member + "KeyMD5")
     if alg is None and key is None and md5 is None:
         return None
+    if call.request.tls is None:  # the key would cross the network in the clear: S3 takes it over HTTPS only
+        raise errors.invalid_request("Requests specifying Server Side Encryption with Customer provided keys must "
+                                     "be made over a secure connection.")
     if alg is None:
         raise _invalid("Requests specifying Server Side Encryption with Customer provided keys must provide a valid "
                        "encryption algorithm.")
@@ -81,7 +85,7 @@ def from_params(params: dict[str, Any], *, copy_source: bool = False, md5_requir
     return CustomerKey(raw, digest)
 
 
-def for_write(params: dict[str, Any], bucket: dict[str, Any]) -> CustomerKey | None:
+def for_write(call: Call, params: dict[str, Any], bucket: dict[str, Any]) -> CustomerKey | None:
     """The key a write asks to encrypt under; AccessDenied while the bucket blocks SSE-C
     (checked before the key itself, as S3 does)."""
     if not any(params.get(m) is not None for m in ("SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5")):
@@ -92,7 +96,7 @@ def for_write(params: dict[str, Any], bucket: dict[str, Any]) -> CustomerKey | N
         raise errors.invalid_argument("Server Side Encryption with Customer provided key is incompatible with the "
                                       "encryption method specified", "x-amz-server-side-encryption",
                                       params["ServerSideEncryption"])
-    return from_params(params)
+    return from_params(call, params)
 
 
 def is_blocked(bucket: dict[str, Any]) -> bool:
@@ -112,7 +116,7 @@ def for_object(call: Call, value: dict[str, Any], params: dict[str, Any], *,
                copy_source: bool = False) -> CustomerKey | None:
     """The key that opens a stored object (GET, HEAD, a copy's source), checked
     against the object: missing or not applicable → InvalidRequest, wrong → AccessDenied."""
-    given = from_params(params, copy_source=copy_source, md5_required=False)
+    given = from_params(call, params, copy_source=copy_source, md5_required=False)
     if not is_customer(value["sse"]):
         if given is not None:
             raise errors.invalid_request("The encryption parameters are not applicable to this object.")
@@ -139,7 +143,7 @@ def key_check(call: Call, key: CustomerKey) -> str:
 
 
 def for_part(call: Call, upload: dict[str, Any], params: dict[str, Any]) -> CustomerKey | None:
-    given = from_params(params)
+    given = from_params(call, params)
     check = upload.get("kc")
     if check is None:
         if given is not None:
