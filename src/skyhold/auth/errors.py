@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 
 from skyhold.errors import AwsError
 
@@ -322,6 +323,7 @@ def s3_credential_fault(
     return s3_header_malformed(detail, extra)
 
 
+@lru_cache(maxsize=64)  # every request of a day names the same date: once, not per request
 def _is_yyyymmdd(text: str) -> bool:
     if len(text) != 8 or not (text.isascii() and text.isdigit()):
         return False

@@ -162,19 +162,22 @@ def _is_public(policy: str) -> bool:
 def request_context(call: Call) -> dict[str, Any]:
     """The condition keys every S3 request carries: its TLS version, how it was
     signed, and when."""
-    ctx: dict[str, Any] = {}
-    tls = (call.request.tls or {}).get("tlsVersion", "")
-    if tls.startswith("TLSv"):  # "TLSv1.3" → 1.3 (s3:TlsVersion is numeric); absent over plain HTTP
-        ctx["s3:TlsVersion"] = tls.removeprefix("TLSv")
+    ctx: dict[str, Any]
     if call.principal.is_anonymous:
-        return ctx
-    # How the request was authenticated, not what its query says: a header-signed
-    # request may carry any X-Amz-Signature in its query.
-    ctx["s3:authType"] = "REST-QUERY-STRING" if call.presigned else "REST-HEADER"
-    ctx["s3:signatureversion"] = "AWS4-HMAC-SHA256"
-    signed_at = _signed_at(call)
-    if signed_at is not None:  # in milliseconds, by the wall clock the client signed with
-        ctx["s3:signatureAge"] = str(max(int((time.time() - signed_at.timestamp()) * 1000), 0))
+        ctx = {}
+    else:
+        # How the request was authenticated, not what its query says: a header-signed
+        # request may carry any X-Amz-Signature in its query.
+        ctx = {"s3:authType": "REST-QUERY-STRING" if call.presigned else "REST-HEADER",
+               "s3:signatureversion": "AWS4-HMAC-SHA256"}
+        signed_at = _signed_at(call)
+        if signed_at is not None:  # in milliseconds, by the wall clock the client signed with
+            ctx["s3:signatureAge"] = str(max(int((time.time() - signed_at.timestamp()) * 1000), 0))
+    tls = call.request.tls
+    if tls is not None:  # "TLSv1.3" → 1.3 (s3:TlsVersion is numeric); absent over plain HTTP
+        version = tls.get("tlsVersion", "")
+        if version.startswith("TLSv"):
+            ctx["s3:TlsVersion"] = version.removeprefix("TLSv")
     return ctx
 
 
