@@ -127,6 +127,10 @@ async def handle(pipeline: Pipeline, req: HttpRequest, body: Body) -> HttpRespon
             response = _json(200, await _serve(pipeline, req, who, operation))
     except AwsError as err:
         response = error_response(err)
+    except Exception:  # a bug: still a JSON answer and this call's log line, not a bare 500
+        log.exception("admin call %s %s failed", req.method, req.path)
+        response = error_response(AwsError("InternalFailure", "The request processing has failed because of an "
+                                           "unknown error, exception or failure.", 500))
     response.headers.append(("x-amzn-requestid", request_id))
     elapsed_ms = (time.perf_counter() - started) * 1000
     request_log.write(f"{SIGNING_SERVICE} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")
@@ -168,10 +172,19 @@ def _new_offset(body: bytes) -> float:
     usage = 'Expected {"advance_seconds": N >= 0} or {"reset": true}'
     try:
         ask = json.loads(body)
-        if ask.get("reset"):
-            return 0.0
-        step = float(ask["advance_seconds"])
-    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        raise AwsError("ValidationException", usage) from None
+    if not isinstance(ask, dict):
+        raise AwsError("ValidationException", usage)
+    if ask.get("reset") is True:
+        return 0.0
+    # A JSON number only: not "1h" nor "false" nor true (Python's bool is an int).
+    given = ask.get("advance_seconds")
+    if isinstance(given, bool) or not isinstance(given, (int, float)):
+        raise AwsError("ValidationException", usage)
+    try:
+        step = float(given)
+    except OverflowError:  # an integer no float holds
         raise AwsError("ValidationException", usage) from None
     if step != step or step < 0:  # NaN, or backwards
         raise AwsError("ValidationException", usage)

@@ -137,11 +137,13 @@ class App:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("utf-8", "surrogateescape")
-        if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):  # HEAD: `curl -I`, load balancers
-            await _send_simple(send, 200 if self.ready else 503, {"status": "ready" if self.ready else "starting"},
-                               head=scope["method"] == "HEAD")
-            return
-        if path.startswith(ADMIN_PREFIX):
+        # A virtual-hosted S3 request's path is an object key: "_skyhold/..." is any
+        # bucket's to use, not Skyhold's endpoints.
+        if path.startswith(ADMIN_PREFIX) and not _virtual_hosted_s3(scope["headers"]):
+            if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):  # HEAD: `curl -I`, load balancers
+                await _send_simple(send, 200 if self.ready else 503,
+                                   {"status": "ready" if self.ready else "starting"}, head=scope["method"] == "HEAD")
+                return
             await self._admin(scope, path, receive, send)
             return
         raw = scope["headers"]
@@ -186,7 +188,7 @@ class App:
         """Skyhold's own signed administrative API (see admin_api)."""
         from skyhold import admin_api
 
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = _joined_headers(scope["headers"])  # signed as AWS signs a repeated header
         client = scope.get("client")
         req = HttpRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, None,
                           client[0] if client else "127.0.0.1", scope.get("scheme", "http"))
@@ -196,6 +198,14 @@ class App:
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(k.encode(), v.encode()) for k, v in response.headers]})
         await send({"type": "http.response.body", "body": response.body})
+
+
+def _virtual_hosted_s3(raw: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the request's Host names an S3 bucket (`<bucket>.s3.<anything>`)."""
+    from skyhold.wire.route import s3_bucket_from_host
+
+    host = next((v for k, v in raw if k.lower() == b"host"), b"")
+    return s3_bucket_from_host(host.decode("latin-1")) is not None
 
 
 def _joined_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
