@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from skyhold import accounts, clock, ids, oidc, request_log
 from skyhold import principal as p
 from skyhold.auth.authenticate import authenticate
-from skyhold.errors import AwsError
+from skyhold.errors import AwsError, internal_failure
 from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
 from skyhold.regions import REGIONS
 from skyhold.services.iam import records as iam
@@ -129,8 +129,7 @@ async def handle(pipeline: Pipeline, req: HttpRequest, body: Body) -> HttpRespon
         response = error_response(err)
     except Exception:  # a bug: still a JSON answer and this call's log line, not a bare 500
         log.exception("admin call %s %s failed", req.method, req.path)
-        response = error_response(AwsError("InternalFailure", "The request processing has failed because of an "
-                                           "unknown error, exception or failure.", 500))
+        response = error_response(internal_failure())
     response.headers.append(("x-amzn-requestid", request_id))
     elapsed_ms = (time.perf_counter() - started) * 1000
     request_log.write(f"{SIGNING_SERVICE} {operation} {who.arn} {response.status} {elapsed_ms:.2f}ms {request_id}")

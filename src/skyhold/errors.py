@@ -34,6 +34,16 @@ class AwsError(Exception):
         return id(self)
 
 
+def internal_failure(service: str = "") -> AwsError:
+    """A failure of Skyhold's own (a bug, a full disk), in AWS's words: S3's InternalError,
+    every other service's InternalFailure."""
+    if service == "s3":
+        return AwsError("InternalError", "We encountered an internal error. Please try again.", status=500,
+                        sender_fault=False)
+    return AwsError("InternalFailure", "The request processing has failed because of an unknown error, exception "
+                    "or failure.", status=500, sender_fault=False)
+
+
 def validation_failed(problems: list[str], code: str = "ValidationException") -> AwsError:
     """AWS's request validation error, as every service words it: "1 validation error
     detected: <problem>", or "N validation errors detected: <a>; <b>". Query services

@@ -28,7 +28,7 @@ from skyhold.authz import Access
 from skyhold.trail import journal
 from skyhold.trail.audit import Audit
 from skyhold.trail.recorder import WriterStopped
-from skyhold.errors import AwsError, not_implemented
+from skyhold.errors import AwsError, internal_failure, not_implemented
 from skyhold.principal import ANONYMOUS_PRINCIPAL, Principal
 from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.iam.access_keys import record_key_use
@@ -184,12 +184,7 @@ class Pipeline:
             response = self._error(model, err, request_id, req.method == "HEAD")
         except Exception:  # a bug of ours: say so in AWS's shape, never hang up
             logging.getLogger("skyhold").exception("internal error in %s:%s", service, operation)
-            failure = AwsError(
-                "InternalFailure",
-                "The request processing has failed because of an unknown error, exception or failure.",
-                status=500,
-                sender_fault=False,
-            )
+            failure = internal_failure(service)
             response = self._error(model, failure, request_id, req.method == "HEAD")
         if service == "s3" and req.method != "OPTIONS" and "origin" in req.headers:
             # A browser reads nothing of a cross-origin answer, errors included, without these.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import fcntl
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -325,14 +327,30 @@ def tool_unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def debian_package(program: str, package: str) -> None:
+    """`program` (a path), installed from Debian's `package` with apt-get when missing (as
+    root only), once for all pytest-xdist workers: they take a file lock and look again."""
+    with open(f"/tmp/skyhold-tests-{package}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if Path(program).exists():
+            return
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            tool_unavailable(f"{program} is missing: apt-get install {package} (as root)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+        out = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
+        if out.returncode != 0:  # a machine whose package lists were never fetched
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, timeout=600)
+            out = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
+        if out.returncode != 0 or not Path(program).exists():
+            tool_unavailable(f"apt-get install {package} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+
+
 @pytest.fixture(scope="session")
 def node_sdk() -> Path:
     """tests/e2e/js with its node_modules (the AWS SDK for JavaScript v3, esbuild)
     installed by `npm ci` from package-lock.json when missing or older than it; under
     a file lock, as pytest-xdist's workers all reach this at once."""
-    import fcntl
-    import shutil
-
     js = Path(__file__).parent / "js"
     npm = shutil.which("npm")
     if not shutil.which("node") or not npm:

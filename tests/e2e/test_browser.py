@@ -7,12 +7,9 @@ itself running in the page (tests/e2e/js/browser-app.mjs, bundled with esbuild).
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import html
 import json
-import os
-import shutil
 import subprocess
 import threading
 import uuid
@@ -26,31 +23,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv, tool_unavailable
+from .conftest import AwsEnv, debian_package, tool_unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 # As root Chromium needs --no-sandbox; the rest keep it off the (closed) network.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
-
-
-def _install_chromium() -> None:
-    """Debian's chromium, installed with apt-get when missing (as root only), once for
-    all pytest-xdist workers: they take a file lock and look again."""
-    with open("/tmp/skyhold-tests-chromium.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if Path(CHROMIUM).exists():
-            return
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            tool_unavailable(f"{CHROMIUM} is missing: apt-get install chromium (as root)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
-        out = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
-        if out.returncode != 0:  # a machine whose package lists were never fetched
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, timeout=600)
-            out = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
-        if out.returncode != 0 or not Path(CHROMIUM).exists():
-            tool_unavailable(f"apt-get install chromium failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
 
 
 # Module-scoped: while Playwright's sync API is open, its event loop runs on the worker's
@@ -61,7 +39,7 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         tool_unavailable("Playwright for Python is missing: pip install -e '.[test]'")
-    _install_chromium()
+    debian_package(CHROMIUM, "chromium")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

@@ -111,7 +111,12 @@ def open_store(data_dir: Path, *, grouped_sync: bool = False) -> tuple[SqliteSto
     blobs = BlobStore(data_dir / "blobs")
     (data_dir / "blobs").chmod(0o700)
     blobs.sweep_orphans()
-    return SqliteStore(data_dir / "skyhold.db", synchronous="NORMAL" if grouped_sync else "FULL"), blobs
+    store = SqliteStore(data_dir / "skyhold.db", synchronous="NORMAL" if grouped_sync else "FULL")
+    if grouped_sync:
+        # Only the server opens its store so, under the data dir's lock (lock_data_dir):
+        # no one writes a blob now, so one no record names is a crash's leftover.
+        blobs.sweep_unreferenced(store.quoted_hex_ids)
+    return store, blobs
 
 
 def open_trail_store(data_dir: Path) -> SqliteStore:

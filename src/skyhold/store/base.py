@@ -81,6 +81,10 @@ class Store(Protocol):
         commits do not wait for the disk themselves (the server's: see sqlite.py)."""
         ...
 
+    def sync(self) -> None:
+        """Make every commit made so far durable (for a store with grouped sync)."""
+        ...
+
     def scrub(self) -> None:
         """Leave no copy of overwritten or deleted values in the store's files (once
         plaintext secrets of an older data dir are sealed)."""

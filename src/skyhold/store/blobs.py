@@ -12,6 +12,7 @@ import fcntl
 import mmap
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -236,12 +237,32 @@ class BlobStore:
         return removed
 
 
+    def sweep_unreferenced(self, named: Callable[[], set[str]]) -> int:
+        """Remove whole blobs no record names: a crash between a blob's rename and the
+        commit of the record naming it, or between a record's change and the unlink
+        of the blob it dropped, leaves one behind. Only while no one writes blobs (the
+        server at start-up, holding the data dir's lock): a blob written now is named
+        by no record yet. `named()`, the blob ids records name, is asked only if there are blobs."""
+        blobs = [path for path in self.root.glob("*/*") if _is_blob_id(path.name)]
+        keep = named() if blobs else set()
+        removed = 0
+        for path in blobs:
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _is_blob_id(name: str) -> bool:
+    return len(name) == 32 and not name.strip("0123456789abcdef")
+
+
 def _path(root: Path, blob_id: str) -> Path:
     return Path(_path_text(root, blob_id))
 
 
 def _path_text(root: Path, blob_id: str) -> str:
     # Plain strings: a GET opens a blob on every call, and pathlib's parsing shows.
-    if len(blob_id) != 32 or blob_id.strip("0123456789abcdef"):
+    if not _is_blob_id(blob_id):
         raise KeyError(blob_id)
     return f"{root}/{blob_id[:2]}/{blob_id}"

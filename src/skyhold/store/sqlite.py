@@ -17,6 +17,7 @@ One connection per thread: the event loop, worker threads and other processes (t
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -48,6 +49,7 @@ RESTART_FRAMES = 4000  # WAL frames (pages: ~16 MiB)
 COMMIT_CHECKPOINT_FRAMES = 25_000
 
 _loads = jsontext.loads
+_QUOTED_HEX_ID = re.compile(r'"([0-9a-f]{32})"')
 
 
 def _dumps(value: Any) -> str:
@@ -128,6 +130,21 @@ class SqliteStore:
         grouped sync (with synchronous=NORMAL they wait for the next checkpoint)."""
         if self.grouped_sync and self._writes != writes:
             fsync_path(self.wal_path)
+
+    def sync(self) -> None:
+        """Make every commit made so far durable (a no-op when each commit waits for the disk)."""
+        if self.grouped_sync:
+            fsync_path(self.wal_path)
+
+    def quoted_hex_ids(self) -> set[str]:
+        """Every JSON string of 32 lowercase hex digits (a blob id's form) in any record's
+        value: what the orphan sweep keeps. Over-matching only keeps a file."""
+        found: set[str] = set()
+        cursor = self._conn().execute("SELECT value FROM records")
+        while rows := cursor.fetchmany(1000):
+            for (text,) in rows:
+                found.update(_QUOTED_HEX_ID.findall(text))
+        return found
 
     def generation(self, *, ignore_bulk: bool = False) -> tuple[int, int]:
         """Changes whenever anything was committed: at once for commits made through

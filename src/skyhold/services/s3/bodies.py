@@ -296,6 +296,12 @@ async def _stream(plan: list[tuple[Reader, AESGCM, int, int]]) -> AsyncIterator[
 
 
 def delete(call: Call, segments: Iterable[dict[str, Any]]) -> None:
-    for seg in segments:
-        if "b" in seg:
-            call.pipeline.blobs.delete(seg["b"])
+    """Delete the blobs of segments whose records are gone (committed). Those commits
+    reach the disk first: the server's commits wait for no fsync (store/sqlite.py), and
+    a power cut after the unlink would otherwise bring back a record naming no blob.
+    A crash before the unlink leaves an orphan, which the next start sweeps."""
+    blob_ids = [seg["b"] for seg in segments if "b" in seg]
+    if blob_ids:
+        call.store.sync()
+    for blob_id in blob_ids:
+        call.pipeline.blobs.delete(blob_id)
