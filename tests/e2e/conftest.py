@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import base64
 import fcntl
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -414,3 +416,16 @@ def profile_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
 def s3_tls(https_admin: AwsEnv, profile_ca_bundle: None) -> Any:
     """An S3 client of the admin over HTTPS (SSE-C keys travel over TLS only)."""
     return https_admin.client("s3", region_name="us-east-1")
+
+
+def sse_c_headers(key: bytes) -> dict[str, str]:
+    """boto3's SSE-C parameters for a customer key (given in base64, with its MD5)."""
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(key).decode(),
+            "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode()}
+
+
+def allow_sse_c(s3: Any, bucket: str) -> None:
+    """New buckets refuse SSE-C writes (as on S3 since April 2026): block no encryption type."""
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+        "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})

@@ -134,19 +134,18 @@ class _BadScopeDateQuery(botocore.auth.S3SigV4QueryAuth):
         return "/".join([self.credentials.access_key, "32234Z34", self._region_name, "s3", "aws4_request"])
 
 
-def test_s3_names_a_credential_date_that_is_not_yyyymmdd(admin: AwsEnv) -> None:
+@pytest.mark.parametrize("signer,code,message", [
+    (_BadScopeDate, "AuthorizationHeaderMalformed", 'The authorization header is malformed; incorrect date format '
+     '"3223423234". This date in the credential must be in the format "yyyyMMdd".'),
+    (_BadScopeDateQuery, "AuthorizationQueryParametersError", 'Error parsing the X-Amz-Credential parameter; '
+     'incorrect date format "32234Z34". This date in the credential must be in the format "yyyyMMdd".'),
+])
+def test_s3_names_a_credential_date_that_is_not_yyyymmdd(admin: AwsEnv, signer: type, code: str,
+                                                          message: str) -> None:
     req = botocore.awsrequest.AWSRequest(method="GET", url=f"{admin.endpoint}/")
-    _BadScopeDate(signing_credentials(admin), "s3", "us-east-1").add_auth(req)
+    signer(signing_credentials(admin), "s3", "us-east-1").add_auth(req)
     status, body = send_signed(req)
-    assert (status, *_s3_error(body)) == (
-        400, "AuthorizationHeaderMalformed", 'The authorization header is malformed; incorrect date format '
-        '"3223423234". This date in the credential must be in the format "yyyyMMdd".')
-    req = botocore.awsrequest.AWSRequest(method="GET", url=f"{admin.endpoint}/")
-    _BadScopeDateQuery(signing_credentials(admin), "s3", "us-east-1").add_auth(req)
-    status, body = send_signed(req)
-    assert (status, *_s3_error(body)) == (
-        400, "AuthorizationQueryParametersError", 'Error parsing the X-Amz-Credential parameter; incorrect date '
-        'format "32234Z34". This date in the credential must be in the format "yyyyMMdd".')
+    assert (status, *_s3_error(body)) == (400, code, message)
 
 
 @pytest.mark.parametrize("parts,detail", [

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv, aws_error, new_bucket
+from .conftest import AwsEnv, allow_sse_c, aws_error, new_bucket, sse_c_headers
 
 MIB5 = 5 * 1024 * 1024
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -177,11 +177,8 @@ def test_versions_and_delete_markers(s3: Any) -> None:
 def test_sse_c_objects_need_their_key(s3_tls: Any) -> None:
     s3 = s3_tls  # SSE-C keys travel over HTTPS only
     bucket = _bucket(s3)
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-        "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})  # new buckets refuse SSE-C writes
-    customer = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": _b64(KEY),
-                "SSECustomerKeyMD5": _b64(hashlib.md5(KEY).digest())}
+    allow_sse_c(s3, bucket)  # new buckets refuse SSE-C writes
+    customer = sse_c_headers(KEY)
     s3.put_object(Bucket=bucket, Key="k", Body=b"test_data", **customer)
     out = _attrs(s3, bucket, "k", "ETag", "ObjectSize", **customer)
     assert out["ObjectSize"] == 9 and len(out["ETag"]) == 32 and set(out) == {"LastModified", "ETag", "ObjectSize"}

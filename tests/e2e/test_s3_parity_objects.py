@@ -5,13 +5,12 @@ SSE-C failures, object tagging, delete markers, copies, part numbers)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from .conftest import AwsEnv, aws_error, error_and_status, new_bucket
+from .conftest import AwsEnv, allow_sse_c, aws_error, error_and_status, new_bucket, sse_c_headers
 
 KEY_1 = b"1234567890abcdef1234567890abcdef"
 KEY_2 = b"abcdef1234567890abcdef1234567890"
@@ -24,11 +23,6 @@ def s3(admin: AwsEnv) -> Any:
 
 def _bucket(s3: Any, versioned: bool = False) -> str:
     return new_bucket(s3, "parity-obj", "Enabled" if versioned else None)
-
-
-def _customer(key: bytes) -> dict[str, str]:
-    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(key).decode(),
-            "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode()}
 
 
 # --- checksums ---------------------------------------------------------------------------
@@ -90,16 +84,14 @@ def test_kms_key_states_reach_the_caller_with_s3s_kms_prefix(admin: AwsEnv, s3: 
 def sse_c_bucket(s3_tls: Any) -> str:
     s3 = s3_tls  # SSE-C keys travel over HTTPS only
     bucket = _bucket(s3)
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-        "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})
+    allow_sse_c(s3, bucket)
     return bucket
 
 
 def test_sse_c_argument_errors_name_the_encryption_header(s3_tls: Any, sse_c_bucket: str) -> None:
     s3 = s3_tls  # SSE-C keys travel over HTTPS only
-    good = _customer(KEY_1)
-    short = _customer(KEY_1[:10])
+    good = sse_c_headers(KEY_1)
+    short = sse_c_headers(KEY_1[:10])
     bad_md5 = {**good, "SSECustomerKeyMD5": ("a" if good["SSECustomerKeyMD5"][0] != "a" else "b")
                + good["SSECustomerKeyMD5"][1:]}
     cases = [
@@ -131,10 +123,10 @@ def test_sse_c_argument_errors_name_the_encryption_header(s3_tls: Any, sse_c_buc
 
 def test_sse_c_wrong_key_on_read_is_access_denied_with_s3s_message(s3_tls: Any, sse_c_bucket: str) -> None:
     s3 = s3_tls  # SSE-C keys travel over HTTPS only
-    s3.put_object(Bucket=sse_c_bucket, Key="k", Body=b"x", **_customer(KEY_1))
+    s3.put_object(Bucket=sse_c_bucket, Key="k", Body=b"x", **sse_c_headers(KEY_1))
     wrong = ("AccessDenied", "Requests specifying Server Side Encryption with Customer provided keys must provide "
              "the correct secret key.", 403)
-    assert aws_error(lambda: s3.get_object(Bucket=sse_c_bucket, Key="k", **_customer(KEY_2))) == wrong
+    assert aws_error(lambda: s3.get_object(Bucket=sse_c_bucket, Key="k", **sse_c_headers(KEY_2))) == wrong
     # a key of the wrong size is a wrong key on a read (the SDK sends this one when the
     # caller's key is already base64: it encodes it again)
     text_key = base64.b64encode(KEY_1).decode()
@@ -148,7 +140,7 @@ def test_sse_c_part_for_an_upload_begun_without_it(s3_tls: Any, sse_c_bucket: st
     s3 = s3_tls  # SSE-C keys travel over HTTPS only
     upload = s3.create_multipart_upload(Bucket=sse_c_bucket, Key="m")["UploadId"]
     assert aws_error(lambda: s3.upload_part(Bucket=sse_c_bucket, Key="m", UploadId=upload, PartNumber=1,
-                                            Body=b"x", **_customer(KEY_1))) == (
+                                            Body=b"x", **sse_c_headers(KEY_1))) == (
         "InvalidRequest", "The multipart upload initiate requested encryption. Subsequent part requests must "
         "include the appropriate encryption parameters.", 400)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import AwsEnv, aws_error, error_and_status, new_bucket
+from .conftest import AwsEnv, allow_sse_c, aws_error, error_and_status, new_bucket, sse_c_headers
 
 BODY = b"test-sse"
 MD5 = hashlib.md5(BODY).hexdigest()
@@ -31,11 +31,6 @@ MD5 = hashlib.md5(BODY).hexdigest()
 @pytest.fixture
 def s3(admin: AwsEnv) -> Any:
     return admin.client("s3", region_name="us-east-1")
-
-
-def _customer(key: bytes) -> dict[str, str]:
-    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(key).decode(),
-            "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode()}
 
 
 def _bare(etag: str) -> str:
@@ -123,14 +118,12 @@ def test_sse_kms_objects_and_parts_have_etags_that_are_not_the_md5(s3: Any) -> N
 def test_sse_c_objects_and_parts_have_etags_that_are_not_the_md5(s3_tls: Any) -> None:
     s3 = s3_tls  # SSE-C keys travel over HTTPS only
     bucket = new_bucket(s3, "r13-sse-etag-c")
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-        "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})
+    allow_sse_c(s3, bucket)
     key = os.urandom(32)
-    first = s3.put_object(Bucket=bucket, Key="c", Body=BODY, **_customer(key))["ETag"]
-    again = s3.put_object(Bucket=bucket, Key="c2", Body=BODY, **_customer(key))["ETag"]
+    first = s3.put_object(Bucket=bucket, Key="c", Body=BODY, **sse_c_headers(key))["ETag"]
+    again = s3.put_object(Bucket=bucket, Key="c2", Body=BODY, **sse_c_headers(key))["ETag"]
     assert MD5 not in (_bare(first), _bare(again)) and first != again
-    assert s3.head_object(Bucket=bucket, Key="c", **_customer(key))["ETag"] == first
+    assert s3.head_object(Bucket=bucket, Key="c", **sse_c_headers(key))["ETag"] == first
 
     source = {"CopySourceSSECustomerAlgorithm": "AES256",
               "CopySourceSSECustomerKey": base64.b64encode(key).decode(),
@@ -138,9 +131,9 @@ def test_sse_c_objects_and_parts_have_etags_that_are_not_the_md5(s3_tls: Any) ->
     plain = s3.copy_object(Bucket=bucket, Key="p", CopySource={"Bucket": bucket, "Key": "c"}, **source)
     assert _bare(plain["CopyObjectResult"]["ETag"]) == MD5  # decrypted into SSE-S3: the MD5
 
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="m", **_customer(key))["UploadId"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m", **sse_c_headers(key))["UploadId"]
     part = s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=1, Body=BODY,
-                          **_customer(key))["ETag"]
+                          **sse_c_headers(key))["ETag"]
     assert _bare(part) != MD5
 
 
@@ -149,13 +142,11 @@ def test_sse_c_over_plain_http_is_refused(s3: Any) -> None:
     with Customer provided keys must be made over a secure connection." (400 InvalidRequest,
     as S3 answers and MinIO mirrors: minio#11162); nothing is written."""
     bucket = new_bucket(s3, "r13-ssec-http")
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-        "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})
+    allow_sse_c(s3, bucket)
     refused = ("InvalidRequest", "Requests specifying Server Side Encryption with Customer provided keys must be "
                "made over a secure connection.", 400)
     key = os.urandom(32)
-    assert aws_error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=BODY, **_customer(key))) == refused
+    assert aws_error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=BODY, **sse_c_headers(key))) == refused
     assert aws_error(lambda: s3.head_object(Bucket=bucket, Key="k"))[2] == 404
     s3.put_object(Bucket=bucket, Key="plain", Body=BODY)
-    assert aws_error(lambda: s3.get_object(Bucket=bucket, Key="plain", **_customer(key))) == refused
+    assert aws_error(lambda: s3.get_object(Bucket=bucket, Key="plain", **sse_c_headers(key))) == refused

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import AwsEnv, Server
+from .conftest import AwsEnv, Server, allow_sse_c
 
 KEY = os.urandom(32)
 OTHER = os.urandom(32)
@@ -41,17 +41,11 @@ def s3(s3_tls):
     return s3_tls
 
 
-def _unblock(s3, bucket: str) -> None:
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-        "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})
-
-
 @pytest.fixture
 def bucket(s3) -> str:
     name = f"ssec-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
-    _unblock(s3, name)
+    allow_sse_c(s3, name)
     return name
 
 
@@ -66,7 +60,7 @@ def test_new_buckets_block_sse_c_until_unblocked(s3) -> None:
     with pytest.raises(ClientError):
         s3.head_object(Bucket=name, Key="k")  # nothing was written
 
-    _unblock(s3, name)
+    allow_sse_c(s3, name)
     s3.put_object(Bucket=name, Key="k", Body=b"x", **SSE)
     # a configuration that does not name the block keeps it (here: unblocked)
     s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{

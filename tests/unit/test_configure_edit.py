@@ -10,6 +10,8 @@ import pytest
 
 from skyhold.configure import ConfigureError, check_profile_name, config_section_matcher, edit_section
 
+from ..aws_files import USER_CONFIG
+
 VALUES = {
     "region": "us-east-1",
     "endpoint_url": "http://127.0.0.1:4566",
@@ -17,31 +19,6 @@ VALUES = {
     "s3": "\naddressing_style = path\nsignature_version = s3v4",
     "credential_process": "skyhold credentials",
 }
-
-USER_CONFIG = """\
-# My AWS config — do not lose these notes
-[default]
-region = eu-west-1
-# MFA for prod
-mfa_serial = arn:aws:iam::111122223333:mfa/me
-
-[profile prod]
-role_arn = arn:aws:iam::111122223333:role/Admin
-source_profile = default
-s3 =
-  max_concurrent_requests = 20
-  addressing_style = virtual
-
-[profile skyhold]
-region = us-west-2
-; old settings
-cli_pager =
-
-# the SSO portal
-[sso-session my-sso]
-sso_start_url = https://my-sso-portal.awsapps.com/start
-sso_region = us-east-1
-"""
 
 
 def _edit(text: str | None, profile: str = "skyhold", values: dict[str, str] | None = VALUES) -> str:

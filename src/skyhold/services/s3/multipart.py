@@ -379,7 +379,7 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
         for n in stored:
             call.store.delete(records.PART, records.part_key(upload_id, n))
     bodies.delete(call, [p["seg"] for n, p in stored.items() if n not in used])
-    return _completion_result(call, name, key, value, version_id, params)
+    return _completion_result(call, bucket, key, value, version_id, params)
 
 
 def _completed_again(call: Call, bucket: dict[str, Any], key: str, upload_id: str,
@@ -392,11 +392,12 @@ def _completed_again(call: Call, bucket: dict[str, Any], key: str, upload_id: st
     value = current.value
     _check_kms_decrypt(call, bucket["Name"], key, value)  # as the first completion asked it
     version_id = value["vid"] if bucket.get("Versioning") == "Enabled" else None
-    return _completion_result(call, bucket["Name"], key, value, version_id, params)
+    return _completion_result(call, bucket, key, value, version_id, params)
 
 
-def _completion_result(call: Call, name: str, key: str, value: dict[str, Any], version_id: str | None,
+def _completion_result(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any], version_id: str | None,
                        params: dict[str, Any]) -> dict[str, Any]:
+    name = bucket["Name"]
     # The key as it would sit in a URL: S3 percent-encodes it ("—" reads "%E2%80%94").
     location = f"{call.request.scheme}://{call.request.headers.get('host', 's3.amazonaws.com')}/{name}/{quote(key)}"
     out: dict[str, Any] = {"Location": location, "Bucket": name, "Key": key, "ETag": value["etag"],
@@ -404,7 +405,7 @@ def _completion_result(call: Call, name: str, key: str, value: dict[str, Any], v
                            **objects._checksum_result(value)}
     if version_id is not None:
         out["VersionId"] = version_id
-    objects._add_expiration(out, records.get_bucket(call.store, name).value, value)  # x-amz-expiration
+    objects._add_expiration(out, bucket, value)  # x-amz-expiration
     return out
 
 
