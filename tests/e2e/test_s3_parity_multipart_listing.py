@@ -82,7 +82,8 @@ def test_complete_checks_the_declared_object_size(admin: AwsEnv) -> None:
 
 @pytest.mark.parametrize(("create", "message"), [
     ({"ChecksumAlgorithm": "TEST"}, "Checksum algorithm provided is unsupported. Please try again with any of the "
-                                    "valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"),
+                                    "valid types: [CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512, XXHASH128, "
+                                    "XXHASH3, XXHASH64]"),  # ten since April 2026
     ({"ChecksumType": "COMPOSITE"},
      "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."),
     ({"ChecksumType": "FULL_OBJECT"},

@@ -1,8 +1,10 @@
 """S3's flexible checksums (x-amz-checksum-*), computed incrementally over a body.
 
 CRC32C comes from google-crc32c (Google's C library, hardware-accelerated, with a pure
-Python fallback); CRC64NVME -- S3's default checksum -- from awscrt, AWS's own C library,
-which also combines CRCs of consecutive parts into the CRC of the whole.
+Python fallback); CRC64NVME -- S3's default checksum -- and the XXHash family from awscrt,
+AWS's own C library, which also combines CRCs of consecutive parts into the CRC of the whole.
+S3 took ten algorithms as of April 2026: the five of 2022/2024 and MD5, SHA512, XXHASH64,
+XXHASH3 and XXHASH128. Every value travels as the base64 of the digest's big-endian bytes.
 """
 
 from __future__ import annotations
@@ -84,12 +86,32 @@ class _Crc64Nvme:
         return base64.b64encode(self._crc.to_bytes(8, "big")).decode("ascii")
 
 
+class _XxHash:
+    """XXH64, XXH3-64 or XXH3-128 (seed 0), as S3 computes them (awscrt's, as botocore's)."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, variant: str) -> None:
+        self._h = getattr(_crt().XXHash, f"new_{variant}")()
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def b64digest(self) -> str:
+        return base64.b64encode(self._h.finalize()).decode("ascii")
+
+
 _FACTORIES: dict[str, Callable[[], Checksum]] = {
     "crc32": _Crc32,
     "crc32c": _Crc32c,
     "crc64nvme": _Crc64Nvme,
     "sha1": lambda: _Hash("sha1"),
     "sha256": lambda: _Hash("sha256"),
+    "sha512": lambda: _Hash("sha512"),
+    "md5": lambda: _Hash("md5"),
+    "xxhash64": lambda: _XxHash("xxhash64"),
+    "xxhash3": lambda: _XxHash("xxhash3_64"),
+    "xxhash128": lambda: _XxHash("xxhash3_128"),
 }
 SUPPORTED = frozenset(_FACTORIES)
 
@@ -99,7 +121,8 @@ DEFAULT = "crc64nvme"
 CRCS = frozenset({"crc32", "crc32c", "crc64nvme"})
 
 # Digest sizes, to reject a malformed value before reading a byte of the body.
-_SIZES = {"crc32": 4, "crc32c": 4, "sha1": 20, "sha256": 32, "crc64nvme": 8}
+_SIZES = {"crc32": 4, "crc32c": 4, "sha1": 20, "sha256": 32, "crc64nvme": 8, "sha512": 64, "md5": 16,
+          "xxhash64": 8, "xxhash3": 8, "xxhash128": 16}
 
 PREFIX = "x-amz-checksum-"
 

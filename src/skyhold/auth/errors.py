@@ -63,7 +63,8 @@ _REGION_SHAPE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+\Z")
 
 
 def _hex_bytes(text: str) -> str:
-    return " ".join(f"{b:02x}" for b in text.encode("utf-8"))
+    # surrogateescape: the bytes of a header value that was not UTF-8 (sigv4._signed_text)
+    return " ".join(f"{b:02x}" for b in text.encode("utf-8", "surrogateescape"))
 
 
 def _json(style: Style, query_code: str) -> str:

@@ -106,7 +106,7 @@ def _pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
-    digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
 
@@ -172,11 +172,24 @@ def canonical_query(pairs: list[tuple[str, str]], *, exclude: str | None = None)
     return "&".join(f"{n}={v}" for n, v in encoded)
 
 
+def _signed_text(value: str) -> str:
+    """A header value read off the wire (its bytes as Latin-1) as the text a client signed:
+    those bytes in UTF-8 (botocore signs a str header, sent UTF-8-encoded). Invalid UTF-8
+    stays distinct, as surrogates, so no two byte strings sign alike."""
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:  # not from the wire: already text
+        return value
+    return raw.decode("utf-8", "surrogateescape")
+
+
 def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
     # Trimall: outer whitespace removed, inner runs (folded lines too) become one space.
     lines = []
     for name in signed:
         value = headers.get(name, "")
+        if not value.isascii():
+            value = _signed_text(value)
         lines.append(f"{name}:{' '.join(value.split())}\n")
     return "".join(lines)
 

@@ -28,6 +28,8 @@ from skyhold.wire.route import s3_bucket_from_host
 from skyhold.wire.shapes import Node, body_view, compile_shape
 
 _S3_SERVICES = ("s3",)
+# S3's list limits: it reads each itself, as a 32-bit integer (the handlers check the range).
+S3_LIST_LIMITS = frozenset({"max-keys", "max-uploads", "max-parts", "part-number-marker", "max-buckets"})
 _LABEL = re.compile(r"\{([^}]+)\}")
 
 
@@ -274,6 +276,8 @@ def _parse_query(plan: InputPlan, pairs: list[tuple[str, str]], out: dict[str, A
         hit = plan.query.get(k)
         if hit is not None:
             name, node = hit
+            if k in S3_LIST_LIMITS and v == "":
+                continue  # S3 reads an empty list limit as absent (recorded for part-number-marker, max-parts)
             if node.type == "list":
                 assert node.member is not None
                 out.setdefault(name, []).append(xmlcodec.decode_scalar(node.member, v, name))
@@ -320,7 +324,19 @@ def _header_value(node: Node, value: str, hname: str) -> Any:
             raise BadValue(hname, value, "base64-encoded JSON") from exc
     if t == "string":
         return value
+    if t == "timestamp" and hname in _LOOSE_DATES:
+        try:
+            return xmlcodec.decode_scalar(node, value.strip(), hname)
+        except BadValue:
+            return value if hname == "expires" else None
     return xmlcodec.decode_scalar(node, value.strip(), hname)
+
+
+# Date headers S3 does not refuse when unparsable: a conditional one is ignored (RFC 9110
+# 13.1.3/13.1.4), Expires is kept as sent (S3 does not check its format: aws-sdk-go#322,
+# botocore's ExpiresString).
+_LOOSE_DATES = frozenset({"expires", "if-modified-since", "if-unmodified-since",
+                          "x-amz-copy-source-if-modified-since", "x-amz-copy-source-if-unmodified-since"})
 
 
 def split_header_list(value: str) -> list[str]:
@@ -397,6 +413,11 @@ def problem_error(problem: WireProblem, s3: bool, plan: InputPlan | None = None)
             return AwsError("InvalidRequest", f"Missing required header for this request: {problem.wire_name}")
         if loc == "querystring":
             return AwsError("InvalidRequest", f"Missing required parameter for this request: {problem.wire_name}")
+    if isinstance(problem, BadValue) and plan is not None:
+        limit = next((w for w, (n, _) in plan.query.items() if n == problem.path), "")
+        if limit in S3_LIST_LIMITS:
+            return AwsError("InvalidArgument", f"Provided {limit} not an integer or within integer range",
+                            extra={"ArgumentName": limit, "ArgumentValue": str(problem.value)})
     if isinstance(problem, BadValue) and plan is not None and _is_location_member(plan, problem.path):
         return AwsError("InvalidArgument", f"Invalid value for {problem.path}",
                         extra={"ArgumentName": problem.path, "ArgumentValue": str(problem.value)})
@@ -422,6 +443,11 @@ class OutputPlan:
     root: str                                  # rest-xml root element of a non-payload body
     namespace: str
 
+
+# S3 operations whose answer's members a service writes itself, where the model's member
+# order is not S3's (ListObjectVersions interleaves <Version> and <DeleteMarker>).
+MemberEncoder = Callable[[Node, dict[str, Any], list[str]], None]
+MEMBER_ENCODERS: dict[str, MemberEncoder] = {}
 
 # S3 answers list and multipart calls with roots the model does not record.
 _S3_ROOTS = {
@@ -547,7 +573,8 @@ def serialize(op: OperationModel, result: dict[str, Any], request_id: str) -> Ht
         if xml:
             if any(result.get(n) is not None for n in plan.body.members):
                 out = ['<?xml version="1.0" encoding="UTF-8"?>\n']
-                _encode_root(plan.body, result, plan.root, plan.namespace, out, s3)
+                _encode_root(plan.body, result, plan.root, plan.namespace, out, s3,
+                             MEMBER_ENCODERS.get(op.name) if s3 else None)
                 body = "".join(out).encode()
                 headers.append(("content-type", "application/xml"))
         else:
@@ -559,7 +586,8 @@ def serialize(op: OperationModel, result: dict[str, Any], request_id: str) -> Ht
     return HttpResponse(status, headers, body)
 
 
-def _encode_root(node: Node, value: Any, name: str, namespace: str, out: list[str], s3: bool) -> None:
+def _encode_root(node: Node, value: Any, name: str, namespace: str, out: list[str], s3: bool,
+                 members: MemberEncoder | None = None) -> None:
     """Like xmlcodec.encode for the document element, which carries the namespace."""
     if node.type != "structure":
         xmlcodec.encode(node, value, name, out, s3)
@@ -571,7 +599,10 @@ def _encode_root(node: Node, value: Any, name: str, namespace: str, out: list[st
         if v is not None:
             out.append(f' {m.wire_name}="{xmlcodec.escape(str(v))}"')
     out.append(">")
-    xmlcodec.encode_members(node, value, out, s3)
+    if members is not None:
+        members(node, value, out)
+    else:
+        xmlcodec.encode_members(node, value, out, s3)
     out.append(f"</{name}>")
 
 
@@ -587,7 +618,10 @@ def header_text(node: Node, value: Any) -> str:
     t = node.type
     if t == "timestamp":
         if not isinstance(value, datetime):
-            value = scalars.parse_timestamp(value)
+            try:
+                value = scalars.parse_timestamp(value)
+            except (ValueError, OverflowError, OSError):
+                return str(value)  # an S3 Expires kept as its writer sent it (_LOOSE_DATES)
         return scalars.format_timestamp(value, node.ts_format or "rfc822")
     if t == "list":
         assert node.member is not None

@@ -115,13 +115,14 @@ def test_bad_paging_input(listed: S3Harness) -> None:
     err = listed.s3_fails("ListObjectsV2", Bucket="lst", ContinuationToken="not base64 at all!")
     assert (err.code, err.message) == ("InvalidArgument", "The continuation token provided is incorrect")
     err = listed.s3_fails("ListObjectsV2", Bucket="lst", MaxKeys=-1)
-    assert (err.code, err.message) == ("InvalidArgument", "max-keys cannot be negative")
+    assert (err.code, err.message) == ("InvalidArgument",
+                                       "Argument maxKeys must be an integer between 0 and 2147483647")
     assert listed.s3_fails("ListObjectsV2", Bucket="nope").code == "NoSuchBucket"
 
 
 def test_max_keys_zero_and_above_a_thousand(listed: S3Harness) -> None:
     none = listed.s3("ListObjectsV2", Bucket="lst", MaxKeys=0)
-    assert none["KeyCount"] == 0 and none["IsTruncated"] is True
+    assert none["KeyCount"] == 0 and none["IsTruncated"] is False
     assert listed.s3("ListObjectsV2", Bucket="lst", MaxKeys=5000)["MaxKeys"] == 1000
 
 

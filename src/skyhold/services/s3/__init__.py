@@ -1,6 +1,7 @@
 """S3: buckets, objects (streamed, encrypted at rest), versioning, multipart uploads,
 bucket policies, ACLs (where Object Ownership enables them) and Block Public Access, CORS,
-browser form uploads, lifecycle rules, Object Lock.
+browser form uploads, lifecycle rules, Object Lock, and the stored-only bucket settings
+infrastructure tools read (website, logging, replication, notifications: bucket_configs.py).
 
 Exports for the pipeline:
   HANDLERS  operation name → handler
@@ -19,8 +20,9 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from skyhold.services.s3 import (
-    acl_ops, authz, buckets, listing, multipart, object_lock, objects, policy, post_object,
+    acl_ops, authz, bucket_configs, buckets, listing, multipart, object_lock, objects, policy, post_object,
 )
+from skyhold.services.s3 import restore
 from skyhold.services.s3.lifecycle import LifecycleJob
 
 HANDLERS = {
@@ -31,7 +33,9 @@ HANDLERS = {
     **policy.HANDLERS,
     **acl_ops.HANDLERS,
     **object_lock.HANDLERS,
+    **restore.HANDLERS,
     **post_object.HANDLERS,  # browser form uploads, outside the model (see post_object)
+    **bucket_configs.HANDLERS,
 }
 AUTHZ = {**authz.build(), **post_object.AUTHZ}
 

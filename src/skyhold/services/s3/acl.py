@@ -51,10 +51,18 @@ def malformed_acl() -> AwsError:
                     "against our published schema", 400)
 
 
-def email_grantee_unsupported() -> AwsError:
-    # S3 ended email grantees on 2025-10-01: "the request will receive an HTTP 405
-    # (Method Not Allowed) error" (PutBucketAcl/PutObjectAcl API reference).
-    return AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+# Where S3 ended email grantees on 2025-10-01: "the request will receive an HTTP 405
+# (Method Not Allowed) error" (PutBucketAcl/PutObjectAcl API reference, which lists them).
+_EMAIL_GRANTS_ENDED = frozenset({"us-east-1", "us-west-1", "us-west-2", "ap-southeast-1", "ap-southeast-2",
+                                 "ap-northeast-1", "eu-west-1", "sa-east-1"})
+
+
+def email_grantee_unsupported(region: str = "us-east-1") -> AwsError:
+    if region in _EMAIL_GRANTS_ENDED:
+        return AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+    # Elsewhere S3 still resolves an address to its account: Skyhold's accounts have none.
+    return AwsError("UnresolvableGrantByEmailAddress",
+                    "The email address you provided does not match any account on record.", 400)
 
 
 def _invalid_id(name: str, value: str) -> AwsError:
@@ -130,7 +138,8 @@ def acl_source(params: Mapping[str, Any], *, body: bool, required: bool = True) 
 _GRANTEE = re.compile(r'(?:[^,"]|"[^"]*")+')
 
 
-def from_grant_headers(params: Mapping[str, Any], resolve_id: Callable[[str], bool]) -> list[Grant]:
+def from_grant_headers(params: Mapping[str, Any], resolve_id: Callable[[str], bool],
+                       region: str = "us-east-1") -> list[Grant]:
     """Grants from x-amz-grant-* headers (`id="…", uri="…"`, quotes optional). Only the
     grants named are kept: S3 does not add the owner's FULL_CONTROL."""
     grants: list[Grant] = []
@@ -147,7 +156,7 @@ def from_grant_headers(params: Mapping[str, Any], resolve_id: Callable[[str], bo
             if not sep or key not in ("id", "uri", "emailAddress"):
                 raise errors.invalid_argument("Argument format not recognized", header, written)
             if key == "emailAddress":
-                raise email_grantee_unsupported()
+                raise email_grantee_unsupported(region)
             if key == "uri":
                 if val not in GROUPS:
                     raise _invalid_group("uri", val)
@@ -160,7 +169,7 @@ def from_grant_headers(params: Mapping[str, Any], resolve_id: Callable[[str], bo
 
 
 def from_policy_xml(acp: Mapping[str, Any] | None, owner_id: str,
-                    resolve_id: Callable[[str], bool]) -> list[Grant]:
+                    resolve_id: Callable[[str], bool], region: str = "us-east-1") -> list[Grant]:
     """Validate an AccessControlPolicy body (botocore-parsed) and return its grants.
     The Owner is required and must be the resource's owner: naming another account
     would give the resource away (AWS: AccessDenied, ceph s3-tests test_object_giveaway)."""
@@ -193,7 +202,7 @@ def from_policy_xml(acp: Mapping[str, Any] | None, owner_id: str,
                 raise _invalid_id("CanonicalUser/ID", cid)
             grants.append(grant(user(cid), g["Permission"]))
         else:
-            raise email_grantee_unsupported()
+            raise email_grantee_unsupported(region)
     return grants
 
 

@@ -97,8 +97,8 @@ def _parse(call: Call, params: dict[str, Any], source: str, owner_id: str, bucke
     if source == "canned":
         return acl.canned(params["ACL"], owner_id, bucket_owner_id, for_bucket=for_bucket)
     if source == "headers":
-        return acl.from_grant_headers(params, known.__contains__)
-    return acl.from_policy_xml(params.get("AccessControlPolicy"), owner_id, known.__contains__)
+        return acl.from_grant_headers(params, known.__contains__, call.region)
+    return acl.from_policy_xml(params.get("AccessControlPolicy"), owner_id, known.__contains__, call.region)
 
 
 def for_new_object(call: Call, bucket: dict[str, Any], params: dict[str, Any], owner: str) -> list[acl.Grant] | None:

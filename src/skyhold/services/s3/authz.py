@@ -24,13 +24,15 @@ import json
 import time
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from skyhold.auth import sigv4
 from skyhold.authz import Access
 from skyhold.policy import reference
 from skyhold.principal import ROOT
-from skyhold.services.iam import principals
+from skyhold.services.iam import pass_role, principals
 from skyhold.services.s3 import acl, acl_ops, errors, object_lock, objects, public_access, records, region, versions
+from skyhold.services.sts import roles as sts_roles
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -69,6 +71,26 @@ BUCKET_ACTIONS = {
     "PutBucketAcl": "s3:PutBucketAcl",
     "PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
     "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+    # bucket_configs.py (PutBucketReplication, which also passes a role: put_bucket_replication)
+    "PutBucketWebsite": "s3:PutBucketWebsite",
+    "GetBucketWebsite": "s3:GetBucketWebsite",
+    "DeleteBucketWebsite": "s3:DeleteBucketWebsite",
+    "PutBucketAccelerateConfiguration": "s3:PutAccelerateConfiguration",
+    "GetBucketAccelerateConfiguration": "s3:GetAccelerateConfiguration",
+    "PutBucketRequestPayment": "s3:PutBucketRequestPayment",
+    "GetBucketRequestPayment": "s3:GetBucketRequestPayment",
+    "PutBucketLogging": "s3:PutBucketLogging",
+    "GetBucketLogging": "s3:GetBucketLogging",
+    "GetBucketReplication": "s3:GetReplicationConfiguration",
+    "DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    "PutBucketNotificationConfiguration": "s3:PutBucketNotification",
+    "GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+    "ListBucketAnalyticsConfigurations": "s3:GetAnalyticsConfiguration",
+    "ListBucketInventoryConfigurations": "s3:GetInventoryConfiguration",
+    "ListBucketMetricsConfigurations": "s3:GetMetricsConfiguration",
+    "GetBucketMetricsConfiguration": "s3:GetMetricsConfiguration",
+    "DeleteBucketMetricsConfiguration": "s3:PutMetricsConfiguration",
+    "ListBucketIntelligentTieringConfigurations": "s3:GetIntelligentTieringConfiguration",
 }
 
 # Object operations: operation → (action, action when a versionId is given).
@@ -87,6 +109,7 @@ OBJECT_ACTIONS = {
     "PutObjectAcl": ("s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
     "GetObjectRetention": ("s3:GetObjectRetention", "s3:GetObjectRetention"),
     "GetObjectLegalHold": ("s3:GetObjectLegalHold", "s3:GetObjectLegalHold"),
+    "RestoreObject": ("s3:RestoreObject", "s3:RestoreObject"),  # one action, with a version id too
 }
 
 # Request headers that become s3: condition keys (on the actions the reference lists them for).
@@ -213,8 +236,26 @@ def _bucket(call: Call, name: str) -> dict[str, Any]:
     bucket = records.get_bucket(call.store, name).value
     region.check(call, bucket)  # before any permission: AWS answers this first
     _check_owner(call, bucket, "x-amz-expected-bucket-owner")
+    _check_requester_pays(call, bucket)
     call.extras["bucket"] = bucket  # the handler's bucket: read once per request
     return bucket
+
+
+def _check_requester_pays(call: Call, bucket: dict[str, Any]) -> None:
+    """A Requester Pays bucket serves no anonymous caller, and another account's caller
+    only if it says it will pay (x-amz-request-payer: requester, in the header or a
+    presigned URL's query): S3 answers 403 otherwise (S3 User Guide, "Using Requester
+    Pays buckets")."""
+    if bucket.get("Payer") != "Requester":
+        return
+    who = call.principal
+    if not who.is_anonymous and who.account == bucket["Owner"]:
+        return  # the owner pays for its own requests
+    said = call.request.headers.get("x-amz-request-payer")
+    if said is None:
+        said = next(iter(parse_qs(call.request.query).get("x-amz-request-payer", [])), None)
+    if who.is_anonymous or said != "requester":
+        raise errors.access_denied()
 
 
 def _check_owner(call: Call, bucket: dict[str, Any], header: str) -> None:
@@ -482,6 +523,7 @@ def _copy_source_access(call: Call, params: dict[str, Any]) -> Access:
     src_bucket_name, src_key, src_vid = objects.parse_copy_source(params["CopySource"])
     src_bucket = records.get_bucket(call.store, src_bucket_name).value
     _check_owner(call, src_bucket, "x-amz-source-expected-bucket-owner")
+    _check_requester_pays(call, src_bucket)
     action = "s3:GetObjectVersion" if src_vid is not None else "s3:GetObject"
     ctx, obj = _version_context(call, src_bucket, action, src_key, src_vid)
     return access(call, src_bucket, action, records.object_arn(src_bucket_name, src_key), ctx, obj)
@@ -522,6 +564,17 @@ def upload_part_copy(call: Call, params: dict[str, Any]) -> list[Access]:
     return [_copy_source_access(call, params),
             access(call, bucket, "s3:PutObject", records.object_arn(bucket["Name"], params["Key"]),
                    {_CREATES: "false"})]
+
+
+def put_bucket_replication(call: Call, params: dict[str, Any]) -> list[Access]:
+    """s3:PutReplicationConfiguration, and iam:PassRole on the role S3 is to replicate
+    as (PutBucketReplication API reference)."""
+    found: list[Access] = _bucket_op("s3:PutReplicationConfiguration")(call, params)
+    role_arn = (params.get("ReplicationConfiguration") or {}).get("Role")
+    if isinstance(role_arn, str) and role_arn:
+        role = sts_roles.find_role(call.store, role_arn) or {"Arn": role_arn}
+        found.append(pass_role(role, "s3.amazonaws.com"))
+    return found
 
 
 def delete_objects(call: Call, params: dict[str, Any]) -> list[Access]:
@@ -565,5 +618,6 @@ def build() -> dict[str, Any]:
         "PutObjectRetention": put_object_retention,
         "PutObjectLegalHold": put_object_legal_hold,
         "DeleteObjects": delete_objects,
+        "PutBucketReplication": put_bucket_replication,
     })
     return table

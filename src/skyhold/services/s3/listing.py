@@ -11,6 +11,8 @@ from skyhold import paging
 from skyhold.errors import AwsError
 from skyhold.services.s3 import buckets, errors, records, versions
 from skyhold.store.base import Record
+from skyhold.wire import rest, xmlcodec
+from skyhold.wire.shapes import Node
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -21,12 +23,20 @@ _BATCH = 1000
 _AFTER_ALL = "\U0010ffff"
 
 
-def _max_keys(params: dict[str, Any]) -> int:
+# What S3 answers for a negative max-keys: ListObjectVersions words it apart from the others.
+_NEGATIVE_MAX_KEYS = "Argument maxKeys must be an integer between 0 and 2147483647"
+_NEGATIVE_VERSIONS_MAX_KEYS = "max-keys cannot be negative"
+
+
+def _max_keys(params: dict[str, Any], negative: str = _NEGATIVE_MAX_KEYS) -> int:
+    """max-keys as S3 reads it: a 32-bit integer, not negative, capped at 1000."""
     n = params.get("MaxKeys")
     if n is None:
         return 1000
+    if not -2**31 <= n < 2**31:
+        raise errors.invalid_argument("Provided max-keys not an integer or within integer range", "max-keys", str(n))
     if n < 0:
-        raise errors.invalid_argument("max-keys cannot be negative", "max-keys", str(n))
+        raise errors.invalid_argument(negative, "maxKeys", str(n))
     return min(n, 1000)
 
 
@@ -118,6 +128,8 @@ def _list(call: Call, params: dict[str, Any], after_key: str, owner: bool
     last: str | None = None
     after = past_prefix(name, after_key, prefix, delimiter) or (f"{name}/{after_key}" if after_key else "")
     truncated = False
+    if limit == 0:  # S3 answers max-keys=0 with an empty page that is not truncated (no marker to go on from)
+        return contents, prefixes, truncated, last
     for key, rec in walk(call, records.OBJECT, name, prefix, delimiter, after, lambda r: r.key[len(name) + 1:]):
         if len(contents) + len(prefixes) >= limit:
             truncated = True
@@ -141,6 +153,16 @@ def _common(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _token_after(bucket: str, token: str) -> str:
+    """The key a ContinuationToken resumes after. Tokens name their bucket too, so one
+    Skyhold did not issue for this bucket's listing (any other base64 text) is refused, as
+    S3 refuses a token it did not issue."""
+    position = paging.position(token)
+    if position is None or not position.startswith(f"{bucket}/"):
+        raise errors.invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
+    return position[len(bucket) + 1:]
+
+
 def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     records.get_bucket(call.store, params["Bucket"])
     check_encoding_type(params)
@@ -149,7 +171,7 @@ def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("InvalidArgument", "The continuation token provided is incorrect", 400,
                        extra={"ArgumentName": "continuation-token"})
     start = params.get("StartAfter") or ""
-    after = buckets.continuation_after(token) if token else start
+    after = _token_after(params["Bucket"], token) if token else start
     contents, prefixes, truncated, last = _list(call, params, after, bool(params.get("FetchOwner")))
     out = _common(params)
     out.update(IsTruncated=truncated, KeyCount=len(contents) + len(prefixes))
@@ -162,7 +184,7 @@ def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     elif start:  # a token supersedes start-after, which S3 then does not echo
         out["StartAfter"] = encode(start, params.get("EncodingType") == "url")
     if truncated and last is not None:
-        out["NextContinuationToken"] = paging.token(last)
+        out["NextContinuationToken"] = paging.token(f"{params['Bucket']}/{last}")
     return out
 
 
@@ -180,6 +202,11 @@ def list_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if truncated and params.get("Delimiter") and last is not None:
         out["NextMarker"] = encode(last, params.get("EncodingType") == "url")
     return out
+
+
+# ListObjectVersions' answer: the list (Versions or DeleteMarkers) of each entry, in order.
+_ORDER = "_order"
+_ENTRY_LISTS = ("Versions", "DeleteMarkers")
 
 
 def _within_key(call: Call, bucket: str, key: str, vid_marker: str) -> str | None:
@@ -204,7 +231,7 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     prefix = params.get("Prefix") or ""
     delimiter = params.get("Delimiter") or ""
     url = params.get("EncodingType") == "url"
-    limit = _max_keys(params)
+    limit = _max_keys(params, _NEGATIVE_VERSIONS_MAX_KEYS)
     key_marker = params.get("KeyMarker") or ""
     vid_marker = params.get("VersionIdMarker") or ""
     kind = records.VERSION if versions.is_versioned(bucket) else records.OBJECT
@@ -227,9 +254,10 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
     markers: list[dict[str, Any]] = []
     prefixes: list[dict[str, str]] = []
+    order: list[str] = []  # the list each entry went to, in listing order (_encode_versions)
     truncated = False
     last_key = last_vid = None
-    for key, rec in walk(call, kind, name, prefix, delimiter, after, key_of):
+    for key, rec in walk(call, kind, name, prefix, delimiter, after, key_of) if limit else ():
         if len(found) + len(markers) + len(prefixes) >= limit:
             truncated = True
             break
@@ -244,10 +272,12 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                   "LastModified": records.parse_time(v["mtime"]), "Owner": buckets.owner_of(v.get("owner", ""))}
         if v.get("dm"):
             markers.append(common)
+            order.append("DeleteMarkers")
         else:
             entry = _object_entry(v, key, url, True)
             entry.update(common)
             found.append(entry)
+            order.append("Versions")
         last_key, last_vid = key, v["vid"]
     out = _common(params)
     out.update(IsTruncated=truncated, KeyMarker=encode(key_marker, url), VersionIdMarker=vid_marker)
@@ -257,12 +287,33 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         out["DeleteMarkers"] = markers
     if prefixes:
         out["CommonPrefixes"] = prefixes
+    out[_ORDER] = order
     if truncated and last_key is not None:
         out["NextKeyMarker"] = encode(last_key, url)
         if last_vid:
             out["NextVersionIdMarker"] = last_vid
     return out
 
+
+def _encode_versions(node: Node, value: dict[str, Any], out: list[str]) -> None:
+    """ListVersionsResult's members, <Version> and <DeleteMarker> elements interleaved as
+    listed (a key's newest first, whichever kind it is), as S3 writes them: the model
+    keeps the two lists apart, but clients that read the document in order (minio-go's
+    ListVersionsResult) take the listing order from it."""
+    names = tuple(n for n, m in node.members.items() if not m.xml_attribute)
+    cut = names.index(_ENTRY_LISTS[0])
+    xmlcodec.encode_members(node, value, out, True, only=names[:cut])
+    lists = {name: value.get(name) or [] for name in _ENTRY_LISTS}
+    # Without an order (a result not from list_object_versions), each list whole, in turn.
+    order = value.get(_ORDER) or [name for name in _ENTRY_LISTS for _ in lists[name]]
+    entries = {name: iter(items) for name, items in lists.items()}
+    for name in order:
+        member = node.members[name]
+        xmlcodec.encode(member, [next(entries[name])], member.wire_name, out, True)
+    xmlcodec.encode_members(node, value, out, True, only=tuple(n for n in names[cut:] if n not in _ENTRY_LISTS))
+
+
+rest.MEMBER_ENCODERS["ListObjectVersions"] = _encode_versions
 
 HANDLERS = {
     "ListObjects": list_objects,

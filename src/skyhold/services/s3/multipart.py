@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 MIN_PART = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10_000
 
-# Every algorithm S3 knows.
-_AWS_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+# Every algorithm S3 knows (the last five since April 2026).
+_AWS_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256", "sha512", "md5", "xxhash64", "xxhash3",
+                   "xxhash128")
+_CHECKSUM_TYPES = ("COMPOSITE", "FULL_OBJECT")
 
 
 def _upload(call: Call, bucket: str, key: str, upload_id: str) -> dict[str, Any]:
@@ -121,10 +123,11 @@ def _initiator(upload: dict[str, Any]) -> dict[str, str]:
 def _checksum_mode(params: dict[str, Any]) -> tuple[str | None, str | None]:
     """The upload's (checksum algorithm, checksum type), checked as S3 checks them."""
     algorithm = (params.get("ChecksumAlgorithm") or "").lower() or None
-    mode = params.get("ChecksumType")
+    mode = (params.get("ChecksumType") or "").upper() or None  # either header in any case, as on S3
     if algorithm is not None and algorithm not in _AWS_ALGORITHMS:
-        raise errors.invalid_request("Checksum algorithm provided is unsupported. Please try again with any of the "
-                                     "valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+        raise objects.unsupported_checksum_algorithm()
+    if mode is not None and mode not in _CHECKSUM_TYPES:
+        raise errors.invalid_request("Value for x-amz-checksum-type header is invalid.")
     if algorithm is None:
         if mode:
             raise errors.invalid_request("The x-amz-checksum-type header can only be used with the "
@@ -320,7 +323,10 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
     if not listed:
         raise errors.malformed_xml()
     alg, mode = upload.get("alg"), upload.get("ckt")
-    if params.get("ChecksumType") and params["ChecksumType"] != mode:
+    asked = (params.get("ChecksumType") or "").upper()
+    if asked and asked not in _CHECKSUM_TYPES:
+        raise errors.invalid_request("Value for x-amz-checksum-type header is invalid.")
+    if asked and asked != mode:
         raise errors.invalid_request(f"The upload was created using the {mode or 'null'} checksum mode. The "
                                      "complete request must use the same checksum mode.")
     stored = {r.value["n"]: r.value for r in call.store.scan(records.PART, upload_id + "/")}
@@ -352,7 +358,7 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
         declared = _listed_checksums(params)
         # A whole-object checksum is checked only when the request says it is one.
         if mode == "FULL_OBJECT" and declared and (
-                params.get("ChecksumType") != "FULL_OBJECT" or declared.get(alg) != combined):
+                asked != "FULL_OBJECT" or declared.get(alg) != combined):
             raise errors.bad_digest(f"The {alg} you specified did not match the calculated checksum.")
     else:  # S3's default; a whole-object value the request sends is ignored, as on S3
         default = _full_object_crc(checksums.DEFAULT, chosen)

@@ -19,7 +19,8 @@ from skyhold.auth import checksums
 from skyhold.auth.payload import header_checksums
 from skyhold.errors import AwsError
 from skyhold.services.s3 import (
-    acl_ops, bodies, buckets, crypto, errors, lifecycle_rules, object_lock, records, sse_c, sse_context, versions,
+    acl_ops, bodies, buckets, crypto, errors, lifecycle_rules, object_lock, records, restore, sse_c, sse_context,
+    user_metadata, versions,
 )
 from skyhold.services.s3.buckets import tag_text_ok, validate_tags
 
@@ -35,7 +36,9 @@ _RESPONSE_OVERRIDES = {
 }
 _SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 _CHECKSUM_MEMBER = {"crc32": "ChecksumCRC32", "crc32c": "ChecksumCRC32C", "sha1": "ChecksumSHA1",
-                    "sha256": "ChecksumSHA256", "crc64nvme": "ChecksumCRC64NVME"}
+                    "sha256": "ChecksumSHA256", "crc64nvme": "ChecksumCRC64NVME", "sha512": "ChecksumSHA512",
+                    "md5": "ChecksumMD5", "xxhash64": "ChecksumXXHASH64", "xxhash3": "ChecksumXXHASH3",
+                    "xxhash128": "ChecksumXXHASH128"}
 # The classes a general purpose bucket stores objects in (the model's enum also names
 # those of directory buckets, Outposts, Snow and FSx, which S3 refuses here).
 STORAGE_CLASSES = frozenset({"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
@@ -114,8 +117,11 @@ def _content_headers(params: dict[str, Any]) -> dict[str, Any]:
             hdrs["ContentEncoding"] = ",".join(rest)
         else:
             del hdrs["ContentEncoding"]
-    if isinstance(params.get("Expires"), datetime):
-        hdrs["Expires"] = format_datetime(params["Expires"], usegmt=True)
+    expires = params.get("Expires")
+    if isinstance(expires, datetime):
+        hdrs["Expires"] = format_datetime(expires, usegmt=True)
+    elif isinstance(expires, str) and expires.strip():  # not a date: S3 keeps and returns it as sent
+        hdrs["Expires"] = expires
     if params.get("WebsiteRedirectLocation"):
         hdrs["WebsiteRedirectLocation"] = params["WebsiteRedirectLocation"]
     return hdrs
@@ -129,10 +135,31 @@ def sent_checksum(call: Call) -> tuple[str | None, dict[str, str]]:
         raise errors.invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types are not "
                                      "allowed.")
     alg = next(iter(declared), None)
-    if alg is None:
-        for name in call.request.headers.get("x-amz-trailer", "").split(","):
-            alg = checksums.algorithm_of(name.strip().lower()) or alg
+    trailer = call.request.headers.get("x-amz-trailer")
+    if trailer:
+        for name in trailer.split(","):
+            if (named := checksums.algorithm_of(name.strip().lower())) is not None:
+                if alg is not None:  # a value header and a trailing one: two checksums
+                    raise errors.invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum "
+                                                 "Types are not allowed.")
+                alg = named
+    sdk = call.request.headers.get("x-amz-sdk-checksum-algorithm")
+    if sdk is not None and call.operation in _SDK_CHECKED:
+        # What the SDK says it computed must be what the request carries (S3's answers
+        # quoted in versitygw#1593 and #1598).
+        sdk = sdk.strip().lower()
+        if sdk not in checksums.SUPPORTED:
+            raise unsupported_checksum_algorithm()
+        if alg is None:
+            raise errors.invalid_request("x-amz-sdk-checksum-algorithm specified, but no corresponding "
+                                         "x-amz-checksum-* or x-amz-trailer headers were found.")
+        if sdk != alg:
+            raise errors.invalid_request("Value for x-amz-sdk-checksum-algorithm header is invalid.")
     return alg, declared
+
+
+# The operations whose x-amz-sdk-checksum-algorithm S3 holds to the checksum sent.
+_SDK_CHECKED = frozenset({"PutObject", "UploadPart"})
 
 
 # The operations whose body S3 itself refuses without Content-MD5 or an x-amz-checksum-*
@@ -154,6 +181,13 @@ def require_body_checksum(call: Call) -> None:
     if (call.operation in _CHECKSUM_REQUIRED and "content-md5" not in call.request.headers
             and sent_checksum(call)[0] is None):
         raise errors.checksum_required()
+
+
+def unsupported_checksum_algorithm() -> AwsError:
+    """S3's answer to an algorithm it does not know: CopyObject's or CreateMultipartUpload's
+    x-amz-checksum-algorithm, PutObject's or UploadPart's x-amz-sdk-checksum-algorithm."""
+    return errors.invalid_request("Checksum algorithm provided is unsupported. Please try again with any of the "
+                                  f"valid types: [{', '.join(sorted(a.upper() for a in checksums.SUPPORTED))}]")
 
 
 def checksum_request(call: Call, params: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
@@ -241,6 +275,9 @@ def _commit_check(if_none: str | None, if_match: str | None, key: str) -> Any:
     return check
 
 
+_REDIRECT_PREFIXES = ("/", "http://", "https://")  # what x-amz-website-redirect-location may start with
+
+
 def check_new_object(params: dict[str, Any], *, metadata: bool = True) -> None:
     """S3's limits on what a write names: the key, the storage class and (`metadata`:
     when the request sets it) the user metadata. Checked before a byte is stored."""
@@ -250,7 +287,13 @@ def check_new_object(params: dict[str, Any], *, metadata: bool = True) -> None:
     storage_class = params.get("StorageClass")
     if storage_class is not None and storage_class not in STORAGE_CLASSES:
         raise errors.invalid_storage_class(storage_class)
+    redirect = params.get("WebsiteRedirectLocation")
+    if redirect and not redirect.startswith(_REDIRECT_PREFIXES):
+        raise AwsError("InvalidRedirectLocation", "The website redirect location must have a prefix of 'http://' or "
+                       "'https://' or '/'.", 400)
     if metadata and (meta := params.get("Metadata")):
+        # Kept RFC 2047-decoded (user_metadata.py); the limit counts what is kept.
+        meta = params["Metadata"] = user_metadata.stored(meta)
         size = sum(len(k.encode("utf-8", "surrogateescape")) + len(v.encode("utf-8", "surrogateescape"))
                    for k, v in meta.items())
         if size > errors.MAX_METADATA_BYTES:
@@ -450,13 +493,15 @@ def _describe(bucket: dict[str, Any], value: dict[str, Any], params: dict[str, A
     }
     out.update(value.get("hdrs") or ())
     if value.get("meta"):
-        out["Metadata"] = value["meta"]
+        out["Metadata"] = user_metadata.returned(value["meta"])
     if value.get("tags"):
         out["TagCount"] = len(value["tags"])
     if versions.is_versioned(bucket):
         out["VersionId"] = value["vid"]
     if value.get("sc", "STANDARD") != "STANDARD":
         out["StorageClass"] = value["sc"]
+    if "rst" in value and (restored := restore.header(value)) is not None:
+        out["Restore"] = restored
     if params.get("VersionId") is None:  # S3 names the expiry of the current version only
         _add_expiration(out, bucket, value)
     if value.get("parts") and params.get("PartNumber"):
@@ -539,7 +584,7 @@ async def get_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                                                 marker_named=True)
     crypto.refuse_sse_header(call)  # a read cannot choose the encryption
     _check_overrides(call, params)
-    if lifecycle_rules.is_archived(value):
+    if lifecycle_rules.is_archived(value) and not restore.readable(value):
         raise errors.invalid_object_state(value["sc"])  # HEAD still answers: that is how one finds out
     check_conditions(params, value)
     customer = sse_c.for_object(call, value, params)
@@ -745,7 +790,7 @@ def copy_source(call: Call, params: dict[str, Any]) -> CopySource:
             raise errors.invalid_request("The source of a copy request may not specifically refer to a delete "
                                          "marker by version id.") from None
         raise
-    if lifecycle_rules.is_archived(value):
+    if lifecycle_rules.is_archived(value) and not restore.readable(value):
         raise errors.object_not_in_active_tier(src_bucket_name)
     check_conditions(params, value, prefix="CopySource")
     return CopySource(src_bucket, src_key, value, sse_c.for_object(call, value, params, copy_source=True))
@@ -789,8 +834,10 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     tags = parse_tagging(params.get("Tagging")) if tag_directive == "REPLACE" else dict(source.get("tags") or {})
     # The copy's checksum is computed afresh (FULL_OBJECT): the one asked for, else the source's
     # algorithm, else S3's default.
-    algorithm = ((params.get("ChecksumAlgorithm") or "").lower() or next(iter(source.get("cks") or {}), None)
-                 or checksums.DEFAULT)
+    asked = (params.get("ChecksumAlgorithm") or "").lower()
+    if asked and asked not in checksums.SUPPORTED:
+        raise unsupported_checksum_algorithm()
+    algorithm = asked or next(iter(source.get("cks") or {}), None) or checksums.DEFAULT
     written = await bodies.write(call, src.body(call), sse, encryption_context(bucket["Name"], key, sse),
                                  checksum_algorithms=(algorithm,), customer=customer)
     meta_source = params if directive == "REPLACE" else {
@@ -798,6 +845,10 @@ async def copy_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     value = new_value(call, key, written, meta_source, sse, tags)
     if directive == "COPY" and "Expires" in source.get("hdrs", {}):
         value["hdrs"]["Expires"] = source["hdrs"]["Expires"]
+    # A website redirect is never copied: the copy has the request's, whatever the directive.
+    value["hdrs"].pop("WebsiteRedirectLocation", None)
+    if params.get("WebsiteRedirectLocation"):
+        value["hdrs"]["WebsiteRedirectLocation"] = params["WebsiteRedirectLocation"]
     value["sc"] = params.get("StorageClass") or "STANDARD"  # the source's class is not copied
     value.update(ownership)
     value.update(object_lock.with_default(bucket, lock, value["mtime"]))
