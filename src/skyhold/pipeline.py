@@ -43,7 +43,7 @@ from skyhold.store.base import Store
 from skyhold.store import open_trail_store
 from skyhold.store.blobs import BlobStore
 from skyhold.store.sqlite import SqliteStore
-from skyhold.wire import protocol, rest
+from skyhold.wire import cors, protocol, rest
 from skyhold.wire.http import HttpRequest, HttpResponse
 from skyhold.wire.models import service_model
 from skyhold.wire.route import route_service, s3_bucket_from_host
@@ -144,10 +144,16 @@ class Pipeline:
         try:
             scope_service = sigv4.scope_service(req)
             service = route_service(req, scope_service)
-            if scope_service is None and service == "s3" and _is_form_post(req) and _names_no_bucket(req):
+            if (scope_service is None and service == "s3" and (_is_form_post(req) or "Action=" in req.query)
+                    and _names_no_bucket(req)):
                 service = await _unsigned_query_service(req, body) or service
             model = service_model(service)
-            if service == "s3" and req.method == "OPTIONS":
+            if req.method == "OPTIONS" and _preflights_another_service(req, service):
+                # A browser's preflight for STS, KMS, ...: unauthenticated and in no trail, as S3's.
+                operation = "CorsPreflight"
+                req.body = await body.read(MAX_BUFFERED_BODY)
+                response = HttpResponse(200, [("x-amzn-requestid", request_id)] + cors.preflight(req))
+            elif service == "s3" and req.method == "OPTIONS":
                 # A CORS preflight: answered from the bucket's rules alone, unauthenticated
                 # and recorded in no trail, as on AWS (S3's model has no OPTIONS operation).
                 operation = "CorsPreflight"
@@ -186,9 +192,12 @@ class Pipeline:
             logging.getLogger("skyhold").exception("internal error in %s:%s", service, operation)
             failure = internal_failure(service)
             response = self._error(model, failure, request_id, req.method == "HEAD")
-        if service == "s3" and req.method != "OPTIONS" and "origin" in req.headers:
+        if "origin" in req.headers and req.method != "OPTIONS":
             # A browser reads nothing of a cross-origin answer, errors included, without these.
-            response.headers += s3_cors.actual_headers(self.store, req)
+            if service == "s3":
+                response.headers += s3_cors.actual_headers(self.store, req)
+            elif cors.allows(service):
+                response.headers += cors.actual_headers()
         if not body.exhausted:
             # A refused upload's body was never read; the connection cannot carry
             # another request after it, so close it rather than misparse the rest.
@@ -370,6 +379,16 @@ def _refuse_http_chunked(req: HttpRequest) -> None:
                        status=501, extra={"Header": "Transfer-Encoding"})
 
 
+def _preflights_another_service(req: HttpRequest, service: str) -> bool:
+    """A CORS preflight for a service other than S3. A preflight names no service (it is
+    unsigned and carries no X-Amz-Target): one to a service's own host is that service's,
+    and one to `/` of a host that names no bucket is for the json and query services
+    Skyhold serves at its one endpoint (S3 has nothing to preflight there)."""
+    if "origin" not in req.headers:
+        return False
+    return _names_no_bucket(req) if service == "s3" else cors.allows(service)
+
+
 def _is_form_post(req: HttpRequest) -> bool:
     return req.method == "POST" and req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
 
@@ -394,12 +413,17 @@ def _names_no_bucket(req: HttpRequest) -> bool:
 
 
 async def _unsigned_query_service(req: HttpRequest, body: Body) -> str | None:
-    """An unsigned form POST names no service (one endpoint serves all); its Action
-    does. Unsigned, it is either one of the few operations AWS accepts so
-    (sts:AssumeRoleWithWebIdentity) or refused in its service's words
-    (MissingAuthenticationToken), never answered as an S3 call it is not."""
-    req.body = await body.read(MAX_BUFFERED_BODY)
-    for action in parse_qs(req.body.decode("utf-8", "replace")).get("Action", []):
+    """An unsigned form POST, or a request with its parameters in the URL (the query
+    protocol takes both: AWS's sample AssumeRoleWithWebIdentity request is a GET), names
+    no service (one endpoint serves all); its Action does. Unsigned, it is either one
+    of the few operations AWS accepts so (sts:AssumeRoleWithWebIdentity) or refused in
+    its service's words (MissingAuthenticationToken), never answered as an S3 call it
+    is not."""
+    actions = parse_qs(req.query).get("Action", [])
+    if _is_form_post(req):
+        req.body = await body.read(MAX_BUFFERED_BODY)
+        actions += parse_qs(req.body.decode("utf-8", "replace")).get("Action", [])
+    for action in actions:
         if action in _query_actions():
             return _query_actions()[action]
     return None

@@ -368,3 +368,28 @@ def test_the_sdk_in_a_page_with_a_least_privilege_key(browser: Any, app: WebApp,
     refused = {"error": {"name": "TypeError", "message": "Failed to fetch", "status": None}}
     assert got == {"put": refused, "get": refused, "list": refused, "upload": refused}
     assert not _exists(s3, bucket, "sdk.txt")
+
+
+def test_the_sdk_in_a_page_calls_sts_and_kms(browser: Any, app: WebApp, admin: AwsEnv, sdk_app: str) -> None:
+    """A web app's page on another origin calls STS and KMS with the SDK: each call is
+    preflighted (it carries Authorization and the SDK's headers), and the page reads the
+    answers, an error's code and request id included, as on AWS (their endpoints answer
+    CORS for any origin)."""
+    key = admin.new_user({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["kms:ListKeys", "kms:DescribeKey"], "Resource": "*"}]})
+    app.pages["/app.js"] = sdk_app
+    app.pages["/services"] = '<!doctype html><title>services</title><script src="/app.js"></script>'
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(app.url("/services"))
+        got = tab.evaluate("(args) => window.skyholdApp.services(args)", {
+            "endpoint": admin.endpoint,
+            "credentials": {"accessKeyId": key["AccessKeyId"], "secretAccessKey": key["SecretAccessKey"]}})
+    finally:
+        context.close()
+    assert got["identity"]["ok"].endswith(f":user/{key['UserName']}"), got
+    assert got["keys"] == {"ok": True}, got
+    error = got["missing"]["error"]
+    assert (error["name"], error["status"]) == ("NotFoundException", 400), got
+    assert error["requestId"], got  # x-amzn-RequestId is exposed to the page

@@ -42,10 +42,10 @@ def find_operation(model: ServiceModel, req: HttpRequest) -> OperationModel:
             raise jsonrpc.unknown_operation(target)
         return op
     ec2 = proto == "ec2"
-    action = query.action_of(req, ec2)
+    action, version = query.action_of(req, ec2)
     op = _by_action(model).get(action or "")
-    if op is None:
-        raise query.unknown_action(model, action, ec2)
+    if op is None or (version != model.api_version and not ec2):
+        raise query.unknown_action(model, action, version, ec2, req)
     return op
 
 

@@ -6,6 +6,7 @@ they are folded into a tree once and the tree is read with the input shape.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -34,7 +35,7 @@ def form_pairs(req: HttpRequest, ec2: bool) -> list[tuple[str, str]]:
         return last_pairs
     try:
         pairs = scalars.parse_qs_strict(req.query)
-        if body and _FORM in req.headers.get("content-type", _FORM):
+        if body and _is_form(req.headers.get("content-type", "")):
             pairs += scalars.parse_qs_strict(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise malformed_query(ec2) from exc
@@ -42,23 +43,56 @@ def form_pairs(req: HttpRequest, ec2: bool) -> list[tuple[str, str]]:
     return pairs
 
 
+def _is_form(content_type: str) -> bool:
+    """A body is read only when it says it is a form: AWS ignores one of any other type
+    (or of none), so its parameters never count. Media types are case-insensitive."""
+    return _FORM in content_type or _FORM in content_type.lower()
+
+
 def malformed_query(ec2: bool) -> AwsError:
     return AwsError("MalformedQueryString", "The query string contains a syntax error.", status=404)
 
 
-def action_of(req: HttpRequest, ec2: bool) -> str | None:
+def action_of(req: HttpRequest, ec2: bool) -> tuple[str | None, str | None]:
+    """The request's Action and Version; where one is given twice, the first counts."""
+    action = version = None
     for k, v in form_pairs(req, ec2):
-        if k == "Action":
-            return v
-    return None
+        if k == "Action" and action is None:
+            action = v
+        elif k == "Version" and version is None:
+            version = v
+        else:
+            continue
+        if action is not None and version is not None:
+            break
+    return action, version
 
 
-def unknown_action(model: ServiceModel, action: str | None, ec2: bool) -> AwsError:
-    if not action:
-        return AwsError("MissingAction", "Missing Action")
+# Where the STS endpoint sends a request that names no action (a browser's visit):
+# AWS answers 302 to the IAM product page, the query string kept (recorded real-AWS
+# answers: POST without Action or without a form Content-Type, GET "/?Version=...").
+_STS_NO_ACTION = "https://aws.amazon.com/iam"
+# The namespace of the errors AWS's query front end answers before any service code
+# runs (InvalidAction), as recorded from STS; the service's own errors use its doc namespace.
+_FAULT_NS = "http://webservices.amazon.com/AWSFault/2005-15-09"
+
+
+def unknown_action(model: ServiceModel, action: str | None, version: str | None, ec2: bool,
+                   req: HttpRequest) -> AwsError:
+    """The error for an Action the service does not have at the Version given. The
+    query services (Coral) find an operation by the pair, so a missing or wrong
+    Version is an unknown operation too: "... for version NO_VERSION_SPECIFIED"."""
     if ec2:
+        if not action:
+            return AwsError("MissingAction", "Missing Action")
         return AwsError("InvalidAction", f"The action {action} is not valid for this web service.")
-    return AwsError("InvalidAction", f"Could not find operation {action} for version {model.api_version}")
+    if action is None:
+        if model.endpoint_prefix == "sts":
+            location = f"{_STS_NO_ACTION}?{req.query}" if req.query else _STS_NO_ACTION
+            return AwsError("Found", "", status=302, headers={"Location": location})
+        return AwsError("MissingAction", "Missing Action")
+    shown = "NO_VERSION_SPECIFIED" if version is None else version
+    return AwsError("InvalidAction", f"Could not find operation {action} for version {shown}")
 
 
 # ---- request -------------------------------------------------------------------------
@@ -83,7 +117,8 @@ def parse(op: OperationModel, req: HttpRequest, ec2: bool) -> dict[str, Any]:
             if not isinstance(nxt, dict):
                 nxt = at[part] = {}
             at = nxt
-        if not isinstance(at.get(parts[-1]), dict):  # "Tags=" never hides Tags.member.N
+        # The first of a repeated key counts, as on AWS; "Tags=" never hides Tags.member.N.
+        if parts[-1] not in at:
             at[parts[-1]] = value
     try:
         return _decode(node, tree, "", ec2)
@@ -139,7 +174,27 @@ def _decode(node: Node, val: Any, path: str, ec2: bool) -> Any:
         return out_map
     if isinstance(val, dict):
         raise BadValue(path, "", t)
+    if t in _INT_RANGE and not ec2:
+        return _integer(val, t)
     return xmlcodec.decode_scalar(node, val, path)
+
+
+# Coral's query parser reads a number as Java does: an optional sign and digits that
+# fit the member's type; anything else is MalformedInput, without a message — except
+# an empty value (recorded real-AWS answers for STS DurationSeconds: "abc", "900.0",
+# 2^31 and -2^31-1 each MalformedInput; "+900" and "0900" read as 900).
+_INT_RANGE = {"integer": 2**31, "long": 2**63}
+_DIGITS = re.compile(r"[+-]?[0-9]+")
+
+
+def _integer(text: str, t: str) -> int:
+    if not text:
+        raise AwsError("MalformedInput", "missing value for decimal type")
+    if _DIGITS.fullmatch(text):
+        value = int(text)
+        if -_INT_RANGE[t] <= value < _INT_RANGE[t]:
+            return value
+    raise AwsError("MalformedInput", "")
 
 
 def _indexed(items: Any, path: str) -> list[tuple[int, Any]]:
@@ -235,11 +290,17 @@ def serialize_error(model: ServiceModel, err: AwsError, request_id: str, ec2: bo
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{esc(err.code)}</Code>'
                 f"<Message>{esc(err.message)}</Message>{extra}</Error></Errors>"
                 f"<RequestID>{request_id}</RequestID></Response>")
+    elif err.status < 400:  # a redirect (STS's answer to no Action) carries no document
+        body = ""
     else:
         kind = "Sender" if err.sender_fault else "Receiver"
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse{_namespace(model)}><Error><Type>{kind}</Type>'
-                f"<Code>{esc(err.code)}</Code><Message>{esc(err.message)}</Message>{extra}</Error>"
+        ns = f' xmlns="{_FAULT_NS}"' if err.code == "InvalidAction" else _namespace(model)
+        # AWS leaves out an empty message (MalformedInput for an unreadable number).
+        message = f"<Message>{esc(err.message)}</Message>" if err.message else ""
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse{ns}><Error><Type>{kind}</Type>'
+                f"<Code>{esc(err.code)}</Code>{message}{extra}</Error>"
                 f"<RequestId>{request_id}</RequestId></ErrorResponse>")
-    headers = [("content-type", _XML_TYPE), ("x-amzn-requestid", request_id)]
+    headers = [("content-type", _XML_TYPE), ("x-amzn-requestid", request_id)] if body else \
+        [("x-amzn-requestid", request_id)]
     headers += [(k.lower(), v) for k, v in err.headers.items()]
     return HttpResponse(err.status, headers, body.encode())

@@ -4,12 +4,16 @@ import {
   GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { DescribeKeyCommand, KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 
-async function describe(call) {
+/** The call's result, or its error as the page sees it (with the request id if asked). */
+async function describe(call, { requestId = false } = {}) {
   try {
     return { ok: await call() };
   } catch (err) {
-    return { error: { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode } };
+    const error = { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
+    return { error: requestId ? { ...error, requestId: err.$metadata?.requestId ?? null } : error };
   }
 }
 
@@ -37,4 +41,16 @@ async function run({ endpoint, credentials, bucket, text, bigSize }) {
   return { put, get, list, upload };
 }
 
-window.skyholdApp = { run };
+/** STS and KMS from the page: who am I, list keys, and a key that does not exist. */
+async function services({ endpoint, credentials }) {
+  const config = { endpoint, region: "us-east-1", credentials, maxAttempts: 1 };
+  const sts = new STSClient(config), kms = new KMSClient(config);
+  return {
+    identity: await describe(async () => (await sts.send(new GetCallerIdentityCommand({}))).Arn),
+    keys: await describe(async () => (await kms.send(new ListKeysCommand({}))).Keys.length >= 0),
+    missing: await describe(async () => kms.send(new DescribeKeyCommand({ KeyId: "alias/browser-none" })),
+                            { requestId: true }),
+  };
+}
+
+window.skyholdApp = { run, services };

@@ -30,9 +30,28 @@ def check_pattern(field: str, value: str, pattern: str, min_len: int, max_len: i
         raise validation_failed(problems, "ValidationError")
 
 
+# roleArn's pattern as STS's model (and its messages) spell it. Java reads the
+# "\u10000-\u10FFFF" at its end as U+1000, "0"-U+10FF and "FF", so what it admits is
+# below: every character of the BMP but most controls and the surrogates — a character
+# beyond the BMP fails it (recorded real-AWS answers: 2048 emoji fail the pattern alone).
+ARN_PATTERN = r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+"
+_ARN_CHARS = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd]+")
+
+
 def check_role_arn(role_arn: str) -> None:
-    """STS's own ARN check, made before authorization: six colon-separated fields,
-    with partition, service and resource present (region and account may be empty)."""
+    """roleArn's model constraints (pattern, then length 20..2048 in characters: AWS
+    lists them in this order), then STS's own ARN check, all before authorization: six
+    colon-separated fields, with partition, service and resource present (region and
+    account may be empty)."""
+    problems = []
+    if not _ARN_CHARS.fullmatch(role_arn):
+        problems.append(constraints.problem("roleArn", role_arn, f"satisfy regular expression pattern: {ARN_PATTERN}"))
+    if len(role_arn) < 20:
+        problems.append(constraints.problem("roleArn", role_arn, "have length greater than or equal to 20"))
+    elif len(role_arn) > 2048:
+        problems.append(constraints.problem("roleArn", role_arn, "have length less than or equal to 2048"))
+    if problems:
+        raise validation_failed(problems, "ValidationError")
     parts = role_arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or not (parts[1] and parts[2] and parts[5]):
         raise AwsError("ValidationError", f"{role_arn} is invalid")

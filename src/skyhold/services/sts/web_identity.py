@@ -45,7 +45,11 @@ def authz(call: Call, params: dict[str, Any]) -> list[Access]:
     role_arn = params["RoleArn"]
     check_role_arn(role_arn)
     account = arns.parse(role_arn).account
-    token = params["WebIdentityToken"]
+    # A token file written by `echo` or `jq -r` ends in a newline, and the SDKs send the
+    # file as read (botocore's FileWebIdentityTokenLoader, the Go and JS SDKs' token-file
+    # providers); AWS takes such a token (the Go SDK, which does not trim, works with
+    # newline-ended token files: mongo-go-driver#1965), so the line end is not the token's.
+    token = params["WebIdentityToken"].rstrip("\r\n")
     issuer = oidc.unverified_issuer(token)
     if issuer is None:
         raise _invalid(_NOT_A_JWT)
