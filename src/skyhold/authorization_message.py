@@ -24,10 +24,45 @@ from skyhold.crypto import root
 _AAD = b"authorization-message"
 
 
+def _items(values: Any) -> dict[str, Any]:
+    """AWS's list shape in these messages: {"items": [{"value": …}, …]}."""
+    values = values if isinstance(values, list) else [] if values is None else [values]
+    return {"items": [{"value": str(v)} for v in values]}
+
+
+def _conditions(block: Any) -> dict[str, Any]:
+    # The shape of the request context's conditions, one item per operator and key
+    # (AWS's own rendering of a statement's conditions is not documented).
+    items = [{"key": key, "values": _items(value)}
+             for operator, keys in (block or {}).items() if isinstance(keys, dict)
+             for key, value in keys.items()]
+    return {"items": items}
+
+
+def _statement(s: dict[str, Any], principal_id: str) -> dict[str, Any]:
+    """A matched statement as AWS's decoded message shows it (STS API reference's
+    DecodeAuthorizationMessage example): statementId, effect in capitals, principals
+    (the unique id of the principal the statement applied to), principalGroups,
+    actions, resources and conditions."""
+    doc = s.get("document") or {}
+    return {
+        "statementId": s.get("sid") or "",
+        "effect": str(s["effect"]).upper(),
+        "principals": _items(principal_id.split(":", 1)[0]),
+        "principalGroups": _items([]),
+        "actions": _items(doc.get("Action", doc.get("NotAction"))),
+        "resources": _items(doc.get("Resource", doc.get("NotResource", "*"))),
+        "conditions": _conditions(doc.get("Condition")),
+    }
+
+
 def decoded(explanation: dict[str, Any], principal_id: str, principal_arn: str,
             context: Mapping[str, Any]) -> dict[str, Any]:
-    matched = [{"statementId": s.get("sid") or "", "effect": s["effect"], "policy": s["policy"],
-                "policyType": s["policy_type"]} for s in explanation.get("matched_statements", [])]
+    # The statements that decided: an explicit denial's Deny statements (an implicit
+    # denial has none: no statement decided it).
+    explicit = explanation["decision"] == "ExplicitlyDenied"
+    matched = [_statement(s, principal_id) for s in explanation.get("matched_statements", [])
+               if explicit and s["effect"] == "Deny"]
     return {
         "allowed": explanation["decision"] == "Allowed",
         "explicitDeny": explanation["decision"] == "ExplicitlyDenied",

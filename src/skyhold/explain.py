@@ -41,7 +41,11 @@ def find_last_denied(store: Store, principal: str, scan_limit: int = 100_000) ->
 def _is_principal(event: dict[str, Any], wanted: str) -> bool:
     ident = event["userIdentity"]
     arn = ident.get("arn", "")
-    return wanted in (arn, ident.get("userName"), arn.rsplit("/", 1)[-1]) or (
+    # A role session's calls are the role's too: a learner names the role they assumed
+    # (its name or ARN), not the session ARN the CLI made up.
+    issuer = (ident.get("sessionContext") or {}).get("sessionIssuer") or {}
+    names = (arn, ident.get("userName"), arn.rsplit("/", 1)[-1], issuer.get("userName"), issuer.get("arn"))
+    return wanted in names or (
         wanted.startswith("arn:") and arn.startswith(wanted.rstrip("/") + "/")
     )
 

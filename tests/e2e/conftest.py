@@ -165,11 +165,31 @@ class AwsEnv:
             iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=json.dumps(policy))
         return iam.create_access_key(UserName=name)["AccessKey"]
 
-    def client_for(self, key: dict, service: str) -> object:
-        """A client signing with an access key (as from new_user)."""
+    def client_for(self, key: dict, service: str) -> Any:
+        """A client signing with an access key (as from new_user) or temporary
+        credentials (as from STS: with their SessionToken)."""
         return boto3.client(service, aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
-                            endpoint_url=self.endpoint, region_name="us-east-1",
-                            config=Config(retries={"max_attempts": 1}))
+                            aws_session_token=key.get("SessionToken"), endpoint_url=self.endpoint,
+                            region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+
+
+def web_identity_role(server: Server, admin: AwsEnv, sub: str, prefix: str = "wi") -> str:
+    """A new role trusting tokens of Skyhold's OIDC issuer (registered as an IAM OIDC
+    provider of admin's account, once) for subject `sub` and audience sts.amazonaws.com."""
+    issuer = server.cli("oidc", "issuer").stdout.strip()
+    iam: Any = admin.client("iam")
+    try:
+        iam.create_open_id_connect_provider(Url=issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40])
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    account = admin.client("sts").get_caller_identity()["Account"]  # type: ignore[attr-defined]
+    host = issuer.removeprefix("https://")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/{host}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{host}:sub": sub, f"{host}:aud": "sts.amazonaws.com"}}}]}
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
 
 
 def new_bucket(s3: Any, prefix: str, versioning: str | None = None) -> str:
@@ -385,6 +405,20 @@ def send_signed(req: botocore.awsrequest.AWSRequest) -> tuple[int, bytes]:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+@pytest.fixture(scope="module")
+def instances_terminated(admin: AwsEnv) -> Iterator[None]:
+    """Terminates, once the module is done, the instances its tests left in admin's
+    account: the session's server is shared, and over a few EC2 modules the account's
+    quota of running instances (AWS's default, which Skyhold keeps) would run out."""
+    yield
+    ec2: Any = admin.client("ec2", region_name="us-east-1")
+    ids = [i["InstanceId"] for page in ec2.get_paginator("describe_instances").paginate(Filters=[
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+        for r in page["Reservations"] for i in r["Instances"]]
+    if ids:
+        ec2.terminate_instances(InstanceIds=ids)
 
 
 @pytest.fixture(scope="module")

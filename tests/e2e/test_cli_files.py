@@ -18,6 +18,9 @@ import pytest
 from ..aws_files import USER_CONFIG, USER_CREDENTIALS
 from .conftest import VENV_BIN, AwsEnv, Server, clean_env
 
+# Each test's instances count against the shared account's quota till the module is done.
+pytestmark = pytest.mark.usefixtures("instances_terminated")
+
 SKYHOLD = str(VENV_BIN / "skyhold")
 AL2023 = "ami-0453ec754f44f9a4a"
 

@@ -15,6 +15,9 @@ import pytest
 
 from .conftest import AwsEnv, Server, aws_error, new_account, new_bucket
 
+# Each test's instances count against the shared account's quota till the module is done.
+pytestmark = pytest.mark.usefixtures("instances_terminated")
+
 REGION = "us-east-1"
 AL2023 = "ami-0453ec754f44f9a4a"
 

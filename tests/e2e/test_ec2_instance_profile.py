@@ -8,7 +8,12 @@ import os
 import subprocess
 import uuid
 
+import pytest
+
 from .conftest import VENV_BIN, AwsEnv, Server, aws_error
+
+# Each test's instances count against the shared account's quota till the module is done.
+pytestmark = pytest.mark.usefixtures("instances_terminated")
 
 AL2023 = "ami-0453ec754f44f9a4a"
 UBUNTU = "ami-0e2c8caa4b6378d8c"

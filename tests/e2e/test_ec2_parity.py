@@ -7,7 +7,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from .conftest import aws_error
+
+# Each test's instances count against the shared account's quota till the module is done.
+pytestmark = pytest.mark.usefixtures("instances_terminated")
 
 AL2023 = "ami-0453ec754f44f9a4a"  # BootMode uefi-preferred
 UBUNTU = "ami-0e2c8caa4b6378d8c"  # BootMode legacy-bios

@@ -12,7 +12,12 @@ import re
 import uuid
 from typing import Any
 
+import pytest
+
 from .conftest import AwsEnv, aws_error
+
+# Each test's instances count against the shared account's quota till the module is done.
+pytestmark = pytest.mark.usefixtures("instances_terminated")
 
 UBUNTU = "ami-0e2c8caa4b6378d8c"
 

@@ -10,6 +10,9 @@ import pytest
 
 from .conftest import aws_error
 
+# Each test's instances count against the shared account's quota till the module is done.
+pytestmark = pytest.mark.usefixtures("instances_terminated")
+
 UBUNTU = "ami-0e2c8caa4b6378d8c"
 LAUNCH_RESERVED = ("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use", 400)
 

@@ -21,6 +21,9 @@ import pytest
 
 from .conftest import AwsEnv, aws_error
 
+# Each test's instances count against the shared account's quota till the module is done.
+pytestmark = pytest.mark.usefixtures("instances_terminated")
+
 UBUNTU = "ami-0e2c8caa4b6378d8c"
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}

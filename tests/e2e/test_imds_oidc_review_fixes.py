@@ -30,6 +30,9 @@ from skyhold import oidc
 
 from .conftest import VENV_BIN, AwsEnv, Server, aws_error, own_server
 
+# Each test's instances count against the shared account's quota till the module is done.
+pytestmark = pytest.mark.usefixtures("instances_terminated")
+
 AL2023 = "ami-0453ec754f44f9a4a"
 EC2_TRUST = {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
 DOCS = ("Please see documentation at https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_iam-ec2.html"

@@ -9,9 +9,6 @@ import json
 import uuid
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from .conftest import AwsEnv, aws_error, new_bucket
 
 ALLOW_S3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
@@ -22,10 +19,6 @@ def _uniq(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def _client(admin: AwsEnv, creds: dict[str, Any], service: str) -> Any:
-    return boto3.client(service, aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                        aws_session_token=creds.get("SessionToken"), endpoint_url=admin.endpoint,
-                        region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
 
 
 def _user(admin: AwsEnv, policy: dict[str, Any] | None = None, boundary: dict[str, Any] | None = None,
@@ -67,7 +60,7 @@ def test_special_variables_in_string_equals_are_literal(admin: AwsEnv) -> None:
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn},
         {"Effect": "Deny", "Action": "s3:ListBucket", "Resource": arn,
          "Condition": {"StringEquals": {"s3:prefix": "secret${*}"}}}]})
-    denied = _client(admin, deny_key, "s3")
+    denied = admin.client_for(deny_key, "s3")
     code, message, status = aws_error(lambda: denied.list_objects_v2(Bucket=bucket, Prefix="secret*"))
     assert (code, status) == ("AccessDenied", 403)
     assert message.endswith("with an explicit deny in an identity-based policy")
@@ -76,7 +69,7 @@ def test_special_variables_in_string_equals_are_literal(admin: AwsEnv) -> None:
     allow_key, _ = _user(admin, {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn,
          "Condition": {"StringEquals": {"s3:prefix": "what${?}"}}}]})
-    allowed = _client(admin, allow_key, "s3")
+    allowed = admin.client_for(allow_key, "s3")
     assert allowed.list_objects_v2(Bucket=bucket, Prefix="what?")["KeyCount"] == 0
     assert aws_error(lambda: allowed.list_objects_v2(Bucket=bucket, Prefix="whatX"))[0] == "AccessDenied"
 
@@ -93,11 +86,11 @@ def test_deny_not_principal_denies_a_listed_user_with_a_boundary(admin: AwsEnv) 
     root = f"arn:aws:iam::{_account(admin)}:root"
     plain_key, plain_arn = _user(admin, ALLOW_S3)
     bucket, _ = _bucket_with(admin, "r12-np", _deny_all_but([plain_arn, root]))
-    assert _client(admin, plain_key, "s3").get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+    assert admin.client_for(plain_key, "s3").get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
 
     bounded_key, bounded_arn = _user(admin, ALLOW_S3, boundary=ALLOW_S3)
     bucket, _ = _bucket_with(admin, "r12-npb", _deny_all_but([bounded_arn, root]))
-    code, message, status = aws_error(lambda: _client(admin, bounded_key, "s3").get_object(Bucket=bucket, Key="k"))
+    code, message, status = aws_error(lambda: admin.client_for(bounded_key, "s3").get_object(Bucket=bucket, Key="k"))
     assert (code, status) == ("AccessDenied", 403)
     assert message == (f'User: {bounded_arn} is not authorized to perform: s3:GetObject on resource: '
                        f'"arn:aws:s3:::{bucket}/k" with an explicit deny in a resource-based policy')
@@ -117,7 +110,7 @@ def test_not_principal_exempts_a_role_session_only_with_its_role_listed(admin: A
     sts: Any = admin.client("sts", region_name="us-east-1")
     assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName="audit")
     session_arn = assumed["AssumedRoleUser"]["Arn"]
-    s3 = _client(admin, assumed["Credentials"], "s3")
+    s3 = admin.client_for(assumed["Credentials"], "s3")
     root = f"arn:aws:iam::{account}:root"
 
     listed, _ = _bucket_with(admin, "r12-nps", _deny_all_but([session_arn, role_arn, root]))
@@ -130,9 +123,9 @@ def test_not_principal_exempts_a_role_session_only_with_its_role_listed(admin: A
 
 
 def _federate(admin: AwsEnv, key: dict[str, Any], session_policy: dict[str, Any]) -> tuple[Any, str]:
-    sts = _client(admin, key, "sts")
+    sts = admin.client_for(key, "sts")
     out = sts.get_federation_token(Name=_uniq("fed")[:32], Policy=json.dumps(session_policy))
-    return _client(admin, out["Credentials"], "s3"), out["FederatedUser"]["Arn"]
+    return admin.client_for(out["Credentials"], "s3"), out["FederatedUser"]["Arn"]
 
 
 def _get_allowed_for(principal: str) -> list[dict[str, Any]]:

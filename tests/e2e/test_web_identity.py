@@ -7,11 +7,10 @@ import json
 import subprocess
 import sys
 import urllib.request
-import uuid
 
 import pytest
 
-from .conftest import AwsEnv, Server, clean_env
+from .conftest import AwsEnv, Server, clean_env, web_identity_role
 
 PROBE = "import boto3, json; print(json.dumps(boto3.client('sts').get_caller_identity()))"
 
@@ -29,17 +28,8 @@ def issuer(server: Server, admin: AwsEnv) -> str:
 
 
 @pytest.fixture
-def irsa_role(admin: AwsEnv, issuer: str) -> str:
-    account = admin.client("sts").get_caller_identity()["Account"]
-    host = issuer.removeprefix("https://")
-    name = f"irsa-{uuid.uuid4().hex[:6]}"
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/{host}"},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {f"{host}:sub": "system:serviceaccount:default:app",
-                                       f"{host}:aud": "sts.amazonaws.com"}}}]}
-    return admin.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+def irsa_role(server: Server, admin: AwsEnv, issuer: str) -> str:
+    return web_identity_role(server, admin, "system:serviceaccount:default:app", "irsa")
 
 
 def _run_as_pod(server: Server, tmp_path, token: str, role_arn: str) -> subprocess.CompletedProcess[str]:

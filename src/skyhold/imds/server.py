@@ -118,7 +118,7 @@ class MetadataService:
                 return _error(401)
         elif options.get("HttpTokens") == "required":
             return _error(401)
-        found = tree.lookup(self.pipeline, instance, path)
+        found = tree.lookup(self.pipeline, instance, path, with_token=token is not None)
         if found is None:
             return _error(404)
         if isinstance(found, dict):

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 REFRESH_BEFORE = timedelta(minutes=5)
 CREDENTIAL_LIFETIME = 6 * 3600  # seconds; AWS's instance credentials last about six hours
 _CACHE = "imds.credentials"
+# ec2:RoleDelivery of role credentials fetched without / with an IMDSv2 session token.
+IMDS_V1, IMDS_V2 = "1.0", "2.0"
 EC2_SERVICE = "ec2.amazonaws.com"
 # AWS's message, as real instances serve it (the IAM User Guide's "Troubleshoot Amazon
 # EC2 and IAM" page documents the code and links this anchor).
@@ -75,13 +77,18 @@ def unauthorized(role: dict[str, Any]) -> dict[str, Any]:
             "LastUpdated": _iso(clock.now())}
 
 
-def credentials(pipeline: Pipeline, instance: dict[str, Any], role: dict[str, Any]) -> dict[str, Any] | None:
+def credentials(pipeline: Pipeline, instance: dict[str, Any], role: dict[str, Any],
+                delivery: str = IMDS_V2) -> dict[str, Any] | None:
     """The role's temporary credentials for this instance: a session named after the
     instance, served from cache until five minutes before it expires; None when the
     trust policy refuses EC2 at issue (a refused role is asked again at every request,
-    so a fixed trust policy takes effect at once)."""
-    cache: dict[tuple[str, str], dict[str, Any]] = pipeline.extensions.setdefault(_CACHE, {})
-    key = (instance["InstanceId"], role["Arn"])
+    so a fixed trust policy takes effect at once). `delivery`: "1.0" for a request
+    without a session token, "2.0" with one. "If you retrieve IAM role credentials
+    without a session token, you receive the IMDSv1 role credentials" (EC2 API
+    reference, HttpTokens): distinct credentials whose calls carry ec2:RoleDelivery,
+    so a policy can deny those fetched through IMDSv1."""
+    cache: dict[tuple[str, str, str], dict[str, Any]] = pipeline.extensions.setdefault(_CACHE, {})
+    key = (instance["InstanceId"], role["Arn"], delivery)
     cached = cache.get(key)
     now = clock.now()
     if cached is None or cached["Expiration"] - now < REFRESH_BEFORE:
@@ -95,7 +102,7 @@ def credentials(pipeline: Pipeline, instance: dict[str, Any], role: dict[str, An
             role_name=role["RoleName"], role_arn=role["Arn"],
             tags={t["Key"]: t["Value"] for t in role.get("Tags") or []},
             context={"ec2:SourceInstanceARN": instance_arn(instance["Region"], account, instance_id),
-                     "aws:Ec2InstanceSourceVpc": instance["VpcId"],
+                     "aws:Ec2InstanceSourceVpc": instance["VpcId"], "ec2:RoleDelivery": delivery,
                      "aws:Ec2InstanceSourcePrivateIPv4": instance["PrivateIpAddress"]}))
         cached = cache[key] = {**creds, "LastUpdated": now}
     return cached
@@ -113,7 +120,7 @@ def _subnet_cidr(pipeline: Pipeline, instance: dict[str, Any]) -> str:
     return "172.31.0.0/20"
 
 
-def _meta_data(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
+def _meta_data(pipeline: Pipeline, instance: dict[str, Any], delivery: str) -> dict[str, Any]:
     az, mac, region = instance["AvailabilityZone"], instance["MacAddress"], instance["Region"]
     groups = instance.get("SecurityGroupIds") or []
     hostname = private_dns(region, instance["PrivateIpAddress"])
@@ -162,14 +169,14 @@ def _meta_data(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
         profile, role = attached
 
         def info() -> dict[str, Any]:
-            c = credentials(pipeline, instance, role)
+            c = credentials(pipeline, instance, role, delivery)
             if c is None:
                 return unauthorized(role)
             return {"Code": "Success", "LastUpdated": _iso(c["LastUpdated"]),
                     "InstanceProfileArn": profile["Arn"], "InstanceProfileId": profile["InstanceProfileId"]}
 
         def creds() -> dict[str, Any]:
-            c = credentials(pipeline, instance, role)
+            c = credentials(pipeline, instance, role, delivery)
             if c is None:
                 return unauthorized(role)
             return {"Code": "Success", "LastUpdated": _iso(c["LastUpdated"]), "Type": "AWS-HMAC",
@@ -182,7 +189,7 @@ def _meta_data(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def _version(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
+def _version(pipeline: Pipeline, instance: dict[str, Any], delivery: str) -> dict[str, Any]:
     def signed(form: Callable[..., str]) -> Callable[[], str]:
         return lambda: form(pipeline.store, pipeline.data_dir, _identity_text(instance).encode())
 
@@ -193,7 +200,7 @@ def _version(pipeline: Pipeline, instance: dict[str, Any]) -> dict[str, Any]:
             "rsa2048": signed(identity.pkcs7_signature),
             "signature": signed(identity.sign),
         }},
-        "meta-data": _meta_data(pipeline, instance),
+        "meta-data": _meta_data(pipeline, instance, delivery),
     }
     if instance.get("UserData"):
         node["user-data"] = base64.b64decode(instance["UserData"]).decode("utf-8", "replace")
@@ -215,16 +222,18 @@ def _identity(instance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def lookup(pipeline: Pipeline, instance: dict[str, Any], path: str) -> str | dict[str, Any] | None:
+def lookup(pipeline: Pipeline, instance: dict[str, Any], path: str,
+           with_token: bool = True) -> str | dict[str, Any] | None:
     """What IMDS answers for a path: a listing or value (text), a JSON document
     (dict), or None (404). Costly leaves (credentials, signatures) are computed only
-    when a path reaches them."""
+    when a path reaches them. `with_token`: the request carried an IMDSv2 session
+    token (its role credentials are then IMDSv2's)."""
     parts = [part for part in path.split("/") if part]
     if not parts:
         return "\n".join(VERSIONS)
     if parts[0] not in VERSIONS:
         return None
-    node: Any = _version(pipeline, instance)
+    node: Any = _version(pipeline, instance, IMDS_V2 if with_token else IMDS_V1)
     for part in parts[1:]:
         if not isinstance(node, dict):
             return None
@@ -234,7 +243,8 @@ def lookup(pipeline: Pipeline, instance: dict[str, Any], path: str) -> str | dic
             return None
         node = node[name]
     if isinstance(node, dict):
-        return "\n".join(k + ("/" if isinstance(v, dict) and "=" not in k else "") for k, v in node.items())
+        # IMDS lists a category's entries in alphabetical order (iam/ after hostname).
+        return "\n".join(k + ("/" if isinstance(v, dict) and "=" not in k else "") for k, v in sorted(node.items()))
     if callable(node):
         return node()  # type: ignore[no-any-return]
     return node  # type: ignore[no-any-return]

@@ -26,6 +26,8 @@ RCP = "resource control policy"
 ENDPOINT = "VPC endpoint policy"
 
 _ARTICLE = {IDENTITY: "an", RESOURCE: "a", BOUNDARY: "a", SESSION: "a", SCP: "a", RCP: "a", ENDPOINT: "a"}
+# Denials of these calls carry only this fixed text on AWS: "Not authorized to perform <action>".
+_FEDERATION_ACTIONS = frozenset({"sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"})
 
 
 class DecisionKind(enum.Enum):
@@ -107,6 +109,10 @@ class Decision:
             return ""
         req = self.request
         action = req.action
+        if action in _FEDERATION_ACTIONS:
+            # STS names neither the caller nor the role to a federated caller it refuses
+            # (the message SDKs and GitHub Actions users see on AWS).
+            return f"Not authorized to perform {action}"
         head = f"User: {req.caller.arn} is not authorized to perform: {action}"
         if req.resource and req.resource != "*":
             res = f'"{req.resource}"' if quote_resource else req.resource
@@ -131,13 +137,22 @@ class Decision:
             out["denied_by"] = self.denied_by
             out["message"] = self.denial_message()
         out["matched_statements"] = [
-            {"policy_type": s.policy_type, "policy": s.label, "statement": s.index, "sid": s.sid, "effect": s.effect}
-            for s in self.statements
+            {"policy_type": t, "policy": lp.label, "statement": st.index, "sid": st.sid, "effect": st.effect,
+             "document": _statement_document(lp.policy.document, st.index)}
+            for t, lp, st in self.matched
         ]
         out["reasons"] = (self.reasons + _how_conditions_held(self._trace["policies"])
                           + _why_not(self._trace["policies"], self.request.resource))
         out["policies"] = self._trace["policies"]
         return out
+
+
+def _statement_document(document: dict[str, Any], index: int) -> dict[str, Any]:
+    """Statement `index` of a policy document as written (Statement may be one object)."""
+    statements = document.get("Statement")
+    statements = statements if isinstance(statements, list) else [statements]
+    found = statements[index] if 0 <= index < len(statements) else None
+    return found if isinstance(found, dict) else {}
 
 
 def _where(p: dict[str, Any], st: dict[str, Any]) -> str:

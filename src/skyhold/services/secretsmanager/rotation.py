@@ -211,7 +211,7 @@ class Rotator:
 
     def _rotate(self, secret_key: str, token: str) -> None:
         from skyhold import tls
-        from skyhold.services.secretsmanager.secrets import SECRET
+        from skyhold.services.secretsmanager.secrets import SECRET, add_pending_version
 
         store = self.pipeline.store
         rec = store.get(SECRET, secret_key)
@@ -221,6 +221,8 @@ class Rotator:
         fn = _function(store, secret.get("RotationLambdaARN", ""))
         if fn is None or fn["Account"] != arns.parse(secret["ARN"]).account:
             return  # never run another account's function (or its role) for this secret
+        add_pending_version(secret, token)
+        store.put(SECRET, secret_key, secret, expect_version=rec.version)
         try:
             ok = run_steps(store, self.endpoint, secret["ARN"], token, fn, secret_key.split("/")[1],
                            tls.client_env(self.pipeline.data_dir, self.endpoint))

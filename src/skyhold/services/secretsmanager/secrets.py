@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from skyhold import clock, constraints
 from skyhold.authz import Access
 from skyhold.errors import AwsError, validation_failed
-from skyhold.policy import public, validate_policy
+from skyhold.policy import public, tagging, validate_policy
 from skyhold.policy.validate import SYNTAX
 from skyhold.services.iam import principals
 from skyhold.services.kms import on_behalf
@@ -177,8 +177,8 @@ def _retried(call: Call, secret: dict[str, Any], version_id: str, params: dict[s
     secret data is a no-op that answers with that version; other data is refused, as
     an existing version can never change."""
     v = secret["Versions"].get(version_id)
-    if v is None:
-        return None
+    if v is None or _is_empty(v):
+        return None  # rotation's empty AWSPENDING version is filled by this token's first value
     kind, raw = _data(params)
     if kind != v["Kind"] or raw != _open(call, secret, version_id, v):
         raise AwsError("ResourceExistsException", f"You can't use ClientRequestToken {version_id} because that "
@@ -219,6 +219,21 @@ def _open(call: Call, secret: dict[str, Any], version_id: str, v: dict[str, Any]
     except InvalidTag:
         raise AwsError("DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the "
                        "provided KMS key.") from None
+
+
+def _is_empty(v: dict[str, Any]) -> bool:
+    """Whether a version has no value yet (rotation's AWSPENDING version before the
+    function's createSecret step puts one)."""
+    return "Ciphertext" not in v
+
+
+def add_pending_version(secret: dict[str, Any], token: str) -> None:
+    """What a rotation does before it invokes the function: "Secrets Manager creates an
+    AWSPENDING version ID before creating the new secret version" (DescribeSecret's
+    VersionIdsToStages). AWS's rotation templates refuse to run unless the event's
+    token is there labeled AWSPENDING; GetSecretValue finds no value in it."""
+    if token not in secret["Versions"]:
+        _add_version(secret, token, {"CreatedDate": clock.now_iso8601(), "Stages": []}, [PENDING])
 
 
 def _add_version(secret: dict[str, Any], version_id: str, sealed: dict[str, Any], stages: list[str]) -> None:
@@ -274,13 +289,13 @@ def create_secret(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def _pick_version(secret: dict[str, Any], params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     wanted_id, stage = params.get("VersionId"), params.get("VersionStage")
-    if wanted_id and (v := secret["Versions"].get(wanted_id)) is not None:
+    if wanted_id and (v := secret["Versions"].get(wanted_id)) is not None and not _is_empty(v):
         if stage and stage not in v["Stages"]:
             raise AwsError("InvalidRequestException",
                            "You provided a VersionStage that is not associated to the provided VersionId.")
         return wanted_id, v
     for vid, v in secret["Versions"].items():
-        if not wanted_id and (stage or CURRENT) in v["Stages"]:
+        if not wanted_id and (stage or CURRENT) in v["Stages"] and not _is_empty(v):
             return vid, v
     raise AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for "
                    + (f"VersionId: {wanted_id}" if wanted_id else f"staging label: {stage or CURRENT}"))
@@ -823,9 +838,16 @@ def _on_secret(action: str) -> Any:
 def _create(call: Call, params: dict[str, Any]) -> list[Access]:
     _check_tags(params.get("Tags") or [])  # AWS validates a request before it authorizes it
     name = params["Name"]
+    ctx = conditions.request_context(call, "CreateSecret", params)
+    # The new secret's tags are its resource tags too (the reference lists
+    # aws:ResourceTag for CreateSecret): the IAM ABAC tutorial's policy, which
+    # matches aws:ResourceTag against the principal's tags, lets a correctly
+    # tagged secret be created.
+    for key, value in tagging.pairs(params.get("Tags")):
+        ctx[f"aws:ResourceTag/{key}"] = ctx[f"secretsmanager:ResourceTag/{key}"] = value
     return [Access("secretsmanager:CreateSecret",
                    f"arn:aws:secretsmanager:{call.region}:{call.principal.account}:secret:{name}",
-                   conditions.request_context(call, "CreateSecret", params))]
+                   conditions.documented("CreateSecret", ctx))]
 
 
 def _batch(call: Call, params: dict[str, Any]) -> list[Access]:

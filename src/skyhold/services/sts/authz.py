@@ -85,6 +85,10 @@ def assume_role(call: Call, params: dict[str, Any]) -> list[Access]:
         context["sts:TransitiveTagKeys"] = params["TransitiveTagKeys"]
     if params.get("SourceIdentity"):
         context["sts:SourceIdentity"] = params["SourceIdentity"]
+    # The role is the resource: its tags are iam:ResourceTag/… and aws:ResourceTag/…
+    # (Service Authorization Reference), as the IAM ABAC tutorial's policy relies on.
+    for tag in (role or {}).get("Tags") or []:
+        context[f"iam:ResourceTag/{tag['Key']}"] = context[f"aws:ResourceTag/{tag['Key']}"] = tag["Value"]
     trust = evaluated_trust(call.store, role) if role else None
 
     def check(action: str) -> Access:
