@@ -183,6 +183,8 @@ class Pipeline:
             # range, 204 for deletes): the handler says which.
             if call is not None and (status := call.extras.get("http_status")) is not None:
                 response.status = status
+            if call is not None and call.extras.get("request_charged"):  # Requester Pays: s3/authz.py
+                response.headers.append(("x-amz-request-charged", "requester"))
         except AwsError as err:
             failure = err
             if call is not None and service == "s3":

@@ -571,7 +571,9 @@ def serialize(op: OperationModel, result: dict[str, Any], request_id: str) -> Ht
             headers.append(("content-type", "application/xml" if xml else "application/json"))
     elif plan.body is not None:
         if xml:
-            if any(result.get(n) is not None for n in plan.body.members):
+            # S3 always sends its result's root element, empty when no member is set
+            # (`<VersioningConfiguration xmlns="..."/>` for a never-versioned bucket).
+            if s3 or any(result.get(n) is not None for n in plan.body.members):
                 out = ['<?xml version="1.0" encoding="UTF-8"?>\n']
                 _encode_root(plan.body, result, plan.root, plan.namespace, out, s3,
                              MEMBER_ENCODERS.get(op.name) if s3 else None)

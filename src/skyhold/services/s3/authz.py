@@ -256,6 +256,20 @@ def _check_requester_pays(call: Call, bucket: dict[str, Any]) -> None:
         said = next(iter(parse_qs(call.request.query).get("x-amz-request-payer", [])), None)
     if who.is_anonymous or said != "requester":
         raise errors.access_denied()
+    if call.operation in _charged_operations():
+        # The requester pays: S3's answer says so (x-amz-request-charged: requester, the
+        # pipeline adds it to a success).
+        call.extras["request_charged"] = True
+
+
+@cache  # on first use: loading S3's model at import would slow every start-up
+def _charged_operations() -> frozenset[str]:
+    """The operations whose answers S3's model gives a RequestCharged header."""
+    from skyhold.wire.models import service_model
+    model = service_model("s3")
+    return frozenset(n for n in model.operation_names
+                     if (out := model.operation_model(n).output_shape) is not None
+                     and "RequestCharged" in out.members)
 
 
 def _check_owner(call: Call, bucket: dict[str, Any], header: str) -> None:

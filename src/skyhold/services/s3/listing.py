@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from skyhold import paging
 from skyhold.errors import AwsError
-from skyhold.services.s3 import buckets, errors, records, versions
+from skyhold.services.s3 import buckets, errors, records, restore, versions
 from skyhold.store.base import Record
 from skyhold.wire import rest, xmlcodec
 from skyhold.wire.shapes import Node
@@ -103,7 +103,13 @@ def encode(text: str | None, url: bool) -> str | None:
     return quote(text, safe="/") if url else text
 
 
-def _object_entry(value: dict[str, Any], key: str, url: bool, owner: bool) -> dict[str, Any]:
+def _wants_restore_status(params: dict[str, Any]) -> bool:
+    """x-amz-optional-object-attributes: RestoreStatus (the one attribute S3 offers)."""
+    return "RestoreStatus" in (params.get("OptionalObjectAttributes") or ())
+
+
+def _object_entry(value: dict[str, Any], key: str, url: bool, owner: bool,
+                  restore_status: bool = False) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "Key": encode(key, url), "LastModified": records.parse_time(value["mtime"]), "ETag": value["etag"],
         "Size": value["size"], "StorageClass": value.get("sc", "STANDARD"),
@@ -113,6 +119,8 @@ def _object_entry(value: dict[str, Any], key: str, url: bool, owner: bool) -> di
         entry["ChecksumType"] = value.get("ckt", "FULL_OBJECT")
     if owner:
         entry["Owner"] = buckets.owner_of(value.get("owner", ""))
+    if restore_status and (rs := restore.status(value)) is not None:
+        entry["RestoreStatus"] = rs
     return entry
 
 
@@ -128,6 +136,7 @@ def _list(call: Call, params: dict[str, Any], after_key: str, owner: bool
     last: str | None = None
     after = past_prefix(name, after_key, prefix, delimiter) or (f"{name}/{after_key}" if after_key else "")
     truncated = False
+    restore_status = _wants_restore_status(params)
     if limit == 0:  # S3 answers max-keys=0 with an empty page that is not truncated (no marker to go on from)
         return contents, prefixes, truncated, last
     for key, rec in walk(call, records.OBJECT, name, prefix, delimiter, after, lambda r: r.key[len(name) + 1:]):
@@ -137,7 +146,7 @@ def _list(call: Call, params: dict[str, Any], after_key: str, owner: bool
         if rec is None:
             prefixes.append({"Prefix": encode(key, url)})
         else:
-            contents.append(_object_entry(rec.value, key, url, owner))
+            contents.append(_object_entry(rec.value, key, url, owner, restore_status))
         last = key
     return contents, prefixes, truncated, last
 
@@ -256,6 +265,7 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     prefixes: list[dict[str, str]] = []
     order: list[str] = []  # the list each entry went to, in listing order (_encode_versions)
     truncated = False
+    restore_status = _wants_restore_status(params)
     last_key = last_vid = None
     for key, rec in walk(call, kind, name, prefix, delimiter, after, key_of) if limit else ():
         if len(found) + len(markers) + len(prefixes) >= limit:
@@ -274,7 +284,7 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             markers.append(common)
             order.append("DeleteMarkers")
         else:
-            entry = _object_entry(v, key, url, True)
+            entry = _object_entry(v, key, url, True, restore_status)
             entry.update(common)
             found.append(entry)
             order.append("Versions")

@@ -498,7 +498,10 @@ def list_multipart_uploads(call: Call, params: dict[str, Any]) -> dict[str, Any]
     prefix = params.get("Prefix") or ""
     delimiter = params.get("Delimiter") or ""
     url = params.get("EncodingType") == "url"
-    limit = min(_list_limit(params.get("MaxUploads"), "max-uploads") or 1000, 1000)
+    asked = _list_limit(params.get("MaxUploads"), "max-uploads")
+    # max-uploads=0 is an empty page that is not truncated, echoed as 0, as on S3 (recorded
+    # by Scality's cloudserver#435), not the default 1000.
+    limit = 1000 if asked is None else min(asked, 1000)
     key_marker = params.get("KeyMarker") or ""
     # Without a key marker S3 ignores the upload id marker (and echoes it empty).
     id_marker = params.get("UploadIdMarker") if key_marker else None
@@ -511,7 +514,7 @@ def list_multipart_uploads(call: Call, params: dict[str, Any]) -> dict[str, Any]
     prefixes: list[dict[str, str]] = []
     truncated = False
     for key, rec in listing.walk(call, records.UPLOAD, name, prefix, delimiter, after,
-                                 lambda r: records.split_version_key(name, r.key)[0]):
+                                 lambda r: records.split_version_key(name, r.key)[0]) if limit else ():
         if len(uploads) + len(prefixes) >= limit:
             truncated = True
             break

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from botocore.model import OperationModel
 
 from skyhold import clock
-from skyhold.auth import sigv4
+from skyhold.auth import checksums, sigv4
 from skyhold.authz import Access
 from skyhold.errors import AwsError
 from skyhold.services.s3 import addressing, authz, buckets, errors, objects
@@ -223,5 +223,17 @@ def respond(call: Call, params: dict[str, Any], result: dict[str, Any], request_
     return response
 
 
-HANDLERS = {OPERATION: objects.put_object}
+async def post_object(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """PutObject's handler, the form's x-amz-checksum-<algorithm> fields taken as the
+    headers they are on a PUT: S3 verifies the file against them (BadDigest), refuses a
+    malformed value or two of them (InvalidRequest), and stores and returns the checksum
+    (versitygw's PostObject checksum tests, run against S3)."""
+    sent = {name: value for name, value in call.extras["form"].items()
+            if name.startswith(checksums.PREFIX) and checksums.algorithm_of(name) is not None}
+    if sent:
+        call.request.headers.update(sent)
+    return await objects.put_object(call, params)
+
+
+HANDLERS = {OPERATION: post_object}
 AUTHZ = {OPERATION: authorize}

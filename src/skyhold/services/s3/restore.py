@@ -62,6 +62,18 @@ def header(value: dict[str, Any]) -> str | None:
     return f'ongoing-request="false", expiry-date="{_http_date(rst["exp"])}"'
 
 
+def status(value: dict[str, Any]) -> dict[str, Any] | None:
+    """A listing entry's RestoreStatus (x-amz-optional-object-attributes: RestoreStatus);
+    None for a version with no restore ongoing or restored, which S3 lists without one."""
+    now = clock.now_epoch()
+    rst = _restore(value, now)
+    if rst is None:
+        return None
+    if now < rst["done"]:
+        return {"IsRestoreInProgress": True}
+    return {"IsRestoreInProgress": False, "RestoreExpiryDate": datetime.fromtimestamp(rst["exp"], UTC)}
+
+
 def _http_date(epoch: float) -> str:
     return format_datetime(datetime.fromtimestamp(epoch, UTC), usegmt=True)
 
