@@ -122,7 +122,7 @@ class Authorizer:
                 return
         decision = self.decide(call, access)
         if not decision.allowed:
-            raise self.denied(call, decision)
+            raise self.denied(call, decision, access.denied_resource_text)
 
     def decide(self, call: Call, access: Access) -> Decision:
         who = call.principal
@@ -162,10 +162,11 @@ class Authorizer:
         return _Subject(who, _caller(who), policies.identity, policies.boundary, policies.session,
                         all(lp.policy.context_free for lp in every))
 
-    def denied(self, call: Call, decision: Decision) -> AwsError:
+    def denied(self, call: Call, decision: Decision, resource_text: str | None = None) -> AwsError:
         code, status = _DENIED_CODE.get(call.service, _DEFAULT_DENIED)
         trust = call.service == "sts" and decision.denied_by == RESOURCE  # a role's trust policy
-        message = decision.denial_message(quote_resource=call.service in ("s3", "s3control"), say_why=not trust)
+        quote = call.service in ("s3", "s3control")
+        message = decision.denial_message(quote_resource=quote, say_why=not trust, resource_text=resource_text)
         if call.principal.is_anonymous:
             message = "Access Denied"  # AWS tells anonymous callers nothing more
         elif call.service == "s3" and decision.request.resource_account != call.principal.account:
@@ -173,7 +174,7 @@ class Authorizer:
             # account" (S3 User Guide, troubleshooting 403 errors); `skyhold explain` still does.
             message = "Access Denied"
         explanation = decision.explain()
-        explanation["message"] = decision.denial_message(quote_resource=call.service in ("s3", "s3control"))
+        explanation["message"] = decision.denial_message(quote_resource=quote, resource_text=resource_text)
         explanation["action"] = decision.request.action
         explanation["resource"] = decision.request.resource
         explanation["principal"] = call.principal.arn

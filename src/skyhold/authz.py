@@ -33,6 +33,9 @@ class Access:
     resource_policy: str | None = None
     # KMS key policies and role trust policies must allow even in the same account.
     resource_policy_required: bool = False
+    # How a denial names the resource when the request did not (KMS Decrypt of a
+    # ciphertext without KeyId: "the resource associated with this ciphertext").
+    denied_resource_text: str | None = None
 
 
 AuthzFn = Callable[["Call", dict[str, Any]], list[Access]]

@@ -165,10 +165,11 @@ def test_a_tampered_small_upload_is_refused_after_authorization_and_stores_nothi
 
 
 def test_unimplemented_operation_is_a_clear_aws_error(admin: AwsEnv) -> None:
-    out = admin.aws("iam", "get-service-last-accessed-details", "--job-id", "0" * 36)
+    out = admin.aws("iam", "get-service-last-accessed-details-with-entities", "--job-id", "0" * 36,
+                    "--service-namespace", "s3")
     # an operation Skyhold does not serve yet names itself
     assert out.returncode != 0
-    assert "NotImplemented" in out.stderr and "GetServiceLastAccessedDetails" in out.stderr
+    assert "NotImplemented" in out.stderr and "GetServiceLastAccessedDetailsWithEntities" in out.stderr
 
 
 def test_state_survives_restart(tmp_path) -> None:

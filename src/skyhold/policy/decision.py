@@ -101,10 +101,12 @@ class Decision:
                            "its role, so the session is not exempt")
         return out
 
-    def denial_message(self, quote_resource: bool = True, say_why: bool = True) -> str:
+    def denial_message(self, quote_resource: bool = True, say_why: bool = True,
+                       resource_text: str | None = None) -> str:
         """AWS's AccessDenied text; some services quote the resource (S3), some don't.
         `say_why`: name the policy type that decided (STS never does for a role's trust
-        policy: who may assume a role is not told to those who may not)."""
+        policy: who may assume a role is not told to those who may not). `resource_text`
+        names a resource the request named only indirectly (a ciphertext's key)."""
         if self.allowed:
             return ""
         req = self.request
@@ -114,7 +116,9 @@ class Decision:
             # (the message SDKs and GitHub Actions users see on AWS).
             return f"Not authorized to perform {action}"
         head = f"User: {req.caller.arn} is not authorized to perform: {action}"
-        if req.resource and req.resource != "*":
+        if resource_text:  # the request named the resource only indirectly
+            head += f" on {resource_text}"
+        elif req.resource and req.resource != "*":
             res = f'"{req.resource}"' if quote_resource else req.resource
             head += f" on resource: {res}"
         t = self.denied_by or IDENTITY

@@ -22,6 +22,7 @@ from skyhold.services.iam import (
     groups,
     inline,
     instance_profiles,
+    last_accessed,
     login,
     managed,
     mfa,
@@ -61,7 +62,9 @@ for _module in (users, groups, roles, managed, inline, access_keys, login, mfa, 
                 simulate):
     _ALL.update(_module.HANDLERS)
 
-HANDLERS = {op: _validated(op, fn) for op, fn in _ALL.items()}
-AUTHZ = {**_build_authz(sorted(_ALL)), **simulate.AUTHZ}
+HANDLERS: dict[str, Callable[..., Any]] = {op: _validated(op, fn) for op, fn in _ALL.items()}
+# Async (they read the audit trail) and so not wrapped: they validate their own inputs.
+HANDLERS.update(last_accessed.HANDLERS)
+AUTHZ = {**_build_authz(sorted(_ALL)), **simulate.AUTHZ, **last_accessed.AUTHZ}
 
 __all__ = ["AUTHZ", "HANDLERS", "check_login", "pass_role", "record_key_use", "record_role_use", "verify_totp"]

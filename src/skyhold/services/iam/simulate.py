@@ -189,6 +189,11 @@ def _resources(params: dict[str, Any]) -> list[str]:
 
 
 def _caller(arn: str) -> Caller:
+    # IAM simulates only its own entities as callers: "You cannot specify the ARN of an
+    # assumed role, federated user, or a service principal" (IAM API reference).
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith(("user/", "role/")):
+        raise errors.invalid_input(f"Invalid CallerArn: {arn}")
     try:
         return Caller.from_arn(arn)
     except ValueError:

@@ -153,7 +153,10 @@ def _decrypt(call: Call, params: dict[str, Any]) -> list[Access]:
         raise validation_failed([constraints.null_member("keyId")])
     else:  # the ciphertext names its key, in whatever account it lives
         key, _ = r.find(call, ciphertext.key_of(blob)[0], any_account=True)
-    return [_on_key(call, "kms:Decrypt", key, params.get("KeyId"), _request_context("Decrypt", params))]
+    access = _on_key(call, "kms:Decrypt", key, params.get("KeyId"), _request_context("Decrypt", params))
+    if not params.get("KeyId"):  # AWS's denial names no key the caller did not name
+        access.denied_resource_text = "the resource associated with this ciphertext"
+    return [access]
 
 
 def _re_encrypt(call: Call, params: dict[str, Any]) -> list[Access]:
