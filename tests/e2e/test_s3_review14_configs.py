@@ -7,18 +7,15 @@ reference) and the IAM actions S3 checks for them."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from botocore.config import Config
 
 from .conftest import AwsEnv, Server, error_and_status, new_account, new_bucket, wait_for
+from .terraform import Terraform
 
 
 def _s3(admin: AwsEnv) -> Any:
@@ -424,31 +421,11 @@ def test_delete_bucket_with_only_uploads_in_progress(admin: AwsEnv) -> None:
 
 # --- a real infrastructure tool ------------------------------------------------------------------
 
-_PLUGINS = Path("/opt/tf-plugins")
-
-
 def test_terraform_manages_a_bucket_and_its_configurations(admin: AwsEnv, tmp_path: Path) -> None:
     """Terraform's aws_s3_bucket reads every bucket sub-resource on each refresh: with
     them served, it creates, refreshes (no drift) and destroys a configured bucket."""
-    if shutil.which("terraform") is None or not (_PLUGINS / "registry.terraform.io/hashicorp/aws").is_dir():
-        pytest.skip("terraform and a local mirror of hashicorp/aws are needed")
-    creds = admin.credentials()
     name = f"r14-tf-{uuid.uuid4().hex[:10]}"
-    token = f'\n  token = "{creds.token}"' if creds.token else ""
-    (tmp_path / "main.tf").write_text(f'''
-provider "aws" {{
-  region = "us-east-1"
-  access_key = "{creds.access_key}"
-  secret_key = "{creds.secret_key}"{token}
-  skip_credentials_validation = true
-  skip_requesting_account_id = true
-  skip_metadata_api_check = true
-  s3_use_path_style = true
-  endpoints {{
-    s3 = "{admin.endpoint}"
-    sts = "{admin.endpoint}"
-  }}
-}}
+    tf = Terraform(tmp_path, admin, f'''
 resource "aws_s3_bucket" "b" {{ bucket = "{name}" }}
 resource "aws_s3_bucket_website_configuration" "w" {{
   bucket = aws_s3_bucket.b.id
@@ -489,23 +466,13 @@ resource "aws_s3_bucket_replication_configuration" "r" {{
   }}
 }}
 ''')
-    (tmp_path / "tf.rc").write_text(f'provider_installation {{\n  filesystem_mirror {{ path = "{_PLUGINS}" }}\n}}\n')
-    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(tmp_path / "tf.rc"), "TF_IN_AUTOMATION": "1",
-           "CHECKPOINT_DISABLE": "1"}
-
-    def terraform(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["terraform", *args, "-no-color"], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300)
-
-    assert (out := terraform("init")).returncode == 0, out.stdout + out.stderr
-    assert (out := terraform("apply", "-auto-approve")).returncode == 0, out.stdout + out.stderr
+    tf.apply()
     s3 = _s3(admin)
     assert s3.get_bucket_website(Bucket=name)["IndexDocument"] == {"Suffix": "index.html"}
     assert s3.get_bucket_logging(Bucket=name)["LoggingEnabled"]["TargetPrefix"] == "log/"
     assert s3.get_bucket_accelerate_configuration(Bucket=name)["Status"] == "Enabled"
     assert s3.get_bucket_notification_configuration(Bucket=name)["EventBridgeConfiguration"] == {}
     assert s3.get_bucket_replication(Bucket=name)["ReplicationConfiguration"]["Rules"][0]["ID"] == "all"
-    out = terraform("plan", "-detailed-exitcode")  # 0: refreshed, and nothing drifted
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert (out := terraform("destroy", "-auto-approve")).returncode == 0, out.stdout + out.stderr
+    tf.assert_no_drift()
+    tf.destroy()
     assert error_and_status(lambda: s3.head_bucket(Bucket=name))[1] == 404

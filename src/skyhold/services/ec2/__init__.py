@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from skyhold.errors import AwsError
 from skyhold.services.dry_run import dry_runnable
-from skyhold.services.ec2 import associations, catalog, instances, keypairs, metadata, network, tags
+from skyhold.services.ec2 import associations, attributes, catalog, instances, keypairs, metadata, network, tags
 from skyhold.services.ec2.authz import AUTHZ
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ def _would_succeed() -> AwsError:
 
 
 HANDLERS = {op: dry_runnable(handler, _would_succeed) for op, handler in {
-    **instances.HANDLERS, **associations.HANDLERS, **catalog.HANDLERS, **keypairs.HANDLERS, **network.HANDLERS,
+    **instances.HANDLERS, **attributes.HANDLERS, **associations.HANDLERS, **catalog.HANDLERS, **keypairs.HANDLERS, **network.HANDLERS,
     **tags.HANDLERS}.items()}
 
 __all__ = ["AUTHZ", "HANDLERS", "on_shutdown", "on_startup"]

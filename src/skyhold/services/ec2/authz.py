@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from skyhold.authz import Access
+from skyhold.errors import AwsError
 from skyhold.policy import tagging
 from skyhold.services.ec2 import records as r
 from skyhold.services.ec2.tags import check_keys, resource_type
@@ -148,6 +149,14 @@ def _existing(call: Call, resource_id: str) -> tuple[str, dict[str, Any]]:
         # A key pair's ARN names it by name, though CreateTags names it by id.
         pair = _key_pair_record(call, pair_id=resource_id)
         return _arn(call, kind, pair["KeyName"] if pair else resource_id), _key_pair_context(call, pair)
+    if kind == "volume":
+        try:
+            owner, _ = r.volume_owner(call, resource_id)
+        except AwsError:
+            return _arn(call, kind, resource_id), {"ec2:Region": call.region}
+        return _arn(call, kind, resource_id), {"ec2:Region": call.region, "ec2:VolumeType": "gp3",
+                                               "ec2:AvailabilityZone": owner["AvailabilityZone"],
+                                               **_resource_tags(owner.get("VolumeTags"))}
     return _arn(call, kind, resource_id), _network_context(call, kind, resource_id)
 
 

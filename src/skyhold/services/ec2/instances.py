@@ -206,19 +206,21 @@ def _free_ip(call: Call, subnet: dict[str, Any], taken: set[str]) -> str:
             return ip
 
 
-def _tag_specs(params: dict[str, Any]) -> list[dict[str, str]]:
-    found: dict[str, str] = {}
+def _tag_specs(params: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The tags the launch gives its instances and their root volumes."""
+    found: dict[str, dict[str, str]] = {"instance": {}, "volume": {}}
     for spec in params.get("TagSpecifications") or []:
         kind = spec.get("ResourceType")
         if kind not in ("instance", "volume", "network-interface"):
             raise AwsError("InvalidParameterValue", f"'{kind}' is not a valid taggable resource type for this "
                            "operation.")
-        spec_tags = tags.check_spec(spec)  # volume and network-interface tags are checked, not kept
-        if kind == "instance":
-            found.update({t["Key"]: t.get("Value", "") for t in spec_tags})
-    tag_list = tags.as_list(found)
-    tags.check_new(tag_list)
-    return tag_list
+        spec_tags = tags.check_spec(spec)  # network-interface tags are checked, not kept
+        if kind in found:
+            found[kind].update({t["Key"]: t.get("Value", "") for t in spec_tags})
+    instance_tags, volume_tags = tags.as_list(found["instance"]), tags.as_list(found["volume"])
+    tags.check_new(instance_tags)
+    tags.check_new(volume_tags)
+    return instance_tags, volume_tags
 
 
 async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -254,7 +256,7 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     assert subnet is not None  # a strict target names a subnet that exists
     options = metadata_options(params.get("MetadataOptions") or {}, image)
     user_data = _user_data(params.get("UserData"))
-    instance_tags = _tag_specs(params)
+    instance_tags, volume_tags = _tag_specs(params)
     profile = r.profile_by_ref(call, params["IamInstanceProfile"]) if params.get("IamInstanceProfile") else None
     vpc_id = network.network(call)["VpcId"]
     taken = {i["PrivateIpAddress"] for i in existing}
@@ -275,7 +277,7 @@ async def run_instances(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             "InterfaceDescription": where.interface.get("Description") or "",
             "InterfaceDeleteOnTermination": where.interface.get("DeleteOnTermination") is not False,
             "KeyName": params.get("KeyName"), "MetadataOptions": options, "UserData": user_data,
-            "Tags": instance_tags, "AmiLaunchIndex": index, "ClientToken": params.get("ClientToken"),
+            "Tags": instance_tags, "VolumeTags": volume_tags, "AmiLaunchIndex": index, "ClientToken": params.get("ClientToken"),
             "Association": associations.new(profile) if profile else None, "ImdsPort": 0,
         }
         call.store.put(r.INSTANCE, instance_id, instance, expect_version=0)

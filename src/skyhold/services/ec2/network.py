@@ -56,7 +56,8 @@ def security_group(call: Call, net: dict[str, Any]) -> dict[str, Any]:
 
 # An id of another form is refused before any lookup, with codes whose spelling AWS
 # does not keep consistent (VpcID, SubnetID, but GroupId).
-_MALFORMED = {"vpc": "InvalidVpcID.Malformed", "subnet": "InvalidSubnetID.Malformed", "sg": "InvalidGroupId.Malformed"}
+_MALFORMED = {"vpc": "InvalidVpcID.Malformed", "subnet": "InvalidSubnetID.Malformed", "sg": "InvalidGroupId.Malformed",
+              "rtb": "InvalidRouteTableID.Malformed"}
 _HEX_ID = re.compile(r"[0-9a-f]{8}(?:[0-9a-f]{9})?")
 
 
@@ -204,6 +205,58 @@ def describe_security_groups(call: Call, params: dict[str, Any]) -> dict[str, An
     return _paged({"SecurityGroups": found}, token)
 
 
+# The default VPC resolves names and gives its instances public DNS names (AWS's
+# defaults for a default VPC); Network Address Usage metrics start off.
+_VPC_ATTRIBUTES = {"enableDnsSupport": ("EnableDnsSupport", True),
+                   "enableDnsHostnames": ("EnableDnsHostnames", True),
+                   "enableNetworkAddressUsageMetrics": ("EnableNetworkAddressUsageMetrics", False)}
+
+
+def describe_vpc_attribute(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    vpc_id, attribute = params["VpcId"], params["Attribute"]
+    _select([vpc(call, network(call))], "VpcId", [vpc_id], "InvalidVpcID.NotFound", "vpc ID", {}, _VPC_FIELDS, "vpc")
+    if attribute not in _VPC_ATTRIBUTES:
+        raise AwsError("InvalidParameterValue", f"Value ({attribute}) for parameter attribute is invalid. "
+                       "Unknown attribute.")
+    member, value = _VPC_ATTRIBUTES[attribute]
+    return {"VpcId": vpc_id, member: {"Value": value}}
+
+
+def route_table(call: Call, net: dict[str, Any]) -> dict[str, Any]:
+    """The default VPC's main route table: local traffic, and the rest to its internet gateway."""
+    suffix = net["VpcId"][4:]
+    table_id = "rtb-" + suffix
+    return {"RouteTableId": table_id, "VpcId": net["VpcId"], "OwnerId": call.principal.account,
+            "Associations": [{"Main": True, "RouteTableAssociationId": "rtbassoc-" + suffix,
+                              "RouteTableId": table_id, "AssociationState": {"State": "associated"}}],
+            "PropagatingVgws": [],
+            "Routes": [{"DestinationCidrBlock": "172.31.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable",
+                        "State": "active"},
+                       {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-" + suffix, "Origin": "CreateRoute",
+                        "State": "active"}],
+            "Tags": _tags(net, table_id)}
+
+
+_ROUTE_TABLE_FIELDS: filters.Fields = {
+    "route-table-id": lambda t: [t["RouteTableId"]], "vpc-id": lambda t: [t["VpcId"]],
+    "owner-id": lambda t: [t["OwnerId"]], "association.main": lambda t: [a["Main"] for a in t["Associations"]],
+    "association.route-table-association-id": lambda t: [a["RouteTableAssociationId"] for a in t["Associations"]],
+    "association.route-table-id": lambda t: [a["RouteTableId"] for a in t["Associations"]],
+    "association.subnet-id": _none, "association.gateway-id": _none,
+    "route.destination-cidr-block": lambda t: [x["DestinationCidrBlock"] for x in t["Routes"]],
+    "route.gateway-id": lambda t: [x["GatewayId"] for x in t["Routes"]],
+    "route.state": lambda t: [x["State"] for x in t["Routes"]],
+    "route.origin": lambda t: [x["Origin"] for x in t["Routes"]],
+}
+
+
+def describe_route_tables(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    found = _select([route_table(call, network(call))], "RouteTableId", params.get("RouteTableIds"),
+                    "InvalidRouteTableID.NotFound", "routeTable ID", params, _ROUTE_TABLE_FIELDS, "rtb")
+    found, token = pages.page(found, params, lambda t: t["RouteTableId"])
+    return _paged({"RouteTables": found}, token)
+
+
 def _paged(out: dict[str, Any], token: str | None) -> dict[str, Any]:
     return out if token is None else {**out, "NextToken": token}
 
@@ -212,4 +265,6 @@ HANDLERS = {
     "DescribeVpcs": describe_vpcs,
     "DescribeSubnets": describe_subnets,
     "DescribeSecurityGroups": describe_security_groups,
+    "DescribeVpcAttribute": describe_vpc_attribute,
+    "DescribeRouteTables": describe_route_tables,
 }

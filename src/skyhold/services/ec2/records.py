@@ -100,6 +100,16 @@ def find(call: Call, instance_id: str) -> tuple[dict[str, Any], int]:
     return rec.value, rec.version
 
 
+def volume_owner(call: Call, volume_id: str) -> tuple[dict[str, Any], int]:
+    """The live instance whose root volume this is (each instance has one, gone with it)."""
+    for rec in call.store.scan(INSTANCE):
+        found = rec.value
+        if (found.get("VolumeId") == volume_id and found["Account"] == call.principal.account
+                and found["Region"] == call.region and visible(found) and found["State"] != "terminated"):
+            return found, rec.version
+    raise AwsError("InvalidVolume.NotFound", f"The volume '{volume_id}' does not exist.")
+
+
 def save(call: Call, instance: dict[str, Any], version: int) -> None:
     call.store.put(INSTANCE, instance["InstanceId"], instance, expect_version=version)
 

@@ -1,5 +1,6 @@
 """CreateTags / DeleteTags / DescribeTags over the resources Skyhold's EC2 has:
-instances, key pairs, and the default VPC, its subnets and security group."""
+instances, their root volumes, key pairs, and the default VPC, its subnets and
+security group."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
 
 MAX_TAGS = 50
 MAX_KEY, MAX_VALUE = 128, 256  # characters
-_TYPES = {"i": "instance", "vpc": "vpc", "subnet": "subnet", "sg": "security-group", "key": "key-pair"}
+_TYPES = {"i": "instance", "vpc": "vpc", "subnet": "subnet", "sg": "security-group", "key": "key-pair",
+          "vol": "volume"}
 
 
 def resource_type(resource_id: str) -> str:
@@ -85,6 +87,13 @@ def _holder(call: Call, resource_id: str) -> tuple[dict[str, str], Callable[[dic
             r.save(call, {**instance, "Tags": as_list(tags)}, version)
 
         return as_dict(instance.get("Tags")), save_instance
+    if kind == "volume":  # a root volume's tags are kept with its instance
+        owner, owner_version = r.volume_owner(call, resource_id)
+
+        def save_volume(tags: dict[str, str]) -> None:
+            r.save(call, {**owner, "VolumeTags": as_list(tags)}, owner_version)
+
+        return as_dict(owner.get("VolumeTags")), save_volume
     if kind == "key-pair":
         prefix = f"{call.principal.account}/{call.region}/"
         for rec in call.store.scan(r.KEY_PAIR, prefix):
@@ -148,6 +157,8 @@ def describe_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     tagged: list[tuple[str, str, dict[str, str]]] = []
     for instance in r.instances(call):
         tagged.append((instance["InstanceId"], "instance", as_dict(instance.get("Tags"))))
+        if instance["State"] != "terminated":
+            tagged.append((instance["VolumeId"], "volume", as_dict(instance.get("VolumeTags"))))
     for rec in call.store.scan(r.KEY_PAIR, f"{call.principal.account}/{call.region}/"):
         tagged.append((rec.value["KeyPairId"], "key-pair", as_dict(rec.value.get("Tags"))))
     net = call.store.get(r.NETWORK, f"{call.principal.account}/{call.region}")
