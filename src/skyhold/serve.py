@@ -18,7 +18,7 @@ from skyhold.pipeline import Pipeline
 from skyhold.services.iam import principals
 from skyhold.server import App
 from skyhold.stop_signals import StartupSignals, Stopped
-from skyhold.store import lock_data_dir, open_store
+from skyhold.store import lock_data_dir, mark_clean_stop, open_store
 
 
 def serve(host: str, port: int, data_dir: Path, audit: bool = True, https_port: int | None = None,
@@ -93,6 +93,8 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True, https_port: 
     _make_server(server_config, https, signals, serving).run(sockets=sockets)
     if not signals.serving:  # stopped by a signal that came before uvicorn's handlers
         raise Stopped(signals.received or signal.SIGTERM)
+    # A graceful stop: the next start may skip the orphan sweep (store/__init__.py).
+    mark_clean_stop(Path(data_dir), store, blobs)
     print("Skyhold stopped", flush=True)
     lock.close()
     return 0

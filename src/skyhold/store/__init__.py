@@ -1,8 +1,38 @@
-"""Durable state: records (SQLite) and blobs (files), both in the data dir."""
+"""Durable state: records (SQLite) and blobs (files), both in the data dir.
+
+The clean-stop marker (CLEAN_STOP_FILE) spares a start the blob store's orphan sweep,
+which reads every record and lists every blob file: its cost grows with the data. An
+orphan (a temp file, or a blob no record names) is what a crash leaves between a
+blob's write and the commit of the record naming it, or between a record's deletion
+and the unlink of its blob. The marker says "no orphan in this data dir", and notes
+the mtimes of the blob folders then (BlobStore.folder_times): a start sweeps after all
+when one changed since (blob files restored or copied in, an older Skyhold's writes).
+
+- `skyhold up`, holding the data dir's lock (lock_data_dir; a second server stops
+  there, before it reads or changes anything), removes the marker durably (unlink,
+  fsync of the data dir) before it serves, and sweeps when there was none: a data dir
+  of an older Skyhold has none, nor one whose server crashed (SIGKILL, power loss),
+  stopped before serving, or crashed in its own start-up.
+- After a graceful stop (uvicorn has returned, with its threads; the store is
+  closed), `mark_clean_stop` writes it durably, unless a blob writer is still open.
+  If this process wrote blobs it first sweeps: an error between a blob's commit and
+  its record's (not a crash) may have left an orphan, which no later start would see
+  (such a stop then costs what the next start saves). Removals and commits reach the
+  disk before the marker does.
+  A crash before the marker is on disk only means a sweep at the next start.
+- Only the server writes blobs or drops records naming them; the CLI's commands
+  (open_existing_store) and open_store without grouped_sync never touch the marker.
+  Anything else that did would have to remove the marker (durably) first.
+- An older Skyhold run on the data dir after a newer one stopped cleanly leaves the
+  marker in place; the blob folders' mtimes catch its blob writes, not a crash of it
+  between a record's deletion and its blob's unlink: that orphan waits for the next
+  sweep (a start after a crash of a newer one).
+"""
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import stat
@@ -11,13 +41,16 @@ from typing import BinaryIO
 
 from skyhold.store.base import ConflictError, Record, Store
 from skyhold.store.blobs import BlobStore
+from skyhold.store.fsync import fsync_path
 from skyhold.store.sqlite import SqliteStore
 
-__all__ = ["BlobStore", "ConflictError", "DataDirError", "Record", "SqliteStore", "Store", "existing_data_dir",
-           "lock_data_dir", "open_existing_store", "open_store", "open_trail_store", "private_data_dir"]
+__all__ = ["CLEAN_STOP_FILE", "BlobStore", "ConflictError", "DataDirError", "Record", "SqliteStore", "Store",
+           "existing_data_dir", "lock_data_dir", "mark_clean_stop", "open_existing_store", "open_store",
+           "open_trail_store", "private_data_dir"]
 
 DB_FILE = "skyhold.db"  # its presence is what makes a folder Skyhold's data dir
 LOCK_FILE = "skyhold.lock"  # flock'ed by the one `skyhold up` serving the data dir
+CLEAN_STOP_FILE = "skyhold.clean-stop"  # present: no orphan blob (see above)
 
 
 class DataDirError(Exception):
@@ -77,7 +110,7 @@ def lock_data_dir(data_dir: Path) -> BinaryIO:
 # folder (blobs, the trail's journal, the CLI's kept sessions) behind. Only these names:
 # a data dir may be a folder holding other things too.
 _PRIVATE_FILES = ("skyhold.db", "skyhold.lock", "skyhold.db-wal", "skyhold.db-shm", "trail.db", "trail.db-wal", "trail.db-shm",
-                  "root.key", "oidc-signing-key.pem")
+                  "root.key", "oidc-signing-key.pem", CLEAN_STOP_FILE)
 _PRIVATE_FOLDERS = ("blobs", "trail-journal", "cli-sessions")
 
 
@@ -110,13 +143,63 @@ def open_store(data_dir: Path, *, grouped_sync: bool = False) -> tuple[SqliteSto
     data_dir = private_data_dir(data_dir)
     blobs = BlobStore(data_dir / "blobs")
     (data_dir / "blobs").chmod(0o700)
-    blobs.sweep_orphans()
     store = SqliteStore(data_dir / "skyhold.db", synchronous="NORMAL" if grouped_sync else "FULL")
-    if grouped_sync:
+    if not grouped_sync:
+        blobs.sweep_orphans()
+    elif not _take_clean_stop(data_dir, blobs):
         # Only the server opens its store so, under the data dir's lock (lock_data_dir):
         # no one writes a blob now, so one no record names is a crash's leftover.
-        blobs.sweep_unreferenced(store.quoted_hex_ids)
+        _sweep(store, blobs)
     return store, blobs
+
+
+def _sweep(store: SqliteStore, blobs: BlobStore) -> None:
+    blobs.sweep_orphans()
+    blobs.sweep_unreferenced(store.quoted_hex_ids)
+
+
+def _take_clean_stop(data_dir: Path, blobs: BlobStore) -> bool:
+    """Whether the last server stopped cleanly and no blob folder changed since; the
+    marker is gone (durably) either way."""
+    marker = data_dir / CLEAN_STOP_FILE
+    try:
+        noted = json.loads(marker.read_bytes())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):  # half-written (a crash while stopping) or unreadable
+        noted = None
+    marker.unlink()
+    fsync_path(data_dir)  # gone before any blob is written: a crash from now on is seen
+    return isinstance(noted, dict) and noted.get("blob_folders") == blobs.folder_times()
+
+
+def mark_clean_stop(data_dir: Path, store: SqliteStore, blobs: BlobStore) -> bool:
+    """After the server's graceful stop, under the data dir's lock, with nothing
+    writing any more (module docstring): leave no orphan, close the store and write
+    the marker durably. False (no marker, the next start sweeps) while a blob writer
+    is open."""
+    if blobs.writers_open:
+        return False
+    if blobs.writers_made:
+        _sweep(store, blobs)
+    store.close()
+    # Every commit on disk before the marker: a record lost in a power cut after it
+    # would leave the blob it named an orphan no start sweeps. (The server's commits
+    # wait for no fsync; closing checkpoints the WAL, unless another process still
+    # has the database open.)
+    for path in (store.path, store.wal_path):
+        try:
+            fsync_path(path)
+        except FileNotFoundError:
+            pass
+    fd = os.open(data_dir / CLEAN_STOP_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps({"blob_folders": blobs.folder_times()}).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_path(data_dir)
+    return True
 
 
 def open_trail_store(data_dir: Path) -> SqliteStore:

@@ -12,6 +12,7 @@ import fcntl
 import mmap
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -34,9 +35,10 @@ _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 
 class BlobWriter:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, blob_id: str | None = None, done: Callable[[str], None] = lambda _: None) -> None:
         self._root = root
-        self.blob_id = secrets.token_hex(16)
+        self._done = done  # told when the writer has committed (renamed) or aborted, or failed to
+        self.blob_id = blob_id or secrets.token_hex(16)
         self._final = _path(root, self.blob_id)
         self._final.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self._final.with_name(self._final.name + _TMP_SUFFIX)
@@ -71,16 +73,20 @@ class BlobWriter:
                     self._write_out(whole)
                 self._go_cached()
             self._write_out(self._fill)
-        os.fsync(self._fd)
-        self._close()
-        os.rename(self._tmp, self._final)
-        fsync_path(self._final.parent)
+        try:
+            os.fsync(self._fd)
+            self._close()
+            os.rename(self._tmp, self._final)
+            fsync_path(self._final.parent)
+        finally:
+            self._done(self.blob_id)
         return self.blob_id
 
     def abort(self) -> None:
         if self._fd is not None:
             self._close()
             self._tmp.unlink(missing_ok=True)
+        self._done(self.blob_id)
 
     def _write_out(self, count: int) -> None:
         """Write the buffer's first `count` bytes; keep the rest at its start."""
@@ -203,9 +209,30 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        # For the clean-stop marker (store/__init__.py): whether this process made blob
+        # files at all, and the writers that have not committed or aborted yet.
+        self.writers_made = 0
+        self._open: set[str] = set()
+        self._open_lock = threading.Lock()
 
     def writer(self) -> BlobWriter:
-        return BlobWriter(self.root)
+        blob_id = secrets.token_hex(16)
+        with self._open_lock:
+            self.writers_made += 1
+            self._open.add(blob_id)
+        try:
+            return BlobWriter(self.root, blob_id, self._writer_done)
+        except BaseException:
+            self._writer_done(blob_id)
+            raise
+
+    def _writer_done(self, blob_id: str) -> None:
+        with self._open_lock:
+            self._open.discard(blob_id)
+
+    @property
+    def writers_open(self) -> int:
+        return len(self._open)
 
     def open(self, blob_id: str) -> BinaryIO | DirectReader:
         """A reader (`seek`, `read`, `close`); a large blob's reads bypass the page cache."""
@@ -228,14 +255,17 @@ class BlobStore:
     def delete(self, blob_id: str) -> None:
         _path(self.root, blob_id).unlink(missing_ok=True)
 
+    def folder_times(self) -> dict[str, int]:
+        """The mtime (ns) of the blob store's folder and of each folder in it: adding or
+        removing a blob changes one. Some 257 stats, however many blobs there are."""
+        with os.scandir(self.root) as entries:
+            times = {entry.name: entry.stat().st_mtime_ns for entry in entries if entry.is_dir()}
+        times["."] = self.root.stat().st_mtime_ns
+        return times
+
     def sweep_orphans(self) -> int:
         """Remove temp files a crashed writer left behind (run at start-up)."""
-        removed = 0
-        for tmp in self.root.glob(f"*/*{_TMP_SUFFIX}"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
-        return removed
-
+        return _remove(list(self.root.glob(f"*/*{_TMP_SUFFIX}")))
 
     def sweep_unreferenced(self, named: Callable[[], set[str]]) -> int:
         """Remove whole blobs no record names: a crash between a blob's rename and the
@@ -245,12 +275,17 @@ class BlobStore:
         by no record yet. `named()`, the blob ids records name, is asked only if there are blobs."""
         blobs = [path for path in self.root.glob("*/*") if _is_blob_id(path.name)]
         keep = named() if blobs else set()
-        removed = 0
-        for path in blobs:
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
+        return _remove([path for path in blobs if path.name not in keep])
+
+
+def _remove(paths: list[Path]) -> int:
+    """Unlink, then fsync the folders touched: a clean-stop marker written later
+    (store/__init__.py) must not outlive the removals in a power cut."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+    for folder in {path.parent for path in paths}:
+        fsync_path(folder)
+    return len(paths)
 
 
 def _is_blob_id(name: str) -> bool:
