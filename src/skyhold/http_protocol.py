@@ -9,21 +9,29 @@ a HEAD's does), and both go out together.
 Every write and close goes through the egress gate (egress.py): while the trail's
 lines of this loop turn are not handed over yet, what a connection sends waits for
 them. Held bytes count against the connection's flow control as if the transport
-buffered them, so a streamed body cannot pile up in memory meanwhile. Everything else
-is uvicorn's own.
+buffered them, so a streamed body cannot pile up in memory meanwhile.
+
+A request repeating Content-Length with one value (rclone's presigned uploads send
+`Content-Length` and `content-length`) is read as if it said it once, as AWS and RFC 9110
+§8.6 allow; llhttp refuses it outright, so its head is mended and parsed again.
+Everything else is uvicorn's own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from skyhold import egress
 
 _INTERIM = b"HTTP/1.1 1"  # a 1xx line (100 Continue) never waits for a body: the client waits for it
+_REQUEST_LINE = re.compile(rb"(?:\r\n)*[A-Z]+ \S+ HTTP/1\.[01]\r\n")
+_CONTENT_LENGTH_LINE = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)", re.I)
 
 
 class _HeadJoiningTransport:
@@ -115,6 +123,30 @@ class HttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_HeadJoiningTransport(transport, self))  # type: ignore[arg-type]
 
+    def data_received(self, data: bytes) -> None:
+        cycle = self.cycle
+        # Whether `data` starts a request: no body and no head is part-read. (A head read
+        # in part has its scope already, without a method until the head is complete.)
+        fresh = (cycle is None or not cycle.more_body) and (self.scope is None or "method" in self.scope)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as err:
+            # Read again only when nothing of `data` reached the app: no head completed.
+            mended = _one_content_length(data) if fresh and self.cycle is cycle and "Content-Length" in str(err) \
+                else None
+            if mended is None:
+                self.logger.warning("Invalid HTTP request received.")
+                self.send_400_response("Invalid HTTP request received.")
+                return
+            self.parser = httptools.HttpRequestParser(self)
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn's own parser
+            super().data_received(mended)
+        except httptools.HttpParserUpgrade:  # as uvicorn
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # A response begins only here (a pipelined request waits for the one before it).
         self.transport.expect_head = True
@@ -123,6 +155,20 @@ class HttpProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         self.transport.release()
         super().on_response_complete()
+
+
+def _one_content_length(data: bytes) -> bytes | None:
+    """`data` (a request's start) with a repeated Content-Length said once; None when its
+    head is not all there or the values differ (a request smuggling attempt stays refused)."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or not _REQUEST_LINE.match(data):
+        return None
+    head = data[:end + 2]  # with its last line's CRLF
+    lines = list(_CONTENT_LENGTH_LINE.finditer(head))
+    if len(lines) < 2 or len({m.group(1) for m in lines}) != 1:
+        return None
+    kept = head[:lines[0].end()] + b"".join(head[a.end():b.start()] for a, b in zip(lines, lines[1:]))
+    return kept + head[lines[-1].end():] + data[end + 2:]
 
 
 TLS_SCOPE_KEY = "skyhold.tls"  # the connection's TLS details, for CloudTrail's tlsDetails
