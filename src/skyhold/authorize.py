@@ -116,8 +116,8 @@ class Authorizer:
             # the verdict is the same for every request of this caller on this action
             # and resource, until the store changes. A denial is decided again below,
             # for its explanation.
-            key = ("verdict", subject, access.action, access.resource, access.resource_account, policy,
-                   access.resource_policy_required)
+            key = ("verdict", subject, access.action, access.resource, access.matched_as, access.resource_account,
+                   policy, access.resource_policy_required)
             if self._cache.get(key, lambda: self.decide(call, access).allowed):
                 return
         decision = self.decide(call, access)
@@ -138,6 +138,7 @@ class Authorizer:
                 resource_account=access.resource_account or who.account or None,
                 context=context,
                 resource_policy_required=access.resource_policy_required,
+                matched_as=access.matched_as,
             ),
             PolicySet(
                 identity=subject.identity,

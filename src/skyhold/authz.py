@@ -36,6 +36,9 @@ class Access:
     # How a denial names the resource when the request did not (KMS Decrypt of a
     # ciphertext without KeyId: "the resource associated with this ciphertext").
     denied_resource_text: str | None = None
+    # What policies' Resource elements are matched against when the request names no
+    # resource ("*") but the service still checks one (S3's ListAllMyBuckets).
+    matched_as: str | None = None
 
 
 AuthzFn = Callable[["Call", dict[str, Any]], list[Access]]

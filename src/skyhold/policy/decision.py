@@ -146,7 +146,7 @@ class Decision:
             for t, lp, st in self.matched
         ]
         out["reasons"] = (self.reasons + _how_conditions_held(self._trace["policies"])
-                          + _why_not(self._trace["policies"], self.request.resource))
+                          + _why_not(self._trace["policies"], self.request.matched_as or self.request.resource))
         out["policies"] = self._trace["policies"]
         return out
 

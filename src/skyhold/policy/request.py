@@ -149,6 +149,9 @@ class RequestContext:
     is_management_account: bool = False
     # The resource's account is the management account: RCPs do not apply.
     resource_in_management_account: bool = False
+    # What Resource elements are matched against, when not `resource`: S3's
+    # ListAllMyBuckets names no bucket ("*"), yet Resource "arn:aws:s3:::*" grants it.
+    matched_as: str | None = None
     # Filled in __post_init__:
     action_lower: str = field(init=False)
     ctx: dict[str, Any] = field(init=False)  # normalised condition context
@@ -161,6 +164,8 @@ class RequestContext:
         self.ctx = ctx
         if self.resource_account is None:
             self.resource_account = self.caller.account
+        if self.matched_as is None:
+            self.matched_as = self.resource
 
     @property
     def is_service_principal(self) -> bool:

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 
 from skyhold.auth import sigv4
 from skyhold.authz import Access
+from skyhold.errors import AwsError
 from skyhold.policy import reference
 from skyhold.principal import ROOT
 from skyhold.services.iam import pass_role, principals
@@ -92,6 +93,9 @@ BUCKET_ACTIONS = {
     "DeleteBucketMetricsConfiguration": "s3:PutMetricsConfiguration",
     "ListBucketIntelligentTieringConfigurations": "s3:GetIntelligentTieringConfiguration",
 }
+
+# What ListAllMyBuckets is matched as in policies' Resource elements.
+ALL_BUCKETS = "arn:aws:s3:::*"
 
 # Object operations: operation → (action, action when a versionId is given).
 OBJECT_ACTIONS = {
@@ -458,7 +462,10 @@ def create_bucket(call: Call, params: dict[str, Any]) -> list[Access]:
 
 
 def list_buckets(call: Call, params: dict[str, Any]) -> list[Access]:
-    return [Access("s3:ListAllMyBuckets", "*", request_context(call))]
+    # The call names no bucket (its denial names no resource, its event none), yet
+    # Resource "arn:aws:s3:::*" grants it: the S3 User Guide's own user policies
+    # ("Controlling access to a bucket with user policies") list buckets that way.
+    return [Access("s3:ListAllMyBuckets", "*", request_context(call), matched_as=ALL_BUCKETS)]
 
 
 def _listing(action: str) -> Any:
@@ -603,12 +610,13 @@ def check_delete(call: Call, bucket: dict[str, Any], key: str, version_id: str |
     call.pipeline.authorizer.check_access(call, decision)
 
 
-def may_list(call: Call, bucket: dict[str, Any]) -> bool:
-    """Whether the caller may learn that a key does not exist (s3:ListBucket):
-    without it S3 answers a missing key with AccessDenied, not NoSuchKey."""
-    decision = call.pipeline.authorizer.decide(
-        call, access(call, bucket, "s3:ListBucket", records.bucket_arn(bucket["Name"])))
-    return decision.allowed
+def list_denial(call: Call, bucket: dict[str, Any]) -> AwsError | None:
+    """The denial a request for a missing key gets when the caller may not list the
+    bucket (s3:ListBucket: only then may it learn that a key does not exist), worded
+    as any denial (on AWS a GetObject of a missing key names s3:ListBucket); None if it may."""
+    authorizer = call.pipeline.authorizer
+    decision = authorizer.decide(call, access(call, bucket, "s3:ListBucket", records.bucket_arn(bucket["Name"])))
+    return None if decision.allowed else authorizer.denied(call, decision)
 
 
 def build() -> dict[str, Any]:

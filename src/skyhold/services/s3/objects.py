@@ -440,12 +440,11 @@ def lookup(call: Call, bucket: dict[str, Any], key: str, version_id: str | None,
 
 
 def _missing(call: Call, bucket: dict[str, Any], err: AwsError) -> AwsError:
-    """S3 says a key is missing only to callers who may list the bucket."""
+    """S3 says a key is missing only to callers who may list the bucket; others are
+    denied s3:ListBucket."""
     from skyhold.services.s3 import authz
 
-    if authz.may_list(call, bucket):
-        return err
-    return errors.access_denied()
+    return authz.list_denial(call, bucket) or err
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:

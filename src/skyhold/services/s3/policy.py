@@ -6,8 +6,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from skyhold.errors import AwsError
+from skyhold.policy import reference
 from skyhold.policy import validate as v
 from skyhold.policy.validate import validate_policy
+from skyhold.policy.wildcard import has_wildcard
 from skyhold.services.iam import principals
 from skyhold.services.s3 import errors, public_access, records
 
@@ -71,10 +73,31 @@ def check_policy(store: Store, bucket: str, text: str) -> dict[str, Any]:
         for res in _as_list(st.get("Resource")) + _as_list(st.get("NotResource")):
             if res != "*" and res != own and not str(res).startswith(own + "/"):
                 raise errors.malformed_policy("Policy has invalid resource")
+        if not _actions_apply(st, own):
+            raise errors.malformed_policy("Action does not apply to any resource(s) in statement")
         for who in _principals(st):
             if not principals.exists(store, who):
                 raise errors.malformed_policy("Invalid principal in policy")
     return doc
+
+
+def _actions_apply(st: dict[str, Any], own: str) -> bool:
+    """Whether each action the statement names applies to one of its resources: S3
+    refuses s3:GetObject on the bucket's ARN or s3:ListBucket on its objects (the
+    S3 User Guide's bucket and object ARNs). Actions with a wildcard or none of the
+    reference's resource types, NotAction, NotResource and "*" are left alone."""
+    resources = _as_list(st.get("Resource"))
+    if "Action" not in st or "*" in resources:
+        return True
+    kinds = {"bucket" if res == own else "object" for res in resources}
+    for action in _as_list(st["Action"]):
+        service, _, name = str(action).partition(":")
+        if service.lower() != "s3" or has_wildcard(name):
+            continue
+        types = reference.resource_types("s3", name)
+        if types and not types & kinds:
+            return False
+    return True
 
 
 def _size(parsed: Any) -> int:
