@@ -165,3 +165,27 @@ def test_paging_never_repeats_a_common_prefix(h: S3Harness) -> None:
                 break
             params[marker_in] = out[marker_out]
         assert seen == ["a/", "b/", "c"], operation
+
+
+def test_a_delimiter_listing_reads_each_folder_once_not_the_rest_of_the_bucket(
+        h: S3Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skipping past a folder fetched a full batch and used its first record: a listing
+    of N folders read ~N x (keys after them), which made pyarrow time out at 1,000."""
+    h.bucket("dirs")
+    folders, per = 60, 20
+    for f in range(folders):
+        for k in range(per):
+            h.s3("PutObject", Bucket="dirs", Key=f"d{f:03d}/k{k:02d}", Body=b"")
+    read = 0
+    scan = h.store.scan
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal read
+        records = scan(*args, **kwargs)
+        read += len(records)
+        return records
+
+    monkeypatch.setattr(h.store, "scan", counting)
+    out = h.s3("ListObjectsV2", Bucket="dirs", Delimiter="/")
+    assert _prefixes(out) == [f"d{f:03d}/" for f in range(folders)]
+    assert read < 2_000  # one batch, then a few records a folder (before: ~35,000)

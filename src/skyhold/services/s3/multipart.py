@@ -254,7 +254,7 @@ async def upload_part_copy(call: Call, params: dict[str, Any]) -> dict[str, Any]
                                  objects.encryption_context(bucket["Name"], key, upload["sse"]),
                                  checksum_algorithms=_part_algorithms(upload, upload.get("alg")), customer=customer)
     part = _store_part(call, upload, number, written)
-    result = {"ETag": part["etag"], "LastModified": records.parse_time(part["mtime"])}
+    result = {"ETag": part["etag"], "LastModified": records.last_modified(part)}
     result.update(_part_checksums(part, upload.get("alg")))
     out: dict[str, Any] = {"CopyPartResult": result, **objects.sse_result(upload["sse"], customer)}
     if versions.is_versioned(src.bucket):
@@ -473,7 +473,7 @@ def list_parts(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     parts = []
     for rec in found:
         p = rec.value
-        entry = {"PartNumber": p["n"], "LastModified": records.parse_time(p["mtime"]), "ETag": p["etag"],
+        entry = {"PartNumber": p["n"], "LastModified": records.last_modified(p), "ETag": p["etag"],
                  "Size": p["size"]}
         entry.update(_part_checksums(p, upload.get("alg")))
         parts.append(entry)

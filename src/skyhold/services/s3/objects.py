@@ -206,7 +206,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 
 def _mtime(value: dict[str, Any]) -> datetime:
-    return records.parse_time(value["mtime"])
+    return records.last_modified(value)
 
 
 _CONDITIONS = frozenset({"IfMatch", "IfUnmodifiedSince", "IfNoneMatch", "IfModifiedSince"})
@@ -219,7 +219,7 @@ def check_conditions(params: dict[str, Any], value: dict[str, Any], prefix: str 
     if not prefix and _CONDITIONS.isdisjoint(params):
         return  # the usual request: no conditions
     etag = value["etag"]
-    mtime = _mtime(value).replace(microsecond=0)
+    mtime = _mtime(value)
     if_match = params.get(prefix + "IfMatch")
     if if_match is not None:
         if not _etag_matches(if_match, etag):

@@ -102,6 +102,13 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def last_modified(value: dict[str, Any]) -> datetime:
+    """An object's (or version's) LastModified as S3 shows it: in whole seconds, in
+    listings (`.000Z`) as in its Last-Modified header. The aws CLI stamps a downloaded
+    file with it to the second, and `s3 sync --exact-timestamps` compares the two."""
+    return parse_time(value["mtime"]).replace(microsecond=0)
+
+
 def bucket_arn(bucket: str) -> str:
     return f"arn:aws:s3:::{bucket}"
 
