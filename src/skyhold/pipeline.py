@@ -200,7 +200,7 @@ class Pipeline:
                 response.headers += s3_cors.actual_headers(self.store, req)
             elif cors.allows(service):
                 response.headers += cors.actual_headers()
-        if not body.exhausted:
+        if not body.exhausted and not _rest_skippable(req):
             # A refused upload's body was never read; the connection cannot carry
             # another request after it, so close it rather than misparse the rest.
             response.headers.append(("connection", "close"))
@@ -412,6 +412,22 @@ def _names_no_bucket(req: HttpRequest) -> bool:
     """A request to `/` on a host that is no bucket's: the query services' endpoint. One
     to a bucket (path or virtual-hosted) is S3's, whatever its body says."""
     return req.path in ("", "/") and s3_bucket_from_host(req.headers.get("host", "")) is None
+
+
+# A refused request's unread body up to this size keeps its connection open: the server
+# skips the rest as it arrives (its Content-Length frames it) before the next request.
+# Closing with bytes unread resets the connection, and a client still sending (a form
+# upload refused by its policy, posted by a browser or Node's fetch) loses the answer.
+_SKIPPABLE_BODY = 512 * 1024
+
+
+def _rest_skippable(req: HttpRequest) -> bool:
+    """Whether an unread body can be skipped rather than the connection closed: framed
+    by a small Content-Length, and not held back for a 100 Continue never sent (a client
+    waiting for one may send its next request instead of the body)."""
+    declared = req.headers.get("content-length", "")
+    return (declared.isdigit() and int(declared) <= _SKIPPABLE_BODY and "transfer-encoding" not in req.headers
+            and req.headers.get("expect", "").lower() != "100-continue")
 
 
 async def _unsigned_query_service(req: HttpRequest, body: Body) -> str | None:
