@@ -128,6 +128,8 @@ def main() -> None:
     moto = sorted(moto_cold_start() for _ in range(3))
     print(f"cold start, {args.objects} + {args.blobs} objects (median): after a clean stop {clean[2]:.3f}s, "
           f"after SIGKILL {crashed[1]:.3f}s; moto {moto[1]:.3f}s (keeps nothing on disk)   (goal <= 0.4s)")
+    print(f"skyhold / moto start-up time: {clean[2] / moto[1]:.2f}x after a clean stop, "
+          f"{crashed[1] / moto[1]:.2f}x after SIGKILL   (lower is faster)")
 
 
 if __name__ == "__main__":
