@@ -14,6 +14,13 @@ buffered them, so a streamed body cannot pile up in memory meanwhile.
 A request repeating Content-Length with one value (rclone's presigned uploads send
 `Content-Length` and `content-length`) is read as if it said it once, as AWS and RFC 9110
 §8.6 allow; llhttp refuses it outright, so its head is mended and parsed again.
+
+A request's head is at most HEAD_MAX bytes (llhttp buffers a header line without
+limit: a client sending one endlessly would fill the memory). A client that shuts down
+its sending side (half-close) still gets its answer: IncompleteBody when the body it
+announced was cut short, as S3 answers. A body that stops arriving for BODY_IDLE_TIMEOUT
+seconds ends as S3 ends it, in RequestTimeout: a stalled client holds no connection,
+task or temp blob file for ever.
 Everything else is uvicorn's own.
 """
 
@@ -27,11 +34,21 @@ import httptools
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from skyhold import egress
+from skyhold import egress, ids
 
 _INTERIM = b"HTTP/1.1 1"  # a 1xx line (100 Continue) never waits for a body: the client waits for it
 _REQUEST_LINE = re.compile(rb"(?:\r\n)*[A-Z]+ \S+ HTTP/1\.[01]\r\n")
 _CONTENT_LENGTH_LINE = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)", re.I)
+# A request line and headers larger than this are refused as S3 refuses them
+# (RequestHeaderSectionTooLarge). S3 allows 8 KiB; Skyhold twice that, as Node's and h11's
+# defaults: its requests carry longer tokens than AWS's, and a client's presigned URL
+# that works against S3 must work here.
+HEAD_MAX = 16 << 10
+BODY_IDLE_TIMEOUT = 20.0  # S3's: "20 seconds idle" closes with 400 RequestTimeout
+# While stopping: uvicorn cancels what still runs after its graceful timeout (10 s), and a
+# cancelled upload answers 500; one idle this long is ended first, in RequestTimeout.
+STOPPING_BODY_IDLE_TIMEOUT = 5.0
+TIMED_OUT = "skyhold.timed_out"  # set in the disconnect that ends a body idle too long
 
 
 class _HeadJoiningTransport:
@@ -123,11 +140,27 @@ class HttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_HeadJoiningTransport(transport, self))  # type: ignore[arg-type]
 
+    _head_size = 0  # bytes of the head being read, as far as it has come
+    _cut: Any = None  # the request cycle whose body ended early (half-close or idle)
+    _cut_message: dict[str, Any] = {"type": "http.disconnect"}  # what its receive then says
+    _idle_timer: asyncio.TimerHandle | None = None  # watches a body being received
+    _last_read = 0.0  # loop time of the last bytes received
+    _idle_limit = BODY_IDLE_TIMEOUT
+
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
         # Whether `data` starts a request: no body and no head is part-read. (A head read
         # in part has its scope already, without a method until the head is complete.)
-        fresh = (cycle is None or not cycle.more_body) and (self.scope is None or "method" in self.scope)
+        heading = self.scope is not None and "method" not in self.scope
+        fresh = (cycle is None or not cycle.more_body) and not heading
+        if not heading:
+            self._head_size = 0
+        if fresh or heading:  # (a head that starts after a body in `data` goes uncounted: one read at most)
+            end = data.find(b"\r\n\r\n")
+            self._head_size += len(data) if end < 0 else end
+            if self._head_size > HEAD_MAX:
+                self._refuse_head()
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as err:
@@ -146,10 +179,87 @@ class HttpProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
+        self._last_read = self.loop.time()
+        if self._idle_timer is None and self.cycle is not None and self.cycle.more_body:
+            self._idle_timer = self.loop.call_later(BODY_IDLE_TIMEOUT, self._body_idle)
+
+    def _body_idle(self) -> None:
+        """A body is being received: end it if nothing came for `_idle_limit` seconds."""
+        self._idle_timer = None
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body or cycle.response_complete or self.transport.is_closing() \
+                or self._cut is cycle:
+            return
+        idle = self.loop.time() - self._last_read
+        # Not idle when Skyhold itself is not reading (the app is behind) or the client
+        # waits for "100 Continue".
+        if idle < self._idle_limit or self.flow.read_paused or cycle.waiting_for_100_continue:
+            self._idle_timer = self.loop.call_later(max(self._idle_limit - idle, 0.5), self._body_idle)
+            return
+        self._end_body(cycle, {"type": "http.disconnect", TIMED_OUT: True})
+
+    def _end_body(self, cycle: Any, message: dict[str, Any]) -> None:
+        """No more of `cycle`'s body will come: its receive says `message` once what was
+        received is read; the connection closes after the answer."""
+        cycle.keep_alive = False
+        self._cut = cycle
+        self._cut_message = message
+        cycle.message_event.set()  # a receive waiting for more wakes to find none
+
+    def shutdown(self) -> None:
+        """The server stops: as uvicorn, and a body being received is watched more closely."""
+        super().shutdown()
+        self._idle_limit = STOPPING_BODY_IDLE_TIMEOUT
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = self.loop.call_later(STOPPING_BODY_IDLE_TIMEOUT, self._body_idle)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        super().connection_lost(exc)
+
+    def _refuse_head(self) -> None:
+        self.logger.warning("Request head larger than %d bytes refused.", HEAD_MAX)
+        request_id = ids.request_id()
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>RequestHeaderSectionTooLarge</Code>'
+                '<Message>Your request header section exceeds the maximum allowed size.</Message>'
+                f'<MaxSizeAllowed>{HEAD_MAX}</MaxSizeAllowed><RequestId>{request_id}</RequestId></Error>').encode()
+        head = (f"HTTP/1.1 400 Bad Request\r\nx-amz-request-id: {request_id}\r\ncontent-type: application/xml\r\n"
+                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode()
+        self.transport.write(head + body)
+        self.transport.close()
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        """The client shut down its sending side: an idle connection closes; a request
+        in progress is answered first (IncompleteBody if its body was cut short)."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return None  # asyncio closes the transport
+        if cycle.more_body:
+            self._end_body(cycle, {"type": "http.disconnect"})
+        else:
+            cycle.keep_alive = False  # nothing more can come: close once answered
+        return True
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # A response begins only here (a pipelined request waits for the one before it).
         self.transport.expect_head = True
+        receive = cycle.receive
+
+        async def receive_until_cut() -> dict[str, Any]:
+            # A body ended early (half-close, idle) ends where the client stopped: what
+            # was received, then a disconnect (the app answers IncompleteBody or
+            # RequestTimeout), while the connection stays open for that answer.
+            if self._cut is cycle and not cycle.body:
+                return self._cut_message
+            message: dict[str, Any] = await receive()
+            if self._cut is cycle and not message.get("body") and message.get("more_body"):
+                return self._cut_message
+            return message
+
+        cycle.receive = receive_until_cut
         super()._start_asgi_task(cycle, app)
 
     def on_response_complete(self) -> None:
@@ -186,6 +296,9 @@ class TlsHttpProtocol(HttpProtocol):
             cipher = ssl_object.cipher()
             self._tls = {"tlsVersion": ssl_object.version() or "", "cipherSuite": cipher[0] if cipher else ""}
         super().connection_made(transport)
+
+    def eof_received(self) -> None:  # type: ignore[override]
+        super().eof_received()  # (a TLS transport closes on EOF whatever this answers)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

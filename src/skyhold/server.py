@@ -14,8 +14,9 @@ from operator import methodcaller
 from typing import Any
 
 from skyhold import request_log
+from skyhold.auth.errors import incomplete_body, request_timeout
 from skyhold.errors import AwsError
-from skyhold.http_protocol import TLS_SCOPE_KEY
+from skyhold.http_protocol import TIMED_OUT, TLS_SCOPE_KEY
 from skyhold.pipeline import Pipeline
 from skyhold.services.registry import load_lifecycle
 from skyhold.wire.http import HttpRequest
@@ -83,7 +84,7 @@ class AsgiBody:
             self._pending = None
             if message["type"] == "http.disconnect":
                 self._done = True
-                raise AwsError("IncompleteBody", "The request body terminated unexpectedly")
+                raise request_timeout() if message.get(TIMED_OUT) else incomplete_body()
             chunk = message.get("body", b"")
             self._done = not message.get("more_body", False)
             if chunk:

@@ -497,6 +497,16 @@ def incomplete_body() -> AwsError:
     )
 
 
+def request_timeout() -> AwsError:
+    # S3 answers this when an upload's body stops arriving for 20 seconds.
+    return AwsError(
+        "RequestTimeout",
+        "Your socket connection to the server was not read from or written to within the timeout period. "
+        "Idle connections will be closed.",
+        status=400,
+    )
+
+
 def malformed_chunk() -> AwsError:
     # S3 has no dedicated code for broken aws-chunked framing; it answers IncompleteBody.
     return incomplete_body()
