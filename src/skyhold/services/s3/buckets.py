@@ -4,6 +4,7 @@ versioning, default encryption, object ownership, CORS rules and lifecycle rules
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from skyhold import paging
@@ -11,9 +12,10 @@ from skyhold.errors import AwsError
 from skyhold.regions import DEFAULT_REGION, REGIONS
 from skyhold.services.s3 import (
     acl_ops, bodies, bucket_keys, cors, errors, lifecycle_rules, object_lock, public_access, records, sse_c,
+    versions,
 )
 from skyhold.services.s3.names import valid_bucket_name
-from skyhold.store.base import ConflictError
+from skyhold.store.base import ConflictError, Record
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -25,6 +27,7 @@ _OWNERSHIPS = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
 # (acl_ops reads a record without the field as BucketOwnerEnforced).
 NO_OWNERSHIP_CONTROLS = ""
 _MAX_BUCKETS = 10000  # the most one ListBuckets page may ask for
+_SCAN_BATCH = 1000  # records read at a time by scans that may stop early or cover a bucket
 
 
 def canonical_id(account: str) -> str:
@@ -114,7 +117,7 @@ def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     after = continuation_after(token) if token else ""
     limit = _max_buckets(params.get("MaxBuckets"))
     found = []
-    for rec in call.store.scan(records.BUCKET, prefix, start_after=after):
+    for rec in _scan_buckets(call, prefix, after, (limit or _SCAN_BATCH) + 1):
         b = rec.value
         if b["Owner"] != account or (region and b["Region"] != region):
             continue
@@ -130,6 +133,15 @@ def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if prefix:
         out["Prefix"] = prefix
     return out
+
+
+def _scan_buckets(call: Call, prefix: str, after: str, first: int) -> Iterator[Record]:
+    """Every account's buckets by name after `after`, read in batches (the first of `first`):
+    a page of max-buckets reads about that many, not the whole namespace."""
+    size = min(first, _SCAN_BATCH)
+    while batch := call.store.scan(records.BUCKET, prefix, start_after=after, limit=size):
+        yield from batch
+        after, size = batch[-1].key, _SCAN_BATCH
 
 
 def _max_buckets(value: int | None) -> int | None:
@@ -166,7 +178,8 @@ def delete_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     bucket = records.get_bucket(call.store, name).value
     prefix = f"{name}/"
-    if call.store.count(records.OBJECT, prefix) or call.store.count(records.VERSION, prefix):
+    # One record is enough to refuse (a count would read every key of a big bucket).
+    if call.store.scan(records.OBJECT, prefix, limit=1) or call.store.scan(records.VERSION, prefix, limit=1):
         raise errors.bucket_not_empty(name, versioned=bool(bucket.get("Versioning")))
     # Uploads in progress do not keep a bucket alive: they go with it.
     for up in call.store.scan(records.UPLOAD, prefix):
@@ -174,6 +187,8 @@ def delete_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             call.store.delete(records.PART, part.key)
             bodies.delete(call, [part.value["seg"]])
         call.store.delete(records.UPLOAD, up.key)
+    for ref in call.store.scan(records.NULL_REF, prefix):  # none, while the index is right
+        call.store.delete(records.NULL_REF, ref.key)
     bucket_keys.delete_all(call, name)
     call.store.delete(records.BUCKET, name)
     call.extras["http_status"] = 204
@@ -259,10 +274,18 @@ def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     with call.store.transaction():
         if not bucket.get("Versioning"):
             # From now on every version lives in s3.version: bring the current ones in.
-            for rec in call.store.scan(records.OBJECT, f"{name}/"):
-                key = rec.key[len(name) + 1:]
-                call.store.put(records.VERSION, records.version_key(name, key, rec.value["sort"]), rec.value)
-        records.update_bucket(call.store, name, Versioning=status)
+            # In batches: a big bucket's objects need not all be in memory at once.
+            after = ""
+            while batch := call.store.scan(records.OBJECT, f"{name}/", start_after=after, limit=_SCAN_BATCH):
+                for rec in batch:
+                    key = rec.key[len(name) + 1:]
+                    call.store.put(records.VERSION, records.version_key(name, key, rec.value["sort"]), rec.value)
+                    if rec.value.get("vid") == records.NULL_VERSION:
+                        versions.index_null(call, name, key, rec.value["sort"])
+                after = batch[-1].key
+            records.update_bucket(call.store, name, Versioning=status, **{records.NULLS_INDEXED: True})
+        else:
+            records.update_bucket(call.store, name, Versioning=status)
     return {}
 
 

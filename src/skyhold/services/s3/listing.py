@@ -51,11 +51,12 @@ def check_encoding_type(params: dict[str, Any]) -> None:
 
 
 def _scan(call: Call, kind: str, bucket: str, prefix: str,
-          after: str) -> Generator[Record | None, str | None, None]:
+          after: str, first: int = _BATCH) -> Generator[Record | None, str | None, None]:
     """Records of `kind` under bucket/prefix after `after` (a full store key), in order,
-    fetched in batches; `send(new_after)` skips ahead (past a common prefix)."""
+    fetched in batches (the first of `first` records); `send(new_after)` skips ahead
+    (past a common prefix)."""
     full_prefix = f"{bucket}/{prefix}"
-    size = _BATCH
+    size = first
     while True:
         batch = call.store.scan(kind, full_prefix, start_after=after, limit=size)
         if not batch:
@@ -75,9 +76,10 @@ def _scan(call: Call, kind: str, bucket: str, prefix: str,
 
 
 def walk(call: Call, kind: str, bucket: str, prefix: str, delimiter: str, after: str,
-          key_of: Any) -> Iterator[tuple[str, Record | None]]:
-    """(key, record) for keys, (common prefix, None) for folded prefixes, in order."""
-    gen = _scan(call, kind, bucket, prefix, after)
+          key_of: Any, page: int = _BATCH) -> Iterator[tuple[str, Record | None]]:
+    """(key, record) for keys, (common prefix, None) for folded prefixes, in order. `page`:
+    the entries wanted, read at first with one more (is there a next page?)."""
+    gen = _scan(call, kind, bucket, prefix, after, page + 1)
     for rec in gen:
         if rec is None:
             continue
@@ -145,7 +147,8 @@ def _list(call: Call, params: dict[str, Any], after_key: str, owner: bool
     restore_status = _wants_restore_status(params)
     if limit == 0:  # S3 answers max-keys=0 with an empty page that is not truncated (no marker to go on from)
         return contents, prefixes, truncated, last
-    for key, rec in walk(call, records.OBJECT, name, prefix, delimiter, after, lambda r: r.key[len(name) + 1:]):
+    for key, rec in walk(call, records.OBJECT, name, prefix, delimiter, after, lambda r: r.key[len(name) + 1:],
+                         limit):
         if len(contents) + len(prefixes) >= limit:
             truncated = True
             break
@@ -224,16 +227,17 @@ _ORDER = "_order"
 _ENTRY_LISTS = ("Versions", "DeleteMarkers")
 
 
-def _within_key(call: Call, bucket: str, key: str, vid_marker: str) -> str | None:
+def _within_key(call: Call, bucket: dict[str, Any], key: str, vid_marker: str) -> str | None:
     """Where a version-id marker resumes inside its key's versions: the store key to list
     after (None: no marker, or not an id Skyhold issues). A version's place is in its id,
     so one deleted since still has it; a null version's must be looked up, and when it is
     gone the key's versions are listed again from its newest (repeated, never skipped)."""
+    name = bucket["Name"]
     if vid_marker == records.NULL_VERSION:
         hit = versions.null_version(call, bucket, key)
-        return hit[0] if hit is not None else records.object_key(bucket, key)  # sorts before all its versions
+        return hit[0] if hit is not None else records.object_key(name, key)  # sorts before all its versions
     sort = records.sort_of(vid_marker) if vid_marker else None
-    return records.version_key(bucket, key, sort) if sort else None
+    return records.version_key(name, key, sort) if sort else None
 
 
 def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +260,7 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             return records.split_version_key(name, r.key)[0]
         after = ""
         if key_marker:
-            within = _within_key(call, name, key_marker, vid_marker)
+            within = _within_key(call, bucket, key_marker, vid_marker)
             after = within or past_prefix(name, key_marker, prefix, delimiter) or \
                 f"{records.versions_prefix(name, key_marker)}{_AFTER_ALL}"
             newest = call.store.scan(records.VERSION, records.versions_prefix(name, key_marker), limit=1)
@@ -273,7 +277,7 @@ def list_object_versions(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     truncated = False
     restore_status = _wants_restore_status(params)
     last_key = last_vid = None
-    for key, rec in walk(call, kind, name, prefix, delimiter, after, key_of) if limit else ():
+    for key, rec in walk(call, kind, name, prefix, delimiter, after, key_of, limit) if limit else ():
         if len(found) + len(markers) + len(prefixes) >= limit:
             truncated = True
             break

@@ -514,7 +514,7 @@ def list_multipart_uploads(call: Call, params: dict[str, Any]) -> dict[str, Any]
     prefixes: list[dict[str, str]] = []
     truncated = False
     for key, rec in listing.walk(call, records.UPLOAD, name, prefix, delimiter, after,
-                                 lambda r: records.split_version_key(name, r.key)[0]) if limit else ():
+                                 lambda r: records.split_version_key(name, r.key)[0], limit) if limit else ():
         if len(uploads) + len(prefixes) >= limit:
             truncated = True
             break

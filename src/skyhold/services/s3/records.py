@@ -8,6 +8,9 @@
                                              kept once versioning was ever enabled.
                                              <sort> falls with time, so a key's
                                              versions scan newest first
+  s3.null     <bucket>/<key>                 where a key's null version is in s3.version
+                                             (its <sort>), when it has one; trusted to be
+                                             complete in buckets marked NULLS_INDEXED
   s3.upload   <bucket>/<key>\\0<upload id>    multipart uploads in progress
   s3.part     <upload id>/<part number:05>   their parts
 
@@ -34,9 +37,15 @@ OBJECT = "s3.object"
 VERSION = "s3.version"
 UPLOAD = "s3.upload"
 PART = "s3.part"
+NULL_REF = "s3.null"
 
 # A PUT writes these; caches of buckets, identities and policies outlive such writes.
-BULK_KINDS.update((OBJECT, VERSION, UPLOAD, PART))
+BULK_KINDS.update((OBJECT, VERSION, NULL_REF, UPLOAD, PART))
+
+# Bucket setting: every null version in s3.version has its s3.null entry (set when the
+# bucket's versioning is first turned on; buckets versioned before the index have to
+# read a key's versions to find its null one).
+NULLS_INDEXED = "nullsIndexed"
 
 NULL_VERSION = "null"
 _SEP = "\x00"

@@ -51,11 +51,27 @@ def is_versioned(bucket: dict[str, Any]) -> bool:
     return bool(bucket.get("Versioning"))
 
 
-def null_version(call: Call, bucket: str, key: str) -> tuple[str, dict[str, Any]] | None:
-    for rec in call.store.scan(records.VERSION, records.versions_prefix(bucket, key)):
+def null_version(call: Call, bucket: dict[str, Any], key: str) -> tuple[str, dict[str, Any]] | None:
+    """(version record key, value) of the key's null version (a key has at most one), by
+    its s3.null entry: two point reads, where scanning its versions read them all (10,000
+    of them for every write to a key in a suspended bucket)."""
+    name = bucket["Name"]
+    ref = call.store.get(records.NULL_REF, records.object_key(name, key))
+    if ref is not None:
+        rec = call.store.get(records.VERSION, records.version_key(name, key, ref.value["sort"]))
+        if rec is not None and rec.value["vid"] == NULL_VERSION:
+            return rec.key, rec.value
+    if bucket.get(records.NULLS_INDEXED):
+        return None
+    for rec in call.store.scan(records.VERSION, records.versions_prefix(name, key)):
         if rec.value["vid"] == NULL_VERSION:
             return rec.key, rec.value
     return None
+
+
+def index_null(call: Call, bucket: str, key: str, sort: str) -> None:
+    """Note where the key's null version now is (inside the transaction that wrote it)."""
+    call.store.put(records.NULL_REF, records.object_key(bucket, key), {"sort": sort})
 
 
 def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
@@ -74,10 +90,11 @@ def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
         if check is not None:
             check(old.value if old else None)
         if status == "Suspended":
-            hit = null_version(call, name, key)
+            hit = null_version(call, bucket, key)
             if hit is not None:
                 call.store.delete(records.VERSION, hit[0])
                 garbage += hit[1].get("segs", [])
+            index_null(call, name, key, sort)
         elif not status and old is not None:
             garbage += old.value.get("segs", [])
         if status:
@@ -106,10 +123,11 @@ def delete(call: Call, bucket: dict[str, Any], key: str, check: Any = None) -> d
             sort = records.new_sort()
             vid = new_version_id(sort) if status == "Enabled" else NULL_VERSION
             if status == "Suspended":
-                hit = null_version(call, name, key)
+                hit = null_version(call, bucket, key)
                 if hit is not None:
                     call.store.delete(records.VERSION, hit[0])
                     garbage += hit[1].get("segs", [])
+                index_null(call, name, key, sort)
             marker = {"key": key, "sort": sort, "vid": vid, "dm": True, "mtime": records.now_text(),
                       "owner": call.principal.account or bucket["Owner"]}
             call.store.put(records.VERSION, records.version_key(name, key, sort), marker)
@@ -137,7 +155,7 @@ def _find(call: Call, bucket: dict[str, Any], key: str, version_id: str) -> tupl
         rec = call.store.get(records.OBJECT, records.object_key(name, key))
         return (None, rec.value) if rec else None
     if version_id == NULL_VERSION:
-        return null_version(call, name, key)
+        return null_version(call, bucket, key)
     sort = records.sort_of(version_id)
     if sort is None:
         return None
@@ -185,6 +203,8 @@ def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str
         if check is not None and not value.get("dm"):
             check(value)
         call.store.delete(records.VERSION, vkey)
+        if value["vid"] == NULL_VERSION:
+            call.store.delete(records.NULL_REF, okey)
         if value.get("dm"):
             out["DeleteMarker"] = True
         else:
