@@ -126,30 +126,28 @@ def _attached(call: Call, value: dict[str, Any]) -> list[dict[str, str]]:
 def get_account_authorization_details(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     store, account = call.store, common.account_of(call)
     wanted = set(params.get("Filter") or ["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"])
-    items: list[tuple[str, str, dict[str, Any]]] = []  # (section, sort key, value)
-    if "User" in wanted:
-        items += [("UserDetailList", u["UserName"].lower(), u)
-                  for u in records.in_account(store, records.USER, account)]
-    if "Group" in wanted:
-        items += [("GroupDetailList", g["GroupName"].lower(), g)
-                  for g in records.in_account(store, records.GROUP, account)]
-    if "Role" in wanted:
-        items += [("RoleDetailList", r["RoleName"].lower(), r)
-                  for r in records.in_account(store, records.ROLE, account)]
-    attached, boundary = managed.usage_counts(store, account)
-    if "LocalManagedPolicy" in wanted:
-        items += [("Policies", "l" + p["PolicyName"].lower(), p)
-                  for p in records.in_account(store, records.POLICY, account)]
-    if "AWSManagedPolicy" in wanted:
+
+    def aws_used(after: str) -> list[tuple[str, dict[str, Any]]]:
         # Only the AWS managed policies the account uses, as IAM reports them.
-        used = sorted(a for a in set(attached) | set(boundary) if aws_managed.is_aws_managed(a))
-        items += [("Policies", "a" + a, p) for a in used if (p := aws_managed.get(a))]
-    order = ["UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"]
-    items.sort(key=lambda i: (order.index(i[0]), i[1]))
-    page, more = common.paginate(items, params, key=lambda i: f"{order.index(i[0])}\x00{i[1]}")
-    out: dict[str, Any] = {s: [] for s in order}
-    profiles = records.in_account(store, records.INSTANCE_PROFILE, account)
-    for section, _, value in page:
+        attached, boundary = managed.usage_counts(store, account)
+        used = sorted(a for a in set(attached) | set(boundary) if aws_managed.is_aws_managed(a) and a > after)
+        return [(a, p) for a in used if (p := aws_managed.get(a))]
+
+    def everything(value: dict[str, Any]) -> bool:
+        return True
+
+    # In IAM's order: users, groups, roles, then policies (AWS managed ones first).
+    sources = [(section, rows) for section, name, rows in (
+        ("UserDetailList", "User", common.kind_rows(store, records.USER, account, everything, params)),
+        ("GroupDetailList", "Group", common.kind_rows(store, records.GROUP, account, everything, params)),
+        ("RoleDetailList", "Role", common.kind_rows(store, records.ROLE, account, everything, params)),
+        ("Policies", "AWSManagedPolicy", aws_used),
+        ("Policies", "LocalManagedPolicy", common.kind_rows(store, records.POLICY, account, everything, params)),
+    ) if name in wanted]
+    page, more = common.paginate_sources(sources, params)
+    out: dict[str, Any] = {s: [] for s in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")}
+    profiles: dict[str, list[dict[str, Any]]] | None = None  # by role name, lower-cased
+    for section, value in page:
         if section == "UserDetailList":
             d = users.view(value)
             d.pop("PasswordLastUsed", None)  # not part of UserDetail
@@ -159,14 +157,15 @@ def get_account_authorization_details(call: Call, params: dict[str, Any]) -> dic
             d = groups.view(value)
             d.update(GroupPolicyList=_inline(value), AttachedManagedPolicies=_attached(call, value))
         elif section == "RoleDetailList":
+            if profiles is None:
+                profiles = _profiles_by_role(call)
             d = roles.view(value, store)
             d.pop("MaxSessionDuration")  # not part of RoleDetail
             d.pop("Description", None)
-            name = value["RoleName"].lower()
             d.update(RolePolicyList=_inline(value), AttachedManagedPolicies=_attached(call, value),
-                     InstanceProfileList=[instance_profiles.view(call, ip, full=False) for ip in profiles
-                                          if name in (r.lower() for r in ip.get("Roles", []))])
+                     InstanceProfileList=profiles.get(value["RoleName"].lower(), []))
         else:
+            attached, boundary = managed.usage_counts(store, account)
             d = managed.view(value, attached, boundary, full=True)
             d.pop("Tags", None)
             d["PolicyVersionList"] = [
@@ -175,6 +174,16 @@ def get_account_authorization_details(call: Call, params: dict[str, Any]) -> dic
             ]
         out[section].append(d)
     return {**out, **more}
+
+
+def _profiles_by_role(call: Call) -> dict[str, list[dict[str, Any]]]:
+    """The instance profiles' views, by the (lower-cased) names of their roles."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for ip in records.in_account(call.store, records.INSTANCE_PROFILE, common.account_of(call)):
+        view = instance_profiles.view(call, ip, full=False)
+        for role in {r.lower() for r in ip.get("Roles", [])}:
+            found.setdefault(role, []).append(view)
+    return found
 
 
 HANDLERS = {

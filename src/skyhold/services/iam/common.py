@@ -3,7 +3,7 @@ document encoding, pagination, and "the caller's own user"."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -97,6 +97,65 @@ def paginate(items: Sequence[T], params: dict[str, Any], key: Callable[[T], str]
     if rest < len(items):
         return page, {"IsTruncated": True, "Marker": paging.token(key(items[rest]))}
     return page, {"IsTruncated": False}
+
+
+# A listing's source: its rows after a key (all of them for ""), in key order, as
+# (key, item). Several in a row make one listing (GetAccountAuthorizationDetails').
+Rows = Callable[[str], Iterable[tuple[str, Any]]]
+
+
+def paginate_sources(sources: Sequence[tuple[str, Rows]], params: dict[str, Any]) -> tuple[list[tuple[str, Any]],
+                                                                                           dict[str, Any]]:
+    """One page of (label, item) from `sources`, one after the other, and its
+    IsTruncated/Marker. Reads from the Marker on, about a page's worth (with
+    `kind_rows`): a listing of 5,000 users read all 5,000 a page. The Marker names the
+    page's last item (its source and key), so a boundary survives changes between calls."""
+    max_items = page_size(params)
+    first, after = 0, ""
+    if params.get("Marker"):
+        position = paging.position(params["Marker"])
+        number, sep, after = (position or "").partition("\x00")
+        if not sep or not number.isdigit():
+            raise errors.invalid_input("Invalid Marker.")
+        first = int(number)
+    page: list[tuple[str, Any]] = []
+    last = ""
+    for index in range(first, len(sources)):
+        label, rows = sources[index]
+        for key, item in rows(after if index == first else ""):
+            if len(page) == max_items:
+                return page, {"IsTruncated": True, "Marker": paging.token(last)}
+            page.append((label, item))
+            last = f"{index}\x00{key}"
+    return page, {"IsTruncated": False}
+
+
+def page_size(params: dict[str, Any]) -> int:
+    return params.get("MaxItems") or DEFAULT_MAX_ITEMS
+
+
+def kind_rows(store: Store, kind: str, account: str, keep: Callable[[dict[str, Any]], bool],
+              params: dict[str, Any]) -> Rows:
+    """A source of an account's records of `kind` that `keep` keeps, by (lower-cased)
+    name, read a page's worth (`params`' MaxItems) at a time."""
+    prefix = records.account_prefix(account)
+
+    def rows(after: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for rec in paging.scan_from(store, kind, prefix, prefix + after if after else "",
+                                    batch=page_size(params) + 1):
+            if keep(rec.value):
+                yield rec.key[len(prefix):], rec.value
+
+    return rows
+
+
+def paginate_kind(store: Store, kind: str, account: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                                                      dict[str, Any]]:
+    """One page of an account's records of `kind` under PathPrefix, in IAM's order (by
+    name, case-insensitively: the key's order), and its IsTruncated/Marker."""
+    page, more = paginate_sources([("", kind_rows(store, kind, account, lambda v: path_matches(v, params), params))],
+                                  params)
+    return [item for _, item in page], more
 
 
 def path_matches(item: dict[str, Any], params: dict[str, Any]) -> bool:

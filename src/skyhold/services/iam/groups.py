@@ -59,9 +59,7 @@ def get_group(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_groups(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    found = [g for g in records.in_account(call.store, records.GROUP, common.account_of(call))
-             if common.path_matches(g, params)]
-    page, more = common.paginate(found, params, key=lambda g: g["GroupName"].lower())
+    page, more = common.paginate_kind(call.store, records.GROUP, common.account_of(call), params)
     return {"Groups": [view(g) for g in page], **more}
 
 

@@ -104,9 +104,7 @@ def remove_role_from_instance_profile(call: Call, params: dict[str, Any]) -> dic
 
 
 def list_instance_profiles(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    found = [ip for ip in records.in_account(call.store, records.INSTANCE_PROFILE, common.account_of(call))
-             if common.path_matches(ip, params)]
-    page, more = common.paginate(found, params, key=lambda ip: ip["InstanceProfileName"].lower())
+    page, more = common.paginate_kind(call.store, records.INSTANCE_PROFILE, common.account_of(call), params)
     return {"InstanceProfiles": [view(call, ip, full=False) for ip in page], **more}
 
 

@@ -3,6 +3,7 @@ policies (read-only), attachment to users/groups/roles, permissions boundaries."
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from skyhold import arn as arns
 from skyhold import ids
 from skyhold.errors import AwsError
 from skyhold.services.iam import aws_managed, common, documents, errors, owners, records, tags
+from skyhold.store.cache import GenerationCache
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -81,7 +83,22 @@ def default_document(policy: dict[str, Any]) -> str:
 
 # ---- views ---------------------------------------------------------------------------
 
+# Per store: usage counts until its next write. Each page of ListPolicies (or of
+# GetAccountAuthorizationDetails) needs them, and they read every user, group and
+# role: paging through 1,500 policies read the 10,000 of those again on every page.
+_USAGE: weakref.WeakKeyDictionary[Store, GenerationCache] = weakref.WeakKeyDictionary()
+
+
 def usage_counts(store: Store, account: str) -> tuple[Counter[str], Counter[str]]:
+    """(attachments, permissions-boundary uses) per policy ARN. The caller must not
+    change them: they are shared until the store's next write."""
+    cache = _USAGE.get(store)
+    if cache is None:
+        cache = _USAGE[store] = GenerationCache(store, ignore_bulk=True)
+    return cache.get(account, lambda: _count_usage(store, account))
+
+
+def _count_usage(store: Store, account: str) -> tuple[Counter[str], Counter[str]]:
     """(attachments, permissions-boundary uses) per policy ARN in one pass."""
     attached: Counter[str] = Counter()
     boundary: Counter[str] = Counter()
@@ -347,22 +364,18 @@ def list_entities_for_policy(call: Call, params: dict[str, Any]) -> dict[str, An
     require(store, account, policy_arn)
     wanted = params.get("EntityFilter")
     usage = params.get("PolicyUsageFilter")
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for label, owner in (("Group", owners.GROUP), ("User", owners.USER), ("Role", owners.ROLE)):
-        if wanted and wanted != label:
-            continue
-        for value in records.in_account(store, owner.kind, account):
-            as_policy = policy_arn in value.get("AttachedPolicies", [])
-            as_boundary = value.get("PermissionsBoundary") == policy_arn
-            used = {"PermissionsPolicy": as_policy, "PermissionsBoundary": as_boundary}.get(
-                usage or "", as_policy or as_boundary)
-            if used and common.path_matches(value, params):
-                rows.append((label, value))
-    def row_key(row: tuple[str, dict[str, Any]]) -> str:
-        return f"{row[0]}\x00{row[1][row[0] + 'Name'].lower()}"
 
-    rows.sort(key=row_key)
-    page, more = common.paginate(rows, params, key=row_key)
+    def keep(value: dict[str, Any]) -> bool:
+        as_policy = policy_arn in value.get("AttachedPolicies", [])
+        as_boundary = value.get("PermissionsBoundary") == policy_arn
+        used = {"PermissionsPolicy": as_policy, "PermissionsBoundary": as_boundary}.get(
+            usage or "", as_policy or as_boundary)
+        return used and common.path_matches(value, params)
+
+    sources = [(label, common.kind_rows(store, owner.kind, account, keep, params))
+               for label, owner in (("Group", owners.GROUP), ("User", owners.USER), ("Role", owners.ROLE))
+               if not wanted or wanted == label]
+    page, more = common.paginate_sources(sources, params)
     out: dict[str, Any] = {"PolicyGroups": [], "PolicyUsers": [], "PolicyRoles": []}
     for label, value in page:
         out[f"Policy{label}s"].append({f"{label}Name": value[f"{label}Name"], f"{label}Id": value[f"{label}Id"]})

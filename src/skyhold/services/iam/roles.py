@@ -93,9 +93,7 @@ def get_role(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_roles(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    found = [r for r in records.in_account(call.store, records.ROLE, common.account_of(call))
-             if common.path_matches(r, params)]
-    page, more = common.paginate(found, params, key=lambda r: r["RoleName"].lower())
+    page, more = common.paginate_kind(call.store, records.ROLE, common.account_of(call), params)
     return {"Roles": [view(r, call.store, full=False) for r in page], **more}
 
 

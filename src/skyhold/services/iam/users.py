@@ -62,9 +62,7 @@ def get_user(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_users(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    found = [u for u in records.in_account(call.store, records.USER, common.account_of(call))
-             if common.path_matches(u, params)]
-    page, more = common.paginate(found, params, key=lambda u: u["UserName"].lower())
+    page, more = common.paginate_kind(call.store, records.USER, common.account_of(call), params)
     return {"Users": [view(u, full=False) for u in page], **more}
 
 

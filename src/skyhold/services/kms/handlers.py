@@ -10,7 +10,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from skyhold import clock, constraints
+from skyhold import clock, constraints, paging
 from skyhold.authz import Access
 from skyhold.errors import AwsError, validation_failed
 from skyhold.policy import validate_policy
@@ -153,11 +153,26 @@ def page_in_order(rows: list[dict[str, Any]], params: dict[str, Any]) -> tuple[l
 
 
 def list_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    # Keys are stored by KeyId, the order ListKeys pages in: read from the Marker on,
+    # about a page's worth (each page read every key of every account).
+    limit = params.get("Limit")
+    if limit is None:
+        limit = 100
+    constraints.raise_if(constraints.check_range("limit", limit, 1, 1000))
+    start_after = _after(params["Marker"]) if params.get("Marker") is not None else ""
     account = call.principal.account
-    keys = [rec.value for rec in call.store.scan(r.KEY) if rec.value["AWSAccountId"] == account
-            and rec.value["Region"] == call.region]
-    rows, more = page(keys, params, "KeyId")
-    return {"Keys": [{"KeyId": k["KeyId"], "KeyArn": k["Arn"]} for k in rows], **more}
+    rows: list[dict[str, Any]] = []
+    for rec in paging.scan_from(call.store, r.KEY, "", start_after, batch=limit + 1):
+        if rec.value["AWSAccountId"] != account or rec.value["Region"] != call.region:
+            continue
+        if len(rows) == limit:
+            return {"Keys": _key_list(rows), "Truncated": True, "NextMarker": _marker(rows[-1]["KeyId"])}
+        rows.append(rec.value)
+    return {"Keys": _key_list(rows), "Truncated": False}
+
+
+def _key_list(keys: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"KeyId": k["KeyId"], "KeyArn": k["Arn"]} for k in keys]
 
 
 def _plaintext(params: dict[str, Any]) -> bytes:

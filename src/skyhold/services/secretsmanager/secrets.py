@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from skyhold import clock, constraints
+from skyhold import clock, constraints, paging
 from skyhold.authz import Access
 from skyhold.errors import AwsError, validation_failed
 from skyhold.policy import public, tagging, validate_policy
@@ -361,7 +361,7 @@ def batch_get_secret_value(call: Call, params: dict[str, Any]) -> dict[str, Any]
         _check_filters(filters)
         limit = params.get("MaxResults", 20)
         constraints.raise_if(constraints.check_range("maxResults", limit, 1, 20))
-        page, token = _page(_matching(call, filters, False), params.get("NextToken"), limit)
+        page, token = _matching(call, filters, False, params.get("NextToken"), limit)
         wanted = [secret["ARN"] for secret in page]
         if token is not None:
             result["NextToken"] = token
@@ -489,8 +489,8 @@ def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _check_filters(filters)
     limit = params.get("MaxResults", 100)
     constraints.raise_if(constraints.check_range("maxResults", limit, 1, 100))
-    secrets = _matching(call, filters, bool(params.get("IncludePlannedDeletion")))
-    page, token = _page(secrets, params.get("NextToken"), limit)
+    page, token = _matching(call, filters, bool(params.get("IncludePlannedDeletion")), params.get("NextToken"),
+                            limit)
     out = []
     for secret in page:
         view = _describe(secret)
@@ -503,11 +503,29 @@ def list_secrets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _matching(call: Call, filters: list[dict[str, Any]], include_deleted: bool) -> list[dict[str, Any]]:
-    """The caller's secrets in this region that pass every filter, in ListSecrets' order."""
-    return [rec.value for rec in call.store.scan(SECRET, f"{call.principal.account}/{call.region}/")
-            if (include_deleted or not rec.value.get("DeletedDate"))
-            and all(_filter(rec.value, f) for f in filters)]
+def _matching(call: Call, filters: list[dict[str, Any]], include_deleted: bool, token: str | None,
+              limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the caller's secrets in this region that pass every filter, in
+    ListSecrets' order (by name), and the token for the next. Reads from the token on,
+    about a page's worth: listing 10,000 secrets read all 10,000 a page. The token
+    names the page's last secret, so a page boundary survives secrets made or deleted
+    between calls (an index into the list shifted with them)."""
+    prefix = f"{call.principal.account}/{call.region}/"
+    start_after = ""
+    if token is not None:
+        after = paging.position(token)
+        if after is None or not after.startswith(prefix):  # not a token Skyhold gave
+            raise AwsError("InvalidNextTokenException", "The NextToken value is invalid.")
+        start_after = after
+    page: list[dict[str, Any]] = []
+    last = ""
+    for rec in paging.scan_from(call.store, SECRET, prefix, start_after, batch=limit + 1):
+        if (include_deleted or not rec.value.get("DeletedDate")) and all(_filter(rec.value, f) for f in filters):
+            if len(page) == limit:
+                return page, paging.token(last)
+            page.append(rec.value)
+            last = rec.key
+    return page, None
 
 
 def _page(items: list[dict[str, Any]], token: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:

@@ -298,7 +298,7 @@ def get_parameters_by_path(call: Call, params: dict[str, Any]) -> dict[str, Any]
             raise AwsError("InvalidFilterKey", f"The following filter key is not valid: {f['Key']}. Valid filter "
                            "keys include: [Type, KeyId, Label, tag:*].")
     found, last = [], ""
-    for rec in call.store.scan(PARAM, _key(call, prefix), start_after=start_after):
+    for rec in paging.scan_from(call.store, PARAM, _key(call, prefix), start_after, batch=limit + 1):
         rest = rec.value["Name"][len(prefix):]
         if not params.get("Recursive") and "/" in rest:
             continue
@@ -451,7 +451,8 @@ def describe_parameters(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     limit = _max_results(params, 50, 10)
     start_after = _after_token(params.get("NextToken"), f"{call.principal.account}/{call.region}/")
     out, last = [], ""
-    for rec in call.store.scan(PARAM, f"{call.principal.account}/{call.region}/", start_after=start_after):
+    for rec in paging.scan_from(call.store, PARAM, f"{call.principal.account}/{call.region}/", start_after,
+                                batch=limit + 1):
         p = rec.value
         if not all(_matches(p, f) for f in filters):
             continue
