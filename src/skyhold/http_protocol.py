@@ -48,7 +48,10 @@ BODY_IDLE_TIMEOUT = 20.0  # S3's: "20 seconds idle" closes with 400 RequestTimeo
 # While stopping: uvicorn cancels what still runs after its graceful timeout (10 s), and a
 # cancelled upload answers 500; one idle this long is ended first, in RequestTimeout.
 STOPPING_BODY_IDLE_TIMEOUT = 5.0
-TIMED_OUT = "skyhold.timed_out"  # set in the disconnect that ends a body idle too long
+# Set in a request's scope when its body ended early: "IncompleteBody" (the client shut
+# down its sending side) or "RequestTimeout" (nothing came for too long). The body then
+# reads as ended, and server.AsgiBody answers that error rather than take it as whole.
+BODY_CUT = "skyhold.body_cut"
 
 
 class _HeadJoiningTransport:
@@ -142,7 +145,6 @@ class HttpProtocol(HttpToolsProtocol):
 
     _head_size = 0  # bytes of the head being read, as far as it has come
     _cut: Any = None  # the request cycle whose body ended early (half-close or idle)
-    _cut_message: dict[str, Any] = {"type": "http.disconnect"}  # what its receive then says
     _idle_timer: asyncio.TimerHandle | None = None  # watches a body being received
     _last_read = 0.0  # loop time of the last bytes received
     _idle_limit = BODY_IDLE_TIMEOUT
@@ -196,15 +198,18 @@ class HttpProtocol(HttpToolsProtocol):
         if idle < self._idle_limit or self.flow.read_paused or cycle.waiting_for_100_continue:
             self._idle_timer = self.loop.call_later(max(self._idle_limit - idle, 0.5), self._body_idle)
             return
-        self._end_body(cycle, {"type": "http.disconnect", TIMED_OUT: True})
+        self._end_body(cycle, "RequestTimeout")
 
-    def _end_body(self, cycle: Any, message: dict[str, Any]) -> None:
-        """No more of `cycle`'s body will come: its receive says `message` once what was
-        received is read; the connection closes after the answer."""
+    def _end_body(self, cycle: Any, why: str) -> None:
+        """No more of `cycle`'s body will come: it reads as ended, its scope says why
+        (BODY_CUT), and the connection closes after the answer. (Marked in the scope
+        rather than by wrapping each request's receive: that wrapper cost every request
+        ~8 µs of CPU.)"""
         cycle.keep_alive = False
         self._cut = cycle
-        self._cut_message = message
-        cycle.message_event.set()  # a receive waiting for more wakes to find none
+        cycle.scope[BODY_CUT] = why
+        cycle.more_body = False
+        cycle.message_event.set()  # a receive waiting for more wakes to find the end
 
     def shutdown(self) -> None:
         """The server stops: as uvicorn, and a body being received is watched more closely."""
@@ -238,7 +243,7 @@ class HttpProtocol(HttpToolsProtocol):
         if cycle is None or cycle.response_complete:
             return None  # asyncio closes the transport
         if cycle.more_body:
-            self._end_body(cycle, {"type": "http.disconnect"})
+            self._end_body(cycle, "IncompleteBody")
         else:
             cycle.keep_alive = False  # nothing more can come: close once answered
         return True
@@ -246,20 +251,6 @@ class HttpProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # A response begins only here (a pipelined request waits for the one before it).
         self.transport.expect_head = True
-        receive = cycle.receive
-
-        async def receive_until_cut() -> dict[str, Any]:
-            # A body ended early (half-close, idle) ends where the client stopped: what
-            # was received, then a disconnect (the app answers IncompleteBody or
-            # RequestTimeout), while the connection stays open for that answer.
-            if self._cut is cycle and not cycle.body:
-                return self._cut_message
-            message: dict[str, Any] = await receive()
-            if self._cut is cycle and not message.get("body") and message.get("more_body"):
-                return self._cut_message
-            return message
-
-        cycle.receive = receive_until_cut
         super()._start_asgi_task(cycle, app)
 
     def on_response_complete(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from skyhold import request_log
 from skyhold.auth.errors import incomplete_body, request_timeout
 from skyhold.errors import AwsError
-from skyhold.http_protocol import TIMED_OUT, TLS_SCOPE_KEY
+from skyhold.http_protocol import BODY_CUT, TLS_SCOPE_KEY
 from skyhold.pipeline import Pipeline
 from skyhold.services.registry import load_lifecycle
 from skyhold.wire.http import HttpRequest
@@ -46,15 +46,16 @@ def _header_bytes(value: str) -> bytes:
 class AsgiBody:
     """The request body, read from ASGI `receive` once: whole or as a stream."""
 
-    __slots__ = ("_receive", "_done", "_pending")
+    __slots__ = ("_receive", "_scope", "_done", "_pending")
 
     @property
     def exhausted(self) -> bool:
         """Whether the whole body has been received."""
         return self._done
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, scope: Scope | None = None) -> None:
         self._receive = receive
+        self._scope = scope  # where the server says a body was cut short (BODY_CUT)
         self._done = False
         # A message `read` took from `receive` but did not finish (a multi-part body).
         self._pending: dict[str, Any] | None = None
@@ -64,6 +65,7 @@ class AsgiBody:
             message = await self._receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
                 self._done = True
+                self._check_cut()
                 body: bytes = message.get("body", b"")
                 if len(body) > limit:
                     raise _too_large(limit)
@@ -84,11 +86,19 @@ class AsgiBody:
             self._pending = None
             if message["type"] == "http.disconnect":
                 self._done = True
-                raise request_timeout() if message.get(TIMED_OUT) else incomplete_body()
+                raise incomplete_body()
             chunk = message.get("body", b"")
             self._done = not message.get("more_body", False)
+            if self._done:
+                self._check_cut()
             if chunk:
                 yield chunk
+
+    def _check_cut(self) -> None:
+        """The body ended because the client stopped sending, not because it was whole."""
+        why = self._scope.get(BODY_CUT) if self._scope is not None else None
+        if why is not None:
+            raise request_timeout() if why == "RequestTimeout" else incomplete_body()
 
 
 def _too_large(limit: int) -> AwsError:
@@ -166,7 +176,7 @@ class App:
             scheme=scope.get("scheme", "http"),
             tls=scope.get(TLS_SCOPE_KEY),
         )
-        response = await self.pipeline.handle(req, AsgiBody(receive))
+        response = await self.pipeline.handle(req, AsgiBody(receive, scope))
         names, values = zip(*response.headers) if response.headers else ((), ())
         try:
             raw_headers = list(zip(map(_LATIN1_ENCODE, names), map(_LATIN1_ENCODE, values)))
@@ -194,7 +204,7 @@ class App:
         req = HttpRequest(scope["method"], path, scope["query_string"].decode("latin-1"), headers, None,
                           client[0] if client else "127.0.0.1", scope.get("scheme", "http"))
         writes = self.pipeline.store.writes
-        response = await admin_api.handle(self.pipeline, req, AsgiBody(receive))  # logs the call
+        response = await admin_api.handle(self.pipeline, req, AsgiBody(receive, scope))  # logs the call
         self.pipeline.store.sync_since(writes)  # e.g. a moved clock, before it is acknowledged
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(k.encode(), v.encode()) for k, v in response.headers]})
