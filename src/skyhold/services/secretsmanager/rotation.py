@@ -37,7 +37,7 @@ from skyhold.services.kms.records import parse_time
 from skyhold.services.sts import sessions
 from skyhold.services.iam.roles import evaluated_trust
 from skyhold.services.sts.roles import find_role
-from skyhold.store.base import Store
+from skyhold.store.base import ConflictError, Store
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call, Pipeline
@@ -197,6 +197,23 @@ def rotate_authz(call: Call, params: dict[str, Any], secret_account: str) -> lis
     return [Access("lambda:InvokeFunction", function, resource_account=secret_account)]
 
 
+def _update(store: Store, kind: str, key: str, change: Any) -> bool:
+    """Apply `change` to the record's value and save it; again if a call wrote it meanwhile
+    (a GetSecretValue notes its day of access on the secret): such a conflict silently
+    ended the rotation. False if the record is gone."""
+    while True:
+        rec = store.get(kind, key)
+        if rec is None:
+            return False
+        value = rec.value
+        change(value)
+        try:
+            store.put(kind, key, value, expect_version=rec.version)
+            return True
+        except ConflictError:
+            continue
+
+
 class Rotator:
     """Runs rotations off the request path: at once when asked, or when due."""
 
@@ -221,8 +238,8 @@ class Rotator:
         fn = _function(store, secret.get("RotationLambdaARN", ""))
         if fn is None or fn["Account"] != arns.parse(secret["ARN"]).account:
             return  # never run another account's function (or its role) for this secret
-        add_pending_version(secret, token)
-        store.put(SECRET, secret_key, secret, expect_version=rec.version)
+        if not _update(store, SECRET, secret_key, lambda secret: add_pending_version(secret, token)):
+            return
         try:
             ok = run_steps(store, self.endpoint, secret["ARN"], token, fn, secret_key.split("/")[1],
                            tls.client_env(self.pipeline.data_dir, self.endpoint))
@@ -232,15 +249,13 @@ class Rotator:
         except Exception:  # the function could not even start: the rotation fails
             log.exception("rotation of %s could not run", secret["ARN"])
             ok = False
-        rec = store.get(SECRET, secret_key)
-        if rec is None:
-            return
-        secret = rec.value
         if ok:
-            secret["LastRotatedDate"] = clock.now_iso8601()
-            if secret.get("RotationRules"):
-                schedule(secret, secret["RotationRules"])
-        store.put(SECRET, secret_key, secret, expect_version=rec.version)
+            def rotated(secret: dict[str, Any]) -> None:
+                secret["LastRotatedDate"] = clock.now_iso8601()
+                if secret.get("RotationRules"):
+                    schedule(secret, secret["RotationRules"])
+
+            _update(store, SECRET, secret_key, rotated)
 
     async def watch(self) -> None:
         from skyhold.services.secretsmanager.secrets import SECRET
