@@ -24,14 +24,16 @@ def position(token: str) -> str | None:
         return None
 
 
-def scan_from(store: Store, kind: str, prefix: str, start_after: str = "", *, batch: int = 100) -> Iterator[Record]:
-    """The records of `prefix` after `start_after`, in key order, read `batch` at a time:
-    a caller that stops after one page's worth reads about that many, not every record
-    left (a page of 10 from 10,000 parameters read all 10,000)."""
+def scan_from(store: Store, kind: str, prefix: str, start_after: str = "", *, batch: int = 100,
+              most: int = 2000) -> Iterator[Record]:
+    """The records of `prefix` after `start_after`, in key order, read `batch` at a time
+    (then in growing batches of at most `most`): a caller that stops after one page's
+    worth reads about that many, not every record left (a page of 10 from 10,000
+    parameters read all 10,000)."""
     while True:
         rows = store.scan(kind, prefix, start_after=start_after, limit=batch)
         yield from rows
         if len(rows) < batch:
             return
         start_after = rows[-1].key
-        batch = min(batch * 4, 2000)  # a filter that keeps few reads on in bigger steps
+        batch = min(batch * 4, most)  # a filter that keeps few reads on in bigger steps

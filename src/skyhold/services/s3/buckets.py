@@ -4,7 +4,6 @@ versioning, default encryption, object ownership, CORS rules and lifecycle rules
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from skyhold import paging
@@ -15,7 +14,7 @@ from skyhold.services.s3 import (
     versions,
 )
 from skyhold.services.s3.names import valid_bucket_name
-from skyhold.store.base import ConflictError, Record
+from skyhold.store.base import ConflictError
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
@@ -117,7 +116,8 @@ def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     after = continuation_after(token) if token else ""
     limit = _max_buckets(params.get("MaxBuckets"))
     found = []
-    for rec in _scan_buckets(call, prefix, after, (limit or _SCAN_BATCH) + 1):
+    for rec in paging.scan_from(call.store, records.BUCKET, prefix, after,
+                                batch=min((limit or _SCAN_BATCH) + 1, _SCAN_BATCH), most=_SCAN_BATCH):
         b = rec.value
         if b["Owner"] != account or (region and b["Region"] != region):
             continue
@@ -133,15 +133,6 @@ def list_buckets(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if prefix:
         out["Prefix"] = prefix
     return out
-
-
-def _scan_buckets(call: Call, prefix: str, after: str, first: int) -> Iterator[Record]:
-    """Every account's buckets by name after `after`, read in batches (the first of `first`):
-    a page of max-buckets reads about that many, not the whole namespace."""
-    size = min(first, _SCAN_BATCH)
-    while batch := call.store.scan(records.BUCKET, prefix, start_after=after, limit=size):
-        yield from batch
-        after, size = batch[-1].key, _SCAN_BATCH
 
 
 def _max_buckets(value: int | None) -> int | None:
@@ -275,14 +266,11 @@ def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         if not bucket.get("Versioning"):
             # From now on every version lives in s3.version: bring the current ones in.
             # In batches: a big bucket's objects need not all be in memory at once.
-            after = ""
-            while batch := call.store.scan(records.OBJECT, f"{name}/", start_after=after, limit=_SCAN_BATCH):
-                for rec in batch:
-                    key = rec.key[len(name) + 1:]
-                    call.store.put(records.VERSION, records.version_key(name, key, rec.value["sort"]), rec.value)
-                    if rec.value.get("vid") == records.NULL_VERSION:
-                        versions.index_null(call, name, key, rec.value["sort"])
-                after = batch[-1].key
+            for rec in paging.scan_from(call.store, records.OBJECT, f"{name}/", batch=_SCAN_BATCH, most=_SCAN_BATCH):
+                key = rec.key[len(name) + 1:]
+                call.store.put(records.VERSION, records.version_key(name, key, rec.value["sort"]), rec.value)
+                if rec.value.get("vid") == records.NULL_VERSION:
+                    versions.index_null(call, name, key, rec.value["sort"])
             records.update_bucket(call.store, name, Versioning=status, **{records.NULLS_INDEXED: True})
         else:
             records.update_bucket(call.store, name, Versioning=status)
