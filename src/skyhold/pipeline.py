@@ -68,6 +68,9 @@ class Body(Protocol):
     def exhausted(self) -> bool: ...
 
 
+HEADERS_EXTRA = "response_headers"
+
+
 @dataclass
 class Call:
     """What a handler knows about the call it serves."""
@@ -91,6 +94,11 @@ class Call:
     @property
     def store(self) -> Store:
         return self.pipeline.store
+
+    def add_response_header(self, name: str, value: str) -> None:
+        """A header for the call's answer, if it succeeds, that the operation's model has no
+        member for (S3's x-amz-request-charged, x-amz-bucket-region on listings)."""
+        self.extras.setdefault(HEADERS_EXTRA, []).append((name, value))
 
 
 class Pipeline:
@@ -183,8 +191,8 @@ class Pipeline:
             # range, 204 for deletes): the handler says which.
             if call is not None and (status := call.extras.get("http_status")) is not None:
                 response.status = status
-            if call is not None and call.extras.get("request_charged"):  # Requester Pays: s3/authz.py
-                response.headers.append(("x-amz-request-charged", "requester"))
+            if call is not None and (extra := call.extras.get(HEADERS_EXTRA)):  # Call.add_response_header
+                response.headers += extra
         except AwsError as err:
             failure = err
             if call is not None and service == "s3":

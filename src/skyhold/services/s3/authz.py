@@ -261,9 +261,8 @@ def _check_requester_pays(call: Call, bucket: dict[str, Any]) -> None:
     if who.is_anonymous or said != "requester":
         raise errors.access_denied()
     if call.operation in _charged_operations():
-        # The requester pays: S3's answer says so (x-amz-request-charged: requester, the
-        # pipeline adds it to a success).
-        call.extras["request_charged"] = True
+        # The requester pays: S3's answer (a success) says so.
+        call.add_response_header("x-amz-request-charged", "requester")
 
 
 @cache  # on first use: loading S3's model at import would slow every start-up

@@ -14,7 +14,8 @@ import base64
 import binascii
 import hashlib
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -301,7 +302,32 @@ def delete(call: Call, segments: Iterable[dict[str, Any]]) -> None:
     a power cut after the unlink would otherwise bring back a record naming no blob.
     A crash before the unlink leaves an orphan, which the next start sweeps."""
     blob_ids = [seg["b"] for seg in segments if "b" in seg]
+    pending = call.extras.get(_PENDING)
+    if pending is not None:  # inside transaction(call): once it has committed
+        pending += blob_ids
+        return
     if blob_ids:
         call.store.sync()
     for blob_id in blob_ids:
         call.pipeline.blobs.delete(blob_id)
+
+
+_PENDING = "s3.pending_blob_deletes"
+
+
+@contextmanager
+def transaction(call: Call) -> Iterator[None]:
+    """One store transaction around several writes (versions.py's each delete blobs
+    after their own commit): the blobs they free are deleted once it has committed,
+    and not at all when it rolls back (the records naming them are back)."""
+    if _PENDING in call.extras:
+        yield
+        return
+    pending: list[str] = []
+    call.extras[_PENDING] = pending
+    try:
+        with call.store.transaction():
+            yield
+    finally:
+        del call.extras[_PENDING]
+    delete(call, [{"b": blob_id} for blob_id in pending])

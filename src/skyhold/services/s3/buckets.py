@@ -3,6 +3,7 @@ versioning, default encryption, object ownership, CORS rules and lifecycle rules
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +75,7 @@ def create_bucket(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             raise errors.bucket_already_exists(name) from None
         # Tags are set only by a create: a re-create that brings some is refused, even the same ones.
         if tags or call.region != DEFAULT_REGION or existing["Region"] != DEFAULT_REGION or region != DEFAULT_REGION:
-            raise errors.bucket_already_owned(name) from None
+            raise errors.bucket_already_owned(name, existing["Region"]) from None
         # us-east-1 answers the owner's re-create of a us-east-1 bucket with 200, for legacy clients.
     location = f"/{name}" if region == DEFAULT_REGION else f"http://{name}.s3.amazonaws.com/"
     return {"Location": location, "BucketArn": records.bucket_arn(name)}
@@ -247,7 +248,7 @@ def delete_bucket_tagging(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 # --- versioning -----------------------------------------------------------------------
 
-def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+async def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Bucket"]
     config = params.get("VersioningConfiguration") or {}
     status = config.get("Status")
@@ -262,19 +263,37 @@ def put_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                        "s3:PutBucketVersioning) yet", status=501, sender_fault=False)
     bucket = records.get_bucket(call.store, name).value
     object_lock.check_versioning_change(bucket, status)
-    with call.store.transaction():
-        if not bucket.get("Versioning"):
-            # From now on every version lives in s3.version: bring the current ones in.
-            # In batches: a big bucket's objects need not all be in memory at once.
-            for rec in paging.scan_from(call.store, records.OBJECT, f"{name}/", batch=_SCAN_BATCH, most=_SCAN_BATCH):
+    if bucket.get("Versioning"):
+        records.update_bucket(call.store, name, Versioning=status)
+        return {}
+    await _copy_current_versions(call, name)
+    # No await since the last batch: no write came between it and the switch.
+    records.update_bucket(call.store, name, Versioning=status,
+                          **{records.NULLS_INDEXED: True, records.VERSIONS_COPYING: None})
+    return {}
+
+
+async def _copy_current_versions(call: Call, name: str) -> None:
+    """From versioning's first turn-on every version lives in s3.version: the current
+    objects go in as their keys' null versions. A transaction per batch, other requests
+    going on in between (one transaction for 100,000 objects held the store's write lock
+    ~2.5 s): readers see a bucket never versioned until the switch, and writes keep the
+    copies of the keys they touch right meanwhile (records.VERSIONS_COPYING)."""
+    records.update_bucket(call.store, name, **{records.VERSIONS_COPYING: True})
+    after = ""
+    while True:
+        with call.store.transaction():
+            batch = call.store.scan(records.OBJECT, f"{name}/", start_after=after, limit=_SCAN_BATCH)
+            for rec in batch:
                 key = rec.key[len(name) + 1:]
                 call.store.put(records.VERSION, records.version_key(name, key, rec.value["sort"]), rec.value)
                 if rec.value.get("vid") == records.NULL_VERSION:
                     versions.index_null(call, name, key, rec.value["sort"])
-            records.update_bucket(call.store, name, Versioning=status, **{records.NULLS_INDEXED: True})
-        else:
-            records.update_bucket(call.store, name, Versioning=status)
-    return {}
+        if len(batch) < _SCAN_BATCH:
+            return
+        after = batch[-1].key
+        await asyncio.sleep(0)
+        records.get_bucket(call.store, name)  # NoSuchBucket once it is gone
 
 
 def get_bucket_versioning(call: Call, params: dict[str, Any]) -> dict[str, Any]:

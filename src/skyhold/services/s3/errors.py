@@ -39,10 +39,11 @@ def bucket_already_exists(bucket: str) -> AwsError:
         409, extra={"BucketName": bucket})
 
 
-def bucket_already_owned(bucket: str) -> AwsError:
+def bucket_already_owned(bucket: str, region: str) -> AwsError:
+    """Naming the bucket's region in x-amz-bucket-region, as S3's answer does."""
     return AwsError("BucketAlreadyOwnedByYou",
                     "Your previous request to create the named bucket succeeded and you already own it.",
-                    409, extra={"BucketName": bucket})
+                    409, extra={"BucketName": bucket}, headers={"x-amz-bucket-region": region})
 
 
 def bucket_not_empty(bucket: str, versioned: bool = False) -> AwsError:

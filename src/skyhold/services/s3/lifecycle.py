@@ -8,7 +8,10 @@ good: expiration of a current one only adds a delete marker. Blobs a deletion ma
 
 The job runs every few seconds (real time) and at once when Skyhold's clock is moved
 (Pipeline.on_clock_moved). Due dates are midnights UTC (lifecycle_rules.py), so a
-round does work only when the store or the clock's day changed since the last one.
+round looks at every bucket with rules only when the clock's day changed since the
+last such round (or an Object Lock retention that held an action back has ended);
+otherwise only at the buckets whose rules, objects, versions or uploads were written
+since (records.note_change), and at none when nothing was.
 The actions are S3's own (its service principal), not requests: S3 Lifecycle actions
 are not CloudTrail events, so nothing is recorded.
 """
@@ -57,9 +60,11 @@ class LifecycleJob:
         self.pipeline = pipeline
         self.task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        # (store generation, clock day) of the last complete round: nothing can have
-        # fallen due since while both stay the same.
-        self._done_for: tuple[object, date] | None = None
+        # The clock day of the last round over every bucket: nothing in a bucket no one
+        # wrote to can have fallen due since while it stays the same...
+        self._day: date | None = None
+        # ...nor before the earliest end of a retention that kept a due version (None: none did).
+        self._wake: datetime | None = None
 
     async def run(self) -> None:
         while True:
@@ -70,17 +75,22 @@ class LifecycleJob:
                 log.exception("S3 lifecycle round failed")
 
     async def apply(self) -> None:
-        """One round over every bucket with lifecycle rules."""
+        """One round over the buckets with lifecycle rules where something may have
+        fallen due since the last one."""
         async with self._lock:
             store = self.pipeline.store
-            stamp = (store.generation(), clock.now().date())
-            if stamp == self._done_for:
-                return
-            for rec in store.scan(records.BUCKET):
-                if rec.value.get("Lifecycle"):
-                    await self._guarded(rec.key)
-            # Also after a bucket failed: it is tried again once the store or the day changes.
-            self._done_for = stamp
+            changed = records.take_changes(store)  # writes during the round are the next one's
+            now = clock.now()
+            if now.date() != self._day or (self._wake is not None and now >= self._wake):
+                self._wake = None
+                names = [rec.key for rec in store.scan(records.BUCKET) if rec.value.get("Lifecycle")]
+                # Also after a bucket failed: it is tried again once it is written to or the day changes.
+                self._day = now.date()
+            else:
+                names = [name for name in sorted(changed)
+                         if (rec := records.find_bucket(store, name)) is not None and rec.value.get("Lifecycle")]
+            for name in names:
+                await self._guarded(name)
 
     async def _guarded(self, name: str) -> None:
         """One bucket; its failure is logged and the round goes on, so one account's
@@ -176,9 +186,11 @@ class LifecycleJob:
             since, target = _created(successor), _target(value)
             due = noncurrent_expiry(rules, target, since, newer)
             # A version Object Lock protects stays (and counts as one that stays) until it is free.
-            if due is not None and due.at <= now and not object_lock.is_protected(value):
-                versions.delete_version(call, bucket, key, value["vid"])
-                continue
+            if due is not None and due.at <= now:
+                if not object_lock.is_protected(value):
+                    versions.delete_version(call, bucket, key, value["vid"])
+                    continue
+                self._wake_at(value, now)
             if not value.get("dm"):
                 step = transition(rules, target, since, now, value.get("sc", "STANDARD"), minimum, newer=newer)
                 if step is not None:
@@ -188,6 +200,13 @@ class LifecycleJob:
             due = marker_expiry(rules, key, _created(head))
             if due is not None and due.at <= now:
                 versions.delete_version(call, bucket, key, head["vid"])
+
+    def _wake_at(self, value: dict[str, Any], now: datetime) -> None:
+        """A due version kept by its retention is looked at again once that ends (a
+        legal hold ends by a write, which notes its bucket)."""
+        found = object_lock.retention_of(value)
+        if found is not None and found[1] > now and (self._wake is None or found[1] < self._wake):
+            self._wake = found[1]
 
     async def _uploads(self, name: str) -> None:
         after = ""

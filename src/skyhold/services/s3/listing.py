@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
 from skyhold import paging
+from skyhold.regions import DEFAULT_REGION
 from skyhold.errors import AwsError
 from skyhold.services.s3 import buckets, errors, records, restore, versions
 from skyhold.store.base import Record
@@ -181,8 +182,15 @@ def _token_after(bucket: str, token: str) -> str:
     return position[len(bucket) + 1:]
 
 
+def _name_region(call: Call, bucket: dict[str, Any]) -> None:
+    """A listing of a bucket outside us-east-1 names its region, as HeadBucket does
+    (LocalStack's AWS-validated snapshots; SDKs read it to find a bucket's region)."""
+    if bucket["Region"] != DEFAULT_REGION:
+        call.add_response_header("x-amz-bucket-region", bucket["Region"])
+
+
 def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    records.get_bucket(call.store, params["Bucket"])
+    _name_region(call, records.get_bucket(call.store, params["Bucket"]).value)
     check_encoding_type(params)
     token = params.get("ContinuationToken")
     if token == "":  # present but empty: S3 names the argument, without a value
@@ -207,7 +215,7 @@ def list_objects_v2(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    records.get_bucket(call.store, params["Bucket"])
+    _name_region(call, records.get_bucket(call.store, params["Bucket"]).value)
     check_encoding_type(params)
     marker = params.get("Marker") or ""
     contents, prefixes, truncated, last = _list(call, params, marker, True)

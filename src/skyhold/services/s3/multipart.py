@@ -62,6 +62,7 @@ def create_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any
     }
     if customer is not None:
         value["kc"] = sse_c.key_check(call, customer)
+    records.note_change(call.store, bucket["Name"])
     call.store.put(records.UPLOAD, records.upload_key(bucket["Name"], key, upload_id), value, expect_version=0)
     out: dict[str, Any] = {"Bucket": bucket["Name"], "Key": key, "UploadId": upload_id,
                            **objects.sse_result(sse, customer), **sse_context.echo(sse, bucket["Name"], key)}
@@ -377,7 +378,7 @@ async def complete_multipart_upload(call: Call, params: dict[str, Any]) -> dict[
     if alg and mode == "COMPOSITE":  # each part's (number, checksum): GetObjectAttributes and a part's GET show them
         value["pcks"] = [[p["n"], p["cks"].get(alg)] for p in chosen]
     used = {p["n"] for p in chosen}
-    with call.store.transaction():
+    with bodies.transaction(call):  # the replaced object's blobs go after the commit
         if call.store.get(records.UPLOAD, records.upload_key(name, key, upload_id)) is None:
             raise errors.no_such_upload(upload_id)
         version_id = versions.put(call, bucket, key, value, _completion_check(params, key, upload))
@@ -420,6 +421,7 @@ def abort_multipart_upload(call: Call, params: dict[str, Any]) -> dict[str, Any]
     name, key, upload_id = bucket["Name"], params["Key"], params["UploadId"]
     _upload(call, name, key, upload_id)
     parts = call.store.scan(records.PART, upload_id + "/")
+    records.note_change(call.store, name)
     with call.store.transaction():
         call.store.delete(records.UPLOAD, records.upload_key(name, key, upload_id))
         for part in parts:

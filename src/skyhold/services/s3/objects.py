@@ -722,28 +722,31 @@ def delete_objects(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.malformed_xml()
     object_lock.check_bypass_header(bucket, params)
     deleted, failed = [], []
-    for item in objects:
-        key, version_id = item["Key"], item.get("VersionId")
-        try:
-            authz.check_delete(call, bucket, key, version_id)
+    # One commit for all the keys, not one each (1,000 of them): a key's refusal comes
+    # before any write for it (versions.py), so it leaves nothing to undo.
+    with bodies.transaction(call):
+        for item in objects:
+            key, version_id = item["Key"], item.get("VersionId")
+            try:
+                authz.check_delete(call, bucket, key, version_id)
+                if version_id is not None:
+                    out = versions.delete_version(call, bucket, key, version_id,
+                                                  object_lock.deletion_check(call, bucket, key, params))
+                else:
+                    out = versions.delete(call, bucket, key)
+            except AwsError as err:
+                if version_id is not None and err.message == "Invalid version id specified":
+                    err = errors.no_such_version(key, version_id)  # how DeleteObjects words it (recorded)
+                failed.append({"Key": key, "Code": err.code, "Message": err.message,
+                               **({"VersionId": version_id} if version_id else {})})
+                continue
+            entry: dict[str, Any] = {"Key": key}
             if version_id is not None:
-                out = versions.delete_version(call, bucket, key, version_id,
-                                              object_lock.deletion_check(call, bucket, key, params))
-            else:
-                out = versions.delete(call, bucket, key)
-        except AwsError as err:
-            if version_id is not None and err.message == "Invalid version id specified":
-                err = errors.no_such_version(key, version_id)  # how DeleteObjects words it (recorded)
-            failed.append({"Key": key, "Code": err.code, "Message": err.message,
-                           **({"VersionId": version_id} if version_id else {})})
-            continue
-        entry: dict[str, Any] = {"Key": key}
-        if version_id is not None:
-            entry["VersionId"] = version_id
-        if out.get("DeleteMarker"):  # one made, or (by version id) one deleted: S3 names it either way
-            entry["DeleteMarker"] = True
-            entry["DeleteMarkerVersionId"] = out["VersionId"]
-        deleted.append(entry)
+                entry["VersionId"] = version_id
+            if out.get("DeleteMarker"):  # one made, or (by version id) one deleted: S3 names it either way
+                entry["DeleteMarker"] = True
+                entry["DeleteMarkerVersionId"] = out["VersionId"]
+            deleted.append(entry)
     result: dict[str, Any] = {"Errors": failed} if failed else {}
     if not spec.get("Quiet"):
         result["Deleted"] = deleted

@@ -46,6 +46,10 @@ BULK_KINDS.update((OBJECT, VERSION, NULL_REF, UPLOAD, PART))
 # bucket's versioning is first turned on; buckets versioned before the index have to
 # read a key's versions to find its null one).
 NULLS_INDEXED = "nullsIndexed"
+# Bucket setting, while versioning is first turned on: the bucket still reads as never
+# versioned, its current objects are being copied into s3.version batch by batch, and
+# writes keep the copies of the keys they touch up to date (buckets.py, versions.py).
+VERSIONS_COPYING = "versionsCopying"
 
 NULL_VERSION = "null"
 _SEP = "\x00"
@@ -152,6 +156,7 @@ def get_bucket(store: Store, name: str) -> Record:
 
 def update_bucket(store: Store, name: str, **changes: Any) -> None:
     """Change bucket settings (a value of None removes the setting)."""
+    note_change(store, name)
     with store.transaction():
         rec = get_bucket(store, name)
         value = dict(rec.value)
@@ -161,6 +166,26 @@ def update_bucket(store: Store, name: str, **changes: Any) -> None:
             else:
                 value[k] = v
         store.put(BUCKET, name, value, expect_version=rec.version)
+
+
+# --- buckets changed since the lifecycle job last looked --------------------------
+
+_changed: weakref.WeakKeyDictionary[Store, set[str]] = weakref.WeakKeyDictionary()
+
+
+def note_change(store: Store, bucket: str) -> None:
+    """The bucket's settings, objects, versions or uploads are being written (on the event
+    loop, as the lifecycle job runs: it cannot look in between). Every such write
+    notes it, so that the job rescans only the buckets something happened to."""
+    found = _changed.get(store)
+    if found is None:
+        found = _changed[store] = set()
+    found.add(bucket)
+
+
+def take_changes(store: Store) -> set[str]:
+    """The buckets noted since the last call."""
+    return _changed.pop(store, set())
 
 
 # --- current objects: GET and HEAD read the same hot keys over and over -------------

@@ -51,6 +51,18 @@ def is_versioned(bucket: dict[str, Any]) -> bool:
     return bool(bucket.get("Versioning"))
 
 
+def _keeps_versions(bucket: dict[str, Any]) -> bool:
+    """Whether s3.version is kept: versioned, or its copy is being made (VERSIONS_COPYING)."""
+    return is_versioned(bucket) or bool(bucket.get(records.VERSIONS_COPYING))
+
+
+def _now_stored(call: Call, bucket: dict[str, Any]) -> dict[str, Any]:
+    """The bucket as stored now: a request read it when it began, and its versioning may
+    have been turned on since (while its body streamed in, or between the batches of
+    PutBucketVersioning's copy). A memo read, unless a bucket changed."""
+    return records.get_bucket(call.store, bucket["Name"]).value
+
+
 def null_version(call: Call, bucket: dict[str, Any], key: str) -> tuple[str, dict[str, Any]] | None:
     """(version record key, value) of the key's null version (a key has at most one), by
     its s3.null entry: two point reads, where scanning its versions read them all (10,000
@@ -80,11 +92,14 @@ def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
     for a null version: S3 names none on a write to a bucket that never had versioning,
     or has it suspended). `check(current)` runs inside the transaction, for conditional
     writes."""
+    bucket = _now_stored(call, bucket)
     name, status = bucket["Name"], bucket.get("Versioning")
+    copying = not status and _keeps_versions(bucket)
     sort = value["sort"] = records.new_sort()
     value["vid"] = new_version_id(sort) if status == "Enabled" else NULL_VERSION
     garbage: list[dict[str, Any]] = []
     okey = records.object_key(name, key)
+    records.note_change(call.store, name)
     with call.store.transaction():
         old = call.store.get(records.OBJECT, okey)
         if check is not None:
@@ -97,8 +112,12 @@ def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
             index_null(call, name, key, sort)
         elif not status and old is not None:
             garbage += old.value.get("segs", [])
-        if status:
+            if copying:
+                call.store.delete(records.VERSION, records.version_key(name, key, old.value["sort"]))
+        if status or copying:
             call.store.put(records.VERSION, records.version_key(name, key, sort), value)
+        if copying:
+            index_null(call, name, key, sort)
         call.store.put(records.OBJECT, okey, value)
     bodies.delete(call, garbage)
     return value["vid"] if status == "Enabled" else None
@@ -107,10 +126,12 @@ def put(call: Call, bucket: dict[str, Any], key: str, value: dict[str, Any],
 def delete(call: Call, bucket: dict[str, Any], key: str, check: Any = None) -> dict[str, Any]:
     """DeleteObject without a version id; `check(current)` runs inside the transaction,
     for a conditional delete."""
+    bucket = _now_stored(call, bucket)
     name, status = bucket["Name"], bucket.get("Versioning")
     okey = records.object_key(name, key)
     garbage: list[dict[str, Any]] = []
     out: dict[str, Any] = {}
+    records.note_change(call.store, name)
     with call.store.transaction():
         old = call.store.get(records.OBJECT, okey)
         if check is not None:
@@ -119,6 +140,9 @@ def delete(call: Call, bucket: dict[str, Any], key: str, check: Any = None) -> d
             if old is not None:
                 call.store.delete(records.OBJECT, okey)
                 garbage += old.value.get("segs", [])
+                if _keeps_versions(bucket):  # its copy goes too
+                    call.store.delete(records.VERSION, records.version_key(name, key, old.value["sort"]))
+                    call.store.delete(records.NULL_REF, okey)
         else:
             sort = records.new_sort()
             vid = new_version_id(sort) if status == "Enabled" else NULL_VERSION
@@ -183,6 +207,7 @@ def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str
     """DeleteObject with a version id: that version goes for good (`check(version)`, for a
     conditional delete, runs on it when it exists)."""
     check_version_id(version_id)
+    bucket = _now_stored(call, bucket)
     if not is_versioned(bucket):
         if version_id != NULL_VERSION:
             if not well_formed(version_id):  # no version to find: no old id to accept either
@@ -194,6 +219,7 @@ def delete_version(call: Call, bucket: dict[str, Any], key: str, version_id: str
     okey = records.object_key(name, key)
     garbage: list[dict[str, Any]] = []
     out: dict[str, Any] = {"VersionId": version_id}
+    records.note_change(call.store, name)
     with call.store.transaction():
         hit = find(call, bucket, key, version_id)
         if hit is None:
@@ -223,8 +249,10 @@ def update(call: Call, bucket: dict[str, Any], key: str, version_id: str | None,
     """Apply `change(value)` to one version (the current one when version_id is None),
     in both of its records; return the changed value. A delete marker, named or
     current, is not an object: MethodNotAllowed for the request's HTTP `method`."""
+    bucket = _now_stored(call, bucket)
     name = bucket["Name"]
     okey = records.object_key(name, key)
+    records.note_change(call.store, name)
     with call.store.transaction():
         if version_id is None:
             rec = call.store.get(records.OBJECT, okey)
@@ -241,7 +269,7 @@ def update(call: Call, bucket: dict[str, Any], key: str, version_id: str | None,
                 raise errors.delete_marker(method, version_id)
             value = dict(hit[1])
         change(value)
-        if is_versioned(bucket):
+        if _keeps_versions(bucket):
             call.store.put(records.VERSION, records.version_key(name, key, value["sort"]), value)
         current = call.store.get(records.OBJECT, okey)
         if current is not None and current.value.get("sort") == value["sort"]:
