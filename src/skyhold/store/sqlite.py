@@ -100,6 +100,11 @@ class SqliteStore:
             self._checkpointer = threading.Thread(target=self._checkpoints, name="store-checkpoint", daemon=True)
             self._checkpointer.start()
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for tables of a caller's own that must commit in the
+        store's transactions (the trail's LookupEvents index: trail/index.py)."""
+        return self._conn()
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:

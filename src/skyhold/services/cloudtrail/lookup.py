@@ -5,59 +5,36 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock, paging
 from skyhold.errors import AwsError
-from skyhold.trail.events import EVENT
+from skyhold.store import jsontext
+from skyhold.trail import index
 
 if TYPE_CHECKING:
     from skyhold.pipeline import Call
 
 HISTORY = timedelta(days=90)
-_PAGE = 500  # store rows read per step while filtering
 
 
 def _event_time(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
 
 
-def _username(event: dict[str, Any]) -> str | None:
-    ident = event["userIdentity"]
-    if ident.get("type") == "Root":
-        return "root"
-    if ident.get("userName"):
-        return ident["userName"]
-    arn = ident.get("arn", "")
-    if ident.get("type") in ("AssumedRole", "FederatedUser"):
-        return arn.rsplit("/", 1)[-1]
-    return None
-
-
 def _resources(event: dict[str, Any]) -> list[dict[str, str]]:
     return [{"ResourceType": r["type"], "ResourceName": r["ARN"]} for r in event.get("resources") or []]
 
 
-def _matches(event: dict[str, Any], key: str, value: str) -> bool:
-    if key == "EventId":
-        return event["eventID"] == value
-    if key == "EventName":
-        return event["eventName"] == value
-    if key == "ReadOnly":
-        return str(event["readOnly"]).lower() == value.lower()
-    if key == "Username":
-        return _username(event) == value
-    if key == "EventSource":
-        return event["eventSource"] == value
-    if key == "AccessKeyId":
-        return event["userIdentity"].get("accessKeyId") == value
-    if key == "ResourceType":
-        return any(r["ResourceType"] == value for r in _resources(event))
-    if key == "ResourceName":
-        return any(r["ResourceName"] == value or r["ResourceName"].rsplit("/", 1)[-1] == value
-                   for r in _resources(event))
-    raise AwsError("InvalidLookupAttributesException", f"Invalid lookup attribute key: {key}")
+def _attribute(attributes: list[dict[str, str]]) -> tuple[str, str] | None:
+    if not attributes:
+        return None
+    key, value = attributes[0]["AttributeKey"], attributes[0]["AttributeValue"]
+    if key not in index.COLUMNS and key not in index.RESOURCE_ATTRIBUTES:
+        raise AwsError("InvalidLookupAttributesException", f"Invalid lookup attribute key: {key}")
+    return key, value
 
 
 def _summary(event: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +49,7 @@ def _summary(event: dict[str, Any]) -> dict[str, Any]:
     }
     if event["userIdentity"].get("accessKeyId"):
         out["AccessKeyId"] = event["userIdentity"]["accessKeyId"]
-    if (name := _username(event)) is not None:
+    if (name := index.username(event)) is not None:
         out["Username"] = name
     return out
 
@@ -95,47 +72,44 @@ async def lookup_events(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if start > end:
         raise AwsError("InvalidTimeRangeException", "Start time must be before end time.")
     start = max(start, now - HISTORY)
-    account = call.principal.account
+    attribute = _attribute(attributes)
     # Start at EndTime rather than reading every newer event to skip it (200,000 events
     # with an EndTime a day back read 180,000). An event's key holds the wall time it was
     # recorded at, taken just before its eventTime (whole seconds) on Skyhold's clock,
     # which only runs ahead of the wall's: every event up to EndTime has a key before
     # the next second's.
+    account = call.principal.account
     before = f"{account}/{(math.floor(end.timestamp()) + 1) * 10**9:020d}"
     if params.get("NextToken"):
         before = min(before, _before_token(params["NextToken"]))
-    found: list[dict[str, Any]] = []
-    last_key = ""
     await call.pipeline.audit.recorder.index()
-    while len(found) < limit:
-        rows = call.pipeline.trail_store.scan(EVENT, f"{account}/", before=before, limit=_PAGE, reverse=True)
-        if not rows:
-            last_key = ""
-            break
-        for row in rows:
-            before = row.key
-            event = row.value["event"]
-            if not event["managementEvent"] or event["awsRegion"] != call.region:
-                continue
-            when = _event_time(event)
-            if when > end:
-                continue
-            if when < start:
-                rows = []
-                break
-            if attributes and not _matches(event, attributes[0]["AttributeKey"], attributes[0]["AttributeValue"]):
-                continue
-            found.append(_summary(event))
-            last_key = row.key
-            if len(found) == limit:
-                break
-        if not rows:
-            last_key = ""
-            break
+    rows = index.newest_first(call.pipeline.trail_store, account, call.region, attribute, before)
+    try:
+        found, last_key = search(rows, start, end, limit)
+    finally:
+        rows.close()  # ends the query: nothing past this page is read
     result: dict[str, Any] = {"Events": found}
-    if last_key and len(found) == limit:
+    if last_key:
         result["NextToken"] = paging.token(last_key)
     return result
+
+
+def search(rows: Iterable[tuple[str, str]], start: datetime, end: datetime,
+           limit: int) -> tuple[list[dict[str, Any]], str]:
+    """The first `limit` events of `rows` (index.newest_first) between start and end,
+    and the key of the last of them when there are `limit` (the next page's start)."""
+    found: list[dict[str, Any]] = []
+    for key, text in rows:
+        event = jsontext.loads(text)["event"]
+        when = _event_time(event)
+        if when > end:
+            continue
+        if when < start:
+            return found, ""
+        found.append(_summary(event))
+        if len(found) == limit:
+            return found, key
+    return found, ""
 
 
 def _before_token(token: str) -> str:
