@@ -16,6 +16,7 @@ from skyhold import accounts, admin_api, config, identity
 from skyhold import request_log, upgrades
 from skyhold.pipeline import Pipeline
 from skyhold.services.iam import principals
+from skyhold.services.kms import grants as kms_grants
 from skyhold.server import App
 from skyhold.stop_signals import StartupSignals, Stopped
 from skyhold.store import lock_data_dir, mark_clean_stop, open_store
@@ -58,6 +59,7 @@ def serve(host: str, port: int, data_dir: Path, audit: bool = True, https_port: 
     pipeline = Pipeline(store, blobs, data_dir)  # loads every service
     upgrades.run_once(store, upgrades.BIND_PRINCIPALS, principals.bind_unbound)  # policies from before bindings
     upgrades.run_once(store, upgrades.SEAL_CREDENTIALS, identity.seal_stored_credentials)  # secrets from before sealing
+    upgrades.run_once(store, upgrades.GRANT_RECORDS, kms_grants.move_out)  # grants from inside their keys' records
     signals.check()
     pipeline.endpoint = endpoint
     pipeline.audit_enabled = audit

@@ -14,6 +14,7 @@ KIND = "skyhold.upgrade"  # key: the upgrade's name; value: when it ran
 # The upgrades `skyhold up` runs (serve.py).
 BIND_PRINCIPALS = "bind-policy-principals"  # principals.bind_unbound
 SEAL_CREDENTIALS = "seal-credentials"  # identity.seal_stored_credentials
+GRANT_RECORDS = "kms-grant-records"  # skyhold.services.kms.grants.move_out
 
 
 def run_once(store: Store, name: str, upgrade: Callable[[Store], object]) -> None:

@@ -125,7 +125,7 @@ def _encryption_key(call: Call, key_ref: str, trail: dict[str, Any]) -> str:
                "kms:EncryptionContextKeys": ["aws:cloudtrail:arn"]}
     decision = evaluate(RequestContext(Caller.from_arn(SERVICE_PRINCIPAL), "kms:GenerateDataKey", key["Arn"],
                                        resource_account=key["AWSAccountId"], context=context),
-                        PolicySet.build(resource=grants.effective_policy(key)))
+                        PolicySet.build(resource=grants.effective_policy(key, grants.naming(call, key, SERVICE_PRINCIPAL))))
     if not decision.allowed or key.get("KeyState") != "Enabled" or key.get("KeySpec") != "SYMMETRIC_DEFAULT":
         # AWS's message (as reported by its users; the key named by ARN)
         raise AwsError("InsufficientEncryptionPolicyException", f"Insufficient permissions to access S3 bucket "

@@ -65,7 +65,8 @@ def _on_key(call: Call, action: str, key: dict[str, Any], key_ref: str | None = 
     if context:
         ctx.update(context)
     return Access(action, key["Arn"], ctx, resource_account=key["AWSAccountId"],
-                  resource_policy=grants.effective_policy(key), resource_policy_required=True)
+                  resource_policy=grants.effective_policy(key, grants.naming(call, key)),
+                  resource_policy_required=True)
 
 
 def encryption_context(context: dict[str, str] | None) -> dict[str, Any]:

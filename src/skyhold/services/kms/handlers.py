@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from skyhold import clock, constraints, paging
@@ -127,22 +129,31 @@ def _after(marker: str) -> str:
                    "pagination should next begin is not valid.", 400)
 
 
-def page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str) -> tuple[list[dict[str, Any]],
-                                                                                       dict[str, Any]]:
-    """One page of a KMS list (Limit 1–1000, default 100; Marker from a previous page's
-    NextMarker), and the Truncated/NextMarker members."""
+def page_bounds(params: dict[str, Any]) -> tuple[int, str]:
+    """A KMS list's Limit (1–1000, default 100) and where its Marker says to start after
+    ("" for the first page)."""
     limit = params.get("Limit")
     if limit is None:
         limit = 100
     constraints.raise_if(constraints.check_range("limit", limit, 1, 1000))
-    items = sorted(items, key=lambda x: x[sort_key])
-    start = 0
-    if params.get("Marker") is not None:
-        after = _after(params["Marker"])
-        start = next((i for i, x in enumerate(items) if x[sort_key] > after), len(items))
-    rows = items[start:start + limit]
-    more = start + limit < len(items)
-    return rows, ({"Truncated": True, "NextMarker": _marker(rows[-1][sort_key])} if more else {"Truncated": False})
+    return limit, _after(params["Marker"]) if params.get("Marker") is not None else ""
+
+
+def page_taken(rows: Iterable[dict[str, Any]], limit: int, sort_key: str) -> tuple[list[dict[str, Any]],
+                                                                                   dict[str, Any]]:
+    """One page from rows already in `sort_key` order and after the Marker: read no
+    further than the first row past the page, which says the page is truncated."""
+    taken = list(islice(rows, limit + 1))
+    if len(taken) > limit:
+        return taken[:limit], {"Truncated": True, "NextMarker": _marker(taken[limit - 1][sort_key])}
+    return taken, {"Truncated": False}
+
+
+def page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str) -> tuple[list[dict[str, Any]],
+                                                                                       dict[str, Any]]:
+    """One page of a KMS list held in memory, and the Truncated/NextMarker members."""
+    limit, after = page_bounds(params)
+    return page_taken((x for x in sorted(items, key=lambda x: x[sort_key]) if x[sort_key] > after), limit, sort_key)
 
 
 def page_in_order(rows: list[dict[str, Any]], params: dict[str, Any]) -> tuple[list[dict[str, Any]],
@@ -155,11 +166,7 @@ def page_in_order(rows: list[dict[str, Any]], params: dict[str, Any]) -> tuple[l
 def list_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     # Keys are stored by KeyId, the order ListKeys pages in: read from the Marker on,
     # about a page's worth (each page read every key of every account).
-    limit = params.get("Limit")
-    if limit is None:
-        limit = 100
-    constraints.raise_if(constraints.check_range("limit", limit, 1, 1000))
-    start_after = _after(params["Marker"]) if params.get("Marker") is not None else ""
+    limit, start_after = page_bounds(params)
     account = call.principal.account
     rows: list[dict[str, Any]] = []
     for rec in paging.scan_from(call.store, r.KEY, "", start_after, batch=limit + 1):

@@ -101,8 +101,8 @@ def _authorize(call: Call, action: str, key: dict[str, Any], service: str, conte
         ctx["kms:EncryptionContextKeys"] = list(context)
     authorizer = call.pipeline.authorizer
     decision = authorizer.decide(call, Access(
-        action, key["Arn"], ctx, resource_account=key["AWSAccountId"], resource_policy=grants.effective_policy(key),
-        resource_policy_required=True))
+        action, key["Arn"], ctx, resource_account=key["AWSAccountId"],
+        resource_policy=grants.effective_policy(key, grants.naming(call, key)), resource_policy_required=True))
     if not decision.allowed:
         raise _as_service_error(call, service, authorizer.denied(call, decision), denied=True, encrypting=encrypting)
 

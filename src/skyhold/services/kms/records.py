@@ -1,7 +1,8 @@
 """KMS keys and aliases in the store, and how a KeyId parameter names a key.
 
 Kinds: `kms.key` keyed by key id (a UUID, unique across accounts) and `kms.alias`
-keyed "<account>/<region>/<alias name>". Key material is stored only sealed with
+keyed "<account>/<region>/<alias name>"; a key's grants are records of their own
+(skyhold.services.kms.grants). Key material is stored only sealed with
 the data dir's root key (skyhold.crypto.root), bound to the key id and version.
 """
 
@@ -256,7 +257,10 @@ def drop_alias_from_key(call: Call, key_id: str, name: str) -> None:
 def _expire_deletion(call: Call, key: dict[str, Any], version: int) -> dict[str, Any] | None:
     """A key whose deletion date has passed on Skyhold's clock is gone."""
     if key["KeyState"] == "PendingDeletion" and clock.now() >= parse_time(key["DeletionDate"]):
+        from skyhold.services.kms import grants  # grants are built on these records
+
         call.store.delete(KEY, key["KeyId"])
+        grants.delete_all(call.store, key["KeyId"])
         for alias in call.store.scan(ALIAS, f"{key['AWSAccountId']}/{key['Region']}/"):
             if alias.value["TargetKeyId"] == key["KeyId"]:
                 call.store.delete(ALIAS, alias.key)
