@@ -214,3 +214,22 @@ def test_a_service_principals_grants_are_read_for_it(h: Harness) -> None:
     key, _ = r.find(call, key_id)
     assert [g["GrantId"] for g in grants.naming(call, key, "cloudtrail.amazonaws.com")] == [grant["GrantId"]]
     assert grants.naming(call, key) == ()  # the admin is named by no grant
+
+
+def test_list_pages_default_and_cap_as_each_list_documents(h: Harness) -> None:
+    """ListGrants and ListAliases default to 50 a page and return at most 100 (KMS's API
+    reference for Limit; the model lets any Limit be 1-1000, and KMS "might return fewer");
+    ListKeys defaults to 100 and goes to 1000."""
+    key_id = _key(h)
+    _many_grants(h, key_id, 120)
+    for _ in range(120):
+        _key(h)
+    for params, size in (({}, 50), ({"Limit": 500}, 100), ({"Limit": 7}, 7)):
+        out = h.run("kms", "ListGrants", KeyId=key_id, **params)
+        assert (len(out["Grants"]), out["Truncated"]) == (size, True)
+        keys = h.run("kms", "ListKeys", **params)
+        assert len(keys["Keys"]) == min(params.get("Limit", 100), 121)  # 121 keys: ListKeys' 500 is not cut
+    found, _ = _all_pages(h, "ListGrants", KeyId=key_id, Limit=1000)
+    assert len(found) == len({g["GrantId"] for g in found}) == 120
+    aliases = h.run("kms", "ListAliases")  # the AWS managed aliases alone are fewer than 50
+    assert not aliases["Truncated"] and len(aliases["Aliases"]) <= 50

@@ -388,7 +388,7 @@ def list_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """A page reads about a page's worth of grants, in GrantId order: the key's own, or
     those naming GranteePrincipal when it is given."""
     key, _ = r.find(call, params["KeyId"])
-    limit, after = page_bounds(params)
+    limit, after = page_bounds(params, "ListGrants")
     key_id, grant_id, who = key["KeyId"], params.get("GrantId"), params.get("GranteePrincipal")
     found: Iterable[dict[str, Any]]
     if grant_id:
@@ -416,7 +416,7 @@ def list_retirable_grants(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     # Skyhold grant has a retiring service principal, so that lists none.
     if principal is None and params.get("RetiringServicePrincipal") is None:
         raise validation_failed([constraints.null_member("retiringPrincipal")])
-    limit, after = page_bounds(params)
+    limit, after = page_bounds(params, "ListRetirableGrants")
     if principal is None:
         return {"Grants": [], "Truncated": False}
     # The grants in this Region whose retiring principal is the one named, on keys of

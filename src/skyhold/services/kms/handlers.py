@@ -129,14 +129,25 @@ def _after(marker: str) -> str:
                    "pagination should next begin is not valid.", 400)
 
 
-def page_bounds(params: dict[str, Any]) -> tuple[int, str]:
-    """A KMS list's Limit (1–1000, default 100) and where its Marker says to start after
-    ("" for the first page)."""
+# Limit, as each list's documentation gives it: (default, most per page). The model lets
+# every Limit be 1-1000; above a list's most, KMS "might return fewer": a page is then
+# cut at the most, Truncated with a NextMarker.
+LIMITS: dict[str, tuple[int, int]] = {
+    "ListGrants": (50, 100), "ListRetirableGrants": (50, 100), "ListAliases": (50, 100),
+    "ListResourceTags": (50, 50), "ListKeys": (100, 1000), "ListKeyPolicies": (100, 1000),
+    "ListKeyRotations": (100, 1000),
+}
+
+
+def page_bounds(params: dict[str, Any], operation: str) -> tuple[int, str]:
+    """A KMS list's page size (its Limit, 1-1000, within the operation's LIMITS) and where
+    its Marker says to start after ("" for the first page)."""
+    default, most = LIMITS[operation]
     limit = params.get("Limit")
     if limit is None:
-        limit = 100
+        limit = default
     constraints.raise_if(constraints.check_range("limit", limit, 1, 1000))
-    return limit, _after(params["Marker"]) if params.get("Marker") is not None else ""
+    return min(limit, most), _after(params["Marker"]) if params.get("Marker") is not None else ""
 
 
 def page_taken(rows: Iterable[dict[str, Any]], limit: int, sort_key: str) -> tuple[list[dict[str, Any]],
@@ -149,24 +160,24 @@ def page_taken(rows: Iterable[dict[str, Any]], limit: int, sort_key: str) -> tup
     return taken, {"Truncated": False}
 
 
-def page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str) -> tuple[list[dict[str, Any]],
-                                                                                       dict[str, Any]]:
+def page(items: list[dict[str, Any]], params: dict[str, Any], sort_key: str, operation: str
+         ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One page of a KMS list held in memory, and the Truncated/NextMarker members."""
-    limit, after = page_bounds(params)
+    limit, after = page_bounds(params, operation)
     return page_taken((x for x in sorted(items, key=lambda x: x[sort_key]) if x[sort_key] > after), limit, sort_key)
 
 
-def page_in_order(rows: list[dict[str, Any]], params: dict[str, Any]) -> tuple[list[dict[str, Any]],
-                                                                              dict[str, Any]]:
+def page_in_order(rows: list[dict[str, Any]], params: dict[str, Any], operation: str
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """`page` for a list whose order is its own (rotations by date): by position."""
-    chosen, more = page([{"#": f"{n:08d}", **row} for n, row in enumerate(rows)], params, "#")
+    chosen, more = page([{"#": f"{n:08d}", **row} for n, row in enumerate(rows)], params, "#", operation)
     return [{k: v for k, v in row.items() if k != "#"} for row in chosen], more
 
 
 def list_keys(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     # Keys are stored by KeyId, the order ListKeys pages in: read from the Marker on,
     # about a page's worth (each page read every key of every account).
-    limit, start_after = page_bounds(params)
+    limit, start_after = page_bounds(params, "ListKeys")
     account = call.principal.account
     rows: list[dict[str, Any]] = []
     for rec in paging.scan_from(call.store, r.KEY, "", start_after, batch=limit + 1):
@@ -363,7 +374,7 @@ def untag_resource(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_resource_tags(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
-    rows, more = page(key.get("Tags", []), params, "TagKey")
+    rows, more = page(key.get("Tags", []), params, "TagKey", "ListResourceTags")
     return {"Tags": rows, **more}
 
 
@@ -552,7 +563,7 @@ def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key, _ = r.find(call, params["KeyId"])
     if imports.is_external(key):
         rows = imports.rotation_entries(key, params.get("IncludeKeyMaterial") or "ROTATIONS_ONLY")
-        chosen, more = page_in_order(rows, params)
+        chosen, more = page_in_order(rows, params, "ListKeyRotations")
         return {"Rotations": chosen, **more}
     # KMS-made material: slot 0 is the original, rotation i made slot i + 1.
     current = imports.current_version(key)
@@ -565,7 +576,7 @@ def list_key_rotations(call: Call, params: dict[str, Any]) -> dict[str, Any]:
             for i, x in enumerate(key.get("Rotations", []))]
     if params.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL":
         rows.insert(0, entry(0))  # the original material has no rotation date or type
-    chosen, more = page_in_order(rows, params)
+    chosen, more = page_in_order(rows, params, "ListKeyRotations")
     return {"Rotations": chosen, **more}
 
 
@@ -643,7 +654,7 @@ def list_aliases(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("KeyId"):
         key, _ = r.find(call, params["KeyId"])
         rows = [a for a in rows if a["TargetKeyId"] == key["KeyId"]]
-    rows, more = page(rows, params, "AliasName")
+    rows, more = page(rows, params, "AliasName", "ListAliases")
     return {"Aliases": [{"AliasName": a["AliasName"], "AliasArn": a["AliasArn"], "TargetKeyId": a["TargetKeyId"],
                          "CreationDate": r.parse_time(a["CreationDate"]),
                          "LastUpdatedDate": r.parse_time(a.get("LastUpdatedDate") or a["CreationDate"])}
@@ -658,7 +669,7 @@ def get_key_policy(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_key_policies(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     r.find(call, params["KeyId"])
-    chosen, more = page([{"PolicyName": "default"}], params, "PolicyName")  # a key has one policy
+    chosen, more = page([{"PolicyName": "default"}], params, "PolicyName", "ListKeyPolicies")  # a key has one policy
     return {"PolicyNames": [row["PolicyName"] for row in chosen], **more}
 
 
