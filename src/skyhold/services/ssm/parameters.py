@@ -589,6 +589,13 @@ def _on_path(call: Call, params: dict[str, Any]) -> list[Access]:
                    _request_context("ssm:GetParametersByPath", params))]
 
 
+def _on_account(call: Call, params: dict[str, Any]) -> list[Access]:
+    # SSM checks DescribeParameters on the account's whole ARN space in the region (its
+    # denials say "on resource: arn:aws:ssm:us-east-1:111122223333:*"), so Resource "*"
+    # or "arn:aws:ssm:REGION:ACCOUNT:*" allows it and ".../parameter/*" does not.
+    return [Access("ssm:DescribeParameters", f"arn:aws:ssm:{call.region}:{call.principal.account}:*")]
+
+
 AUTHZ = {
     "AddTagsToResource": _on_name("ssm:AddTagsToResource", "ResourceId"),
     "RemoveTagsFromResource": _on_name("ssm:RemoveTagsFromResource", "ResourceId"),
@@ -597,6 +604,7 @@ AUTHZ = {
     "GetParameter": _on_name("ssm:GetParameter"),
     "GetParameters": _on_names("ssm:GetParameters"),
     "GetParametersByPath": _on_path,
+    "DescribeParameters": _on_account,
     "GetParameterHistory": _on_name("ssm:GetParameterHistory"),
     "DeleteParameter": _on_name("ssm:DeleteParameter"),
     "DeleteParameters": _on_names("ssm:DeleteParameters"),
