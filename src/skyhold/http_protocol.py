@@ -131,6 +131,10 @@ class _HeadJoiningTransport:
     def abort_now(self) -> None:
         self._transport.abort()
 
+    def holds_nothing(self) -> bool:
+        """Nothing of this connection's waits here or at the egress gate."""
+        return self._held is None and not self._waiting
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
@@ -290,6 +294,18 @@ class TlsHttpProtocol(HttpProtocol):
 
     def eof_received(self) -> None:  # type: ignore[override]
         super().eof_received()  # (a TLS transport closes on EOF whatever this answers)
+
+    def shutdown(self) -> None:
+        """At a stop, an idle connection is dropped rather than closed: a TLS close waits
+        for the client's close_notify (up to the transport's ssl_shutdown_timeout), and a
+        pooled connection's client is not reading, so the stop waited with it. Nothing is
+        lost: no request is on it and nothing of it is held."""
+        transport = self.transport
+        if ((self.cycle is None or self.cycle.response_complete) and isinstance(transport, _HeadJoiningTransport)
+                and transport.holds_nothing() and not transport.is_closing()):
+            transport.abort_now()
+            return
+        super().shutdown()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import configparser
 import json
+import signal
+import socket
+import ssl
 import subprocess
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -212,3 +216,22 @@ def test_cloudtrail_records_tls_details_for_calls_over_https(https_server: Serve
     assert details["tlsVersion"] in ("TLSv1.2", "TLSv1.3") and details["cipherSuite"]
     assert details["clientProvidedHostHeader"] == f"127.0.0.1:{https_server.https_port}"
     assert "tlsDetails" not in events["HeadBucket"]
+
+
+def test_a_stop_does_not_wait_for_an_idle_tls_client(tmp_path: Path) -> None:
+    """A keep-alive HTTPS connection left idle by its client (a connection pool) is
+    dropped at a stop: a TLS close would wait for the client's close_notify, and the stop
+    with it, up to uvicorn's 10 s graceful limit."""
+    srv = Server(tmp_path / "data", free_port(), https_port=free_port())
+    srv.start()
+    assert srv.proc is not None
+    ctx = ssl.create_default_context(cafile=str(_ca(srv)))
+    with socket.create_connection(("127.0.0.1", srv.https_port)) as raw, \
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+        conn.sendall(b"GET /_skyhold/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")  # answered; the connection stays open, idle
+        started = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(timeout=30) == 0
+        assert time.monotonic() - started < 5, "the stop waited for the idle TLS connection"
+    srv.proc = None
