@@ -287,6 +287,8 @@ class Pipeline:
             if result.info is not None:
                 region = result.info.region
                 presigned = result.info.presigned
+                if is_s3 and presigned:
+                    _hoist_presigned_headers(req, result.info.query_pairs)
             verifier = result.body_verifier
         stream: AsyncIterator[bytes] | Iterable[bytes] | None = None
         if req.body is None:  # a streaming upload: its bytes reach the handler verified
@@ -374,6 +376,26 @@ def _small_plain_body(req: HttpRequest) -> bool:
         return False
     return (headers.get("x-amz-content-sha256") not in sigv4.STREAMING_PAYLOADS
             and "aws-chunked" not in headers.get("content-encoding", ""))
+
+
+# SigV4's own query parameters, and the payload hash (the signature's business): none
+# stands in for a header of the request.
+_NOT_HOISTED = frozenset({"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires",
+                          "x-amz-signedheaders", "x-amz-signature", "x-amz-security-token", "x-amz-content-sha256"})
+_CHECKSUMS = ("x-amz-checksum-", "x-amz-sdk-checksum-")
+
+
+def _hoist_presigned_headers(req: HttpRequest, pairs: list[tuple[str, str]]) -> None:
+    """A presigned S3 URL's x-amz-* query parameters (signed, as the whole query is) count
+    as the headers they name, as on S3: presigners (aws-sdk-ruby's, aws-sdk-js-v3's) move
+    x-amz-* headers (metadata, tagging, storage class, encryption, ACL) into the query so
+    whoever uses the URL sends none (aws-sdk-js-v3#4694). A header sent too wins.
+    Checksum parameters are not taken: S3 ignores those the JS v3 presigner signs into a
+    PUT URL (the CRC32 of a body it has not seen, and x-amz-sdk-checksum-algorithm)."""
+    for name, value in pairs:
+        low = name.lower()
+        if low.startswith("x-amz-") and low not in _NOT_HOISTED and not low.startswith(_CHECKSUMS):
+            req.headers.setdefault(low, value)
 
 
 def _refuse_http_chunked(req: HttpRequest) -> None:
