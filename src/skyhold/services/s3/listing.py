@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
 from skyhold import paging
-from skyhold.regions import DEFAULT_REGION
 from skyhold.errors import AwsError
+from skyhold.regions import DEFAULT_REGION
 from skyhold.services.s3 import buckets, errors, records, restore, versions
 from skyhold.store.base import Record
 from skyhold.wire import rest, xmlcodec
