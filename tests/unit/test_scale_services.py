@@ -36,20 +36,20 @@ def h(tmp_path: Path) -> Iterator[Harness]:
 
 
 class Reads:
-    """Counts the records the store hands out while active."""
+    """Counts the records the store hands out while active (each as `weight` says: one by default)."""
 
-    def __init__(self, h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, h: Harness, monkeypatch: pytest.MonkeyPatch, weight: Callable[[Any], int] = lambda rec: 1) -> None:
         self.count = 0
         scan, get = h.store.scan, h.store.get
 
         def counting_scan(*args: Any, **kwargs: Any) -> Any:
             found = scan(*args, **kwargs)
-            self.count += len(found)
+            self.count += sum(map(weight, found))
             return found
 
         def counting_get(*args: Any, **kwargs: Any) -> Any:
             found = get(*args, **kwargs)
-            self.count += found is not None
+            self.count += weight(found) if found is not None else 0
             return found
 
         monkeypatch.setattr(h.store, "scan", counting_scan)

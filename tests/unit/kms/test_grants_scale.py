@@ -14,33 +14,19 @@ from skyhold import clock, upgrades
 from skyhold.services.kms import grants
 from skyhold.services.kms import records as r
 from tests.unit.kms.harness import Harness
+from tests.unit.test_scale_services import Reads
 
 MANY = 2000
 
 
-class GrantReads:
+def _grants_in(rec: Any) -> int:
+    """Grants a record holds: one of its own, or those an older key record held inside."""
+    return 1 if rec.kind.startswith("kms.grant") else len(rec.value.get("Grants") or [])
+
+
+def _grant_reads(h: Harness, monkeypatch: pytest.MonkeyPatch) -> Reads:
     """Counts the grants the store hands out while active."""
-
-    def __init__(self, h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        scan, get = h.store.scan, h.store.get
-
-        def grants_in(records: list[Any]) -> int:
-            return sum(1 if rec.kind.startswith("kms.grant") else len(rec.value.get("Grants") or [])
-                       for rec in records)
-
-        def counting_scan(*args: Any, **kwargs: Any) -> Any:
-            found = scan(*args, **kwargs)
-            self.count += grants_in(found)
-            return found
-
-        def counting_get(*args: Any, **kwargs: Any) -> Any:
-            found = get(*args, **kwargs)
-            self.count += grants_in([found] if found is not None else [])
-            return found
-
-        monkeypatch.setattr(h.store, "scan", counting_scan)
-        monkeypatch.setattr(h.store, "get", counting_get)
+    return Reads(h, monkeypatch, weight=_grants_in)
 
 
 @pytest.fixture
@@ -80,7 +66,7 @@ def test_a_grantee_decrypts_reading_only_its_own_grants(h: Harness, monkeypatch:
         h.run("kms", "CreateGrant", KeyId=key_id, GranteePrincipal=app.arn, Operations=["Decrypt"],
               Constraints={"EncryptionContextEquals": context})
     blob = h.run("kms", "Encrypt", KeyId=key_id, Plaintext=b"p", EncryptionContext={"app": "a"})["CiphertextBlob"]
-    reads = GrantReads(h, monkeypatch)
+    reads = _grant_reads(h, monkeypatch)
     out = h.run("kms", "Decrypt", as_=app, CiphertextBlob=blob, EncryptionContext={"app": "a"})
     assert out["Plaintext"] == b"p"
     assert reads.count <= 3  # its two grants (and one that says the key has grants), not the key's 2,002
@@ -96,7 +82,7 @@ def test_a_grantee_decrypts_reading_only_its_own_grants(h: Harness, monkeypatch:
 def test_list_grants_pages_read_about_a_page(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     key_id = _key(h)
     _many_grants(h, key_id)
-    reads = GrantReads(h, monkeypatch)
+    reads = _grant_reads(h, monkeypatch)
     out = h.run("kms", "ListGrants", KeyId=key_id, Limit=10)
     assert len(out["Grants"]) == 10 and out["Truncated"]
     # the page, the one that says there is more, and one that says the key has grants
@@ -124,7 +110,7 @@ def test_retiring_reads_only_the_grants_involved(h: Harness, monkeypatch: pytest
     _many_grants(h, key_id, RetiringPrincipal=f"arn:aws:iam::{h.account}:user/busy")
     mine = [h.run("kms", "CreateGrant", KeyId=key_id, GranteePrincipal=f"arn:aws:iam::{h.account}:user/x",
                   Operations=["Decrypt"], RetiringPrincipal=retirer.arn) for _ in range(3)]
-    reads = GrantReads(h, monkeypatch)
+    reads = _grant_reads(h, monkeypatch)
     found, pages = _all_pages(h, "ListRetirableGrants", RetiringPrincipal=retirer.arn, Limit=2)
     assert sorted(g["GrantId"] for g in found) == sorted(g["GrantId"] for g in mine) and pages == 2
     assert reads.count <= 3 + 2
